@@ -1,0 +1,3 @@
+module github.com/npw-dev/npw
+
+go 1.26.8

@@ -1,0 +1,111 @@
+package lambdapack
+
+import (
+	"fmt"
+	"sort"
+)
+
+// A Signature says how a kernel is called: how many tiles it reads, which
+// tiles it returns and how many scalar arguments follow the tiles. The
+// kernels package implements every signature listed here.
+type Signature struct {
+	Name       string
+	Inputs     []string // names of the tile inputs, for messages
+	MinInputs  int      // fewer than len(Inputs) when trailing inputs are optional
+	Variadic   bool     // the last input may repeat
+	Outputs    []string // names of the returned tiles
+	Scalars    []string // names of the scalar arguments
+	Doc        string
+	minScalars int
+}
+
+var kernelList = []Signature{
+	{Name: "chol", Inputs: []string{"A"}, Outputs: []string{"L"}, Doc: "Cholesky factor L of an SPD tile, A = L Lᵀ"},
+	{Name: "trsm", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "X = B L⁻ᵀ, the Cholesky panel update"},
+	{Name: "syrk", Inputs: []string{"S", "X", "Y"}, Outputs: []string{"S'"}, Doc: "S − X Yᵀ, the trailing update"},
+	{Name: "gemm", Inputs: []string{"A", "B"}, Outputs: []string{"C"}, Doc: "A B"},
+	{Name: "gemm_sub", Inputs: []string{"C", "A", "B"}, Outputs: []string{"C'"}, Doc: "C − A B"},
+	{Name: "add", Inputs: []string{"A", "B"}, Variadic: true, Outputs: []string{"S"}, Doc: "elementwise sum of two or more tiles"},
+	{Name: "identity", Inputs: []string{"A"}, Outputs: []string{"A'"}, Doc: "a copy of A"},
+	{Name: "scale", Inputs: []string{"A"}, Outputs: []string{"B"}, Scalars: []string{"alpha"}, Doc: "alpha A"},
+	{Name: "qr_factor", Inputs: []string{"A", "B"}, MinInputs: 1, Outputs: []string{"V", "T", "R"}, Doc: "Householder QR of A, or of A stacked on B; compact WY (V, T)"},
+	{Name: "qr_leaf", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "Qᵀ S"},
+	{Name: "qr_trailing_update", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "Qᵀ of a stacked factorisation applied to [S0; S1]"},
+	{Name: "lq_factor", Inputs: []string{"A", "B"}, MinInputs: 1, Outputs: []string{"V", "T", "L"}, Doc: "Householder LQ of A, or of [A B]; compact WY (V, T)"},
+	{Name: "lq_leaf", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "S Qᵀ"},
+	{Name: "lq_trailing_update", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "[S0 S1] Qᵀ of a side-by-side factorisation"},
+	{Name: "solve_lower", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "L⁻¹ B"},
+	{Name: "solve_lower_t", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "L⁻ᵀ B"},
+	{Name: "solve_upper", Inputs: []string{"U", "B"}, Outputs: []string{"X"}, Doc: "U⁻¹ B"},
+}
+
+var kernelTable = func() map[string]*Signature {
+	m := make(map[string]*Signature, len(kernelList))
+	for i := range kernelList {
+		s := &kernelList[i]
+		if s.MinInputs == 0 {
+			s.MinInputs = len(s.Inputs)
+		}
+		s.minScalars = len(s.Scalars)
+		m[s.Name] = s
+	}
+	return m
+}()
+
+// LookupKernel returns the signature of the named kernel.
+func LookupKernel(name string) (Signature, bool) {
+	s, ok := kernelTable[name]
+	if !ok {
+		return Signature{}, false
+	}
+	return *s, true
+}
+
+// KernelNames returns the names of all kernels, sorted.
+func KernelNames() []string {
+	names := make([]string, 0, len(kernelTable))
+	for name := range kernelTable {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// AcceptsInputs reports whether n tile inputs are allowed.
+func (s Signature) AcceptsInputs(n int) bool {
+	return n >= s.MinInputs && (n <= len(s.Inputs) || s.Variadic)
+}
+
+// AcceptsScalars reports whether n scalar arguments are allowed.
+func (s Signature) AcceptsScalars(n int) bool {
+	return n >= s.minScalars && n <= len(s.Scalars)
+}
+
+// Usage renders the call form, e.g. "V, T, R = qr_factor(A [, B])".
+func (s Signature) Usage() string {
+	out := ""
+	for i, o := range s.Outputs {
+		if i > 0 {
+			out += ", "
+		}
+		out += o
+	}
+	args := ""
+	for i, in := range s.Inputs {
+		switch {
+		case i == 0:
+			args = in
+		case i >= s.MinInputs:
+			args += " [, " + in + "]"
+		default:
+			args += ", " + in
+		}
+	}
+	if s.Variadic {
+		args += ", ..."
+	}
+	for _, sc := range s.Scalars {
+		args += ", " + sc
+	}
+	return fmt.Sprintf("%s = %s(%s)", out, s.Name, args)
+}
