@@ -1,0 +1,334 @@
+package analysis
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	lp "github.com/npw-dev/npw/lambdapack"
+)
+
+// A testCase is a program and one assignment of its scalar arguments.
+type testCase struct {
+	name      string
+	prog      *lp.Program
+	args      map[string]lp.Value
+	fallbacks bool // the program is expected to need fallback enumeration
+}
+
+func (c testCase) String() string {
+	var parts []string
+	for k, v := range c.args {
+		parts = append(parts, k+"="+v.String())
+	}
+	slices.Sort(parts)
+	return c.name + " " + strings.Join(parts, " ")
+}
+
+// shippedSizes are the sizes each shipped program is tested on: one tile,
+// powers of two, primes and other non-powers.
+var shippedSizes = map[string]string{
+	"cholesky": "N=1,2,3,4,5,6,7,8,9,11,13,16,17,23,32",
+	"tsqr":     "N=1,2,3,4,5,6,7,8,9,11,13,16,17,31,32,33,64,100",
+	"gemm":     "M=1,2,3 N=1,2,5 K=1,2,3,4,5,7,8,9,16,17",
+}
+
+// expand turns "M=1,2 N=3,4" into every combination of values.
+func expand(t *testing.T, spec string) []map[string]lp.Value {
+	combos := []map[string]lp.Value{{}}
+	for _, field := range strings.Fields(spec) {
+		name, list, ok := strings.Cut(field, "=")
+		if !ok {
+			t.Fatalf("bad args spec %q", spec)
+		}
+		var next []map[string]lp.Value
+		for _, c := range combos {
+			for _, s := range strings.Split(list, ",") {
+				v, err := lp.ParseValue(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := map[string]lp.Value{name: v}
+				for k, x := range c {
+					m[k] = x
+				}
+				next = append(next, m)
+			}
+		}
+		combos = next
+	}
+	return combos
+}
+
+func header(src, key string) (string, bool) {
+	for _, line := range strings.Split(src, "\n") {
+		if rest, ok := strings.CutPrefix(line, "# "+key+":"); ok {
+			return strings.TrimSpace(rest), true
+		}
+	}
+	return "", false
+}
+
+// allCases returns the shipped programs and the synthetic programs of
+// testdata with every size they are tested on.
+func allCases(t *testing.T) []testCase {
+	var cases []testCase
+	for _, name := range lp.Shipped() {
+		prog, err := lp.LoadProgram(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec, ok := shippedSizes[name]
+		if !ok {
+			t.Fatalf("shipped program %s has no test sizes", name)
+		}
+		for _, args := range expand(t, spec) {
+			cases = append(cases, testCase{name: name, prog: prog, args: args})
+		}
+	}
+	files, _ := filepath.Glob("testdata/*.lp")
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog, err := lp.Load(file, string(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec, ok := header(string(src), "args")
+		if !ok {
+			t.Fatalf("%s: no '# args:' line", file)
+		}
+		_, fb := header(string(src), "fallbacks")
+		for _, args := range expand(t, spec) {
+			cases = append(cases, testCase{name: file, prog: prog, args: args, fallbacks: fb})
+		}
+	}
+	return cases
+}
+
+func sorted(nodes []Node) []Node {
+	out := slices.Clone(nodes)
+	slices.SortFunc(out, Node.Compare)
+	return out
+}
+
+// TestSolverMatchesOracle is the central property: for every program and
+// size, the solver's tasks, children, parents, indegrees, starters and
+// counts are exactly the brute-force oracle's, and the shipped programs
+// never fall back to enumerating a constrained loop variable.
+func TestSolverMatchesOracle(t *testing.T) {
+	for _, c := range allCases(t) {
+		t.Run(c.String(), func(t *testing.T) {
+			p, err := NewPlan(c.prog, c.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := BuildOracle(p, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.ProblemCount > 0 {
+				t.Fatalf("program is not write-once: %v", o.Problems)
+			}
+			compareWithOracle(t, p, o)
+			fb := p.Stats().FallbackEnumerations
+			if c.fallbacks && fb == 0 && o.Len() > 1 {
+				t.Errorf("expected fallback enumerations, counted none")
+			}
+			if !c.fallbacks && fb != 0 {
+				t.Errorf("%d fallback enumerations", fb)
+			}
+		})
+	}
+}
+
+func compareWithOracle(t *testing.T, p *Plan, o *Oracle) {
+	t.Helper()
+	var walked []Node
+	if err := p.Walk(func(n Node) error { walked = append(walked, n); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sorted(walked), sorted(o.Nodes); !slices.Equal(got, want) {
+		t.Fatalf("Walk gives %d tasks, oracle %d", len(got), len(want))
+	}
+	count, err := p.Count()
+	if err != nil || count != int64(o.Len()) {
+		t.Fatalf("Count = %d, %v; oracle has %d tasks", count, err, o.Len())
+	}
+	var edges, parentEdges int64
+	for _, n := range o.Nodes {
+		children, err := p.Children(n, nil)
+		if err != nil {
+			t.Fatalf("Children(%s): %v", p.Describe(n), err)
+		}
+		if got, want := sorted(children), o.Children(n); !slices.Equal(got, want) {
+			t.Fatalf("Children(%s):\n got %v\nwant %v", p.Describe(n), got, want)
+		}
+		if len(children) != len(slices.Compact(sorted(children))) {
+			t.Fatalf("Children(%s) has duplicates: %v", p.Describe(n), children)
+		}
+		parents, err := p.Parents(n, nil)
+		if err != nil {
+			t.Fatalf("Parents(%s): %v", p.Describe(n), err)
+		}
+		if got, want := sorted(parents), o.Parents(n); !slices.Equal(got, want) {
+			t.Fatalf("Parents(%s):\n got %v\nwant %v", p.Describe(n), got, want)
+		}
+		if len(parents) != len(slices.Compact(sorted(parents))) {
+			t.Fatalf("Parents(%s) has duplicates: %v", p.Describe(n), parents)
+		}
+		deg, err := p.Indegree(n)
+		if err != nil || deg != len(parents) {
+			t.Fatalf("Indegree(%s) = %d, %v; want %d", p.Describe(n), deg, err, len(parents))
+		}
+		back, err := p.ParseKey(n.Key())
+		if err != nil || back != n {
+			t.Fatalf("ParseKey(%q) = %v, %v", n.Key(), back, err)
+		}
+		edges += int64(len(children))
+		parentEdges += int64(len(parents))
+	}
+	if edges != parentEdges || edges != o.Edges() {
+		t.Fatalf("edges: %d from children, %d from parents, %d in the oracle", edges, parentEdges, o.Edges())
+	}
+	starters, err := p.Starters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sorted(starters), sorted(o.Starters()); !slices.Equal(got, want) {
+		t.Fatalf("Starters:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestContainsRejectsNonTasks checks that keys of instances outside the
+// iteration space are refused.
+func TestContainsRejectsNonTasks(t *testing.T) {
+	p := mustPlan(t, "cholesky", "N=4")
+	for _, key := range []string{"0:4", "0:-1", "1:2,2", "1:0,4", "2:0,1,2", "2:1,3,1", "3:0", "0:1,2", "0:", "1:0"} {
+		if _, err := p.ParseKey(key); err == nil {
+			t.Errorf("ParseKey(%q) accepted a key that names no task", key)
+		}
+	}
+	for _, key := range []string{"0:3", "1:0,3", "2:0,3,1", "2:2,3,3"} {
+		if _, err := p.ParseKey(key); err != nil {
+			t.Errorf("ParseKey(%q): %v", key, err)
+		}
+	}
+	for _, key := range []string{"x", "1", "1:a", "01:1", "1:01", "1:1,,2", "99999999:1", "1:1,2,3,4,5,6,7,8,9"} {
+		if _, err := parseNodeKey(key); err == nil {
+			t.Errorf("parseNodeKey(%q) accepted a malformed key", key)
+		}
+	}
+}
+
+func mustPlan(t testing.TB, name, args string) *Plan {
+	t.Helper()
+	prog, err := lp.LoadProgram(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := lp.ParseArgs(strings.Fields(args))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(prog, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPaperExamples checks the two worked examples of the paper's §3.2.
+func TestPaperExamples(t *testing.T) {
+	// Cholesky: the syrk task (i=0, j=1, k=1) writes S[1,1,1], read only by
+	// chol at i=1.
+	p := mustPlan(t, "cholesky", "N=4")
+	children, err := p.Children(Node{Stmt: 2, Depth: 3, Vals: [8]int32{0, 1, 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Node{{Stmt: 0, Depth: 1, Vals: [8]int32{1}}}; !slices.Equal(children, want) {
+		t.Errorf("children of syrk(0,1,1) = %v, want %v", children, want)
+	}
+	// TSQR: qr_factor at level 0, i = 6 writes R[6, 1]; solving
+	// R[i + 2**level, level] = R[6, 1] gives level = 1, then i = 4.
+	q := mustPlan(t, "tsqr", "N=8")
+	children, err = q.Children(Node{Stmt: 1, Depth: 2, Vals: [8]int32{0, 6}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Node{{Stmt: 1, Depth: 2, Vals: [8]int32{1, 4}}}; !slices.Equal(children, want) {
+		t.Errorf("children of qr_factor(level=0, i=6) = %v, want %v", children, want)
+	}
+}
+
+func TestPlanRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ prog, args string }{
+		{"cholesky", "N=256"}, {"tsqr", "N=1000000"}, {"gemm", "M=64 N=64 K=64"}, {"testdata/rev.lp", "N=5 alpha=0.1"},
+	} {
+		p := mustPlan(t, tc.prog, tc.args)
+		data, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) > 4096 {
+			t.Errorf("%s plan is %d bytes, want at most 4 KiB", tc.prog, len(data))
+		}
+		q, err := UnmarshalPlan(data)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tc.prog, err, data)
+		}
+		for name, v := range p.Args() {
+			if q.Args()[name] != v {
+				t.Errorf("%s: argument %s = %v after the round trip, want %v", tc.prog, name, q.Args()[name], v)
+			}
+		}
+		again, _ := q.MarshalBinary()
+		if string(again) != string(data) {
+			t.Errorf("%s: marshalling is not stable:\n%s\n%s", tc.prog, data, again)
+		}
+	}
+	if _, err := UnmarshalPlan([]byte(`{"format":"npw-plan/0"}`)); err == nil || !strings.Contains(err.Error(), "format") {
+		t.Errorf("old format accepted: %v", err)
+	}
+}
+
+func TestPlanSizeIsConstant(t *testing.T) {
+	var sizes []int
+	for _, n := range []int{16, 256, 4096, 1 << 20} {
+		data, err := mustPlan(t, "cholesky", fmt.Sprintf("N=%d", n)).MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(data))
+	}
+	if sizes[len(sizes)-1]-sizes[0] > 8 { // only the digits of N differ
+		t.Errorf("plan sizes grow with N: %v", sizes)
+	}
+}
+
+func TestBindErrors(t *testing.T) {
+	prog, err := lp.LoadProgram("cholesky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args map[string]lp.Value
+		want string
+	}{
+		{map[string]lp.Value{}, "missing value for parameter N (give N=int)"},
+		{map[string]lp.Value{"N": lp.Float(2.5)}, "parameter N is an int, got 2.5"},
+		{map[string]lp.Value{"N": lp.Int(2), "M": lp.Int(3)}, "cholesky has no parameter M (parameters: O: BigMatrix, S: BigMatrix, N: int)"},
+		{map[string]lp.Value{"N": lp.Int(2), "O": lp.Int(3)}, "O is a BigMatrix and takes no scalar value"},
+	} {
+		_, err := NewPlan(prog, tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("args %v: got %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
