@@ -306,7 +306,7 @@ func (p *Plan) Contains(n Node) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	s := search{st: st, acc: &access{stmt: st, cons: st.base}, vals: vs}
+	s := search{st: st, acc: st.self, vals: vs}
 	for i := range st.base {
 		ok, err := s.holds(&st.base[i])
 		if err != nil || !ok {

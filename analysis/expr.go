@@ -42,10 +42,11 @@ type expr struct {
 // vals holds the loop values of one statement instance, by slot.
 type vals = [lp.MaxLoopDepth]int64
 
-// affine is sum(coef[i] * v[i]) + c.
+// affine is sum(coef[i] * v[i]) + c. Slots from n on have coefficient 0.
 type affine struct {
 	coef [lp.MaxLoopDepth]int64
 	c    int64
+	n    int
 }
 
 // Bounds that keep affine evaluation free of overflow for loop values
@@ -57,10 +58,20 @@ const (
 
 func (a *affine) eval(v *vals) int64 {
 	r := a.c
-	for i, c := range a.coef {
-		r += c * v[i]
+	for i := range a.n {
+		r += a.coef[i] * v[i]
 	}
 	return r
+}
+
+// trim sets n past the last nonzero coefficient.
+func (a *affine) trim() {
+	a.n = 0
+	for i, c := range a.coef {
+		if c != 0 {
+			a.n = i + 1
+		}
+	}
 }
 
 func (a *affine) mask() varMask {
@@ -96,13 +107,14 @@ func positioned(pos lp.Position, err error) error {
 }
 
 func varExpr(slot int) *expr {
-	e := &expr{op: opAffine, mask: bit(slot)}
-	e.aff.coef[slot] = 1
-	return e
+	var a affine
+	a.coef[slot] = 1
+	return affineExpr(a)
 }
 
 func affineExpr(a affine) *expr {
 	if m := a.mask(); m != 0 {
+		a.trim()
 		return &expr{op: opAffine, aff: a, mask: m}
 	}
 	return constExpr(lp.Int(a.c))

@@ -39,6 +39,7 @@ type stmtPlan struct {
 	writes  []*access
 	scalars []*expr
 	prior   [][][]childPair // by written tile and reader: see linkPriors
+	self    *access         // the statement's own constraints, for Contains
 }
 
 type loopPlan struct {
@@ -84,6 +85,10 @@ type access struct {
 	inv    []varMask    // by index: the slots it can be solved for
 	eqVars varMask      // slots that some index mentions
 	cons   []constraint // stmt.base followed by one consIndex per index
+	// bySlot[v] lists the constraints that mention slot v: the only ones
+	// that assigning v can make decidable. bySlot[MaxLoopDepth] lists the
+	// constant ones.
+	bySlot [lp.MaxLoopDepth + 1][]uint8
 }
 
 // NewPlan binds the scalar parameters of prog and compiles it. Every int
@@ -337,6 +342,8 @@ func (c *compiler) stmt(call *lp.Call) (*stmtPlan, error) {
 			st.base = append(st.base, constraint{kind: consLoop, i: k, mask: bit(k) | l.start.mask | l.stop.mask | l.step.mask})
 		}
 	}
+	st.self = &access{stmt: st, cons: st.base}
+	st.self.indexConstraints()
 	for i, ref := range call.Stmt.Outputs {
 		st.writes = append(st.writes, c.access(st, ref, true, i))
 	}
@@ -370,7 +377,21 @@ func (c *compiler) access(st *stmtPlan, ref *lp.TileRef, write bool, pos int) *a
 		a.eqVars |= e.mask
 		a.cons = append(a.cons, constraint{kind: consIndex, i: i, mask: e.mask})
 	}
+	a.indexConstraints()
 	return a
+}
+
+func (a *access) indexConstraints() {
+	for i, c := range a.cons {
+		if c.mask == 0 {
+			a.bySlot[lp.MaxLoopDepth] = append(a.bySlot[lp.MaxLoopDepth], uint8(i))
+		}
+		for v := range lp.MaxLoopDepth {
+			if c.mask&bit(v) != 0 {
+				a.bySlot[v] = append(a.bySlot[v], uint8(i))
+			}
+		}
+	}
 }
 
 func (c *compiler) matrixIndex(name string) int {
@@ -385,25 +406,33 @@ func (c *compiler) matrixIndex(name string) int {
 // eval evaluates the bounds of loop l; they must be integers with a
 // nonzero step.
 func (l *loopPlan) eval(vs *vals) (start, stop, step int64, err error) {
-	get := func(e *expr, what string) int64 {
-		if err != nil {
-			return 0
-		}
-		n, isInt, e2 := e.evalInt(vs)
-		switch {
-		case e2 != nil:
-			err = e2
-		case !isInt:
-			x, _ := e.eval(vs)
-			err = &lp.Error{Pos: l.pos, Msg: fmt.Sprintf("range %s of loop %s is %s, not an integer", what, l.name, x)}
-		}
-		return n
+	if start, err = l.bound(l.start, vs, "start"); err != nil {
+		return
 	}
-	start, stop, step = get(l.start, "start"), get(l.stop, "stop"), get(l.step, "step")
-	if err == nil && step == 0 {
+	if stop, err = l.bound(l.stop, vs, "stop"); err != nil {
+		return
+	}
+	if step, err = l.bound(l.step, vs, "step"); err == nil && step == 0 {
 		err = &lp.Error{Pos: l.pos, Msg: fmt.Sprintf("range step of loop %s is zero", l.name)}
 	}
-	return start, stop, step, err
+	return
+}
+
+func (l *loopPlan) bound(e *expr, vs *vals, what string) (int64, error) {
+	switch {
+	case e.op == opAffine:
+		return e.aff.eval(vs), nil
+	case e.op == opConst && e.err == nil && e.val.Kind == lp.IntKind:
+		return e.val.I, nil
+	}
+	x, err := e.eval(vs)
+	if err != nil {
+		return 0, err
+	}
+	if x.Kind != lp.IntKind {
+		return 0, &lp.Error{Pos: l.pos, Msg: fmt.Sprintf("range %s of loop %s is %s, not an integer", what, l.name, x)}
+	}
+	return x.I, nil
 }
 
 // contains reports whether loop l takes the value x.

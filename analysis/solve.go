@@ -40,7 +40,7 @@ func (p *Plan) solve(acc *access, t *Tile, limit int, out []Node) ([]Node, int, 
 	for i := range int(t.N) {
 		s.target[i] = int64(t.Idx[i])
 	}
-	if checked, ok := s.check(0, 0); ok {
+	if checked, ok := s.check(lp.MaxLoopDepth, 0, 0); ok {
 		s.step(0, checked)
 	}
 	if s.fallbacks > 0 {
@@ -56,7 +56,10 @@ func (s *search) step(known varMask, checked uint64) bool {
 	if unknown == 0 {
 		return s.finish(checked)
 	}
-	if v, lo, hi, ok := s.solvable(known); ok {
+	if v, k, lo, hi, ok := s.solvable(known); ok {
+		// Inversion returns the exact preimage, so equation k holds for
+		// every value tried and need not be evaluated again.
+		checked |= uint64(1) << (len(s.st.base) + k)
 		return s.tryInterval(v, lo, hi, known, checked)
 	}
 	v := bits.TrailingZeros16(uint16(unknown))
@@ -71,9 +74,9 @@ func (s *search) step(known varMask, checked uint64) bool {
 	return s.enumerate(v, first, last, stp, known, checked)
 }
 
-// solvable finds the outermost unknown slot that some index equation
+// solvable finds the outermost unknown slot v that some index equation k
 // determines on its own, and the interval of values it allows.
-func (s *search) solvable(known varMask) (v int, lo, hi int64, ok bool) {
+func (s *search) solvable(known varMask) (v, k int, lo, hi int64, ok bool) {
 	unknown := s.st.all &^ known
 	for v := range s.st.depth {
 		b := bit(v)
@@ -88,10 +91,10 @@ func (s *search) solvable(known varMask) (v int, lo, hi int64, ok bool) {
 			if !ok || lo < hi && !s.boundsKnown(v, known) {
 				continue // an interval is only walked inside the loop's range
 			}
-			return v, lo, hi, true
+			return v, k, lo, hi, true
 		}
 	}
-	return 0, 0, 0, false
+	return 0, 0, 0, 0, false
 }
 
 func (s *search) boundsKnown(v int, known varMask) bool {
@@ -137,17 +140,18 @@ func (s *search) enumerate(v int, first, last, stp int64, known varMask, checked
 func (s *search) try(v int, x int64, known varMask, checked uint64) bool {
 	s.vals[v] = x
 	known |= bit(v)
-	c, ok := s.check(known, checked)
+	c, ok := s.check(v, known, checked)
 	if !ok {
 		return false
 	}
 	return s.step(known, c)
 }
 
-// check evaluates the unchecked constraints that the known slots decide.
-// It reports false if one fails; one whose evaluation errs stays unchecked.
-func (s *search) check(known varMask, checked uint64) (uint64, bool) {
-	for i := range s.acc.cons {
+// check evaluates the unchecked constraints that slot v (just assigned)
+// appears in and that the known slots decide. It reports false if one
+// fails; one whose evaluation errs stays unchecked.
+func (s *search) check(v int, known varMask, checked uint64) (uint64, bool) {
+	for _, i := range s.acc.bySlot[v] {
 		b := uint64(1) << i
 		c := &s.acc.cons[i]
 		if checked&b != 0 || c.mask&^known != 0 {

@@ -1,0 +1,47 @@
+package analysis
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkChildrenParents measures one task's children plus parents,
+// averaged over every task of the DAG (ns/op is per task).
+func BenchmarkChildrenParents(b *testing.B) {
+	for _, tc := range []struct{ prog, args string }{
+		{"cholesky", "N=64"}, {"cholesky", "N=256"}, {"tsqr", "N=1024"}, {"gemm", "M=16 N=16 K=16"},
+	} {
+		p := mustPlan(b, tc.prog, tc.args)
+		var nodes []Node
+		if err := p.Walk(func(n Node) error { nodes = append(nodes, n); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("%s/%s", tc.prog, tc.args), func(b *testing.B) {
+			var buf []Node
+			var err error
+			for i := 0; b.Loop(); i++ {
+				n := nodes[(i*7919)%len(nodes)] // a stride that visits every task in turn
+				if buf, err = p.Children(n, buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+				if buf, err = p.Parents(n, buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSummarize measures the full traversal behind npw dag.
+func BenchmarkSummarize(b *testing.B) {
+	for _, n := range []int{16, 64} {
+		p := mustPlan(b, "cholesky", fmt.Sprintf("N=%d", n))
+		b.Run(fmt.Sprintf("cholesky/N=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Summarize(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
