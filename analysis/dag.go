@@ -214,20 +214,30 @@ func (p *Plan) Indegree(n Node) (int, error) {
 }
 
 // hasParents reports whether some tile that n reads is written by a task.
-func (p *Plan) hasParents(n Node, scratch []Node) (bool, error) {
+// hint[stmt] is the read that last had a writer for that statement; it is
+// tried first, since tasks of one statement tend to agree (a syrk's S tile
+// is often an input, its O tiles never are).
+func (p *Plan) hasParents(n Node, hint []int, scratch []Node) (bool, error) {
 	st, vs, err := p.instance(n)
 	if err != nil {
 		return false, err
 	}
-	for _, a := range st.reads {
+	first := hint[n.Stmt]
+	for k := range st.reads {
+		r := (first + k) % len(st.reads)
+		a := st.reads[r]
 		t, err := p.tileOf(a, &vs)
 		if err != nil {
 			return false, p.inTask(n, err)
 		}
 		for _, w := range p.writers[a.matrix] {
 			_, f, err := p.solve(w, &t, 1, scratch[:0])
-			if err != nil || f > 0 {
-				return f > 0, err
+			if err != nil {
+				return false, err
+			}
+			if f > 0 {
+				hint[n.Stmt] = r
+				return true, nil
 			}
 		}
 	}
@@ -289,8 +299,9 @@ func (p *Plan) Count() (int64, error) {
 func (p *Plan) Starters() ([]Node, error) {
 	var starters []Node
 	scratch := make([]Node, 0, 8)
+	hint := make([]int, len(p.stmts))
 	err := p.Walk(func(n Node) error {
-		has, err := p.hasParents(n, scratch)
+		has, err := p.hasParents(n, hint, scratch)
 		if err == nil && !has {
 			starters = append(starters, n)
 		}

@@ -89,6 +89,48 @@ type access struct {
 	// that assigning v can make decidable. bySlot[MaxLoopDepth] lists the
 	// constant ones.
 	bySlot [lp.MaxLoopDepth + 1][]uint8
+	// direct, when not nil, solves every slot in turn from an affine index
+	// equation, with no search: see planDirect.
+	direct     []directStep
+	directUsed uint64 // the constraints those equations are
+}
+
+// A directStep computes slot v from index equation k.
+type directStep struct{ v, k int }
+
+// planDirect finds, when there is one, the order in which the general
+// search would determine every slot from an affine equation (outermost
+// solvable slot first) and records it, so that solve can follow it
+// without searching. Accesses with a free slot or a nonlinear index keep
+// using the search.
+func (a *access) planDirect(depth, base int) {
+	var known varMask
+	var steps []directStep
+	var used uint64
+	for len(steps) < depth {
+		v, k := a.nextDirect(depth, known)
+		if v < 0 {
+			return
+		}
+		steps = append(steps, directStep{v: v, k: k})
+		known |= bit(v)
+		used |= uint64(1) << (base + k)
+	}
+	a.direct, a.directUsed = steps, used
+}
+
+func (a *access) nextDirect(depth int, known varMask) (v, k int) {
+	for v := range depth {
+		if known&bit(v) != 0 {
+			continue
+		}
+		for k, e := range a.idx {
+			if e.op == opAffine && e.aff.coef[v] != 0 && e.mask&^known == bit(v) {
+				return v, k
+			}
+		}
+	}
+	return -1, -1
 }
 
 // NewPlan binds the scalar parameters of prog and compiles it. Every int
@@ -161,10 +203,19 @@ func bindArgs(prog *lp.Program, args map[string]lp.Value) (map[string]lp.Value, 
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
-		return nil, fmt.Errorf("%s: %s", prog.File.Path, strings.Join(problems, "; "))
+		return nil, &ArgsError{File: prog.File.Path, Problems: problems}
 	}
 	return bound, nil
 }
+
+// An ArgsError reports scalar arguments that do not fit the program's
+// parameters.
+type ArgsError struct {
+	File     string
+	Problems []string
+}
+
+func (e *ArgsError) Error() string { return e.File + ": " + strings.Join(e.Problems, "; ") }
 
 func hasParam(prog *lp.Program, name string) bool {
 	for _, p := range prog.Params {
@@ -378,6 +429,7 @@ func (c *compiler) access(st *stmtPlan, ref *lp.TileRef, write bool, pos int) *a
 		a.cons = append(a.cons, constraint{kind: consIndex, i: i, mask: e.mask})
 	}
 	a.indexConstraints()
+	a.planDirect(st.depth, len(st.base))
 	return a
 }
 

@@ -36,6 +36,9 @@ type search struct {
 // solve appends to out the instances of acc's statement that access t and
 // returns how many it found (at most limit, if limit > 0).
 func (p *Plan) solve(acc *access, t *Tile, limit int, out []Node) ([]Node, int, error) {
+	if acc.direct != nil {
+		return solveDirect(acc, t, out)
+	}
 	s := search{st: acc.stmt, acc: acc, out: out, limit: limit}
 	for i := range int(t.N) {
 		s.target[i] = int64(t.Idx[i])
@@ -170,16 +173,21 @@ func (s *search) check(v int, known varMask, checked uint64) (uint64, bool) {
 }
 
 func (s *search) holds(c *constraint) (bool, error) {
+	return holds(s.acc, c, &s.vals, &s.target)
+}
+
+// holds evaluates constraint c of acc at the loop values vs.
+func holds(acc *access, c *constraint, vs *vals, target *[lp.MaxIndexArity]int64) (bool, error) {
 	switch c.kind {
 	case consLoop:
-		return s.st.loops[c.i].contains(s.vals[c.i], &s.vals)
+		return acc.stmt.loops[c.i].contains(vs[c.i], vs)
 	case consGuard:
-		g := &s.st.guards[c.i]
-		x, err := g.cond.eval(&s.vals)
+		g := &acc.stmt.guards[c.i]
+		x, err := g.cond.eval(vs)
 		return err == nil && x.Truth() == g.want, err
 	}
-	n, isInt, err := s.acc.idx[c.i].evalInt(&s.vals)
-	return isInt && n == s.target[c.i], err
+	n, isInt, err := acc.idx[c.i].evalInt(vs)
+	return isInt && n == target[c.i], err
 }
 
 // finish completes a full assignment: the constraints left unchecked are
@@ -211,4 +219,59 @@ func (s *search) finish(checked uint64) bool {
 	s.out = append(s.out, n)
 	s.found++
 	return s.limit > 0 && s.found >= s.limit
+}
+
+// solveDirect solves an access whose every slot follows from an affine
+// equation in a fixed order (see planDirect): there is at most one
+// solution. Constraints are then checked as finish does: any that is
+// plainly false rules the instance out; otherwise the first error in
+// execution order is reported.
+func solveDirect(acc *access, t *Tile, out []Node) ([]Node, int, error) {
+	var vs vals
+	var target [lp.MaxIndexArity]int64
+	for i := range int(t.N) {
+		target[i] = int64(t.Idx[i])
+	}
+	for _, d := range acc.direct {
+		e := &acc.idx[d.k].aff
+		num := target[d.k] - e.eval(&vs) // slot d.v is still 0 in vs
+		switch c := e.coef[d.v]; {
+		case c == 1:
+			vs[d.v] = num
+		case c == -1:
+			vs[d.v] = -num
+		case num%c != 0:
+			return out, 0, nil
+		default:
+			vs[d.v] = num / c
+		}
+	}
+	var firstErr error
+	for i := range acc.cons {
+		if acc.directUsed&(uint64(1)<<i) != 0 {
+			continue
+		}
+		ok, err := holds(acc, &acc.cons[i], &vs, &target)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if !ok {
+			return out, 0, nil
+		}
+	}
+	if firstErr != nil {
+		return out, 0, firstErr
+	}
+	st := acc.stmt
+	n := Node{Stmt: uint16(st.id), Depth: uint8(st.depth)}
+	for i := range st.depth {
+		if vs[i] < math.MinInt32 || vs[i] > math.MaxInt32 {
+			return out, 0, &lp.Error{Pos: st.loops[i].pos, Msg: "loop variable " + st.loops[i].name + " leaves the supported range of loop values"}
+		}
+		n.Vals[i] = int32(vs[i])
+	}
+	return append(out, n), 1, nil
 }
