@@ -586,6 +586,9 @@ func suggest(name string, candidates []string) string {
 	}
 	best, bestDist := "", maxDist+1
 	for _, cand := range candidates {
+		if abs(len(cand)-len(name)) > maxDist {
+			continue // the distance is at least the difference in length
+		}
 		if d := editDistance(name, cand); d < bestDist {
 			best, bestDist = cand, d
 		}
@@ -594,6 +597,13 @@ func suggest(name string, candidates []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // editDistance is the optimal-string-alignment distance: insertions,
