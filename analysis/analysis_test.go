@@ -332,3 +332,29 @@ func TestBindErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestTilesAndScalarArgs(t *testing.T) {
+	p := mustPlan(t, "testdata/rev.lp", "N=5 alpha=2.5")
+	// D[k] = scale(C[(k - 1) // 2], alpha * 2) for k = 2N-1, 2N-3, ..., 1.
+	n, err := p.ParseKey("4:7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := p.Kernel(n); k != "scale" {
+		t.Errorf("kernel %s, want scale", k)
+	}
+	args, err := p.ScalarArgs(n)
+	if err != nil || len(args) != 1 || args[0] != lp.Float(5) {
+		t.Errorf("scalar args %v, %v; want [5.0]", args, err)
+	}
+	reads, writes, err := p.Tiles(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reads) != 1 || p.TileString(reads[0]) != "C[3]" || len(writes) != 1 || p.TileString(writes[0]) != "D[7]" {
+		t.Errorf("reads %v writes %v", reads, writes)
+	}
+	if d := p.Describe(n); d != "scale(k=7)" {
+		t.Errorf("Describe = %s", d)
+	}
+}

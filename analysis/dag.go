@@ -73,6 +73,25 @@ func (p *Plan) Tiles(n Node) (reads, writes []Tile, err error) {
 	return reads, writes, nil
 }
 
+// Kernel returns the name of the kernel task n calls.
+func (p *Plan) Kernel(n Node) string { return p.stmts[n.Stmt].call.Stmt.Kernel.Name }
+
+// ScalarArgs evaluates the scalar arguments of task n's kernel call, in
+// order (for example the alpha of scale(A[i], alpha)).
+func (p *Plan) ScalarArgs(n Node) ([]lp.Value, error) {
+	st, vs, err := p.instance(n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]lp.Value, len(st.scalars))
+	for i, e := range st.scalars {
+		if out[i], err = e.eval(&vs); err != nil {
+			return nil, p.inTask(n, err)
+		}
+	}
+	return out, nil
+}
+
 // Children appends to out the tasks that read a tile that n writes, each
 // once, and returns the extended slice.
 func (p *Plan) Children(n Node, out []Node) ([]Node, error) {

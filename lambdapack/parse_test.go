@@ -230,3 +230,30 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestWalk(t *testing.T) {
+	src, _ := ShippedSource("tsqr")
+	f, err := Parse("tsqr.lp", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	Walk(f, func(n Node) bool {
+		switch n := n.(type) {
+		case *CallStmt:
+			counts["call"]++
+		case *TileRef:
+			counts["tile "+n.Name.Name]++
+		case *IfStmt:
+			counts["if"]++
+			return false // skip the arms
+		}
+		return true
+	})
+	want := map[string]int{"call": 1, "if": 1, "tile V": 1, "tile T": 1, "tile R": 1, "tile A": 1}
+	for k, v := range want {
+		if counts[k] != v {
+			t.Errorf("%s visited %d times, want %d (all: %v)", k, counts[k], v, counts)
+		}
+	}
+}

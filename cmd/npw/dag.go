@@ -137,11 +137,11 @@ func printSummary(w io.Writer, filename string, plan *analysis.Plan, r dagReport
 	row("terminators", "%d", s.Terminators)
 	row("critical path", "%d tasks", s.CriticalPath)
 	row("max parallelism", "%d tasks", s.MaxParallelism)
-	var kernels []string
+	var names, kernels []string // in program order
 	for _, call := range plan.Program().Calls {
-		name := call.Stmt.Kernel.Name
-		if n, ok := s.TasksByKernel[name]; ok && !slices.Contains(kernels, fmt.Sprintf("%s %d", name, n)) {
-			kernels = append(kernels, fmt.Sprintf("%s %d", name, n))
+		if name := call.Stmt.Kernel.Name; !slices.Contains(names, name) {
+			names = append(names, name)
+			kernels = append(kernels, fmt.Sprintf("%s %d", name, s.TasksByKernel[name]))
 		}
 	}
 	row("tasks by kernel", "%s", strings.Join(kernels, ", "))
