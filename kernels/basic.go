@@ -1,0 +1,195 @@
+package kernels
+
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack/lapack64"
+
+	lp "github.com/npw-dev/npw/lambdapack"
+)
+
+func init() {
+	register(&Kernel{Name: "chol", Run: runChol, Flops: func(in []blas64.General) float64 {
+		n := float64(in[0].Rows)
+		return n * n * n / 3
+	}})
+	register(&Kernel{Name: "trsm", Run: runTrsm, Flops: func(in []blas64.General) float64 {
+		n := float64(in[0].Rows)
+		return float64(in[1].Rows) * n * n
+	}})
+	register(&Kernel{Name: "syrk", Run: runSyrk, Flops: func(in []blas64.General) float64 {
+		m, p, k := float64(in[1].Rows), float64(in[2].Rows), float64(in[1].Cols)
+		if sameTile(in[1], in[2]) {
+			return m * (m + 1) * k
+		}
+		return 2 * m * p * k
+	}})
+	register(&Kernel{Name: "gemm", Run: runGemm, Flops: func(in []blas64.General) float64 {
+		return 2 * float64(in[0].Rows) * float64(in[0].Cols) * float64(in[1].Cols)
+	}})
+	register(&Kernel{Name: "gemm_sub", Run: runGemmSub, Flops: func(in []blas64.General) float64 {
+		return 2 * float64(in[1].Rows) * float64(in[1].Cols) * float64(in[2].Cols)
+	}})
+	register(&Kernel{Name: "add", Run: runAdd, Flops: func(in []blas64.General) float64 {
+		return float64(len(in)-1) * float64(in[0].Rows) * float64(in[0].Cols)
+	}})
+	register(&Kernel{Name: "identity", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return []blas64.General{Clone(in[0])}, nil
+	}, Flops: func([]blas64.General) float64 { return 0 }})
+	register(&Kernel{Name: "scale", Run: runScale, Flops: func(in []blas64.General) float64 {
+		return float64(in[0].Rows) * float64(in[0].Cols)
+	}})
+	for _, s := range []struct {
+		name  string
+		uplo  blas.Uplo
+		trans blas.Transpose
+	}{{"solve_lower", blas.Lower, blas.NoTrans}, {"solve_lower_t", blas.Lower, blas.Trans}, {"solve_upper", blas.Upper, blas.NoTrans}} {
+		register(&Kernel{Name: s.name, Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+			return one(solveTriangular(s.name, s.uplo, s.trans, in[0], in[1]))
+		}, Flops: func(in []blas64.General) float64 {
+			n := float64(in[0].Rows)
+			return n * n * float64(in[1].Cols)
+		}})
+	}
+}
+
+// runChol computes the lower Cholesky factor L of an SPD tile, A = L Lᵀ
+// (LAPACK dpotrf); only the lower triangle of A is read.
+func runChol(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	a := in[0]
+	if a.Rows != a.Cols {
+		return nil, shapeErr("chol", "needs a square tile, got %s", Shape(a))
+	}
+	l := Clone(a)
+	n := l.Rows
+	if n > 0 {
+		if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: n, Stride: l.Stride, Data: l.Data}); !ok {
+			return nil, ErrNotPositiveDefinite
+		}
+	}
+	for i := range n {
+		clear(l.Data[i*l.Stride+i+1 : i*l.Stride+n])
+	}
+	return []blas64.General{l}, nil
+}
+
+// runTrsm solves X Lᵀ = B for X, with L lower triangular: the Cholesky
+// panel update X = B L⁻ᵀ (BLAS dtrsm, right side, transposed).
+func runTrsm(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	l, b := in[0], in[1]
+	if l.Rows != l.Cols || b.Cols != l.Rows {
+		return nil, shapeErr("trsm", "needs a square L and B with as many columns as L, got L %s and B %s", Shape(l), Shape(b))
+	}
+	if err := checkDiagonal(l); err != nil {
+		return nil, err
+	}
+	x := Clone(b)
+	blas64.Trsm(blas.Right, blas.Trans, 1, triangular(l, blas.Lower), x)
+	return []blas64.General{x}, nil
+}
+
+// runSyrk computes S − X Yᵀ, the Cholesky trailing update. When X and Y
+// are the same tile (a diagonal block), the lower triangle comes from
+// dsyrk at half the cost of dgemm and the upper triangle is completed
+// from it, so the result is the full S − X Xᵀ even for a non-symmetric S.
+func runSyrk(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	s, x, y := in[0], in[1], in[2]
+	if x.Cols != y.Cols || s.Rows != x.Rows || s.Cols != y.Rows {
+		return nil, shapeErr("syrk", "S − X Yᵀ needs S m×p, X m×k and Y p×k, got S %s, X %s, Y %s", Shape(s), Shape(x), Shape(y))
+	}
+	c := Clone(s)
+	if !sameTile(x, y) || c.Rows == 0 {
+		blas64.Gemm(blas.NoTrans, blas.Trans, -1, x, y, 1, c)
+		return []blas64.General{c}, nil
+	}
+	n := c.Rows
+	blas64.Syrk(blas.NoTrans, -1, x, 1, blas64.Symmetric{Uplo: blas.Lower, N: n, Stride: c.Stride, Data: c.Data})
+	// For i < j: (X Xᵀ)[i][j] = (X Xᵀ)[j][i] = S[j][i] − C[j][i].
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			c.Data[i*c.Stride+j] = s.Data[i*s.Stride+j] - (s.Data[j*s.Stride+i] - c.Data[j*c.Stride+i])
+		}
+	}
+	return []blas64.General{c}, nil
+}
+
+// runGemm computes A B.
+func runGemm(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	a, b := in[0], in[1]
+	if a.Cols != b.Rows {
+		return nil, shapeErr("gemm", "A B needs A's columns to match B's rows, got A %s and B %s", Shape(a), Shape(b))
+	}
+	c := NewTile(a.Rows, b.Cols)
+	if a.Cols > 0 && c.Rows > 0 && c.Cols > 0 {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
+	}
+	return []blas64.General{c}, nil
+}
+
+// runGemmSub computes C − A B.
+func runGemmSub(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	c0, a, b := in[0], in[1], in[2]
+	if a.Cols != b.Rows || c0.Rows != a.Rows || c0.Cols != b.Cols {
+		return nil, shapeErr("gemm_sub", "C − A B needs C m×n, A m×k and B k×n, got C %s, A %s, B %s", Shape(c0), Shape(a), Shape(b))
+	}
+	c := Clone(c0)
+	if a.Cols > 0 && c.Rows > 0 && c.Cols > 0 {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, a, b, 1, c)
+	}
+	return []blas64.General{c}, nil
+}
+
+// runAdd sums two or more tiles of one shape, left to right.
+func runAdd(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	for _, t := range in[1:] {
+		if t.Rows != in[0].Rows || t.Cols != in[0].Cols {
+			return nil, shapeErr("add", "needs tiles of one shape, got %s and %s", Shape(in[0]), Shape(t))
+		}
+	}
+	s := Clone(in[0])
+	for _, t := range in[1:] {
+		for i := range s.Rows {
+			row := s.Data[i*s.Stride : i*s.Stride+s.Cols]
+			blas64.Implementation().Daxpy(s.Cols, 1, t.Data[i*t.Stride:], 1, row, 1)
+		}
+	}
+	return []blas64.General{s}, nil
+}
+
+// runScale computes alpha A.
+func runScale(in []blas64.General, scalars []lp.Value) ([]blas64.General, error) {
+	alpha := scalarFloat(scalars[0])
+	s := Clone(in[0])
+	for i := range s.Rows {
+		blas64.Implementation().Dscal(s.Cols, alpha, s.Data[i*s.Stride:], 1)
+	}
+	return []blas64.General{s}, nil
+}
+
+// solveTriangular computes op(T)⁻¹ B for a square triangular T.
+func solveTriangular(name string, uplo blas.Uplo, trans blas.Transpose, t, b blas64.General) (blas64.General, error) {
+	if t.Rows != t.Cols || b.Rows != t.Rows {
+		return blas64.General{}, shapeErr(name, "needs a square triangle and B with as many rows, got %s and B %s", Shape(t), Shape(b))
+	}
+	if err := checkDiagonal(t); err != nil {
+		return blas64.General{}, err
+	}
+	x := Clone(b)
+	if x.Rows > 0 && x.Cols > 0 {
+		blas64.Trsm(blas.Left, trans, 1, triangular(t, uplo), x)
+	}
+	return x, nil
+}
+
+func triangular(t blas64.General, uplo blas.Uplo) blas64.Triangular {
+	return blas64.Triangular{Uplo: uplo, Diag: blas.NonUnit, N: t.Rows, Stride: t.Stride, Data: t.Data}
+}
+
+func checkDiagonal(t blas64.General) error {
+	for i := range t.Rows {
+		if t.Data[i*t.Stride+i] == 0 {
+			return ErrSingular
+		}
+	}
+	return nil
+}

@@ -1,0 +1,243 @@
+package kernels
+
+// Householder QR and LQ in compact WY form. qr_factor returns V (m×k,
+// unit lower trapezoidal, the reflectors as columns), T (k×k upper
+// triangular) and R (k×n upper trapezoidal) with k = min(m, n), such that
+//
+//	A = Q R,  Q = I − V T Vᵀ  (m×m, orthogonal).
+//
+// LQ is the transpose of QR of the transpose: lq_factor(A) returns V and T
+// of the QR of Aᵀ and L = Rᵀ, so A = L Qₗ with Qₗᵀ = I − V T Vᵀ.
+
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack/lapack64"
+
+	lp "github.com/npw-dev/npw/lambdapack"
+)
+
+func init() {
+	register(&Kernel{Name: "qr_factor", Run: runQRFactor, Flops: func(in []blas64.General) float64 {
+		m := 0
+		for _, t := range in {
+			m += t.Rows
+		}
+		return qrFlops(m, in[0].Cols)
+	}})
+	register(&Kernel{Name: "qr_leaf", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return one(applyQT("qr_leaf", in[0], in[1], in[2]))
+	}, Flops: leafFlops})
+	register(&Kernel{Name: "qr_trailing_update", Run: runQRTrailing, Flops: func(in []blas64.General) float64 {
+		return applyFlops(in[0].Rows, in[0].Cols, in[2].Cols)
+	}})
+	register(&Kernel{Name: "lq_factor", Run: runLQFactor, Flops: func(in []blas64.General) float64 {
+		n := 0
+		for _, t := range in {
+			n += t.Cols
+		}
+		return qrFlops(n, in[0].Rows)
+	}})
+	register(&Kernel{Name: "lq_leaf", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return one(applyQRight("lq_leaf", in[0], in[1], in[2]))
+	}, Flops: func(in []blas64.General) float64 { return applyFlops(in[0].Rows, in[0].Cols, in[2].Rows) }})
+	register(&Kernel{Name: "lq_trailing_update", Run: runLQTrailing, Flops: func(in []blas64.General) float64 {
+		return applyFlops(in[0].Rows, in[0].Cols, in[2].Rows)
+	}})
+}
+
+// qrFlops counts dgeqrf on m×n plus forming T.
+func qrFlops(m, n int) float64 {
+	fm, fn := float64(m), float64(n)
+	k := float64(min(m, n))
+	var f float64
+	if m >= n {
+		f = 2 * fn * fn * (fm - fn/3)
+	} else {
+		f = 2 * fm * fm * (fn - fm/3)
+	}
+	return f + fm*k*k
+}
+
+// applyFlops counts applying I − V T Vᵀ (V m×k) to c vectors.
+func applyFlops(m, k, c int) float64 {
+	fm, fk, fc := float64(m), float64(k), float64(c)
+	return 4*fm*fk*fc + fk*fk*fc
+}
+
+func leafFlops(in []blas64.General) float64 { return applyFlops(in[0].Rows, in[0].Cols, in[2].Cols) }
+
+// stackRows returns [A; B]; B may be absent.
+func stackRows(kernel string, in []blas64.General) (blas64.General, error) {
+	if len(in) == 1 {
+		return Clone(in[0]), nil
+	}
+	a, b := in[0], in[1]
+	if a.Cols != b.Cols {
+		return blas64.General{}, shapeErr(kernel, "stacked tiles need the same number of columns, got %s and %s", Shape(a), Shape(b))
+	}
+	m := NewTile(a.Rows+b.Rows, a.Cols)
+	for i := range a.Rows {
+		copy(m.Data[i*m.Stride:i*m.Stride+a.Cols], a.Data[i*a.Stride:])
+	}
+	for i := range b.Rows {
+		copy(m.Data[(a.Rows+i)*m.Stride:(a.Rows+i)*m.Stride+b.Cols], b.Data[i*b.Stride:])
+	}
+	return m, nil
+}
+
+// splitRows splits m into its first r rows and the rest.
+func splitRows(m blas64.General, r int) (blas64.General, blas64.General) {
+	top := Clone(blas64.General{Rows: r, Cols: m.Cols, Stride: m.Stride, Data: m.Data})
+	bottom := Clone(blas64.General{Rows: m.Rows - r, Cols: m.Cols, Stride: m.Stride, Data: m.Data[min(r*m.Stride, len(m.Data)):]})
+	return top, bottom
+}
+
+// qr factors m (overwritten) and returns V, T and R.
+func qr(m blas64.General) (v, t, r blas64.General) {
+	rows, cols := m.Rows, m.Cols
+	k := min(rows, cols)
+	v, t, r = NewTile(rows, k), NewTile(k, k), NewTile(k, cols)
+	if k == 0 {
+		return v, t, r
+	}
+	tau := make([]float64, k)
+	work := make([]float64, 1)
+	lapack64.Geqrf(m, tau, work, -1)
+	work = make([]float64, int(work[0]))
+	lapack64.Geqrf(m, tau, work, len(work))
+	for i := range rows {
+		for j := range cols {
+			x := m.Data[i*m.Stride+j]
+			switch {
+			case j >= i && i < k:
+				r.Data[i*r.Stride+j] = x
+			case j < i && j < k:
+				v.Data[i*v.Stride+j] = x
+			}
+		}
+		if i < k {
+			v.Data[i*v.Stride+i] = 1
+		}
+	}
+	larft(v, tau, t)
+	return v, t, r
+}
+
+// larft forms the upper triangular T of the compact WY representation
+// H(0) H(1) ... H(k-1) = I − V T Vᵀ, as LAPACK's dlarft does for forward,
+// columnwise storage: T[i][i] = tau[i] and
+// T[0:i, i] = −tau[i] · T[0:i, 0:i] · V[:, 0:i]ᵀ V[:, i].
+func larft(v blas64.General, tau []float64, t blas64.General) {
+	m := v.Rows
+	for i := range tau {
+		if i > 0 && tau[i] != 0 {
+			// Rows above i of column i of V are zero, so start at row i.
+			vi := blas64.General{Rows: m - i, Cols: i, Stride: v.Stride, Data: v.Data[i*v.Stride:]}
+			x := blas64.Vector{N: m - i, Inc: v.Stride, Data: v.Data[i*v.Stride+i:]}
+			y := blas64.Vector{N: i, Inc: t.Stride, Data: t.Data[i:]}
+			blas64.Gemv(blas.Trans, -tau[i], vi, x, 0, y)
+			tt := blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: i, Stride: t.Stride, Data: t.Data}
+			blas64.Trmv(blas.NoTrans, tt, y)
+		}
+		t.Data[i*t.Stride+i] = tau[i]
+	}
+}
+
+func runQRFactor(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	m, err := stackRows("qr_factor", in)
+	if err != nil {
+		return nil, err
+	}
+	v, t, r := qr(m)
+	return []blas64.General{v, t, r}, nil
+}
+
+// applyQT computes Qᵀ S = S − V Tᵀ (Vᵀ S).
+func applyQT(kernel string, v, t, s blas64.General) (blas64.General, error) {
+	if t.Rows != v.Cols || t.Cols != v.Cols || s.Rows != v.Rows {
+		return blas64.General{}, shapeErr(kernel, "needs V m×k, T k×k and S with m rows, got V %s, T %s, S %s", Shape(v), Shape(t), Shape(s))
+	}
+	out := Clone(s)
+	k, c := v.Cols, s.Cols
+	if k == 0 || c == 0 || v.Rows == 0 {
+		return out, nil
+	}
+	w := NewTile(k, c)
+	blas64.Gemm(blas.Trans, blas.NoTrans, 1, v, s, 0, w)
+	blas64.Trmm(blas.Left, blas.Trans, 1, blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: k, Stride: t.Stride, Data: t.Data}, w)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, v, w, 1, out)
+	return out, nil
+}
+
+// runQRTrailing applies Qᵀ of a stacked factorisation to [S0; S1].
+func runQRTrailing(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	v, t, s0, s1 := in[0], in[1], in[2], in[3]
+	if s0.Rows+s1.Rows != v.Rows {
+		return nil, shapeErr("qr_trailing_update", "S0 and S1 must stack to V's %d rows, got S0 %s and S1 %s", v.Rows, Shape(s0), Shape(s1))
+	}
+	s, err := stackRows("qr_trailing_update", in[2:])
+	if err != nil {
+		return nil, err
+	}
+	out, err := applyQT("qr_trailing_update", v, t, s)
+	if err != nil {
+		return nil, err
+	}
+	top, bottom := splitRows(out, s0.Rows)
+	return []blas64.General{top, bottom}, nil
+}
+
+// runLQFactor factors A, or [A B] side by side, as L Q.
+func runLQFactor(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	if len(in) == 2 && in[0].Rows != in[1].Rows {
+		return nil, shapeErr("lq_factor", "side-by-side tiles need the same number of rows, got %s and %s", Shape(in[0]), Shape(in[1]))
+	}
+	tin := make([]blas64.General, len(in))
+	for i, a := range in {
+		tin[i] = Transpose(a)
+	}
+	m, err := stackRows("lq_factor", tin)
+	if err != nil {
+		return nil, err
+	}
+	v, t, r := qr(m)
+	return []blas64.General{v, t, Transpose(r)}, nil
+}
+
+// applyQRight computes S Qₗᵀ = S (I − V T Vᵀ) = S − (S V) T Vᵀ.
+func applyQRight(kernel string, v, t, s blas64.General) (blas64.General, error) {
+	if t.Rows != v.Cols || t.Cols != v.Cols || s.Cols != v.Rows {
+		return blas64.General{}, shapeErr(kernel, "needs V n×k, T k×k and S with n columns, got V %s, T %s, S %s", Shape(v), Shape(t), Shape(s))
+	}
+	out := Clone(s)
+	k, r := v.Cols, s.Rows
+	if k == 0 || r == 0 || v.Rows == 0 {
+		return out, nil
+	}
+	w := NewTile(r, k)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, s, v, 0, w)
+	blas64.Trmm(blas.Right, blas.NoTrans, 1, blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: k, Stride: t.Stride, Data: t.Data}, w)
+	blas64.Gemm(blas.NoTrans, blas.Trans, -1, w, v, 1, out)
+	return out, nil
+}
+
+// runLQTrailing applies Qₗᵀ of a side-by-side factorisation to [S0 S1].
+func runLQTrailing(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	v, t, s0, s1 := in[0], in[1], in[2], in[3]
+	if s0.Rows != s1.Rows || s0.Cols+s1.Cols != v.Rows {
+		return nil, shapeErr("lq_trailing_update", "S0 and S1 must sit side by side with V's %d columns, got S0 %s and S1 %s", v.Rows, Shape(s0), Shape(s1))
+	}
+	s := Transpose(s0)
+	s, err := stackRows("lq_trailing_update", []blas64.General{s, Transpose(s1)})
+	if err != nil {
+		return nil, err
+	}
+	out, err := applyQRight("lq_trailing_update", v, t, Transpose(s))
+	if err != nil {
+		return nil, err
+	}
+	left := Clone(blas64.General{Rows: out.Rows, Cols: s0.Cols, Stride: out.Stride, Data: out.Data})
+	right := Clone(blas64.General{Rows: out.Rows, Cols: s1.Cols, Stride: out.Stride, Data: out.Data[min(s0.Cols, len(out.Data)):]})
+	return []blas64.General{left, right}, nil
+}

@@ -1,0 +1,111 @@
+// Package kernels implements the tile kernels of LAmbdaPACK on gonum's
+// BLAS and LAPACK. Every call goes through blas64 and lapack64, so a faster
+// implementation (OpenBLAS through cgo) can be swapped in with blas64.Use.
+//
+// Tiles are row-major float64 matrices (blas64.General). Kernels never
+// modify their inputs: an input tile may be shared with other tasks or
+// live in a memory store. Each kernel reports the floating-point
+// operations it performs, for GFLOP/s and cost accounting. Shape problems
+// are *ShapeError values and numerical failures (a tile that is not
+// positive definite, a singular triangle) are errors too, since tiles come
+// from user data and a worker must turn them into a clear job failure
+// rather than crash.
+package kernels
+
+import (
+	"errors"
+	"fmt"
+
+	"gonum.org/v1/gonum/blas/blas64"
+
+	lp "github.com/npw-dev/npw/lambdapack"
+)
+
+// A Kernel is one tile operation.
+type Kernel struct {
+	Name string
+	// Run computes the output tiles from the input tiles and the scalar
+	// arguments, which the caller has checked against the signature.
+	Run func(in []blas64.General, scalars []lp.Value) ([]blas64.General, error)
+	// Flops counts the floating-point operations Run performs on in.
+	Flops func(in []blas64.General) float64
+}
+
+var table = map[string]*Kernel{}
+
+func register(k *Kernel) { table[k.Name] = k }
+
+// Lookup returns the kernel of the given name.
+func Lookup(name string) (*Kernel, bool) {
+	k, ok := table[name]
+	return k, ok
+}
+
+// A ShapeError reports tiles whose shapes do not fit a kernel.
+type ShapeError struct {
+	Kernel string
+	Msg    string
+}
+
+func (e *ShapeError) Error() string { return e.Kernel + ": " + e.Msg }
+
+func shapeErr(kernel, format string, args ...any) error {
+	return &ShapeError{Kernel: kernel, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrNotPositiveDefinite is returned by chol for a tile that is not
+// symmetric positive definite.
+var ErrNotPositiveDefinite = errors.New("the tile is not positive definite")
+
+// ErrSingular is returned by the triangular solves for a triangle with a
+// zero on its diagonal.
+var ErrSingular = errors.New("the triangular tile is singular (zero on its diagonal)")
+
+// Shape formats the shape of a tile as rows×cols.
+func Shape(g blas64.General) string { return fmt.Sprintf("%d×%d", g.Rows, g.Cols) }
+
+// NewTile returns a zero rows×cols tile.
+func NewTile(rows, cols int) blas64.General {
+	return blas64.General{Rows: rows, Cols: cols, Stride: max(cols, 1), Data: make([]float64, rows*max(cols, 1))}
+}
+
+// Clone returns a compact copy of g.
+func Clone(g blas64.General) blas64.General {
+	c := NewTile(g.Rows, g.Cols)
+	for i := range g.Rows {
+		copy(c.Data[i*c.Stride:i*c.Stride+g.Cols], g.Data[i*g.Stride:i*g.Stride+g.Cols])
+	}
+	return c
+}
+
+// Transpose returns gᵀ as a new tile.
+func Transpose(g blas64.General) blas64.General {
+	t := NewTile(g.Cols, g.Rows)
+	for i := range g.Rows {
+		for j := range g.Cols {
+			t.Data[j*t.Stride+i] = g.Data[i*g.Stride+j]
+		}
+	}
+	return t
+}
+
+// sameTile reports whether a and b are the same tile in memory, as when a
+// task reads one tile twice.
+func sameTile(a, b blas64.General) bool {
+	return a.Rows == b.Rows && a.Cols == b.Cols && a.Stride == b.Stride &&
+		len(a.Data) > 0 && len(b.Data) > 0 && &a.Data[0] == &b.Data[0]
+}
+
+func one(g blas64.General, err error) ([]blas64.General, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []blas64.General{g}, nil
+}
+
+func scalarFloat(v lp.Value) float64 {
+	if v.Kind == lp.FloatKind {
+		return v.F
+	}
+	return float64(v.I)
+}

@@ -1,0 +1,419 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"gonum.org/v1/gonum/blas/blas64"
+
+	lp "github.com/npw-dev/npw/lambdapack"
+)
+
+const eps = 0x1p-52
+
+// residualLimit is the bound on every scaled residual, ‖error‖/(‖data‖·n·ε).
+const residualLimit = 30
+
+func randTile(rng *rand.Rand, r, c int) blas64.General {
+	g := NewTile(r, c)
+	for i := range g.Data {
+		g.Data[i] = 2*rng.Float64() - 1
+	}
+	return g
+}
+
+// spd returns M Mᵀ + n I, symmetric positive definite and well conditioned.
+func spd(rng *rand.Rand, n int) blas64.General {
+	m := randTile(rng, n, n)
+	a := mul(m, Transpose(m))
+	for i := range n {
+		a.Data[i*a.Stride+i] += float64(n)
+	}
+	return a
+}
+
+func mul(a, b blas64.General) blas64.General {
+	c := NewTile(a.Rows, b.Cols)
+	for i := range a.Rows {
+		for k := range a.Cols {
+			x := a.Data[i*a.Stride+k]
+			for j := range b.Cols {
+				c.Data[i*c.Stride+j] += x * b.Data[k*b.Stride+j]
+			}
+		}
+	}
+	return c
+}
+
+func sub(a, b blas64.General) blas64.General {
+	c := Clone(a)
+	for i := range a.Rows {
+		for j := range a.Cols {
+			c.Data[i*c.Stride+j] -= b.Data[i*b.Stride+j]
+		}
+	}
+	return c
+}
+
+func identity(n int) blas64.General {
+	g := NewTile(n, n)
+	for i := range n {
+		g.Data[i*g.Stride+i] = 1
+	}
+	return g
+}
+
+func norm(g blas64.General) float64 {
+	var s float64
+	for i := range g.Rows {
+		for j := range g.Cols {
+			s += g.Data[i*g.Stride+j] * g.Data[i*g.Stride+j]
+		}
+	}
+	return math.Sqrt(s)
+}
+
+// scaled returns ‖e‖/(scale·n·ε), or 0 when e is exactly zero.
+func scaled(e blas64.General, scale float64, n int) float64 {
+	ne := norm(e)
+	if ne == 0 {
+		return 0
+	}
+	return ne / (scale * float64(max(n, 1)) * eps)
+}
+
+// run calls a kernel and checks that its inputs are unchanged.
+func run(t *testing.T, name string, in []blas64.General, scalars ...lp.Value) ([]blas64.General, error) {
+	t.Helper()
+	k, ok := Lookup(name)
+	if !ok {
+		t.Fatalf("no kernel %s", name)
+	}
+	before := make([][]float64, len(in))
+	for i, g := range in {
+		before[i] = slices.Clone(g.Data)
+	}
+	out, err := k.Run(in, scalars)
+	for i, g := range in {
+		if !slices.Equal(g.Data, before[i]) {
+			t.Fatalf("%s modified its input %d", name, i)
+		}
+	}
+	if err == nil {
+		if f := k.Flops(in); f < 0 || math.IsNaN(f) {
+			t.Fatalf("%s reports %v flops", name, f)
+		}
+	}
+	return out, err
+}
+
+func check(t *testing.T, what string, r float64) {
+	t.Helper()
+	if r > residualLimit || math.IsNaN(r) {
+		t.Errorf("%s: scaled residual %.3g > %d", what, r, residualLimit)
+	}
+}
+
+// sizes straddle the block boundaries a tile size of 32 would have, and
+// include the empty and the one-element tile.
+var sizes = []int{0, 1, 2, 3, 5, 16, 31, 32, 33, 64, 100}
+
+func TestSignaturesHaveKernels(t *testing.T) {
+	for _, name := range lp.KernelNames() {
+		if _, ok := Lookup(name); !ok {
+			t.Errorf("kernel %s of the language has no implementation", name)
+		}
+	}
+	for name := range table {
+		if _, ok := lp.LookupKernel(name); !ok {
+			t.Errorf("kernel %s is not in the language's kernel table", name)
+		}
+	}
+}
+
+func TestChol(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, n := range sizes {
+		a := spd(rng, n)
+		out, err := run(t, "chol", []blas64.General{a})
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		l := out[0]
+		for i := range n {
+			for j := i + 1; j < n; j++ {
+				if l.Data[i*l.Stride+j] != 0 {
+					t.Fatalf("n=%d: L is not lower triangular at (%d,%d)", n, i, j)
+				}
+			}
+		}
+		check(t, fmt.Sprintf("chol n=%d ‖A − LLᵀ‖", n), scaled(sub(a, mul(l, Transpose(l))), norm(a), n))
+	}
+	notSPD := blas64.General{Rows: 2, Cols: 2, Stride: 2, Data: []float64{1, 2, 2, 1}}
+	if _, err := run(t, "chol", []blas64.General{notSPD}); !errors.Is(err, ErrNotPositiveDefinite) {
+		t.Errorf("chol of an indefinite tile: %v", err)
+	}
+	var se *ShapeError
+	if _, err := run(t, "chol", []blas64.General{NewTile(3, 2)}); !errors.As(err, &se) {
+		t.Errorf("chol of a 3×2 tile: %v", err)
+	}
+}
+
+func TestTrsm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, n := range sizes {
+		for _, m := range []int{0, 1, 7, n, 2*n + 1} {
+			l := cholOf(t, spd(rng, n))
+			b := randTile(rng, m, n)
+			out, err := run(t, "trsm", []blas64.General{l, b})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := out[0]
+			check(t, fmt.Sprintf("trsm %d×%d ‖X Lᵀ − B‖", m, n), scaled(sub(mul(x, Transpose(l)), b), norm(l)*norm(x), n))
+		}
+	}
+	if _, err := run(t, "trsm", []blas64.General{identity(3), NewTile(3, 2)}); err == nil {
+		t.Error("trsm accepted B with the wrong number of columns")
+	}
+}
+
+func cholOf(t *testing.T, a blas64.General) blas64.General {
+	t.Helper()
+	out, err := run(t, "chol", []blas64.General{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[0]
+}
+
+func TestSyrk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, tc := range [][3]int{{0, 0, 0}, {1, 1, 1}, {5, 3, 4}, {32, 32, 32}, {33, 31, 17}, {64, 64, 100}, {7, 12, 0}} {
+		m, p, k := tc[0], tc[1], tc[2]
+		s, x, y := randTile(rng, m, p), randTile(rng, m, k), randTile(rng, p, k)
+		out, err := run(t, "syrk", []blas64.General{s, x, y})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Rebuild S from the result: S' + X Yᵀ.
+		rebuilt := mul(x, Transpose(y))
+		check(t, fmt.Sprintf("syrk %v ‖S' + XYᵀ − S‖", tc), scaled(sub(sub(s, out[0]), rebuilt), norm(s)+norm(x)*norm(y), max(k, 1)))
+	}
+	// One tile read twice (a diagonal block) takes the dsyrk path, and
+	// still gives the full S − X Xᵀ, also for a non-symmetric S.
+	for _, n := range []int{1, 2, 31, 64} {
+		s, x := randTile(rng, n, n), randTile(rng, n, 40)
+		out, err := run(t, "syrk", []blas64.General{s, x, x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := sub(s, mul(x, Transpose(x)))
+		check(t, fmt.Sprintf("syrk same tile n=%d", n), scaled(sub(out[0], full), norm(s)+norm(x)*norm(x), 40))
+	}
+	if _, err := run(t, "syrk", []blas64.General{NewTile(2, 2), NewTile(2, 3), NewTile(2, 2)}); err == nil {
+		t.Error("syrk accepted mismatched shapes")
+	}
+}
+
+func TestGemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, tc := range [][3]int{{0, 0, 0}, {1, 1, 1}, {3, 5, 7}, {32, 33, 31}, {64, 1, 64}, {5, 0, 4}} {
+		m, k, n := tc[0], tc[1], tc[2]
+		a, b, c := randTile(rng, m, k), randTile(rng, k, n), randTile(rng, m, n)
+		out, err := run(t, "gemm", []blas64.General{a, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("gemm %v", tc), scaled(sub(out[0], mul(a, b)), norm(a)*norm(b), k))
+		out, err = run(t, "gemm_sub", []blas64.General{c, a, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("gemm_sub %v", tc), scaled(sub(out[0], sub(c, mul(a, b))), norm(c)+norm(a)*norm(b), k))
+	}
+	if _, err := run(t, "gemm", []blas64.General{NewTile(2, 3), NewTile(2, 3)}); err == nil {
+		t.Error("gemm accepted mismatched shapes")
+	}
+}
+
+func TestElementwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	a, b, c := randTile(rng, 7, 5), randTile(rng, 7, 5), randTile(rng, 7, 5)
+	out, err := run(t, "add", []blas64.General{a, b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a.Data {
+		if want := a.Data[i] + b.Data[i] + c.Data[i]; out[0].Data[i] != want {
+			t.Fatalf("add[%d] = %v, want %v", i, out[0].Data[i], want)
+		}
+	}
+	out, _ = run(t, "identity", []blas64.General{a})
+	if !slices.Equal(out[0].Data, a.Data) || &out[0].Data[0] == &a.Data[0] {
+		t.Error("identity must return an equal copy")
+	}
+	out, _ = run(t, "scale", []blas64.General{a}, lp.Int(3))
+	for i := range a.Data {
+		if out[0].Data[i] != 3*a.Data[i] {
+			t.Fatalf("scale[%d] = %v", i, out[0].Data[i])
+		}
+	}
+	if _, err := run(t, "add", []blas64.General{a, NewTile(5, 7)}); err == nil {
+		t.Error("add accepted tiles of different shapes")
+	}
+}
+
+// qOf forms Q = I − V T Vᵀ explicitly.
+func qOf(v, tt blas64.General) blas64.General {
+	return sub(identity(v.Rows), mul(mul(v, tt), Transpose(v)))
+}
+
+func upperTriangular(t *testing.T, what string, r blas64.General) {
+	t.Helper()
+	for i := range r.Rows {
+		for j := 0; j < min(i, r.Cols); j++ {
+			if r.Data[i*r.Stride+j] != 0 {
+				t.Fatalf("%s: not upper triangular at (%d,%d)", what, i, j)
+			}
+		}
+	}
+}
+
+func TestQRFactor(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	for _, tc := range [][3]int{{1, 0, 1}, {5, 0, 3}, {3, 0, 5}, {32, 0, 32}, {100, 0, 40}, {40, 0, 100}, {16, 16, 16}, {16, 5, 16}, {33, 31, 32}, {3, 2, 7}} {
+		m1, m2, n := tc[0], tc[1], tc[2]
+		in := []blas64.General{randTile(rng, m1, n)}
+		if m2 > 0 {
+			in = append(in, randTile(rng, m2, n))
+		}
+		out, err := run(t, "qr_factor", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, tt, r := out[0], out[1], out[2]
+		a := in[0]
+		if m2 > 0 {
+			a, _ = stackRows("test", in)
+		}
+		m, k := a.Rows, min(a.Rows, n)
+		if v.Rows != m || v.Cols != k || tt.Rows != k || tt.Cols != k || r.Rows != k || r.Cols != n {
+			t.Fatalf("%v: shapes V %s T %s R %s", tc, Shape(v), Shape(tt), Shape(r))
+		}
+		upperTriangular(t, "R", r)
+		upperTriangular(t, "T", tt)
+		q := qOf(v, tt)
+		// R padded to m rows, so that A = Q [R; 0].
+		rr := NewTile(m, n)
+		for i := range k {
+			copy(rr.Data[i*rr.Stride:i*rr.Stride+n], r.Data[i*r.Stride:])
+		}
+		check(t, fmt.Sprintf("qr_factor %v ‖A − QR‖", tc), scaled(sub(a, mul(q, rr)), norm(a), m))
+		check(t, fmt.Sprintf("qr_factor %v ‖QᵀQ − I‖", tc), scaled(sub(mul(Transpose(q), q), identity(m)), 1, m))
+		// Applying Qᵀ with the kernels agrees with the explicit Q.
+		s := randTile(rng, m, 9)
+		leaf, err := run(t, "qr_leaf", []blas64.General{v, tt, s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("qr_leaf %v", tc), scaled(sub(leaf[0], mul(Transpose(q), s)), norm(s), m))
+		if m2 > 0 {
+			s0, s1 := splitRows(s, m1)
+			upd, err := run(t, "qr_trailing_update", []blas64.General{v, tt, s0, s1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			both, _ := stackRows("test", upd)
+			check(t, fmt.Sprintf("qr_trailing_update %v", tc), scaled(sub(both, leaf[0]), norm(s), m))
+		}
+	}
+	if _, err := run(t, "qr_factor", []blas64.General{NewTile(3, 2), NewTile(3, 3)}); err == nil {
+		t.Error("qr_factor stacked tiles of different widths")
+	}
+}
+
+func TestLQFactor(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, tc := range [][3]int{{1, 1, 0}, {3, 5, 0}, {5, 3, 0}, {32, 32, 0}, {16, 16, 16}, {20, 7, 9}} {
+		m, n1, n2 := tc[0], tc[1], tc[2]
+		in := []blas64.General{randTile(rng, m, n1)}
+		if n2 > 0 {
+			in = append(in, randTile(rng, m, n2))
+		}
+		out, err := run(t, "lq_factor", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, tt, l := out[0], out[1], out[2]
+		a := in[0]
+		if n2 > 0 {
+			a = Transpose(mustStack(t, []blas64.General{Transpose(in[0]), Transpose(in[1])}))
+		}
+		n, k := a.Cols, min(m, a.Cols)
+		if l.Rows != m || l.Cols != k {
+			t.Fatalf("%v: L is %s", tc, Shape(l))
+		}
+		upperTriangular(t, "Lᵀ", Transpose(l))
+		ql := Transpose(qOf(v, tt)) // Qₗ, with A = L Qₗ[:k, :]
+		lpad := NewTile(m, n)
+		for i := range m {
+			copy(lpad.Data[i*lpad.Stride:i*lpad.Stride+k], l.Data[i*l.Stride:])
+		}
+		check(t, fmt.Sprintf("lq_factor %v ‖A − LQ‖", tc), scaled(sub(a, mul(lpad, ql)), norm(a), n))
+		s := randTile(rng, 6, n)
+		leaf, err := run(t, "lq_leaf", []blas64.General{v, tt, s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("lq_leaf %v", tc), scaled(sub(leaf[0], mul(s, Transpose(ql))), norm(s), n))
+		if n2 > 0 {
+			s0 := Clone(blas64.General{Rows: 6, Cols: n1, Stride: s.Stride, Data: s.Data})
+			s1 := Clone(blas64.General{Rows: 6, Cols: n2, Stride: s.Stride, Data: s.Data[n1:]})
+			upd, err := run(t, "lq_trailing_update", []blas64.General{v, tt, s0, s1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			both := Transpose(mustStack(t, []blas64.General{Transpose(upd[0]), Transpose(upd[1])}))
+			check(t, fmt.Sprintf("lq_trailing_update %v", tc), scaled(sub(both, leaf[0]), norm(s), n))
+		}
+	}
+}
+
+func mustStack(t *testing.T, in []blas64.General) blas64.General {
+	t.Helper()
+	m, err := stackRows("test", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestTriangularSolves(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, n := range sizes {
+		l := cholOf(t, spd(rng, n))
+		u := Transpose(l)
+		b := randTile(rng, n, 11)
+		for _, tc := range []struct {
+			kernel string
+			tri    blas64.General
+			op     blas64.General // the matrix the solve inverts
+		}{{"solve_lower", l, l}, {"solve_lower_t", l, u}, {"solve_upper", u, u}} {
+			out, err := run(t, tc.kernel, []blas64.General{tc.tri, b})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, fmt.Sprintf("%s n=%d ‖T X − B‖", tc.kernel, n), scaled(sub(mul(tc.op, out[0]), b), norm(tc.op)*norm(out[0]), n))
+		}
+	}
+	singular := identity(3)
+	singular.Data[4] = 0
+	if _, err := run(t, "solve_upper", []blas64.General{singular, NewTile(3, 1)}); !errors.Is(err, ErrSingular) {
+		t.Errorf("singular solve: %v", err)
+	}
+}
