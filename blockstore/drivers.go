@@ -1,0 +1,225 @@
+package blockstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+func init() {
+	Register("mem", openMem)
+	Register("file", openFile)
+}
+
+// Memory stores live in this process; mem://name names one, so that every
+// opener of the same URL shares it. mem:// is the store named "".
+var (
+	memMu     sync.Mutex
+	memStores = map[string]*MemDriver{}
+)
+
+func openMem(_ context.Context, u *url.URL) (Driver, error) {
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		return nil, fmt.Errorf("a memory store URL is mem:// or mem://name")
+	}
+	memMu.Lock()
+	defer memMu.Unlock()
+	d, ok := memStores[u.Host]
+	if !ok {
+		d = NewMemDriver()
+		memStores[u.Host] = d
+	}
+	return d, nil
+}
+
+// A MemDriver keeps objects in a map. It tracks the bytes it holds and
+// their peak.
+type MemDriver struct {
+	mu      sync.RWMutex
+	objects map[string][]byte
+	bytes   int64
+	peak    int64
+}
+
+// NewMemDriver returns an empty memory driver.
+func NewMemDriver() *MemDriver { return &MemDriver{objects: map[string][]byte{}} }
+
+// Get implements Driver.
+func (m *MemDriver) Get(_ context.Context, key string) ([]byte, error) {
+	m.mu.RLock()
+	data, ok := m.objects[key]
+	m.mu.RUnlock()
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return data, nil
+}
+
+// Put implements Driver.
+func (m *MemDriver) Put(_ context.Context, key string, data []byte) error {
+	c := slices.Clone(data)
+	if c == nil {
+		c = []byte{}
+	}
+	m.mu.Lock()
+	m.bytes += int64(len(c)) - int64(len(m.objects[key]))
+	m.peak = max(m.peak, m.bytes)
+	m.objects[key] = c
+	m.mu.Unlock()
+	return nil
+}
+
+// Delete implements Driver.
+func (m *MemDriver) Delete(_ context.Context, keys []string) error {
+	m.mu.Lock()
+	for _, k := range keys {
+		m.bytes -= int64(len(m.objects[k]))
+		delete(m.objects, k)
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+// List implements Driver.
+func (m *MemDriver) List(_ context.Context, prefix string) ([]string, error) {
+	m.mu.RLock()
+	var keys []string
+	for k := range m.objects {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	m.mu.RUnlock()
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// Bytes returns the bytes held now and at the peak.
+func (m *MemDriver) Bytes() (now, peak int64) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.bytes, m.peak
+}
+
+// Close implements Driver; the objects stay for other openers.
+func (m *MemDriver) Close() error { return nil }
+
+func openFile(_ context.Context, u *url.URL) (Driver, error) {
+	if u.Host != "" && u.Host != "localhost" {
+		return nil, fmt.Errorf("a file store URL is file:///absolute/dir (host %q is not allowed)", u.Host)
+	}
+	if u.Path == "" || !filepath.IsAbs(u.Path) {
+		return nil, fmt.Errorf("a file store URL needs an absolute directory: file:///absolute/dir")
+	}
+	if err := os.MkdirAll(u.Path, 0o755); err != nil {
+		return nil, err
+	}
+	return &FileDriver{root: filepath.Clean(u.Path)}, nil
+}
+
+// A FileDriver keeps each object in a file under a root directory. Writes
+// go to a temporary file that is renamed into place, so readers never see
+// a partial tile.
+type FileDriver struct{ root string }
+
+// NewFileDriver returns a driver rooted at dir, which must exist.
+func NewFileDriver(dir string) *FileDriver { return &FileDriver{root: dir} }
+
+func (f *FileDriver) path(key string) string { return filepath.Join(f.root, filepath.FromSlash(key)) }
+
+// Get implements Driver.
+func (f *FileDriver) Get(_ context.Context, key string) ([]byte, error) {
+	data, err := os.ReadFile(f.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	return data, err
+}
+
+// Put implements Driver.
+func (f *FileDriver) Put(_ context.Context, key string, data []byte) error {
+	p := f.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), p)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+// Delete implements Driver. Directories stay, since a job keeps writing
+// into them; DeletePrefix removes a job's whole tree.
+func (f *FileDriver) Delete(_ context.Context, keys []string) error {
+	for _, k := range keys {
+		if err := os.Remove(f.path(k)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeletePrefix removes every object under a prefix that names a
+// directory ("jobs/x/"), with the directory itself.
+func (f *FileDriver) DeletePrefix(ctx context.Context, prefix string) error {
+	if !strings.HasSuffix(prefix, "/") {
+		keys, err := f.List(ctx, prefix)
+		if err != nil {
+			return err
+		}
+		return f.Delete(ctx, keys)
+	}
+	return os.RemoveAll(f.path(prefix))
+}
+
+// List implements Driver.
+func (f *FileDriver) List(_ context.Context, prefix string) ([]string, error) {
+	// Walk from the deepest directory the prefix names.
+	start := f.root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		start = f.path(prefix[:i])
+	}
+	var keys []string
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") {
+			return nil
+		}
+		rel, err := filepath.Rel(f.root, p)
+		if err != nil {
+			return err
+		}
+		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	slices.Sort(keys)
+	return keys, err
+}
+
+// Close implements Driver.
+func (f *FileDriver) Close() error { return nil }

@@ -1,0 +1,122 @@
+package blockstore
+
+import (
+	"errors"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// The fixtures in testdata were written by NumPy 1.24:
+//
+//	a = np.arange(12, dtype=np.float64).reshape(3, 4) / 8 - 0.5
+//	np.save("f8_c.npy", a), np.save("f8_fortran.npy", np.asfortranarray(a)), ...
+func TestDecodeNumPyFixtures(t *testing.T) {
+	a := make([]float64, 12)
+	for i := range a {
+		a[i] = float64(i)/8 - 0.5
+	}
+	for _, tc := range []struct {
+		file  string
+		shape []int
+		data  []float64
+	}{
+		{"f8_c.npy", []int{3, 4}, a},
+		{"f8_fortran.npy", []int{3, 4}, a},
+		{"f8_big_endian.npy", []int{3, 4}, a},
+		{"f4_c.npy", []int{3, 4}, a}, // all exactly representable in float32
+		{"i8_c.npy", []int{2, 3}, []float64{-2, -1, 0, 1, 2, 3}},
+		{"i4_1d.npy", []int{3}, []float64{3, 1, 2}},
+		{"f8_empty.npy", []int{0, 3}, []float64{}},
+		{"f8_scalar_row.npy", []int{1, 1}, []float64{7.25}},
+	} {
+		got, err := ReadNPYFile(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Errorf("%s: %v", tc.file, err)
+			continue
+		}
+		if !slices.Equal(got.Shape, tc.shape) || !slices.Equal(got.Data, tc.data) {
+			t.Errorf("%s: shape %v data %v; want %v %v", tc.file, got.Shape, got.Data, tc.shape, tc.data)
+		}
+	}
+}
+
+func TestEncodeMatchesNumPy(t *testing.T) {
+	want, err := os.ReadFile("testdata/f8_c.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := DecodeNPY(want)
+	if got := EncodeNPY(a.Shape, a.Data); string(got) != string(want) {
+		t.Errorf("encoding differs from NumPy's bytes:\n got %q\nwant %q", got[:128], want[:128])
+	}
+}
+
+func TestTileRoundTrip(t *testing.T) {
+	for _, shape := range [][2]int{{0, 0}, {1, 1}, {3, 5}, {64, 64}, {100, 7}} {
+		g := blas64.General{Rows: shape[0], Cols: shape[1], Stride: max(shape[1], 1), Data: make([]float64, shape[0]*max(shape[1], 1))}
+		for i := range g.Data {
+			g.Data[i] = math.Sin(float64(i)) * 1e10
+		}
+		enc := EncodeTile(g)
+		if (10+strings.Index(string(enc[10:]), "\n")+1)%64 != 0 {
+			t.Errorf("%v: data does not start on a 64-byte boundary", shape)
+		}
+		back, err := DecodeTile(enc)
+		if err != nil || back.Rows != g.Rows || back.Cols != g.Cols || !slices.Equal(back.Data, g.Data[:g.Rows*g.Cols]) {
+			t.Errorf("%v: round trip failed: %v", shape, err)
+		}
+	}
+	// A strided view is written compactly.
+	big := blas64.General{Rows: 4, Cols: 4, Stride: 4, Data: []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}
+	view := blas64.General{Rows: 2, Cols: 2, Stride: 4, Data: big.Data[5:]}
+	back, _ := DecodeTile(EncodeTile(view))
+	if !slices.Equal(back.Data, []float64{6, 7, 10, 11}) {
+		t.Errorf("strided view encoded as %v", back.Data)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	good := EncodeNPY([]int{2, 2}, []float64{1, 2, 3, 4})
+	for name, data := range map[string][]byte{
+		"empty":     nil,
+		"not npy":   []byte("hello world, this is not npy"),
+		"truncated": good[:len(good)-8],
+		"version 9": append([]byte("\x93NUMPY\x09\x00"), good[8:]...),
+		"3-d":       EncodeNPY([]int{1, 2, 2}, []float64{1, 2, 3, 4}),
+		"complex":   []byte(strings.Replace(string(good), "<f8", "<c8", 1)),
+	} {
+		if _, err := DecodeNPY(data); !errors.Is(err, ErrNotNPY) {
+			t.Errorf("%s: %v, want ErrNotNPY", name, err)
+		}
+	}
+}
+
+// TestNumPyLoadsTiles checks with NumPy itself that a Python user can
+// np.load what npw writes. scripts/test installs python3-numpy.
+func TestNumPyLoadsTiles(t *testing.T) {
+	python := os.Getenv("NPW_PYTHON")
+	if python == "" {
+		python = "/usr/bin/python3"
+	}
+	dir := t.TempDir()
+	g := blas64.General{Rows: 3, Cols: 2, Stride: 2, Data: []float64{1.5, -2, 3e-300, 4, math.Inf(1), 0.1}}
+	if err := WriteMatrixFile(filepath.Join(dir, "t.npy"), g); err != nil {
+		t.Fatal(err)
+	}
+	script := `import numpy as np, sys
+a = np.load(sys.argv[1])
+assert a.dtype == np.float64 and a.shape == (3, 2) and a.flags['C_CONTIGUOUS'], (a.dtype, a.shape)
+assert a.tolist() == [[1.5, -2.0], [3e-300, 4.0], [float('inf'), 0.1]], a.tolist()
+print("ok")`
+	out, err := exec.Command(python, "-c", script, filepath.Join(dir, "t.npy")).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("numpy could not load an npw tile (%s with numpy is needed; scripts/test installs python3-numpy): %v\n%s", python, err, out)
+	}
+}

@@ -1,0 +1,228 @@
+// Package blockstore stores matrices as tiles in an object store. A
+// driver (memory, local files, S3) stores opaque objects under keys; the
+// portable Store on top validates keys, wraps errors with the key, counts
+// requests and bytes, and encodes tiles as NumPy .npy files, so that
+// Python can np.load any tile. A BigMatrix names the tiles of one matrix
+// of a job, and Upload and Assemble move whole matrices in and out in
+// parallel.
+//
+// Drivers register a URL scheme: mem:// (in this process; mem://name
+// shares a named store), file:///abs/dir. Every driver passes the suite in
+// blockstore/storetest.
+package blockstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// ErrNotFound is returned (wrapped) for a key that holds no object.
+var ErrNotFound = errors.New("not found")
+
+// A Driver stores objects under keys. Keys are slash-separated paths
+// without a leading slash. Drivers must be safe for concurrent use.
+type Driver interface {
+	// Get returns the object, or an error wrapping ErrNotFound. The caller
+	// must not modify the returned slice.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Put stores a copy of data under key, replacing any object there.
+	Put(ctx context.Context, key string, data []byte) error
+	// Delete removes the objects; keys that hold nothing are not an error.
+	Delete(ctx context.Context, keys []string) error
+	// List returns the keys that start with prefix, sorted.
+	List(ctx context.Context, prefix string) ([]string, error)
+	Close() error
+}
+
+// An Opener opens a driver for a URL of its scheme.
+type Opener func(ctx context.Context, u *url.URL) (Driver, error)
+
+var (
+	openersMu sync.Mutex
+	openers   = map[string]Opener{}
+)
+
+// Register makes a driver available under a URL scheme.
+func Register(scheme string, open Opener) {
+	openersMu.Lock()
+	defer openersMu.Unlock()
+	openers[scheme] = open
+}
+
+func schemes() []string {
+	openersMu.Lock()
+	defer openersMu.Unlock()
+	var s []string
+	for k := range openers {
+		s = append(s, k+"://")
+	}
+	slices.Sort(s)
+	return s
+}
+
+// Open opens the tile store at a URL such as mem:// or file:///data/npw.
+func Open(ctx context.Context, rawurl string) (*Store, error) {
+	u, err := url.Parse(rawurl)
+	if err != nil || u.Scheme == "" {
+		return nil, fmt.Errorf("tile store URL %q: want scheme://..., one of %s", rawurl, strings.Join(schemes(), ", "))
+	}
+	openersMu.Lock()
+	open, ok := openers[u.Scheme]
+	openersMu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("tile store URL %q: unknown scheme %q (supported: %s)", rawurl, u.Scheme, strings.Join(schemes(), ", "))
+	}
+	d, err := open(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("tile store %s: %w", rawurl, err)
+	}
+	return &Store{driver: d, url: rawurl}, nil
+}
+
+// NewStore wraps a driver.
+func NewStore(d Driver, url string) *Store { return &Store{driver: d, url: url} }
+
+// A Store is a tile store. It is safe for concurrent use.
+type Store struct {
+	driver Driver
+	url    string
+	stats  Stats
+}
+
+// Stats counts a store's traffic.
+type Stats struct {
+	Gets, Puts, Deletes, Lists atomic.Int64
+	BytesRead, BytesWritten    atomic.Int64
+}
+
+// URL returns the URL the store was opened with.
+func (s *Store) URL() string { return s.url }
+
+// Stats returns the traffic counters.
+func (s *Store) Stats() *Stats { return &s.stats }
+
+// Driver returns the underlying driver.
+func (s *Store) Driver() Driver { return s.driver }
+
+func checkKey(key string) error {
+	if key == "" || strings.HasPrefix(key, "/") || slices.Contains(strings.Split(key, "/"), "..") {
+		return fmt.Errorf("bad key %q", key)
+	}
+	return nil
+}
+
+// Get returns the object under key.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	s.stats.Gets.Add(1)
+	data, err := s.driver.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	s.stats.BytesRead.Add(int64(len(data)))
+	return data, nil
+}
+
+// Put stores data under key.
+func (s *Store) Put(ctx context.Context, key string, data []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	s.stats.Puts.Add(1)
+	if err := s.driver.Put(ctx, key, data); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	s.stats.BytesWritten.Add(int64(len(data)))
+	return nil
+}
+
+// Delete removes objects; missing keys are not an error.
+func (s *Store) Delete(ctx context.Context, keys ...string) error {
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return err
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	s.stats.Deletes.Add(int64(len(keys)))
+	if err := s.driver.Delete(ctx, keys); err != nil {
+		return fmt.Errorf("delete %s...: %w", keys[0], err)
+	}
+	return nil
+}
+
+// List returns the keys under prefix, sorted.
+func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	s.stats.Lists.Add(1)
+	keys, err := s.driver.List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", prefix, err)
+	}
+	return keys, nil
+}
+
+// A PrefixDeleter is a driver that removes everything under a prefix in
+// one operation (a directory tree, for files).
+type PrefixDeleter interface {
+	DeletePrefix(ctx context.Context, prefix string) error
+}
+
+// DeletePrefix removes every object under prefix.
+func (s *Store) DeletePrefix(ctx context.Context, prefix string) error {
+	if err := checkKey(strings.TrimSuffix(prefix, "/")); err != nil {
+		return err
+	}
+	if pd, ok := s.driver.(PrefixDeleter); ok {
+		s.stats.Deletes.Add(1)
+		if err := pd.DeletePrefix(ctx, prefix); err != nil {
+			return fmt.Errorf("delete %s: %w", prefix, err)
+		}
+		return nil
+	}
+	keys, err := s.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		if err := s.Delete(ctx, keys[:n]...); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// GetTile reads and decodes a tile; it also returns its encoded size.
+func (s *Store) GetTile(ctx context.Context, key string) (blas64.General, int, error) {
+	data, err := s.Get(ctx, key)
+	if err != nil {
+		return blas64.General{}, 0, err
+	}
+	g, err := DecodeTile(data)
+	if err != nil {
+		return blas64.General{}, 0, fmt.Errorf("tile %s: %w", key, err)
+	}
+	return g, len(data), nil
+}
+
+// PutTile encodes and writes a tile; it returns the encoded size.
+func (s *Store) PutTile(ctx context.Context, key string, g blas64.General) (int, error) {
+	data := EncodeTile(g)
+	return len(data), s.Put(ctx, key, data)
+}
+
+// Close releases the driver.
+func (s *Store) Close() error { return s.driver.Close() }
