@@ -1,0 +1,225 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync"
+)
+
+func init() { Register("mem", openMem) }
+
+var (
+	memMu     sync.Mutex
+	memStores = map[string]*MemDriver{}
+)
+
+// openMem returns the process's memory store of that name (mem:// is "").
+func openMem(_ context.Context, u *url.URL) (Driver, error) {
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		return nil, fmt.Errorf("a memory state URL is mem:// or mem://name")
+	}
+	memMu.Lock()
+	defer memMu.Unlock()
+	d, ok := memStores[u.Host]
+	if !ok {
+		d = NewMemDriver()
+		memStores[u.Host] = d
+	}
+	return d, nil
+}
+
+// A MemDriver keeps job state in maps; each transition holds the job's lock.
+type MemDriver struct {
+	mu   sync.Mutex
+	jobs map[string]*memJob
+}
+
+type memJob struct {
+	mu       sync.Mutex
+	spec     Job
+	phase    Phase
+	err      string
+	done     map[string]bool
+	ndone    int64
+	parents  map[string]map[string]bool // waiting child -> parents done
+	tiles    map[string]*memTile
+	failures map[string]int
+	metrics  Metrics
+	scratch  int64
+	peak     int64
+}
+
+type memTile struct {
+	readers  int
+	bytes    int64
+	released map[string]bool
+	freed    bool
+}
+
+// NewMemDriver returns an empty memory state store.
+func NewMemDriver() *MemDriver { return &MemDriver{jobs: map[string]*memJob{}} }
+
+func (d *MemDriver) job(id string) (*memJob, error) {
+	d.mu.Lock()
+	j, ok := d.jobs[id]
+	d.mu.Unlock()
+	if !ok {
+		return nil, ErrNoJob
+	}
+	return j, nil
+}
+
+// CreateJob implements Driver.
+func (d *MemDriver) CreateJob(_ context.Context, job Job) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.jobs[job.ID]; ok {
+		return fmt.Errorf("job %s exists", job.ID)
+	}
+	phase := Running
+	if job.Tasks == 0 {
+		phase = Done
+	}
+	d.jobs[job.ID] = &memJob{spec: job, phase: phase, done: map[string]bool{},
+		parents: map[string]map[string]bool{}, tiles: map[string]*memTile{}, failures: map[string]int{}}
+	return nil
+}
+
+// Complete implements Driver.
+func (d *MemDriver) Complete(_ context.Context, id string, c Completion) (Outcome, error) {
+	j, err := d.job(id)
+	if err != nil {
+		return Outcome{}, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := Outcome{First: !j.done[c.Task]}
+	if out.First {
+		j.done[c.Task] = true
+		j.ndone++
+		j.metrics.Add(c.Metrics)
+		delete(j.parents, c.Task)
+		for _, t := range c.Written {
+			if _, ok := j.tiles[t.Key]; !ok {
+				j.tiles[t.Key] = &memTile{readers: t.Readers, bytes: t.Bytes, released: map[string]bool{}}
+				j.scratch += t.Bytes
+				j.peak = max(j.peak, j.scratch)
+			}
+		}
+	}
+	for _, t := range c.Written {
+		if tile := j.tiles[t.Key]; tile != nil && j.free(tile) {
+			out.Free = append(out.Free, t.Key)
+		}
+	}
+	for _, key := range c.Released {
+		tile := j.tiles[key]
+		if tile == nil {
+			continue // not a scratch tile of this job
+		}
+		if !tile.freed {
+			tile.released[c.Task] = true
+		}
+		if j.free(tile) {
+			out.Free = append(out.Free, key)
+		}
+	}
+	for _, e := range c.Children {
+		if j.done[e.Child] {
+			continue
+		}
+		set := j.parents[e.Child]
+		if set == nil {
+			set = map[string]bool{}
+			j.parents[e.Child] = set
+		}
+		set[c.Task] = true
+		if len(set) >= e.Indegree {
+			out.Ready = append(out.Ready, e.Child)
+		}
+	}
+	if j.ndone >= j.spec.Tasks && j.phase == Running {
+		j.phase = Done
+	}
+	out.Phase = j.phase
+	return out, nil
+}
+
+// free reports whether every reader of the tile has released it, and
+// accounts the tile as freed the first time.
+func (j *memJob) free(t *memTile) bool {
+	if !t.freed && len(t.released) >= t.readers {
+		t.freed = true
+		t.released = nil
+		j.scratch -= t.bytes
+	}
+	return t.freed
+}
+
+// IsDone implements Driver.
+func (d *MemDriver) IsDone(_ context.Context, id, task string) (bool, error) {
+	j, err := d.job(id)
+	if err != nil {
+		return false, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.done[task], nil
+}
+
+// RecordFailure implements Driver.
+func (d *MemDriver) RecordFailure(_ context.Context, id, task string) (int, error) {
+	j, err := d.job(id)
+	if err != nil {
+		return 0, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.failures[task]++
+	return j.failures[task], nil
+}
+
+// Fail implements Driver.
+func (d *MemDriver) Fail(_ context.Context, id, msg string) error {
+	j, err := d.job(id)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.phase == Running {
+		j.phase, j.err = Failed, msg
+	}
+	return nil
+}
+
+// Status implements Driver.
+func (d *MemDriver) Status(_ context.Context, id string) (Status, error) {
+	j, err := d.job(id)
+	if err != nil {
+		return Status{}, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return Status{Phase: j.phase, Tasks: j.spec.Tasks, Done: j.ndone, Error: j.err, Metrics: j.metrics,
+		ScratchBytes: j.scratch, PeakScratchBytes: j.peak}, nil
+}
+
+// Delete implements Driver.
+func (d *MemDriver) Delete(_ context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.jobs, id)
+	return nil
+}
+
+// Jobs returns the number of jobs held, for tests of cleanup.
+func (d *MemDriver) Jobs() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.jobs)
+}
+
+// Close implements Driver.
+func (d *MemDriver) Close() error { return nil }

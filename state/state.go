@@ -1,0 +1,253 @@
+// Package state is the runtime state store of jobs: which tasks are done,
+// which parents of each waiting task have finished, the scratch tiles
+// still needed, progress counters, and the job's status and error.
+//
+// Every change is one atomic transition (one Lua script in Redis), and
+// completion is idempotent per edge: the store records which parents of a
+// child finished, as a set, and reports every child whose parents are all
+// done — also when a completion is replayed after a crash between the
+// transition and the enqueue — so nothing is lost and duplicates are
+// harmless (done tasks are skipped).
+//
+// Drivers register a URL scheme (mem://, redis://); every driver passes
+// the suite in state/statetest.
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Job is what the store needs to know to track one job.
+type Job struct {
+	ID    string
+	Tasks int64 // the job is done when this many tasks are
+	// TTL is how long state may outlive the job's last change (drivers
+	// with expiry); 0 keeps it until Delete.
+	TTL time.Duration
+}
+
+// A Phase is where a job stands.
+type Phase string
+
+const (
+	Running Phase = "running"
+	Done    Phase = "done"
+	Failed  Phase = "failed"
+)
+
+// Metrics are a task's costs, summed over the job's tasks (each task
+// once, however often it ran).
+type Metrics struct {
+	Flops          float64 `json:"flops"`
+	BytesRead      int64   `json:"bytes_read"`
+	BytesWritten   int64   `json:"bytes_written"`
+	ReadSeconds    float64 `json:"read_seconds"`
+	ComputeSeconds float64 `json:"compute_seconds"`
+	WriteSeconds   float64 `json:"write_seconds"`
+}
+
+// Add adds m2 to m.
+func (m *Metrics) Add(m2 Metrics) {
+	m.Flops += m2.Flops
+	m.BytesRead += m2.BytesRead
+	m.BytesWritten += m2.BytesWritten
+	m.ReadSeconds += m2.ReadSeconds
+	m.ComputeSeconds += m2.ComputeSeconds
+	m.WriteSeconds += m2.WriteSeconds
+}
+
+// Status is a snapshot of a job.
+type Status struct {
+	Phase            Phase
+	Tasks, Done      int64
+	Error            string
+	Metrics          Metrics
+	ScratchBytes     int64 // scratch tiles alive now
+	PeakScratchBytes int64
+}
+
+// An Edge is a child of a completed task, with the child's number of
+// distinct parents.
+type Edge struct {
+	Child    string
+	Indegree int
+}
+
+// A Tile is a scratch tile: written by one task, read by Readers tasks,
+// then no longer needed.
+type Tile struct {
+	Key     string
+	Readers int
+	Bytes   int64
+}
+
+// A Completion reports one finished task.
+type Completion struct {
+	Task     string
+	Children []Edge
+	Written  []Tile   // scratch tiles the task wrote
+	Released []string // scratch tiles the task read
+	Metrics  Metrics
+}
+
+// An Outcome is what a completion changed.
+type Outcome struct {
+	First bool     // this completion marked the task done; false for a replay
+	Ready []string // children whose parents are all done and that are not done
+	Free  []string // scratch tiles among Written and Released that no task will read again
+	Phase Phase    // the job's phase afterwards
+}
+
+// ErrNoJob reports a job the store does not know (never created, or deleted).
+var ErrNoJob = errors.New("no such job")
+
+// A Driver implements the transitions.
+type Driver interface {
+	// CreateJob starts tracking a job; an existing job is an error.
+	CreateJob(ctx context.Context, job Job) error
+	// Complete records a finished task atomically.
+	Complete(ctx context.Context, job string, c Completion) (Outcome, error)
+	// IsDone reports whether a task is done.
+	IsDone(ctx context.Context, job, task string) (bool, error)
+	// RecordFailure counts a failed attempt of a task and returns the
+	// count so far.
+	RecordFailure(ctx context.Context, job, task string) (int, error)
+	// Fail marks a running job failed with a message; the first wins.
+	Fail(ctx context.Context, job, msg string) error
+	// Status returns a snapshot.
+	Status(ctx context.Context, job string) (Status, error)
+	// Delete forgets a job.
+	Delete(ctx context.Context, job string) error
+	Close() error
+}
+
+// An Opener opens a driver for a URL of its scheme.
+type Opener func(ctx context.Context, u *url.URL) (Driver, error)
+
+var (
+	openersMu sync.Mutex
+	openers   = map[string]Opener{}
+)
+
+// Register makes a driver available under a URL scheme.
+func Register(scheme string, open Opener) {
+	openersMu.Lock()
+	defer openersMu.Unlock()
+	openers[scheme] = open
+}
+
+func schemes() string {
+	openersMu.Lock()
+	defer openersMu.Unlock()
+	var s []string
+	for k := range openers {
+		s = append(s, k+"://")
+	}
+	slices.Sort(s)
+	return strings.Join(s, ", ")
+}
+
+// Open opens the state store at a URL such as mem://.
+func Open(ctx context.Context, rawurl string) (*Store, error) {
+	u, err := url.Parse(rawurl)
+	if err != nil || u.Scheme == "" {
+		return nil, fmt.Errorf("state store URL %q: want scheme://..., one of %s", rawurl, schemes())
+	}
+	openersMu.Lock()
+	open, ok := openers[u.Scheme]
+	openersMu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("state store URL %q: unknown scheme %q (supported: %s)", rawurl, u.Scheme, schemes())
+	}
+	d, err := open(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("state store %s: %w", rawurl, err)
+	}
+	return New(d, rawurl), nil
+}
+
+// New wraps a driver.
+func New(d Driver, url string) *Store { return &Store{driver: d, url: url} }
+
+// A Store is a state store; it is safe for concurrent use.
+type Store struct {
+	driver   Driver
+	url      string
+	requests atomic.Int64
+}
+
+// URL returns the URL the store was opened with.
+func (s *Store) URL() string { return s.url }
+
+// Requests counts the requests made so far.
+func (s *Store) Requests() int64 { return s.requests.Load() }
+
+// Driver returns the underlying driver.
+func (s *Store) Driver() Driver { return s.driver }
+
+func wrap(op, job string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s job %s: %w", op, job, err)
+}
+
+// CreateJob starts tracking a job.
+func (s *Store) CreateJob(ctx context.Context, job Job) error {
+	if job.ID == "" || job.Tasks < 0 {
+		return fmt.Errorf("create job: need an id and a task count, got %q and %d", job.ID, job.Tasks)
+	}
+	s.requests.Add(1)
+	return wrap("create", job.ID, s.driver.CreateJob(ctx, job))
+}
+
+// Complete records a finished task.
+func (s *Store) Complete(ctx context.Context, job string, c Completion) (Outcome, error) {
+	s.requests.Add(1)
+	out, err := s.driver.Complete(ctx, job, c)
+	return out, wrap("complete "+c.Task+" of", job, err)
+}
+
+// IsDone reports whether a task is done.
+func (s *Store) IsDone(ctx context.Context, job, task string) (bool, error) {
+	s.requests.Add(1)
+	done, err := s.driver.IsDone(ctx, job, task)
+	return done, wrap("query", job, err)
+}
+
+// RecordFailure counts a failed attempt of a task.
+func (s *Store) RecordFailure(ctx context.Context, job, task string) (int, error) {
+	s.requests.Add(1)
+	n, err := s.driver.RecordFailure(ctx, job, task)
+	return n, wrap("record a failure in", job, err)
+}
+
+// Fail marks a job failed.
+func (s *Store) Fail(ctx context.Context, job, msg string) error {
+	s.requests.Add(1)
+	return wrap("fail", job, s.driver.Fail(ctx, job, msg))
+}
+
+// Status returns a snapshot of a job.
+func (s *Store) Status(ctx context.Context, job string) (Status, error) {
+	s.requests.Add(1)
+	st, err := s.driver.Status(ctx, job)
+	return st, wrap("status of", job, err)
+}
+
+// Delete forgets a job.
+func (s *Store) Delete(ctx context.Context, job string) error {
+	s.requests.Add(1)
+	return wrap("delete", job, s.driver.Delete(ctx, job))
+}
+
+// Close releases the driver.
+func (s *Store) Close() error { return s.driver.Close() }

@@ -1,0 +1,216 @@
+// Package statetest is the conformance suite every state-store driver
+// passes.
+package statetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/npw-dev/npw/state"
+)
+
+// Run checks a driver; newDriver returns a driver with no jobs of the
+// names the suite uses (each subtest uses a job id of its own).
+func Run(t *testing.T, newDriver func(t *testing.T) state.Driver) {
+	ctx := context.Background()
+	create := func(t *testing.T, d state.Driver, id string, tasks int64) {
+		t.Helper()
+		if err := d.CreateJob(ctx, state.Job{ID: id, Tasks: tasks}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	complete := func(t *testing.T, d state.Driver, id string, c state.Completion) state.Outcome {
+		t.Helper()
+		out, err := d.Complete(ctx, id, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t.Run("CreateAndStatus", func(t *testing.T) {
+		d := newDriver(t)
+		create(t, d, "j-create", 4)
+		if err := d.CreateJob(ctx, state.Job{ID: "j-create", Tasks: 4}); err == nil {
+			t.Error("creating a job twice succeeded")
+		}
+		st, err := d.Status(ctx, "j-create")
+		if err != nil || st.Phase != state.Running || st.Tasks != 4 || st.Done != 0 {
+			t.Fatalf("status of a new job: %+v, %v", st, err)
+		}
+	})
+	t.Run("Diamond", func(t *testing.T) {
+		// A -> B, C; B, C -> D.
+		d := newDriver(t)
+		create(t, d, "j-diamond", 4)
+		out := complete(t, d, "j-diamond", state.Completion{Task: "A", Children: []state.Edge{{Child: "B", Indegree: 1}, {Child: "C", Indegree: 1}}})
+		if !out.First || !sameSet(out.Ready, "B", "C") || out.Phase != state.Running {
+			t.Fatalf("A: %+v", out)
+		}
+		out = complete(t, d, "j-diamond", state.Completion{Task: "B", Children: []state.Edge{{Child: "D", Indegree: 2}}})
+		if len(out.Ready) != 0 {
+			t.Fatalf("B: D ready with one of two parents: %+v", out)
+		}
+		// A replay of B reports nothing new and counts nothing.
+		out = complete(t, d, "j-diamond", state.Completion{Task: "B", Children: []state.Edge{{Child: "D", Indegree: 2}}})
+		if out.First || len(out.Ready) != 0 {
+			t.Fatalf("replayed B: %+v", out)
+		}
+		out = complete(t, d, "j-diamond", state.Completion{Task: "C", Children: []state.Edge{{Child: "D", Indegree: 2}}})
+		if !sameSet(out.Ready, "D") {
+			t.Fatalf("C: %+v", out)
+		}
+		// Replaying C (a crash before it enqueued D) reports D again.
+		out = complete(t, d, "j-diamond", state.Completion{Task: "C", Children: []state.Edge{{Child: "D", Indegree: 2}}})
+		if out.First || !sameSet(out.Ready, "D") {
+			t.Fatalf("replayed C: %+v", out)
+		}
+		if done, _ := d.IsDone(ctx, "j-diamond", "D"); done {
+			t.Fatal("D is done before it ran")
+		}
+		out = complete(t, d, "j-diamond", state.Completion{Task: "D"})
+		if out.Phase != state.Done {
+			t.Fatalf("D: %+v", out)
+		}
+		// Once D is done, a late replay of C no longer offers it.
+		out = complete(t, d, "j-diamond", state.Completion{Task: "C", Children: []state.Edge{{Child: "D", Indegree: 2}}})
+		if len(out.Ready) != 0 || out.Phase != state.Done {
+			t.Fatalf("late replay of C: %+v", out)
+		}
+		st, _ := d.Status(ctx, "j-diamond")
+		if st.Done != 4 || st.Phase != state.Done {
+			t.Fatalf("final status %+v", st)
+		}
+		for _, task := range []string{"A", "B", "C", "D"} {
+			if done, err := d.IsDone(ctx, "j-diamond", task); !done || err != nil {
+				t.Errorf("IsDone(%s) = %v, %v", task, done, err)
+			}
+		}
+	})
+	t.Run("MetricsOncePerTask", func(t *testing.T) {
+		d := newDriver(t)
+		create(t, d, "j-metrics", 2)
+		m := state.Metrics{Flops: 1e9, BytesRead: 10, BytesWritten: 20, ReadSeconds: 0.5, ComputeSeconds: 1.5, WriteSeconds: 0.25}
+		for range 3 {
+			complete(t, d, "j-metrics", state.Completion{Task: "x", Metrics: m})
+		}
+		complete(t, d, "j-metrics", state.Completion{Task: "y", Metrics: m})
+		st, _ := d.Status(ctx, "j-metrics")
+		want := state.Metrics{Flops: 2e9, BytesRead: 20, BytesWritten: 40, ReadSeconds: 1, ComputeSeconds: 3, WriteSeconds: 0.5}
+		if st.Metrics != want {
+			t.Fatalf("metrics %+v, want %+v", st.Metrics, want)
+		}
+	})
+	t.Run("ScratchTiles", func(t *testing.T) {
+		d := newDriver(t)
+		create(t, d, "j-tiles", 4)
+		// A writes t1 (read by B and C) and t0 (read by nobody).
+		out := complete(t, d, "j-tiles", state.Completion{Task: "A",
+			Written: []state.Tile{{Key: "t1", Readers: 2, Bytes: 100}, {Key: "t0", Readers: 0, Bytes: 50}}})
+		if !sameSet(out.Free, "t0") {
+			t.Fatalf("A: free %v, want [t0]", out.Free)
+		}
+		st, _ := d.Status(ctx, "j-tiles")
+		if st.ScratchBytes != 100 || st.PeakScratchBytes != 150 {
+			t.Fatalf("after A: scratch %d peak %d, want 100 and 150", st.ScratchBytes, st.PeakScratchBytes)
+		}
+		if out = complete(t, d, "j-tiles", state.Completion{Task: "B", Released: []string{"t1"}}); len(out.Free) != 0 {
+			t.Fatalf("B: t1 freed with a reader left: %v", out.Free)
+		}
+		if out = complete(t, d, "j-tiles", state.Completion{Task: "B", Released: []string{"t1"}}); len(out.Free) != 0 {
+			t.Fatalf("replayed B freed t1: %v", out.Free)
+		}
+		if out = complete(t, d, "j-tiles", state.Completion{Task: "C", Released: []string{"t1", "input-tile"}}); !sameSet(out.Free, "t1") {
+			t.Fatalf("C: free %v, want [t1]", out.Free)
+		}
+		if out = complete(t, d, "j-tiles", state.Completion{Task: "C", Released: []string{"t1"}}); !sameSet(out.Free, "t1") {
+			t.Fatalf("replayed C: free %v, want [t1] again", out.Free)
+		}
+		st, _ = d.Status(ctx, "j-tiles")
+		if st.ScratchBytes != 0 || st.PeakScratchBytes != 150 {
+			t.Fatalf("at the end: scratch %d peak %d", st.ScratchBytes, st.PeakScratchBytes)
+		}
+	})
+	t.Run("Failures", func(t *testing.T) {
+		d := newDriver(t)
+		create(t, d, "j-fail", 3)
+		for want := 1; want <= 3; want++ {
+			if n, err := d.RecordFailure(ctx, "j-fail", "t"); n != want || err != nil {
+				t.Fatalf("attempt %d: %d, %v", want, n, err)
+			}
+		}
+		if n, _ := d.RecordFailure(ctx, "j-fail", "other"); n != 1 {
+			t.Fatalf("failures are counted per task, got %d", n)
+		}
+		if err := d.Fail(ctx, "j-fail", "first error"); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Fail(ctx, "j-fail", "second error"); err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range []string{"a", "b", "c"} {
+			complete(t, d, "j-fail", state.Completion{Task: task})
+		}
+		st, _ := d.Status(ctx, "j-fail")
+		if st.Phase != state.Failed || st.Error != "first error" {
+			t.Fatalf("status %+v: want failed with the first error", st)
+		}
+	})
+	t.Run("UnknownAndDeleted", func(t *testing.T) {
+		d := newDriver(t)
+		if _, err := d.Status(ctx, "j-never"); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("status of an unknown job: %v", err)
+		}
+		if _, err := d.Complete(ctx, "j-never", state.Completion{Task: "a"}); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("complete in an unknown job: %v", err)
+		}
+		create(t, d, "j-delete", 1)
+		complete(t, d, "j-delete", state.Completion{Task: "a", Written: []state.Tile{{Key: "k", Readers: 1}}})
+		if err := d.Delete(ctx, "j-delete"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Status(ctx, "j-delete"); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("status of a deleted job: %v", err)
+		}
+	})
+	t.Run("ConcurrentFanIn", func(t *testing.T) {
+		// 40 parents of one child complete concurrently, each twice.
+		d := newDriver(t)
+		const parents = 40
+		create(t, d, "j-fanin", parents+1)
+		var mu sync.Mutex
+		ready := 0
+		var wg sync.WaitGroup
+		for p := range parents {
+			for range 2 {
+				wg.Go(func() {
+					out, err := d.Complete(ctx, "j-fanin", state.Completion{Task: fmt.Sprint("p", p), Children: []state.Edge{{Child: "child", Indegree: parents}}})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					ready += len(out.Ready)
+					mu.Unlock()
+				})
+			}
+		}
+		wg.Wait()
+		st, _ := d.Status(ctx, "j-fanin")
+		// The last first completion reports the child, and so does every
+		// replay that arrives after it.
+		if st.Done != parents || ready == 0 || ready > parents+1 {
+			t.Fatalf("%d done, child reported ready %d times; want at least once", st.Done, ready)
+		}
+	})
+}
+
+func sameSet(got []string, want ...string) bool {
+	g := slices.Clone(got)
+	slices.Sort(g)
+	slices.Sort(want)
+	return slices.Equal(g, want)
+}
