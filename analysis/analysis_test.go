@@ -358,3 +358,37 @@ func TestTilesAndScalarArgs(t *testing.T) {
 		t.Errorf("Describe = %s", d)
 	}
 }
+
+// TestReadersAndWriters checks the per-tile queries against the oracle.
+func TestReadersAndWriters(t *testing.T) {
+	for _, c := range allCases(t) {
+		if c.fallbacks {
+			continue
+		}
+		p, err := NewPlan(c.prog, c.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := BuildOracle(p, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for t2, readers := range o.readers {
+			got, err := p.Readers(t2, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []Node
+			for _, r := range readers {
+				want = append(want, o.Nodes[r])
+			}
+			if !slices.Equal(sorted(got), sortUnique(want)) {
+				t.Fatalf("%s: Readers(%s) = %v, want %v", c, p.TileString(t2), got, sortUnique(want))
+			}
+			_, written := o.writer[t2]
+			if has, err := p.HasWriter(t2); err != nil || has != written {
+				t.Fatalf("%s: HasWriter(%s) = %v, %v; want %v", c, p.TileString(t2), has, err, written)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -401,4 +402,59 @@ func (p *Plan) TileString(t Tile) string {
 	}
 	b.WriteByte(']')
 	return b.String()
+}
+
+// Readers appends to out the distinct tasks that read tile t.
+func (p *Plan) Readers(t Tile, out []Node) ([]Node, error) {
+	start := len(out)
+	var err error
+	for _, r := range p.readers[t.Matrix] {
+		if out, _, err = p.solve(r, &t, 0, out); err != nil {
+			return out, err
+		}
+	}
+	found := out[start:]
+	if len(p.readers[t.Matrix]) > 1 && len(found) > 1 {
+		slices.SortFunc(found, Node.Compare)
+		out = append(out[:start], slices.Compact(found)...)
+	}
+	return out, nil
+}
+
+// HasWriter reports whether some task writes tile t; a tile without one
+// is input data.
+func (p *Plan) HasWriter(t Tile) (bool, error) {
+	var buf [2]Node
+	for _, w := range p.writers[t.Matrix] {
+		_, f, err := p.solve(w, &t, 1, buf[:0])
+		if err != nil || f > 0 {
+			return f > 0, err
+		}
+	}
+	return false, nil
+}
+
+// Priority ranks a task for scheduling, higher first. It is a closed form
+// any worker can compute from the task alone: tasks whose loop values sum
+// lower come first, and on ties earlier statements. Loop values track how
+// deep a task sits in the DAG, so this runs the next panel early (in
+// Cholesky chol(i+1) and trsm(i+1, ·) overtake most of iteration i's
+// trailing updates) and keeps the critical path moving.
+func (p *Plan) Priority(n Node) int {
+	sum := 0
+	for i := range int(n.Depth) {
+		sum += int(n.Vals[i])
+	}
+	return -(sum*len(p.stmts) + int(n.Stmt))
+}
+
+// MatrixIndex returns the index of the named BigMatrix parameter, the
+// Matrix field of its tiles, or -1.
+func (p *Plan) MatrixIndex(name string) int {
+	for i, m := range p.prog.Matrices {
+		if m.Name == name {
+			return i
+		}
+	}
+	return -1
 }

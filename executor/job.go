@@ -1,0 +1,105 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/queue"
+	"github.com/npw-dev/npw/state"
+)
+
+// The interfaces below are what a worker needs from the tile store, the
+// queue and the state store; *blockstore.Store, *queue.Queue and
+// *state.Store satisfy them, and tests wrap them to inject faults.
+
+// Tiles reads and writes tiles.
+type Tiles interface {
+	GetTile(ctx context.Context, key string) (blas64.General, int, error)
+	PutTile(ctx context.Context, key string, g blas64.General) (int, error)
+	Delete(ctx context.Context, keys ...string) error
+}
+
+// Queue leases tasks.
+type Queue interface {
+	Send(ctx context.Context, msgs ...queue.Message) error
+	Receive(ctx context.Context, max int, visibility, wait time.Duration) ([]queue.Lease, error)
+	Extend(ctx context.Context, receipt string, visibility time.Duration) error
+	Ack(ctx context.Context, receipts ...string) error
+}
+
+// State records progress.
+type State interface {
+	Complete(ctx context.Context, job string, c state.Completion) (state.Outcome, error)
+	IsDone(ctx context.Context, job, task string) (bool, error)
+	RecordFailure(ctx context.Context, job, task string) (int, error)
+	Fail(ctx context.Context, job, msg string) error
+	Status(ctx context.Context, job string) (state.Status, error)
+}
+
+// A Job is what a worker knows of the job it serves: the compiled plan and
+// where each of the program's matrices keeps its tiles.
+type Job struct {
+	ID       string
+	Plan     *analysis.Plan
+	Matrices []Matrix // indexed like the plan's matrices
+}
+
+// A Matrix is one BigMatrix of a job. Tiles that tasks write into a
+// matrix that is not an output are scratch: they are deleted when their
+// last reader is done.
+type Matrix struct {
+	blockstore.BigMatrix
+	Output bool
+}
+
+// Key returns the store key of a tile.
+func (j *Job) Key(t analysis.Tile) string { return j.Matrices[t.Matrix].Key(t.Indices()) }
+
+// ManifestKey is where a job's manifest lives in the tile store.
+func ManifestKey(jobID string) string { return "jobs/" + jobID + "/job.json" }
+
+type manifest struct {
+	ID       string          `json:"id"`
+	Plan     json.RawMessage `json:"plan"`
+	Matrices []Matrix        `json:"matrices"`
+}
+
+// Save writes the job's manifest (a few KB) next to its tiles, where
+// workers started elsewhere find it.
+func (j *Job) Save(ctx context.Context, s *blockstore.Store) error {
+	plan, err := j.Plan.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(manifest{ID: j.ID, Plan: plan, Matrices: j.Matrices})
+	if err != nil {
+		return err
+	}
+	return s.Put(ctx, ManifestKey(j.ID), data)
+}
+
+// LoadJob reads a job's manifest.
+func LoadJob(ctx context.Context, s *blockstore.Store, id string) (*Job, error) {
+	data, err := s.Get(ctx, ManifestKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("load job %s: %w", id, err)
+	}
+	var m manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("load job %s: %w", id, err)
+	}
+	plan, err := analysis.UnmarshalPlan(m.Plan)
+	if err != nil {
+		return nil, fmt.Errorf("load job %s: %w", id, err)
+	}
+	if len(m.Matrices) != len(plan.Program().Matrices) {
+		return nil, fmt.Errorf("load job %s: %d matrices for a program with %d", id, len(m.Matrices), len(plan.Program().Matrices))
+	}
+	return &Job{ID: m.ID, Plan: plan, Matrices: m.Matrices}, nil
+}

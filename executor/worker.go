@@ -1,0 +1,666 @@
+// Package executor is the worker: it leases tasks of one job from the
+// queue and runs them, reading input tiles from the object store,
+// computing with a kernel and writing the output tiles, then records the
+// completion in the state store, enqueues the children that became ready
+// and only then acknowledges the task.
+//
+// Everything is at least once. A worker renews its leases in the
+// background; if it dies, the leases lapse and another worker runs the
+// task again, which is harmless because tiles are written once with
+// deterministic content and completion is idempotent. A task that is
+// already done is not computed again, but its completion is replayed, so
+// children are enqueued even if the worker that finished it died before
+// enqueueing them. A task that fails keeps coming back after a short
+// backoff until MaxAttempts failures fail the job with the error; a task
+// delivered MaxReceives times without finishing fails it too.
+//
+// Up to Pipeline tasks are in flight, so one task's reads and writes
+// overlap another's computation; the worker computes one task at a time,
+// like a one-core function. It stops itself after IdleTimeout without
+// work, when the job ends, and before its RuntimeLimit: it never leases a
+// task it might not finish in the time left.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/kernels"
+	"github.com/npw-dev/npw/queue"
+	"github.com/npw-dev/npw/state"
+)
+
+// Config configures a worker. Zero durations and counts take defaults.
+type Config struct {
+	Job   *Job
+	Tiles Tiles
+	Queue Queue
+	State State
+	ID    string // names the worker in logs and reports
+
+	Pipeline     int           // tasks in flight (default 1)
+	Lease        time.Duration // lease of a task, renewed every Lease/3 (default 30s)
+	Poll         time.Duration // how long a receive waits for a task (default 1s)
+	IdleTimeout  time.Duration // stop after this long without a task (default 10s)
+	RuntimeLimit time.Duration // the worker's lifetime; 0 is unlimited
+	MaxAttempts  int           // failed attempts of one task that fail the job (default 3)
+	MaxReceives  int           // deliveries of one task that fail the job (default 10)
+
+	// Kernel finds a kernel by name (default kernels.Lookup).
+	Kernel func(name string) (*kernels.Kernel, bool)
+	// Hook, when set, is called as each task passes each phase; returning
+	// ErrCrash kills the worker on the spot, as a crash would.
+	Hook func(phase Phase, task string) error
+	Log  *slog.Logger
+}
+
+// A Phase is a point in the life of a task on a worker.
+type Phase string
+
+const (
+	Leased    Phase = "leased"
+	Read      Phase = "read"
+	Computed  Phase = "computed"
+	Written   Phase = "written"
+	Completed Phase = "completed" // recorded in the state store, children not yet enqueued
+	Enqueued  Phase = "enqueued"  // children enqueued, task not yet acknowledged
+)
+
+// ErrCrash, returned by a Hook, makes the worker stop dead: no more
+// requests, no acknowledgements, no lease renewals.
+var ErrCrash = errors.New("worker crashed")
+
+// A Report says what a worker did.
+type Report struct {
+	Worker           string
+	Started, Stopped time.Time
+	Tasks            int // tasks this worker completed first
+	Replays          int // deliveries of done tasks whose completion it replayed
+	Failures         int // failed attempts
+	Reason           string
+	Metrics          state.Metrics
+}
+
+func (c *Config) defaults() {
+	if c.Pipeline <= 0 {
+		c.Pipeline = 1
+	}
+	if c.Lease <= 0 {
+		c.Lease = 30 * time.Second
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 10 * time.Second
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 3
+	}
+	if c.MaxReceives <= 0 {
+		c.MaxReceives = 10
+	}
+	if c.Kernel == nil {
+		c.Kernel = kernels.Lookup
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+type worker struct {
+	cfg      Config
+	plan     *analysis.Plan
+	start    time.Time
+	deadline time.Time // zero without a runtime limit
+	compute  chan struct{}
+
+	mu     sync.Mutex
+	active map[string]bool // receipts of tasks in progress
+	report Report
+
+	lastTask atomic.Int64 // unix nanos of the last lease
+	longest  atomic.Int64 // nanos of the longest task so far
+
+	stopOnce sync.Once
+	stopped  chan struct{}
+	crashed  atomic.Bool
+	kill     context.CancelFunc
+}
+
+// Run runs a worker until it stops itself or ctx is done.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	cfg.defaults()
+	if cfg.Job == nil || cfg.Tiles == nil || cfg.Queue == nil || cfg.State == nil {
+		return Report{}, errors.New("executor: a worker needs a job, tiles, a queue and a state store")
+	}
+	w := &worker{cfg: cfg, plan: cfg.Job.Plan, start: time.Now(), compute: make(chan struct{}, 1),
+		active: map[string]bool{}, stopped: make(chan struct{})}
+	w.report = Report{Worker: cfg.ID, Started: w.start}
+	w.lastTask.Store(w.start.UnixNano())
+	if cfg.RuntimeLimit > 0 {
+		w.deadline = w.start.Add(cfg.RuntimeLimit)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, w.deadline) // the platform's kill
+		defer cancel()
+	}
+	ctx, w.kill = context.WithCancel(ctx)
+	defer w.kill()
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		w.renew(ctx)
+	}()
+	var wg sync.WaitGroup
+	for range cfg.Pipeline {
+		wg.Go(func() { w.slot(ctx) })
+	}
+	wg.Wait()
+	w.halt("")
+	w.kill()
+	<-renewDone
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.report.Stopped = time.Now()
+	if w.crashed.Load() {
+		w.report.Reason = "crashed"
+	} else if w.report.Reason == "" {
+		w.report.Reason = "cancelled"
+	}
+	cfg.Log.Info("worker stopped", "worker", cfg.ID, "reason", w.report.Reason, "tasks", w.report.Tasks)
+	return w.report, nil
+}
+
+// halt asks every slot to stop leasing; the first reason is kept.
+func (w *worker) halt(reason string) {
+	w.stopOnce.Do(func() {
+		w.mu.Lock()
+		w.report.Reason = reason
+		w.mu.Unlock()
+		close(w.stopped)
+	})
+}
+
+func (w *worker) halting() bool {
+	select {
+	case <-w.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// timeLeft reports whether a task can still finish before the runtime
+// limit, judging by the longest task so far with a margin.
+func (w *worker) timeLeft() bool {
+	if w.deadline.IsZero() {
+		return true
+	}
+	need := time.Duration(w.longest.Load()) * 3 / 2
+	return time.Until(w.deadline) > need+w.cfg.Poll
+}
+
+// slot leases and runs one task at a time until the worker stops.
+func (w *worker) slot(ctx context.Context) {
+	recvCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-w.stopped:
+			cancel() // stop waiting for tasks, but let running ones finish
+		case <-recvCtx.Done():
+		}
+	}()
+	errorsInARow := 0
+	for !w.halting() {
+		if !w.timeLeft() {
+			w.halt("runtime limit")
+			return
+		}
+		leases, err := w.cfg.Queue.Receive(recvCtx, 1, w.cfg.Lease, w.cfg.Poll)
+		if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				w.halt("runtime limit")
+			}
+			return
+		}
+		if w.halting() {
+			return
+		}
+		if err != nil {
+			errorsInARow++
+			w.cfg.Log.Warn("receive failed", "worker", w.cfg.ID, "err", err)
+			if errorsInARow >= 5 {
+				w.halt("queue unreachable: " + err.Error())
+				return
+			}
+			time.Sleep(time.Duration(errorsInARow) * 100 * time.Millisecond)
+			continue
+		}
+		errorsInARow = 0
+		if len(leases) == 0 {
+			w.idle(ctx)
+			continue
+		}
+		w.lastTask.Store(time.Now().UnixNano())
+		t0 := time.Now()
+		err = w.process(ctx, leases[0])
+		if d := time.Since(t0); d > time.Duration(w.longest.Load()) {
+			w.longest.Store(int64(d))
+		}
+		if errors.Is(err, ErrCrash) {
+			w.crashed.Store(true)
+			w.halt("crashed")
+			w.kill()
+			return
+		}
+		if err != nil && ctx.Err() == nil {
+			// The lease will lapse and the task will run again.
+			w.cfg.Log.Warn("task abandoned", "worker", w.cfg.ID, "task", leases[0].Body, "err", err)
+		}
+	}
+}
+
+// idle stops the worker after IdleTimeout without work or when the job
+// has ended.
+func (w *worker) idle(ctx context.Context) {
+	if time.Since(time.Unix(0, w.lastTask.Load())) >= w.cfg.IdleTimeout {
+		w.halt("idle")
+		return
+	}
+	st, err := w.cfg.State.Status(ctx, w.cfg.Job.ID)
+	switch {
+	case errors.Is(err, state.ErrNoJob):
+		w.halt("job gone")
+	case err == nil && st.Phase != state.Running:
+		w.halt("job " + string(st.Phase))
+	}
+}
+
+// renew extends the leases of tasks in progress every Lease/3.
+func (w *worker) renew(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.Lease / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		w.mu.Lock()
+		receipts := make([]string, 0, len(w.active))
+		for r := range w.active {
+			receipts = append(receipts, r)
+		}
+		w.mu.Unlock()
+		for _, r := range receipts {
+			if err := w.cfg.Queue.Extend(ctx, r, w.cfg.Lease); err != nil && ctx.Err() == nil {
+				w.cfg.Log.Warn("lease renewal failed", "worker", w.cfg.ID, "err", err)
+				if errors.Is(err, queue.ErrLeaseLost) {
+					w.setActive(r, false)
+				}
+			}
+		}
+	}
+}
+
+func (w *worker) setActive(receipt string, on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if on {
+		w.active[receipt] = true
+	} else {
+		delete(w.active, receipt)
+	}
+}
+
+func (w *worker) hook(p Phase, task string) error {
+	if w.cfg.Hook == nil {
+		return nil
+	}
+	return w.cfg.Hook(p, task)
+}
+
+// process runs one leased task. An error leaves the lease to lapse.
+func (w *worker) process(ctx context.Context, lease queue.Lease) error {
+	node, err := w.plan.ParseKey(lease.Body)
+	if err != nil {
+		return w.failJob(ctx, lease, fmt.Sprintf("bad task message %q: %v", lease.Body, err))
+	}
+	w.setActive(lease.Receipt, true)
+	defer w.setActive(lease.Receipt, false)
+	if err := w.hook(Leased, lease.Body); err != nil {
+		return err
+	}
+	if lease.ReceiveCount > w.cfg.MaxReceives {
+		return w.failJob(ctx, lease, fmt.Sprintf("task %s was delivered %d times without finishing (its workers died or ran out of time)",
+			w.describe(node), lease.ReceiveCount))
+	}
+	done, err := w.cfg.State.IsDone(ctx, w.cfg.Job.ID, lease.Body)
+	if err != nil {
+		return err
+	}
+	if done {
+		return w.finish(ctx, lease, node, nil, state.Metrics{})
+	}
+	reads, writes, err := w.plan.Tiles(node)
+	if err != nil {
+		return w.failJob(ctx, lease, err.Error())
+	}
+	var m state.Metrics
+	t0 := time.Now()
+	inputs, err := w.read(ctx, reads, &m)
+	m.ReadSeconds = time.Since(t0).Seconds()
+	if err != nil {
+		return w.readFailed(ctx, lease, node, err)
+	}
+	if err := w.hook(Read, lease.Body); err != nil {
+		return err
+	}
+	outputs, err := w.run(node, reads, inputs, &m)
+	if err != nil {
+		return w.attemptFailed(ctx, lease, node, err)
+	}
+	if err := w.hook(Computed, lease.Body); err != nil {
+		return err
+	}
+	t0 = time.Now()
+	sizes, err := w.write(ctx, writes, outputs, &m)
+	m.WriteSeconds = time.Since(t0).Seconds()
+	if err != nil {
+		return w.attemptFailed(ctx, lease, node, err)
+	}
+	if err := w.hook(Written, lease.Body); err != nil {
+		return err
+	}
+	return w.finish(ctx, lease, node, sizes, m)
+}
+
+func (w *worker) describe(n analysis.Node) string {
+	return fmt.Sprintf("%s (%s)", w.plan.Describe(n), w.plan.Position(n))
+}
+
+// read fetches the distinct input tiles in parallel; a tile read twice is
+// one value, which lets syrk see that X and Y are the same tile.
+func (w *worker) read(ctx context.Context, reads []analysis.Tile, m *state.Metrics) ([]blas64.General, error) {
+	byKey := map[string]int{}
+	var keys []string
+	slot := make([]int, len(reads))
+	for i, t := range reads {
+		k := w.cfg.Job.Key(t)
+		j, ok := byKey[k]
+		if !ok {
+			j = len(keys)
+			byKey[k] = j
+			keys = append(keys, k)
+		}
+		slot[i] = j
+	}
+	tiles := make([]blas64.General, len(keys))
+	sizes := make([]int, len(keys))
+	g, gctx := errgroup.WithContext(ctx)
+	for j, k := range keys {
+		g.Go(func() error {
+			t, n, err := w.cfg.Tiles.GetTile(gctx, k)
+			if err != nil {
+				return &readError{tile: reads[indexOf(slot, j)], err: err}
+			}
+			tiles[j], sizes[j] = t, n
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	inputs := make([]blas64.General, len(reads))
+	for i, j := range slot {
+		inputs[i] = tiles[j]
+	}
+	for _, n := range sizes {
+		m.BytesRead += int64(n)
+	}
+	return inputs, nil
+}
+
+func indexOf(slot []int, j int) int {
+	for i, s := range slot {
+		if s == j {
+			return i
+		}
+	}
+	return 0
+}
+
+type readError struct {
+	tile analysis.Tile
+	err  error
+}
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// readFailed handles a missing or unreadable input tile.
+func (w *worker) readFailed(ctx context.Context, lease queue.Lease, node analysis.Node, err error) error {
+	var re *readError
+	if !errors.As(err, &re) || !errors.Is(err, blockstore.ErrNotFound) {
+		return w.attemptFailed(ctx, lease, node, err)
+	}
+	// A scratch tile is deleted only after all its readers are done, so
+	// this task may have been finished meanwhile by another worker.
+	if done, derr := w.cfg.State.IsDone(ctx, w.cfg.Job.ID, lease.Body); derr == nil && done {
+		return w.finish(ctx, lease, node, nil, state.Metrics{})
+	}
+	written, herr := w.plan.HasWriter(re.tile)
+	if herr == nil && !written {
+		return w.failJob(ctx, lease, fmt.Sprintf("task %s reads input tile %s, which does not exist (%s): the input matrix is smaller than the program's sizes expect",
+			w.describe(node), w.plan.TileString(re.tile), w.cfg.Job.Key(re.tile)))
+	}
+	return w.attemptFailed(ctx, lease, node, fmt.Errorf("tile %s: %w", w.plan.TileString(re.tile), err))
+}
+
+// run computes the task on the worker's one compute slot.
+func (w *worker) run(node analysis.Node, reads []analysis.Tile, inputs []blas64.General, m *state.Metrics) (out []blas64.General, err error) {
+	name := w.plan.Kernel(node)
+	k, ok := w.cfg.Kernel(name)
+	if !ok {
+		return nil, fmt.Errorf("no kernel %s", name)
+	}
+	scalars, err := w.plan.ScalarArgs(node)
+	if err != nil {
+		return nil, err
+	}
+	w.compute <- struct{}{}
+	defer func() { <-w.compute }()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("kernel %s panicked: %v", name, r)
+		}
+	}()
+	t0 := time.Now()
+	out, err = k.Run(inputs, scalars)
+	m.ComputeSeconds = time.Since(t0).Seconds()
+	if err != nil {
+		return nil, fmt.Errorf("kernel %s on %s: %w", name, w.tileList(reads, inputs), err)
+	}
+	m.Flops = k.Flops(inputs)
+	return out, nil
+}
+
+func (w *worker) tileList(reads []analysis.Tile, inputs []blas64.General) string {
+	s := ""
+	for i, t := range reads {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("tile %s (%s)", w.plan.TileString(t), kernels.Shape(inputs[i]))
+	}
+	return s
+}
+
+// write stores the output tiles in parallel and returns their sizes.
+func (w *worker) write(ctx context.Context, writes []analysis.Tile, outputs []blas64.General, m *state.Metrics) ([]int64, error) {
+	if len(outputs) != len(writes) {
+		return nil, fmt.Errorf("kernel returned %d tiles for %d outputs", len(outputs), len(writes))
+	}
+	sizes := make([]int64, len(writes))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, t := range writes {
+		g.Go(func() error {
+			n, err := w.cfg.Tiles.PutTile(gctx, w.cfg.Job.Key(t), outputs[i])
+			sizes[i] = int64(n)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, n := range sizes {
+		m.BytesWritten += n
+	}
+	return sizes, nil
+}
+
+// finish records the completion (or replays it for a done task, sizes
+// nil), enqueues the ready children, deletes tiles no longer needed and
+// acknowledges the task.
+func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.Node, sizes []int64, m state.Metrics) error {
+	c, err := w.completion(node, sizes)
+	if err != nil {
+		return w.failJob(ctx, lease, err.Error())
+	}
+	c.Metrics = m
+	out, err := w.cfg.State.Complete(ctx, w.cfg.Job.ID, c)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	if out.First {
+		w.report.Tasks++
+		w.report.Metrics.Add(m)
+	} else {
+		w.report.Replays++
+	}
+	w.mu.Unlock()
+	if err := w.hook(Completed, lease.Body); err != nil {
+		return err
+	}
+	if len(out.Ready) > 0 {
+		msgs := make([]queue.Message, len(out.Ready))
+		for i, key := range out.Ready {
+			child, err := w.plan.ParseKey(key)
+			if err != nil {
+				return err
+			}
+			msgs[i] = queue.Message{Body: key, Priority: w.plan.Priority(child)}
+		}
+		if err := w.cfg.Queue.Send(ctx, msgs...); err != nil {
+			return err
+		}
+	}
+	if err := w.hook(Enqueued, lease.Body); err != nil {
+		return err
+	}
+	if len(out.Free) > 0 {
+		if err := w.cfg.Tiles.Delete(ctx, out.Free...); err != nil {
+			w.cfg.Log.Warn("deleting scratch tiles failed", "worker", w.cfg.ID, "err", err)
+		}
+	}
+	if err := w.cfg.Queue.Ack(ctx, lease.Receipt); err != nil && !errors.Is(err, queue.ErrLeaseLost) {
+		return err
+	}
+	if out.Phase != state.Running {
+		w.halt("job " + string(out.Phase))
+	}
+	return nil
+}
+
+// completion builds the state-store record of a finished task: its
+// children with their parent counts, the scratch tiles it wrote with their
+// reader counts, and the scratch tiles it read.
+func (w *worker) completion(node analysis.Node, sizes []int64) (state.Completion, error) {
+	c := state.Completion{Task: node.Key()}
+	children, err := w.plan.Children(node, nil)
+	if err != nil {
+		return c, err
+	}
+	for _, ch := range children {
+		deg, err := w.plan.Indegree(ch)
+		if err != nil {
+			return c, err
+		}
+		c.Children = append(c.Children, state.Edge{Child: ch.Key(), Indegree: deg})
+	}
+	reads, writes, err := w.plan.Tiles(node)
+	if err != nil {
+		return c, err
+	}
+	var readers []analysis.Node
+	for i, t := range writes {
+		if w.cfg.Job.Matrices[t.Matrix].Output {
+			continue
+		}
+		if readers, err = w.plan.Readers(t, readers[:0]); err != nil {
+			return c, err
+		}
+		var size int64
+		if sizes != nil {
+			size = sizes[i]
+		}
+		c.Written = append(c.Written, state.Tile{Key: w.cfg.Job.Key(t), Readers: len(readers), Bytes: size})
+	}
+	seen := map[string]bool{}
+	for _, t := range reads {
+		if k := w.cfg.Job.Key(t); !w.cfg.Job.Matrices[t.Matrix].Output && !seen[k] {
+			seen[k] = true
+			c.Released = append(c.Released, k)
+		}
+	}
+	return c, nil
+}
+
+// attemptFailed counts a failed attempt; at MaxAttempts the job fails,
+// otherwise the task comes back after a short backoff.
+func (w *worker) attemptFailed(ctx context.Context, lease queue.Lease, node analysis.Node, cause error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	w.mu.Lock()
+	w.report.Failures++
+	w.mu.Unlock()
+	n, err := w.cfg.State.RecordFailure(ctx, w.cfg.Job.ID, lease.Body)
+	if err != nil {
+		return err
+	}
+	w.cfg.Log.Warn("task failed", "worker", w.cfg.ID, "task", w.plan.Describe(node), "attempt", n, "err", cause)
+	if n >= w.cfg.MaxAttempts {
+		return w.failJob(ctx, lease, fmt.Sprintf("task %s failed %d times: %v", w.describe(node), n, cause))
+	}
+	backoff := min(time.Duration(n)*100*time.Millisecond, w.cfg.Lease)
+	if err := w.cfg.Queue.Extend(ctx, lease.Receipt, backoff); err != nil && !errors.Is(err, queue.ErrLeaseLost) {
+		return err
+	}
+	return nil
+}
+
+// failJob fails the job with msg and drops the task.
+func (w *worker) failJob(ctx context.Context, lease queue.Lease, msg string) error {
+	if err := w.cfg.State.Fail(ctx, w.cfg.Job.ID, msg); err != nil {
+		return err
+	}
+	if err := w.cfg.Queue.Ack(ctx, lease.Receipt); err != nil && !errors.Is(err, queue.ErrLeaseLost) {
+		return err
+	}
+	w.halt("job failed")
+	return nil
+}

@@ -1,0 +1,159 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/executor"
+	"github.com/npw-dev/npw/queue"
+)
+
+// doublingQueue delivers every message twice: each send enqueues two
+// copies, which workers may receive at the same time.
+type doublingQueue struct {
+	executor.Queue
+	sent atomic.Int64
+}
+
+func (q *doublingQueue) Send(ctx context.Context, msgs ...queue.Message) error {
+	q.sent.Add(int64(len(msgs)))
+	return q.Queue.Send(ctx, append(slices.Clone(msgs), msgs...)...)
+}
+
+// choleskyJob returns a spec for an n×n Cholesky in blocks of b.
+func choleskyJob(t *testing.T, a blas64.General, b int) Spec {
+	return Spec{Plan: plan(t, "cholesky", fmt.Sprintf("N=%d", tiles(a.Rows, b))), Block: b,
+		Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"O"}}
+}
+
+func cleanRun(t *testing.T, spec Spec) blas64.General {
+	env, _, _ := testEnv(t)
+	res := runJob(t, env, spec, fast())
+	return assemble(t, env, res, "O", nil)
+}
+
+func sameBits(a, b blas64.General) bool {
+	return a.Rows == b.Rows && a.Cols == b.Cols && slices.Equal(a.Data, b.Data)
+}
+
+func TestDuplicateDelivery(t *testing.T) {
+	a := spd(rand.New(rand.NewPCG(6, 6)), 40)
+	spec := choleskyJob(t, a, 8)
+	want := cleanRun(t, spec)
+	env, _, _ := testEnv(t)
+	var dq *doublingQueue
+	var mu sync.Mutex
+	opts := fast()
+	opts.Worker = func(c *executor.Config) {
+		mu.Lock()
+		defer mu.Unlock()
+		dq = &doublingQueue{Queue: c.Queue}
+		c.Queue = dq
+	}
+	res := runJob(t, env, spec, opts)
+	if got := assemble(t, env, res, "O", nil); !sameBits(got, want) {
+		t.Fatal("result differs from the clean run")
+	}
+	replays := 0
+	for _, w := range res.Workers {
+		replays += w.Replays
+	}
+	if dq.sent.Load() == 0 || replays == 0 {
+		t.Fatalf("no duplicate reached a worker: %d sends, %d replays", dq.sent.Load(), replays)
+	}
+	t.Logf("%d messages sent twice; %d duplicate deliveries replayed", dq.sent.Load(), replays)
+}
+
+// TestWorkersKilledMidTask kills workers at random points of random
+// tasks: after leasing, reading, computing, writing, recording the
+// completion (before enqueueing the children) and enqueueing (before the
+// ack). Their leases lapse, other workers take the tasks over, and the
+// result is bit-identical to a clean run.
+func TestWorkersKilledMidTask(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			a := spd(rand.New(rand.NewPCG(seed, 7)), 48)
+			spec := choleskyJob(t, a, 8)
+			want := cleanRun(t, spec)
+			env, _, _ := testEnv(t)
+			rng := rand.New(rand.NewPCG(seed, 8))
+			var mu sync.Mutex
+			crashes := map[executor.Phase]int{}
+			opts := fast()
+			opts.MaxWorkers = 3
+			opts.Lease = 150 * time.Millisecond
+			opts.Worker = func(c *executor.Config) {
+				c.Hook = func(p executor.Phase, task string) error {
+					mu.Lock()
+					defer mu.Unlock()
+					if rng.Float64() < 0.06 {
+						crashes[p]++
+						return executor.ErrCrash
+					}
+					return nil
+				}
+			}
+			res := runJob(t, env, spec, opts)
+			if got := assemble(t, env, res, "O", nil); !sameBits(got, want) {
+				t.Fatal("result differs from the clean run")
+			}
+			crashed := 0
+			for _, w := range res.Workers {
+				if w.Reason == "crashed" {
+					crashed++
+				}
+			}
+			total := 0
+			for _, n := range crashes {
+				total += n
+			}
+			// Both pipeline slots of one worker may hit a crash point
+			// before it dies, so a worker may count twice.
+			if total == 0 || crashed == 0 || crashed > total {
+				t.Fatalf("%d crashes injected, %d workers report a crash", total, crashed)
+			}
+			t.Logf("%d workers killed %v; %d workers in all", total, crashes, len(res.Workers))
+		})
+	}
+}
+
+// TestCrashBetweenCompletionAndEnqueue kills every worker that has just
+// recorded a completion, the first time, before it enqueues the children:
+// only the replay of the completion by the task's next delivery can
+// enqueue them.
+func TestCrashBetweenCompletionAndEnqueue(t *testing.T) {
+	a := spd(rand.New(rand.NewPCG(9, 9)), 24)
+	spec := choleskyJob(t, a, 8)
+	want := cleanRun(t, spec)
+	env, _, _ := testEnv(t)
+	var mu sync.Mutex
+	killed := map[string]bool{}
+	opts := fast()
+	opts.Lease = 100 * time.Millisecond
+	opts.Worker = func(c *executor.Config) {
+		c.Hook = func(p executor.Phase, task string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if p == executor.Completed && !killed[task] {
+				killed[task] = true
+				return executor.ErrCrash
+			}
+			return nil
+		}
+	}
+	res := runJob(t, env, spec, opts)
+	if got := assemble(t, env, res, "O", nil); !sameBits(got, want) {
+		t.Fatal("result differs from the clean run")
+	}
+	if int64(len(killed)) != res.Status.Tasks {
+		t.Fatalf("%d of %d tasks had their worker killed after completing", len(killed), res.Status.Tasks)
+	}
+}

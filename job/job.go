@@ -1,0 +1,422 @@
+// Package job runs one LAmbdaPACK job from start to end, as the client:
+// it uploads the inputs as tiles under a job-scoped prefix, saves the
+// job's manifest, creates the job in the state store, enqueues the
+// starter tasks, runs the provisioner (which launches workers) until the
+// state store reports the job done or failed, and cleans up: the queue,
+// the state and every tile but the outputs'.
+//
+// A job never hangs: it ends when the state store says so, when the
+// context is cancelled, or when nothing is queued, leased or running
+// while tasks remain (a stall, which is reported, not waited out).
+package job
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/executor"
+	"github.com/npw-dev/npw/provisioner"
+	"github.com/npw-dev/npw/queue"
+	"github.com/npw-dev/npw/state"
+)
+
+// Env is where jobs run: a tile store, a queue URL (each job gets its own
+// queue there) and a state store.
+type Env struct {
+	Tiles    *blockstore.Store
+	QueueURL string
+	State    *state.Store
+}
+
+// An Input binds a BigMatrix parameter to data: a 2-D array to upload
+// (under the binding rule of blockstore.BigMatrix), or tiles already in
+// the store from another job.
+type Input struct {
+	Name  string
+	Array blas64.General
+	Tiles *blockstore.BigMatrix
+}
+
+// Spec is one job.
+type Spec struct {
+	Plan    *analysis.Plan
+	Block   int
+	Inputs  []Input
+	Outputs []string // matrices whose tiles are kept after the job
+}
+
+// Options tune the run; zero values take defaults.
+type Options struct {
+	MaxWorkers   int     // default GOMAXPROCS
+	Pipeline     int     // tasks per worker in flight (default 1)
+	ScaleFactor  float64 // the provisioner's sf (default 1)
+	Interval     time.Duration
+	Lease        time.Duration
+	Poll         time.Duration
+	IdleTimeout  time.Duration
+	RuntimeLimit time.Duration // each worker's lifetime (Lambda emulation); 0 unlimited
+	ColdStart    time.Duration // delay before each worker starts (Lambda emulation)
+	MaxAttempts  int
+	Parallel     int // concurrent requests for uploads (default 16)
+	// Stall is how long nothing may be queued, leased or running while
+	// tasks remain before the job is failed as stalled (default 5s).
+	Stall time.Duration
+	// Worker, when set, adjusts each worker's configuration (tests use it
+	// to inject faults).
+	Worker   func(*executor.Config)
+	Progress func(state.Status) // called about once a second
+	Log      *slog.Logger
+}
+
+// A Result describes a finished job.
+type Result struct {
+	ID        string
+	Status    state.Status
+	Wall      time.Duration
+	Workers   []provisioner.WorkerReport
+	Timeline  []provisioner.Sample
+	Matrices  map[string]*blockstore.BigMatrix // every matrix of the job, by name
+	Outputs   []string
+	Uploaded  int64 // bytes of input tiles
+	Traffic   TrafficStats
+}
+
+// TrafficStats counts requests to the services during the job (through
+// this process's clients).
+type TrafficStats struct {
+	TileGets, TilePuts, TileDeletes int64
+	StateRequests                   int64
+	QueueSends, QueueReceives       int64
+}
+
+// PeakWorkers returns the most workers running at once.
+func (r *Result) PeakWorkers() int {
+	peak := 0
+	for _, s := range r.Timeline {
+		peak = max(peak, s.Running)
+	}
+	return peak
+}
+
+// WorkerSeconds sums the workers' lifetimes, cold starts included.
+func (r *Result) WorkerSeconds() float64 {
+	var s float64
+	for _, w := range r.Workers {
+		s += w.Seconds()
+	}
+	return s
+}
+
+// An Error is a job that failed; Msg is the state store's message.
+type Error struct {
+	ID  string
+	Msg string
+}
+
+func (e *Error) Error() string { return "job " + e.ID + " failed: " + e.Msg }
+
+// NewID returns a fresh job id.
+func NewID() string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// Run runs a job and returns its result; outputs stay in the tile store
+// under Result.Matrices until the caller deletes them (Cleanup).
+func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error) {
+	opts.defaults()
+	start := time.Now()
+	id := NewID()
+	j, err := prepare(id, spec)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{ID: id, Matrices: map[string]*blockstore.BigMatrix{}, Outputs: spec.Outputs}
+	for i := range j.Matrices {
+		res.Matrices[j.Matrices[i].Name] = &j.Matrices[i].BigMatrix
+	}
+	tiles0 := snapshot(env)
+	q, err := queue.Open(ctx, env.QueueURL, "npw-"+id)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		res.Traffic = snapshot(env).minus(tiles0)
+		res.Traffic.QueueSends = q.Stats().Sends.Load()
+		res.Traffic.QueueReceives = q.Stats().Receives.Load()
+	}()
+	// From here on the job owns resources: remove them on every path.
+	cleanupCtx := context.WithoutCancel(ctx)
+	defer func() {
+		if err := q.Destroy(cleanupCtx); err != nil {
+			opts.Log.Warn("deleting the queue failed", "job", id, "err", err)
+		}
+		if err := env.State.Delete(cleanupCtx, id); err != nil {
+			opts.Log.Warn("deleting the job state failed", "job", id, "err", err)
+		}
+		if err := deleteExcept(cleanupCtx, env.Tiles, j, spec.Outputs); err != nil {
+			opts.Log.Warn("deleting the job's tiles failed", "job", id, "err", err)
+		}
+	}()
+	if res.Uploaded, err = upload(ctx, env.Tiles, j, spec, opts.Parallel); err != nil {
+		return nil, err
+	}
+	if err := j.Save(ctx, env.Tiles); err != nil {
+		return nil, err
+	}
+	tasks, err := spec.Plan.Count()
+	if err != nil {
+		return nil, err
+	}
+	if err := env.State.CreateJob(ctx, state.Job{ID: id, Tasks: tasks, TTL: 24 * time.Hour}); err != nil {
+		return nil, err
+	}
+	if err := enqueueStarters(ctx, q, spec.Plan); err != nil {
+		return nil, err
+	}
+	err = run(ctx, env, j, q, opts, res)
+	res.Wall = time.Since(start)
+	return res, err
+}
+
+func (o *Options) defaults() {
+	if o.MaxWorkers <= 0 {
+		o.MaxWorkers = runtime.GOMAXPROCS(0)
+	}
+	if o.Pipeline <= 0 {
+		o.Pipeline = 1
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 16
+	}
+	if o.Stall <= 0 {
+		o.Stall = 5 * time.Second
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.Poll <= 0 {
+		o.Poll = 250 * time.Millisecond
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 10 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// prepare checks the spec against the program and lays out the matrices.
+func prepare(id string, spec Spec) (*executor.Job, error) {
+	prog := spec.Plan.Program()
+	if spec.Block <= 0 {
+		return nil, fmt.Errorf("the block size must be positive, got %d", spec.Block)
+	}
+	j := &executor.Job{ID: id, Plan: spec.Plan}
+	var written, names []string
+	for _, m := range prog.Matrices {
+		names = append(names, m.Name)
+		if m.Written {
+			written = append(written, m.Name)
+		}
+		j.Matrices = append(j.Matrices, executor.Matrix{BigMatrix: blockstore.BigMatrix{
+			Name: m.Name, Prefix: "jobs/" + id, Arity: max(m.Arity, 1), Block: spec.Block}})
+	}
+	bound := map[string]bool{}
+	for _, in := range spec.Inputs {
+		m := prog.Matrix(in.Name)
+		switch {
+		case m == nil:
+			return nil, fmt.Errorf("%s has no matrix %s to bind (matrices: %s)", prog.Name, in.Name, strings.Join(names, ", "))
+		case bound[in.Name]:
+			return nil, fmt.Errorf("matrix %s is bound twice", in.Name)
+		case in.Tiles != nil && in.Tiles.Arity != m.Arity:
+			return nil, fmt.Errorf("matrix %s has %d indices in %s, but the tiles given have %d", in.Name, m.Arity, prog.Name, in.Tiles.Arity)
+		}
+		bound[in.Name] = true
+		if in.Tiles != nil {
+			if in.Tiles.Block != spec.Block {
+				return nil, fmt.Errorf("matrix %s was tiled with block %d, the job uses %d", in.Name, in.Tiles.Block, spec.Block)
+			}
+			// Read in place: point the job's matrix at the existing tiles.
+			j.Matrices[spec.Plan.MatrixIndex(in.Name)].BigMatrix = *in.Tiles
+		}
+	}
+	for _, m := range prog.Matrices {
+		if m.Read && !m.Written && !bound[m.Name] {
+			return nil, fmt.Errorf("matrix %s is an input of %s: bind it to data (--in %s=FILE.npy)", m.Name, prog.Name, m.Name)
+		}
+	}
+	for _, out := range spec.Outputs {
+		m := prog.Matrix(out)
+		switch {
+		case m == nil:
+			return nil, fmt.Errorf("unknown output %s: %s has no matrix of that name (written matrices: %s)", out, prog.Name, strings.Join(written, ", "))
+		case !m.Written:
+			return nil, fmt.Errorf("%s is not an output: no task of %s writes it (written matrices: %s)", out, prog.Name, strings.Join(written, ", "))
+		}
+		j.Matrices[spec.Plan.MatrixIndex(out)].Output = true
+	}
+	return j, nil
+}
+
+func upload(ctx context.Context, s *blockstore.Store, j *executor.Job, spec Spec, parallel int) (int64, error) {
+	var total int64
+	for _, in := range spec.Inputs {
+		if in.Tiles != nil {
+			continue
+		}
+		m := &j.Matrices[spec.Plan.MatrixIndex(in.Name)].BigMatrix
+		_, n, err := blockstore.Upload(ctx, s, m, in.Array, parallel)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func enqueueStarters(ctx context.Context, q *queue.Queue, p *analysis.Plan) error {
+	starters, err := p.Starters()
+	if err != nil {
+		return err
+	}
+	for len(starters) > 0 {
+		n := min(len(starters), 1000)
+		msgs := make([]queue.Message, n)
+		for i, s := range starters[:n] {
+			msgs[i] = queue.Message{Body: s.Key(), Priority: p.Priority(s)}
+		}
+		if err := q.Send(ctx, msgs...); err != nil {
+			return err
+		}
+		starters = starters[n:]
+	}
+	return nil
+}
+
+// run provisions workers until the job ends.
+func run(ctx context.Context, env Env, j *executor.Job, q *queue.Queue, opts Options, res *Result) error {
+	cfg := executor.Config{Job: j, Tiles: env.Tiles, Queue: q, State: env.State,
+		Pipeline: opts.Pipeline, Lease: opts.Lease, Poll: opts.Poll, IdleTimeout: opts.IdleTimeout,
+		RuntimeLimit: opts.RuntimeLimit, MaxAttempts: opts.MaxAttempts, Log: opts.Log}
+	if opts.Worker != nil {
+		opts.Worker(&cfg)
+	}
+	launcher := &provisioner.Goroutines{Config: cfg, ColdStart: opts.ColdStart}
+	prov := &provisioner.Provisioner{Queue: q, Launcher: launcher, Interval: opts.Interval,
+		Policy: provisioner.Policy{ScaleFactor: opts.ScaleFactor, Pipeline: opts.Pipeline, MaxWorkers: opts.MaxWorkers}}
+	workCtx, stopWork := context.WithCancel(ctx)
+	provDone := make(chan struct{})
+	go func() {
+		defer close(provDone)
+		prov.Run(workCtx)
+	}()
+	err := wait(ctx, env, j.ID, q, launcher, opts)
+	stopWork()
+	<-provDone
+	res.Workers = launcher.Wait()
+	res.Timeline = prov.Timeline()
+	st, serr := env.State.Status(context.WithoutCancel(ctx), j.ID)
+	if serr == nil {
+		res.Status = st
+	}
+	return err
+}
+
+// wait polls the state store until the job is done or failed, failing it
+// when ctx is cancelled or the job stalls.
+func wait(ctx context.Context, env Env, id string, q *queue.Queue, launcher provisioner.Launcher, opts Options) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	lastProgress := time.Now()
+	var quietSince time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			env.State.Fail(context.WithoutCancel(ctx), id, "cancelled: "+ctx.Err().Error())
+			return ctx.Err()
+		case <-tick.C:
+		}
+		st, err := env.State.Status(ctx, id)
+		if err != nil {
+			return err
+		}
+		switch st.Phase {
+		case state.Done:
+			return nil
+		case state.Failed:
+			return &Error{ID: id, Msg: st.Error}
+		}
+		if opts.Progress != nil && time.Since(lastProgress) >= time.Second {
+			opts.Progress(st)
+			lastProgress = time.Now()
+		}
+		visible, inflight, err := q.Depth(ctx)
+		if err != nil {
+			return err
+		}
+		if visible == 0 && inflight == 0 && launcher.Running() == 0 {
+			if quietSince.IsZero() {
+				quietSince = time.Now()
+			} else if time.Since(quietSince) > opts.Stall {
+				msg := fmt.Sprintf("stalled: %d of %d tasks done, and none is queued or running", st.Done, st.Tasks)
+				env.State.Fail(ctx, id, msg)
+				return &Error{ID: id, Msg: msg}
+			}
+		} else {
+			quietSince = time.Time{}
+		}
+	}
+}
+
+// deleteExcept removes the job's manifest and the tiles of every matrix
+// the job made that is not kept.
+func deleteExcept(ctx context.Context, s *blockstore.Store, j *executor.Job, keep []string) error {
+	var errs []error
+	for _, m := range j.Matrices {
+		if slices.Contains(keep, m.Name) || m.Prefix != "jobs/"+j.ID {
+			continue // kept, or another job's tiles read in place
+		}
+		errs = append(errs, s.DeletePrefix(ctx, m.Dir()))
+	}
+	errs = append(errs, s.Delete(ctx, executor.ManifestKey(j.ID)))
+	return errors.Join(errs...)
+}
+
+// Cleanup deletes the tiles a job kept (its outputs).
+func Cleanup(ctx context.Context, s *blockstore.Store, res *Result) error {
+	var errs []error
+	for _, name := range res.Outputs {
+		if m := res.Matrices[name]; m != nil && m.Prefix == "jobs/"+res.ID {
+			errs = append(errs, s.DeletePrefix(ctx, m.Dir()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func snapshot(env Env) TrafficStats {
+	ts := env.Tiles.Stats()
+	return TrafficStats{TileGets: ts.Gets.Load(), TilePuts: ts.Puts.Load(), TileDeletes: ts.Deletes.Load(),
+		StateRequests: env.State.Requests()}
+}
+
+func (a TrafficStats) minus(b TrafficStats) TrafficStats {
+	return TrafficStats{TileGets: a.TileGets - b.TileGets, TilePuts: a.TilePuts - b.TilePuts, TileDeletes: a.TileDeletes - b.TileDeletes,
+		StateRequests: a.StateRequests - b.StateRequests}
+}

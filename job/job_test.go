@@ -1,0 +1,277 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/blockstore"
+	lp "github.com/npw-dev/npw/lambdapack"
+	"github.com/npw-dev/npw/state"
+)
+
+const eps = 0x1p-52
+
+// testEnv returns fresh in-memory services.
+func testEnv(t *testing.T) (Env, *blockstore.MemDriver, *state.MemDriver) {
+	tiles, st := blockstore.NewMemDriver(), state.NewMemDriver()
+	return Env{Tiles: blockstore.NewStore(tiles, "mem://"), QueueURL: "mem://" + strings.ReplaceAll(t.Name(), "/", "-"), State: state.New(st, "mem://")}, tiles, st
+}
+
+func randomDense(rng *rand.Rand, r, c int) blas64.General {
+	g := blas64.General{Rows: r, Cols: c, Stride: c, Data: make([]float64, r*c)}
+	for i := range g.Data {
+		g.Data[i] = 2*rng.Float64() - 1
+	}
+	return g
+}
+
+func spd(rng *rand.Rand, n int) blas64.General {
+	m := dense(randomDense(rng, n, n))
+	var a mat.Dense
+	a.Mul(m, m.T())
+	for i := range n {
+		a.Set(i, i, a.At(i, i)+float64(n))
+	}
+	return a.RawMatrix()
+}
+
+func dense(g blas64.General) *mat.Dense {
+	var d mat.Dense
+	d.SetRawMatrix(g)
+	return &d
+}
+
+func plan(t *testing.T, name string, args string) *analysis.Plan {
+	t.Helper()
+	prog, err := lp.LoadProgram(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := lp.ParseArgs(strings.Fields(args))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := analysis.NewPlan(prog, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func tiles(n, b int) int { return (n + b - 1) / b }
+
+// fast options for small jobs in tests.
+func fast() Options {
+	return Options{MaxWorkers: 4, Pipeline: 2, Interval: 5 * time.Millisecond, Poll: 20 * time.Millisecond, IdleTimeout: time.Second}
+}
+
+func runJob(t *testing.T, env Env, spec Spec, opts Options) *Result {
+	t.Helper()
+	res, err := Run(context.Background(), env, spec, opts)
+	if err != nil {
+		t.Fatalf("job failed: %v", err)
+	}
+	if res.Status.Phase != state.Done || res.Status.Done != res.Status.Tasks {
+		t.Fatalf("job ended %s with %d of %d tasks", res.Status.Phase, res.Status.Done, res.Status.Tasks)
+	}
+	return res
+}
+
+func assemble(t *testing.T, env Env, res *Result, name string, fixed []int32) blas64.General {
+	t.Helper()
+	g, err := blockstore.Assemble(context.Background(), env.Tiles, res.Matrices[name], fixed, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func check(t *testing.T, what string, r float64) {
+	t.Helper()
+	if r > 30 || math.IsNaN(r) {
+		t.Errorf("%s: scaled residual %.3g > 30", what, r)
+	}
+}
+
+// choleskyResidual is ‖A − LLᵀ‖/(‖A‖·n·ε), with L lower triangular.
+func choleskyResidual(t *testing.T, a, l blas64.General) float64 {
+	t.Helper()
+	if l.Rows != a.Rows || l.Cols != a.Cols {
+		t.Fatalf("L is %d×%d, A %d×%d", l.Rows, l.Cols, a.Rows, a.Cols)
+	}
+	for i := range l.Rows {
+		for j := i + 1; j < l.Cols; j++ {
+			if l.Data[i*l.Stride+j] != 0 {
+				t.Fatalf("L is not lower triangular at (%d,%d)", i, j)
+			}
+		}
+	}
+	L := dense(l)
+	var llt, diff mat.Dense
+	llt.Mul(L, L.T())
+	diff.Sub(dense(a), &llt)
+	return mat.Norm(&diff, 2) / (mat.Norm(dense(a), 2) * float64(a.Rows) * eps)
+}
+
+func TestCholesky(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, tc := range []struct{ n, block int }{
+		{1, 4}, {7, 8}, {8, 8}, {16, 8}, {33, 8}, {64, 16}, {100, 32}, {45, 7},
+	} {
+		t.Run(fmt.Sprintf("n=%d,block=%d", tc.n, tc.block), func(t *testing.T) {
+			env, tilesMem, stateMem := testEnv(t)
+			a := spd(rng, tc.n)
+			spec := Spec{Plan: plan(t, "cholesky", fmt.Sprintf("N=%d", tiles(tc.n, tc.block))), Block: tc.block,
+				Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"O"}}
+			res := runJob(t, env, spec, fast())
+			check(t, "‖A − LLᵀ‖", choleskyResidual(t, a, assemble(t, env, res, "O", nil)))
+			// Cleanup left only the output's tiles, and no job state.
+			keys, _ := env.Tiles.List(context.Background(), "jobs/")
+			for _, k := range keys {
+				if !strings.HasPrefix(k, res.Matrices["O"].Dir()) {
+					t.Errorf("tile %s survived the job", k)
+				}
+			}
+			if stateMem.Jobs() != 0 {
+				t.Error("job state survived the job")
+			}
+			if err := Cleanup(context.Background(), env.Tiles, res); err != nil {
+				t.Fatal(err)
+			}
+			if now, _ := tilesMem.Bytes(); now != 0 {
+				t.Errorf("%d bytes left in the store after Cleanup", now)
+			}
+		})
+	}
+}
+
+func TestGEMM(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, tc := range []struct{ m, k, n, block int }{
+		{5, 5, 5, 8}, {20, 9, 13, 8}, {16, 33, 7, 8}, {40, 40, 40, 16}, {3, 50, 2, 8}, {17, 1, 17, 4},
+	} {
+		t.Run(fmt.Sprintf("%dx%dx%d,block=%d", tc.m, tc.k, tc.n, tc.block), func(t *testing.T) {
+			env, _, _ := testEnv(t)
+			a, b := randomDense(rng, tc.m, tc.k), randomDense(rng, tc.k, tc.n)
+			args := fmt.Sprintf("M=%d N=%d K=%d", tiles(tc.m, tc.block), tiles(tc.n, tc.block), tiles(tc.k, tc.block))
+			spec := Spec{Plan: plan(t, "gemm", args), Block: tc.block,
+				Inputs: []Input{{Name: "A", Array: a}, {Name: "B", Array: b}}, Outputs: []string{"C"}}
+			res := runJob(t, env, spec, fast())
+			c := assemble(t, env, res, "C", nil)
+			var ab, diff mat.Dense
+			ab.Mul(dense(a), dense(b))
+			if c.Rows != tc.m || c.Cols != tc.n {
+				t.Fatalf("C is %d×%d", c.Rows, c.Cols)
+			}
+			diff.Sub(dense(c), &ab)
+			check(t, "‖C − AB‖", mat.Norm(&diff, 2)/(mat.Norm(dense(a), 2)*mat.Norm(dense(b), 2)*float64(tc.k)*eps))
+		})
+	}
+}
+
+func TestTSQR(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, tc := range []struct{ m, n, block int }{
+		{10, 4, 16}, {100, 10, 16}, {64, 8, 8}, {200, 20, 24}, {30, 10, 4}, {257, 5, 16},
+	} {
+		t.Run(fmt.Sprintf("%dx%d,block=%d", tc.m, tc.n, tc.block), func(t *testing.T) {
+			env, _, _ := testEnv(t)
+			a := randomDense(rng, tc.m, tc.n)
+			nb := tiles(tc.m, tc.block)
+			levels := int32(math.Ceil(math.Log2(float64(nb)) - 1e-9))
+			spec := Spec{Plan: plan(t, "tsqr", fmt.Sprintf("N=%d", nb)), Block: tc.block,
+				Inputs: []Input{{Name: "A", Array: a}}, Outputs: []string{"R"}}
+			res := runJob(t, env, spec, fast())
+			r := assemble(t, env, res, "R", []int32{0, levels})
+			if r.Cols != tc.n || r.Rows != min(tc.m, tc.n) {
+				t.Fatalf("R is %d×%d", r.Rows, r.Cols)
+			}
+			for i := range r.Rows {
+				for j := range min(i, r.Cols) {
+					if r.Data[i*r.Stride+j] != 0 {
+						t.Fatalf("R is not upper triangular at (%d,%d)", i, j)
+					}
+				}
+			}
+			var rtr, ata, diff mat.Dense
+			rtr.Mul(dense(r).T(), dense(r))
+			ata.Mul(dense(a).T(), dense(a))
+			diff.Sub(&rtr, &ata)
+			na := mat.Norm(dense(a), 2)
+			check(t, "‖RᵀR − AᵀA‖", mat.Norm(&diff, 2)/(na*na*float64(tc.m)*eps))
+		})
+	}
+}
+
+func TestNotPositiveDefiniteFailsClearly(t *testing.T) {
+	env, _, stateMem := testEnv(t)
+	rng := rand.New(rand.NewPCG(4, 4))
+	a := spd(rng, 24)
+	a.Data[20*a.Stride+20] = -1e6 // the fourth diagonal tile is indefinite
+	spec := Spec{Plan: plan(t, "cholesky", "N=4"), Block: 6, Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"O"}}
+	start := time.Now()
+	_, err := Run(context.Background(), env, spec, fast())
+	var jerr *Error
+	if !errors.As(err, &jerr) {
+		t.Fatalf("got %v, want a job error", err)
+	}
+	for _, want := range []string{"task chol(i=3)", "failed 3 times", "kernel chol on tile S[3,3,3] (6×6)", "not positive definite"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("failing took %v", d)
+	}
+	if stateMem.Jobs() != 0 {
+		t.Error("a failed job left its state behind")
+	}
+}
+
+func TestBadSpecs(t *testing.T) {
+	env, _, _ := testEnv(t)
+	a := blas64.General{Rows: 4, Cols: 4, Stride: 4, Data: make([]float64, 16)}
+	for _, tc := range []struct {
+		spec Spec
+		want string
+	}{
+		{Spec{Plan: plan(t, "gemm", "M=1 N=1 K=1"), Block: 4, Inputs: []Input{{Name: "A", Array: a}}, Outputs: []string{"C"}},
+			"matrix B is an input of gemm: bind it to data (--in B=FILE.npy)"},
+		{Spec{Plan: plan(t, "cholesky", "N=1"), Block: 4, Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"L"}},
+			"unknown output L: cholesky has no matrix of that name (written matrices: O, S)"},
+		{Spec{Plan: plan(t, "gemm", "M=1 N=1 K=1"), Block: 4, Inputs: []Input{{Name: "A", Array: a}, {Name: "B", Array: a}}, Outputs: []string{"A"}},
+			"A is not an output: no task of gemm writes it"},
+		{Spec{Plan: plan(t, "cholesky", "N=1"), Block: 4, Inputs: []Input{{Name: "X", Array: a}}},
+			"cholesky has no matrix X to bind (matrices: O, S)"},
+		{Spec{Plan: plan(t, "cholesky", "N=1"), Block: 0, Inputs: []Input{{Name: "S", Array: a}}},
+			"the block size must be positive"},
+	} {
+		if _, err := Run(context.Background(), env, tc.spec, fast()); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+}
+
+// TestMissingInputTile runs a Cholesky whose N asks for more tiles than
+// the input has.
+func TestMissingInputTile(t *testing.T) {
+	env, _, _ := testEnv(t)
+	a := spd(rand.New(rand.NewPCG(5, 5)), 8)
+	spec := Spec{Plan: plan(t, "cholesky", "N=3"), Block: 4, Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"O"}}
+	_, err := Run(context.Background(), env, spec, fast())
+	if err == nil || !strings.Contains(err.Error(), "reads input tile S[0,2,0], which does not exist") &&
+		!strings.Contains(err.Error(), "reads input tile S[0,2,1], which does not exist") &&
+		!strings.Contains(err.Error(), "reads input tile S[0,2,2], which does not exist") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,82 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/npw-dev/npw/executor"
+)
+
+// Goroutines launches workers as goroutines of this process. With a
+// ColdStart and a RuntimeLimit in the worker config it emulates Lambda:
+// each worker waits out the cold start, then runs until the limit, when
+// it is killed.
+type Goroutines struct {
+	// Config is the template of every worker's configuration; ID is set
+	// per worker.
+	Config    executor.Config
+	ColdStart time.Duration
+
+	started atomic.Int64
+	running atomic.Int64
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	reports []WorkerReport
+}
+
+// A WorkerReport is a worker's own report plus what the launcher saw.
+type WorkerReport struct {
+	executor.Report
+	Launched time.Time // when the launch was requested, before the cold start
+	Err      error
+}
+
+// Seconds is the worker's billed lifetime, cold start included.
+func (r WorkerReport) Seconds() float64 { return r.Stopped.Sub(r.Launched).Seconds() }
+
+// Launch implements Launcher.
+func (g *Goroutines) Launch(ctx context.Context) error {
+	id := g.started.Add(1)
+	g.running.Add(1)
+	g.wg.Add(1)
+	launched := time.Now()
+	go func() {
+		defer g.wg.Done()
+		defer g.running.Add(-1)
+		cfg := g.Config
+		cfg.ID = fmt.Sprintf("w%d", id)
+		rep := WorkerReport{Launched: launched}
+		if g.ColdStart > 0 {
+			select {
+			case <-time.After(g.ColdStart):
+			case <-ctx.Done():
+				rep.Report = executor.Report{Worker: cfg.ID, Started: launched, Stopped: time.Now(), Reason: "cancelled during cold start"}
+				g.record(rep)
+				return
+			}
+		}
+		rep.Report, rep.Err = executor.Run(ctx, cfg)
+		g.record(rep)
+	}()
+	return nil
+}
+
+func (g *Goroutines) record(r WorkerReport) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.reports = append(g.reports, r)
+}
+
+// Running implements Launcher.
+func (g *Goroutines) Running() int { return int(g.running.Load()) }
+
+// Wait waits for every launched worker to stop and returns their reports.
+func (g *Goroutines) Wait() []WorkerReport {
+	g.wg.Wait()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]WorkerReport(nil), g.reports...)
+}

@@ -1,0 +1,128 @@
+// Package provisioner starts workers to match a job's parallelism. Every
+// Interval it reads the queue depth and applies the scaling policy of the
+// numpywren paper (§4.2): with sf the scaling factor and W the pipeline
+// width, it launches
+//
+//	ceil(sf · pending / W) − running
+//
+// workers, capped so that at most MaxWorkers run. Workers scale down by
+// themselves: they stop after an idle timeout. A launcher starts workers
+// as goroutines here, as processes or Lambda functions elsewhere; a
+// goroutine launcher can emulate Lambda: a cold start before each worker
+// and a runtime limit after which it is killed.
+package provisioner
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+)
+
+// Policy is the scaling rule.
+type Policy struct {
+	ScaleFactor float64 // sf; workers per pending task and pipeline slot (default 1)
+	Pipeline    int     // tasks a worker holds at once (default 1)
+	MaxWorkers  int     // cap on running workers (default 1)
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.ScaleFactor <= 0 {
+		p.ScaleFactor = 1
+	}
+	if p.Pipeline <= 0 {
+		p.Pipeline = 1
+	}
+	if p.MaxWorkers <= 0 {
+		p.MaxWorkers = 1
+	}
+	return p
+}
+
+// Launch returns how many workers to start for pending queued tasks and
+// running workers.
+func (p Policy) Launch(pending, running int) int {
+	p = p.withDefaults()
+	want := int(math.Ceil(p.ScaleFactor * float64(pending) / float64(p.Pipeline)))
+	n := min(want, p.MaxWorkers) - running
+	return max(n, 0)
+}
+
+// A Launcher starts workers.
+type Launcher interface {
+	// Launch starts one worker; it returns once the start is under way.
+	Launch(ctx context.Context) error
+	// Running counts workers started and not yet stopped.
+	Running() int
+}
+
+// A DepthReader reports a queue's visible and leased messages.
+type DepthReader interface {
+	Depth(ctx context.Context) (visible, inflight int, err error)
+}
+
+// A Sample is the state of the pool at one moment.
+type Sample struct {
+	At       time.Duration // since the provisioner started
+	Pending  int           // visible tasks
+	InFlight int           // leased tasks
+	Running  int           // workers running after this round's launches
+	Launched int           // workers launched this round
+}
+
+// A Provisioner runs the policy.
+type Provisioner struct {
+	Queue    DepthReader
+	Launcher Launcher
+	Policy   Policy
+	Interval time.Duration // default 100ms
+
+	mu       sync.Mutex
+	timeline []Sample
+}
+
+// Run applies the policy every Interval until ctx is done. Errors reading
+// the queue are retried at the next round; it returns ctx's error.
+func (p *Provisioner) Run(ctx context.Context) error {
+	interval := p.Interval
+	if interval <= 0 {
+		interval = 100 * time.Millisecond
+	}
+	start := time.Now()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		p.round(ctx, time.Since(start))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *Provisioner) round(ctx context.Context, at time.Duration) {
+	visible, inflight, err := p.Queue.Depth(ctx)
+	if err != nil {
+		return
+	}
+	running := p.Launcher.Running()
+	n := p.Policy.Launch(visible, running)
+	launched := 0
+	for range n {
+		if p.Launcher.Launch(ctx) != nil {
+			break
+		}
+		launched++
+	}
+	p.mu.Lock()
+	p.timeline = append(p.timeline, Sample{At: at, Pending: visible, InFlight: inflight, Running: p.Launcher.Running(), Launched: launched})
+	p.mu.Unlock()
+}
+
+// Timeline returns the samples taken so far.
+func (p *Provisioner) Timeline() []Sample {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Sample(nil), p.timeline...)
+}

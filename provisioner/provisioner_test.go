@@ -1,0 +1,77 @@
+package provisioner
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		p                      Policy
+		pending, running, want int
+	}{
+		// The paper's example: sf 0.5, 100 pending, 40 running: 10 more.
+		{Policy{ScaleFactor: 0.5, MaxWorkers: 1000}, 100, 40, 10},
+		{Policy{ScaleFactor: 1, MaxWorkers: 1000}, 100, 40, 60},
+		{Policy{ScaleFactor: 1, Pipeline: 3, MaxWorkers: 1000}, 100, 0, 34}, // ceil(100/3)
+		{Policy{ScaleFactor: 1, MaxWorkers: 8}, 100, 5, 3},                  // capped
+		{Policy{ScaleFactor: 1, MaxWorkers: 8}, 100, 9, 0},                  // over the cap: none
+		{Policy{ScaleFactor: 1, MaxWorkers: 8}, 0, 3, 0},                    // nothing pending
+		{Policy{ScaleFactor: 0.1, MaxWorkers: 8}, 1, 0, 1},                  // rounds up
+		{Policy{}, 5, 0, 1},                                                 // defaults: sf 1, one worker
+	} {
+		if got := tc.p.Launch(tc.pending, tc.running); got != tc.want {
+			t.Errorf("%+v.Launch(%d, %d) = %d, want %d", tc.p, tc.pending, tc.running, got, tc.want)
+		}
+	}
+}
+
+type fakeQueue struct{ visible atomic.Int64 }
+
+func (q *fakeQueue) Depth(context.Context) (int, int, error) { return int(q.visible.Load()), 0, nil }
+
+type fakeLauncher struct{ running atomic.Int64 }
+
+func (l *fakeLauncher) Launch(context.Context) error { l.running.Add(1); return nil }
+func (l *fakeLauncher) Running() int                 { return int(l.running.Load()) }
+
+// TestProvisionerFollowsQueue checks that workers are launched as the
+// queue grows, up to the cap, and that the timeline records it.
+func TestProvisionerFollowsQueue(t *testing.T) {
+	q, l := &fakeQueue{}, &fakeLauncher{}
+	p := &Provisioner{Queue: q, Launcher: l, Policy: Policy{ScaleFactor: 1, MaxWorkers: 6}, Interval: 5 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	wait := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if l.Running() == want {
+				return
+			}
+		}
+		t.Fatalf("%d workers running, want %d", l.Running(), want)
+	}
+	q.visible.Store(2)
+	wait(2)
+	q.visible.Store(100)
+	wait(6)
+	l.running.Store(1) // five stopped after an idle timeout
+	q.visible.Store(3)
+	wait(3)
+	cancel()
+	<-done
+	tl := p.Timeline()
+	if len(tl) < 3 || tl[len(tl)-1].Running != 3 {
+		t.Fatalf("timeline %+v", tl)
+	}
+	launched := 0
+	for _, s := range tl {
+		launched += s.Launched
+	}
+	if launched != 8 {
+		t.Errorf("%d launches recorded, want 8", launched)
+	}
+}
