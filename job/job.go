@@ -82,15 +82,15 @@ type Options struct {
 
 // A Result describes a finished job.
 type Result struct {
-	ID        string
-	Status    state.Status
-	Wall      time.Duration
-	Workers   []provisioner.WorkerReport
-	Timeline  []provisioner.Sample
-	Matrices  map[string]*blockstore.BigMatrix // every matrix of the job, by name
-	Outputs   []string
-	Uploaded  int64 // bytes of input tiles
-	Traffic   TrafficStats
+	ID       string
+	Status   state.Status
+	Wall     time.Duration
+	Workers  []provisioner.WorkerReport
+	Timeline []provisioner.Sample
+	Matrices map[string]*blockstore.BigMatrix // every matrix of the job, by name
+	Outputs  []string
+	Uploaded int64 // bytes of input tiles
+	Traffic  TrafficStats
 }
 
 // TrafficStats counts requests to the services during the job (through

@@ -20,7 +20,7 @@ func TestPolicy(t *testing.T) {
 		{Policy{ScaleFactor: 1, MaxWorkers: 8}, 100, 9, 0},                  // over the cap: none
 		{Policy{ScaleFactor: 1, MaxWorkers: 8}, 0, 3, 0},                    // nothing pending
 		{Policy{ScaleFactor: 0.1, MaxWorkers: 8}, 1, 0, 1},                  // rounds up
-		{Policy{}, 5, 0, 1},                                                 // defaults: sf 1, one worker
+		{Policy{}, 5, 0, 1}, // defaults: sf 1, one worker
 	} {
 		if got := tc.p.Launch(tc.pending, tc.running); got != tc.want {
 			t.Errorf("%+v.Launch(%d, %d) = %d, want %d", tc.p, tc.pending, tc.running, got, tc.want)
