@@ -27,6 +27,7 @@ import (
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/executor"
+	"github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
@@ -42,11 +43,17 @@ type Env struct {
 
 // An Input binds a BigMatrix parameter to data: a 2-D array to upload
 // (under the binding rule of blockstore.BigMatrix), or tiles already in
-// the store from another job.
+// the store, such as another job's output. Tiles with the parameter's
+// layout that the program only reads are used in place; otherwise they
+// are assembled (with the selector Fixed) and re-tiled into the job.
 type Input struct {
 	Name  string
 	Array blas64.General
 	Tiles *blockstore.BigMatrix
+	Fixed []int32 // leading indices selecting Tiles' 2-D array; nil for the default
+	// Copy re-tiles even a matching layout: for tiles with gaps, which
+	// assemble as zeros but cannot be read in place.
+	Copy bool
 }
 
 // Spec is one job.
@@ -245,14 +252,9 @@ func prepare(id string, spec Spec) (*executor.Job, error) {
 			return nil, fmt.Errorf("%s has no matrix %s to bind (matrices: %s)", prog.Name, in.Name, strings.Join(names, ", "))
 		case bound[in.Name]:
 			return nil, fmt.Errorf("matrix %s is bound twice", in.Name)
-		case in.Tiles != nil && in.Tiles.Arity != m.Arity:
-			return nil, fmt.Errorf("matrix %s has %d indices in %s, but the tiles given have %d", in.Name, m.Arity, prog.Name, in.Tiles.Arity)
 		}
 		bound[in.Name] = true
-		if in.Tiles != nil {
-			if in.Tiles.Block != spec.Block {
-				return nil, fmt.Errorf("matrix %s was tiled with block %d, the job uses %d", in.Name, in.Tiles.Block, spec.Block)
-			}
+		if inPlace(in, m, spec.Block) {
 			// Read in place: point the job's matrix at the existing tiles.
 			j.Matrices[spec.Plan.MatrixIndex(in.Name)].BigMatrix = *in.Tiles
 		}
@@ -275,14 +277,28 @@ func prepare(id string, spec Spec) (*executor.Job, error) {
 	return j, nil
 }
 
+// inPlace reports whether existing tiles can serve as a matrix as they
+// are: same layout, and no task writes into the matrix.
+func inPlace(in Input, m *lambdapack.Matrix, block int) bool {
+	return in.Tiles != nil && !in.Copy && in.Fixed == nil && in.Tiles.Arity == m.Arity && in.Tiles.Block == block && !m.Written
+}
+
 func upload(ctx context.Context, s *blockstore.Store, j *executor.Job, spec Spec, parallel int) (int64, error) {
 	var total int64
+	prog := spec.Plan.Program()
 	for _, in := range spec.Inputs {
-		if in.Tiles != nil {
+		if inPlace(in, prog.Matrix(in.Name), spec.Block) {
 			continue
 		}
+		data := in.Array
+		if in.Tiles != nil {
+			var err error
+			if data, err = blockstore.Assemble(ctx, s, in.Tiles, in.Fixed, parallel); err != nil {
+				return 0, fmt.Errorf("re-tile %s: %w", in.Name, err)
+			}
+		}
 		m := &j.Matrices[spec.Plan.MatrixIndex(in.Name)].BigMatrix
-		_, n, err := blockstore.Upload(ctx, s, m, in.Array, parallel)
+		_, n, err := blockstore.Upload(ctx, s, m, data, parallel)
 		if err != nil {
 			return 0, err
 		}

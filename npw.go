@@ -1,0 +1,278 @@
+// Package npw runs dense linear algebra on serverless workers: matrices
+// live as tiles in an object store, algorithms written in LAmbdaPACK run
+// as an implicit DAG of tile tasks, and short-lived workers, scaled to the
+// DAG's parallelism, lease the tasks from a queue.
+//
+// An Engine is opened on three services given by URL: a tile store
+// (mem://, file:///dir), a task queue (mem://) and a state store (mem://).
+// The defaults run everything in this process, with goroutine workers.
+//
+//	eng, err := npw.Open(ctx, npw.Options{})
+//	A, err := eng.Upload(ctx, "A", a, 1024)   // a *mat.Dense, tiled 1024×1024
+//	L, err := eng.Cholesky(ctx, A)             // A = L Lᵀ
+//	l, err := L.Dense(ctx)
+//
+// Results stay in the store as tiles until released, so they can feed the
+// next call without leaving it.
+package npw
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/job"
+	lp "github.com/npw-dev/npw/lambdapack"
+	"github.com/npw-dev/npw/state"
+)
+
+// Options configure an engine. Zero values take defaults.
+type Options struct {
+	Store string // tile store URL (default mem://)
+	Queue string // queue URL (default mem://)
+	State string // state store URL (default mem://)
+
+	Workers     int     // most workers at once (default GOMAXPROCS)
+	Pipeline    int     // tasks in flight per worker (default 1)
+	ScaleFactor float64 // workers per pending task (default 1)
+
+	// Lambda emulation for goroutine workers: a cold start before each
+	// worker and a runtime limit after which it is killed.
+	ColdStart    time.Duration
+	RuntimeLimit time.Duration
+
+	Log *slog.Logger
+}
+
+// An Engine runs jobs on one set of services. It is safe for concurrent use.
+type Engine struct {
+	opts  Options
+	tiles *blockstore.Store
+	state *state.Store
+}
+
+// Open connects to the services.
+func Open(ctx context.Context, opts Options) (*Engine, error) {
+	if opts.Store == "" {
+		opts.Store = "mem://"
+	}
+	if opts.Queue == "" {
+		opts.Queue = "mem://"
+	}
+	if opts.State == "" {
+		opts.State = "mem://"
+	}
+	tiles, err := blockstore.Open(ctx, opts.Store)
+	if err != nil {
+		return nil, err
+	}
+	st, err := state.Open(ctx, opts.State)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{opts: opts, tiles: tiles, state: st}, nil
+}
+
+// Close releases the engine's connections.
+func (e *Engine) Close() error {
+	e.state.Close()
+	return e.tiles.Close()
+}
+
+// Tiles returns the engine's tile store.
+func (e *Engine) Tiles() *blockstore.Store { return e.tiles }
+
+// A Matrix is a matrix stored as tiles.
+type Matrix struct {
+	Rows, Cols int
+	Block      int
+	eng        *Engine
+	tiles      *blockstore.BigMatrix
+	fixed      []int32
+	gaps       bool // some tiles of the grid were never written (they are zeros)
+	// Job describes the job that computed the matrix (nil for uploads).
+	Job *job.Result
+}
+
+// Upload stores a matrix as block×block tiles.
+func (e *Engine) Upload(ctx context.Context, name string, a *mat.Dense, block int) (*Matrix, error) {
+	return e.upload(ctx, name, a.RawMatrix(), block)
+}
+
+// UploadNPY stores a 2-D .npy file as block×block tiles.
+func (e *Engine) UploadNPY(ctx context.Context, name, path string, block int) (*Matrix, error) {
+	arr, err := blockstore.ReadNPYFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(arr.Shape) != 2 {
+		return nil, fmt.Errorf("%s: a %d-dimensional array; a matrix needs 2", path, len(arr.Shape))
+	}
+	return e.upload(ctx, name, arr.Matrix(), block)
+}
+
+func (e *Engine) upload(ctx context.Context, name string, a blas64.General, block int) (*Matrix, error) {
+	m := &blockstore.BigMatrix{Name: name, Prefix: "matrices/" + job.NewID(), Arity: 2, Block: block}
+	if _, _, err := blockstore.Upload(ctx, e.tiles, m, a, 16); err != nil {
+		return nil, err
+	}
+	return &Matrix{Rows: a.Rows, Cols: a.Cols, Block: block, eng: e, tiles: m}, nil
+}
+
+// Dense assembles the matrix.
+func (m *Matrix) Dense(ctx context.Context) (*mat.Dense, error) {
+	g, err := blockstore.Assemble(ctx, m.eng.tiles, m.tiles, m.fixed, 16)
+	if err != nil {
+		return nil, err
+	}
+	var d mat.Dense
+	d.SetRawMatrix(g)
+	return &d, nil
+}
+
+// Release deletes the matrix's tiles.
+func (m *Matrix) Release(ctx context.Context) error {
+	return m.eng.tiles.DeletePrefix(ctx, m.tiles.Dir())
+}
+
+func (m *Matrix) input(name string) job.Input {
+	return job.Input{Name: name, Tiles: m.tiles, Fixed: m.fixed, Copy: m.gaps}
+}
+
+func tilesOf(n, block int) int { return (n + block - 1) / block }
+
+// Cholesky factors a symmetric positive definite matrix: A = L Lᵀ with L
+// lower triangular. Only the lower triangle of A is read.
+func (e *Engine) Cholesky(ctx context.Context, a *Matrix) (*Matrix, error) {
+	if a.Rows != a.Cols {
+		return nil, fmt.Errorf("cholesky: the matrix must be square, got %d×%d", a.Rows, a.Cols)
+	}
+	res, err := e.Run(ctx, "cholesky", map[string]int{"N": tilesOf(a.Rows, a.Block)}, a.Block,
+		map[string]*Matrix{"S": a}, "O")
+	if err != nil {
+		return nil, err
+	}
+	return e.output(ctx, res, "O", nil, a.Rows, a.Cols, a.Block)
+}
+
+// GEMM multiplies: C = A B. Both must use the same block size.
+func (e *Engine) GEMM(ctx context.Context, a, b *Matrix) (*Matrix, error) {
+	if a.Cols != b.Rows {
+		return nil, fmt.Errorf("gemm: A is %d×%d and B is %d×%d; A's columns must match B's rows", a.Rows, a.Cols, b.Rows, b.Cols)
+	}
+	if a.Block != b.Block {
+		return nil, fmt.Errorf("gemm: A has block %d and B block %d; they must match", a.Block, b.Block)
+	}
+	args := map[string]int{"M": tilesOf(a.Rows, a.Block), "N": tilesOf(b.Cols, a.Block), "K": tilesOf(a.Cols, a.Block)}
+	res, err := e.Run(ctx, "gemm", args, a.Block, map[string]*Matrix{"A": a, "B": b}, "C")
+	if err != nil {
+		return nil, err
+	}
+	return e.output(ctx, res, "C", nil, a.Rows, b.Cols, a.Block)
+}
+
+// TSQR computes the R factor of a tall matrix, A = Q R, with a binary tree
+// of QR factorisations over row blocks of Block rows. R is min(m,n)×n and
+// upper triangular.
+func (e *Engine) TSQR(ctx context.Context, a *Matrix) (*Matrix, error) {
+	n := tilesOf(a.Rows, a.Block)
+	levels := int32(math.Ceil(math.Log2(float64(n)) - 1e-9))
+	res, err := e.Run(ctx, "tsqr", map[string]int{"N": n}, a.Block, map[string]*Matrix{"A": a}, "R")
+	if err != nil {
+		return nil, err
+	}
+	// Only R[0, levels] is the answer; the tree's other R tiles can go.
+	keys, err := e.tiles.List(ctx, res.Matrices["R"].Dir())
+	if err != nil {
+		return nil, err
+	}
+	final := res.Matrices["R"].Key([]int32{0, levels})
+	keys = slices.DeleteFunc(keys, func(k string) bool { return k == final })
+	if err := e.tiles.Delete(ctx, keys...); err != nil {
+		return nil, err
+	}
+	return e.output(ctx, res, "R", []int32{0, levels}, min(a.Rows, a.Cols), a.Cols, a.Block)
+}
+
+// output wraps a job's output matrix, noting whether its tile grid has gaps.
+func (e *Engine) output(ctx context.Context, res *job.Result, name string, fixed []int32, rows, cols, block int) (*Matrix, error) {
+	m := &Matrix{Rows: rows, Cols: cols, Block: block, eng: e, tiles: res.Matrices[name], fixed: fixed, Job: res}
+	if fixed == nil {
+		keys, err := e.tiles.List(ctx, m.tiles.Dir())
+		if err != nil {
+			return nil, err
+		}
+		m.gaps = len(keys) < tilesOf(rows, block)*tilesOf(cols, block)
+	}
+	return m, nil
+}
+
+// Run runs a program (a shipped program's name or a .lp path) with
+// integer arguments and input matrices, keeping the named outputs in the
+// store. The job's result names the output matrices' tiles.
+func (e *Engine) Run(ctx context.Context, program string, args map[string]int, block int, inputs map[string]*Matrix, outputs ...string) (*job.Result, error) {
+	prog, err := lp.LoadProgram(program)
+	if err != nil {
+		return nil, err
+	}
+	values := make(map[string]lp.Value, len(args))
+	for k, v := range args {
+		values[k] = lp.Int(int64(v))
+	}
+	plan, err := analysis.NewPlan(prog, values)
+	if err != nil {
+		return nil, err
+	}
+	spec := job.Spec{Plan: plan, Block: block, Outputs: outputs}
+	for name, m := range inputs {
+		if m.eng != e {
+			return nil, fmt.Errorf("matrix %s belongs to another engine", name)
+		}
+		spec.Inputs = append(spec.Inputs, m.input(name))
+	}
+	return job.Run(ctx, e.env(), spec, e.jobOptions())
+}
+
+// Output returns an output matrix of a job run with Run; fixed selects a
+// 2-D grid or a tile of a matrix with more than two indices (nil for the
+// default).
+func (e *Engine) Output(res *job.Result, name string, fixed []int32) (*Matrix, error) {
+	m := res.Matrices[name]
+	if m == nil || !contains(res.Outputs, name) {
+		return nil, fmt.Errorf("job %s kept no matrix %s (outputs: %s)", res.ID, name, strings.Join(res.Outputs, ", "))
+	}
+	out := &Matrix{Block: m.Block, eng: e, tiles: m, fixed: fixed, Job: res, gaps: true}
+	d, err := out.Dense(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	out.Rows, out.Cols = d.Dims()
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) env() job.Env {
+	return job.Env{Tiles: e.tiles, QueueURL: e.opts.Queue, State: e.state}
+}
+
+func (e *Engine) jobOptions() job.Options {
+	return job.Options{MaxWorkers: e.opts.Workers, Pipeline: e.opts.Pipeline, ScaleFactor: e.opts.ScaleFactor,
+		ColdStart: e.opts.ColdStart, RuntimeLimit: e.opts.RuntimeLimit, Log: e.opts.Log}
+}
