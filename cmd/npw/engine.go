@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/state"
+)
+
+// engineFlags are the flags of every command that runs a job.
+type engineFlags struct {
+	store, queue, state string
+	block               int
+	workers, pipeline   int
+	sf                  float64
+	coldStart, runtime  time.Duration
+	verbose             bool
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
+	f.StringVar(&e.store, "store", envOr("NPW_STORE", "mem://"), "tile store `URL` (mem://, file:///dir); default $NPW_STORE or mem://")
+	f.StringVar(&e.queue, "queue", envOr("NPW_QUEUE", "mem://"), "task queue `URL`; default $NPW_QUEUE or mem://")
+	f.StringVar(&e.state, "state", envOr("NPW_STATE", "mem://"), "state store `URL`; default $NPW_STATE or mem://")
+	f.IntVar(&e.block, "block", defaultBlock, "tile size `B` (tiles are B×B)")
+	f.IntVar(&e.workers, "workers", 0, "most workers at once (default: the number of cores)")
+	f.IntVar(&e.pipeline, "pipeline", 1, "tasks in flight per worker")
+	f.Float64Var(&e.sf, "sf", 1, "scaling factor: workers per pending task")
+	f.DurationVar(&e.coldStart, "cold-start", 0, "Lambda emulation: delay before each worker starts")
+	f.DurationVar(&e.runtime, "runtime-limit", 0, "Lambda emulation: each worker's lifetime (0: unlimited)")
+	f.BoolVarP(&e.verbose, "verbose", "v", false, "log workers' events and progress to stderr")
+}
+
+func (e *engineFlags) check() error {
+	switch {
+	case e.block <= 0:
+		return usagef("--block must be positive, got %d", e.block)
+	case e.workers < 0:
+		return usagef("--workers must not be negative, got %d", e.workers)
+	case e.pipeline <= 0:
+		return usagef("--pipeline must be positive, got %d", e.pipeline)
+	case e.sf <= 0:
+		return usagef("--sf must be positive, got %g", e.sf)
+	}
+	return nil
+}
+
+// open connects to the services.
+func (e *engineFlags) open(ctx context.Context) (job.Env, error) {
+	tiles, err := blockstore.Open(ctx, e.store)
+	if err != nil {
+		return job.Env{}, err
+	}
+	st, err := state.Open(ctx, e.state)
+	if err != nil {
+		return job.Env{}, err
+	}
+	return job.Env{Tiles: tiles, QueueURL: e.queue, State: st}, nil
+}
+
+func (e *engineFlags) options(stderr io.Writer) job.Options {
+	o := job.Options{MaxWorkers: e.workers, Pipeline: e.pipeline, ScaleFactor: e.sf, ColdStart: e.coldStart, RuntimeLimit: e.runtime}
+	if e.verbose {
+		o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		o.Progress = func(st state.Status) {
+			fmt.Fprintf(stderr, "npw: %d of %d tasks done\n", st.Done, st.Tasks)
+		}
+	}
+	return o
+}
+
+// printJobSummary prints the one-screen account of a job.
+func printJobSummary(w io.Writer, title string, plan *analysis.Plan, res *job.Result, outputs []string) {
+	st := res.Status
+	wall := res.Wall.Seconds()
+	fmt.Fprintf(w, "%s: %s in %.2f s\n", title, st.Phase, wall)
+	row := func(name, format string, args ...any) {
+		fmt.Fprintf(w, "  %-16s %s\n", name, fmt.Sprintf(format, args...))
+	}
+	row("tasks", "%d%s", st.Tasks, kernelCounts(plan))
+	row("throughput", "%.2f GFLOP/s (%.3g GFLOP in %.2f s)", st.Metrics.Flops/wall/1e9, st.Metrics.Flops/1e9, wall)
+	tasksPer := 0.0
+	if n := len(res.Workers); n > 0 {
+		tasksPer = float64(st.Done) / float64(n)
+	}
+	row("workers", "peak %d, %d launched, %.1f worker-seconds, %.1f tasks per worker", res.PeakWorkers(), len(res.Workers), res.WorkerSeconds(), tasksPer)
+	row("time in tasks", "read %.2f s, compute %.2f s, write %.2f s (summed over tasks)",
+		st.Metrics.ReadSeconds, st.Metrics.ComputeSeconds, st.Metrics.WriteSeconds)
+	row("data", "read %s, written %s, inputs uploaded %s", bytesText(st.Metrics.BytesRead), bytesText(st.Metrics.BytesWritten), bytesText(res.Uploaded))
+	row("scratch memory", "peak %s", bytesText(st.PeakScratchBytes))
+	for _, o := range outputs {
+		row("output", "%s", o)
+	}
+}
+
+// kernelCounts lists tasks per kernel in program order: ": chol 8, trsm 28".
+func kernelCounts(plan *analysis.Plan) string {
+	counts := map[string]int64{}
+	var order []string
+	if err := plan.Walk(func(n analysis.Node) error {
+		k := plan.Kernel(n)
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+		return nil
+	}); err != nil {
+		return ""
+	}
+	var parts []string
+	for _, k := range order {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(parts, ", ")
+}
+
+func bytesText(n int64) string {
+	units := []string{"B", "KB", "MB", "GB", "TB"}
+	f := float64(n)
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[i])
+}

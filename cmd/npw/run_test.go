@@ -1,0 +1,161 @@
+package main
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/blockstore"
+)
+
+func writeNPY(t *testing.T, dir, name string, g blas64.General) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := blockstore.WriteMatrixFile(path, g); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func readNPY(t *testing.T, path string) blas64.General {
+	t.Helper()
+	a, err := blockstore.ReadNPYFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Matrix()
+}
+
+// TestRunFigure4 runs the paper's Figure 4 program verbatim on a .npy file.
+func TestRunFigure4(t *testing.T) {
+	dir := t.TempDir()
+	a := randomSPD(rand.New(rand.NewPCG(1, 1)), 23)
+	in := writeNPY(t, dir, "a.npy", a)
+	out := filepath.Join(dir, "l.npy")
+	code, stdout, stderr := npw(t, "run", "cholesky", "N=3", "--in", "S="+in, "--out", "O="+out, "--block", "8", "--workers", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"cholesky.lp N=3, block 8: done in", "tasks            10: chol 3, trsm 3, syrk 4", "GFLOP/s", "worker-seconds", "scratch memory   peak", "O → " + out + " (23×23)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	if r := choleskyResidual(a, readNPY(t, out)); r.value > 30 || r.estimated {
+		t.Errorf("residual %+v", r)
+	}
+}
+
+// TestRunSelectors writes one tile and a slice of a three-index matrix.
+func TestRunSelectors(t *testing.T) {
+	dir := t.TempDir()
+	a := randomSPD(rand.New(rand.NewPCG(2, 2)), 16)
+	in := writeNPY(t, dir, "a.npy", a)
+	one, grid := filepath.Join(dir, "o11.npy"), filepath.Join(dir, "s1.npy")
+	code, _, stderr := npw(t, "run", "cholesky", "N=2", "--in", "S="+in, "--block", "8",
+		"--out", "O[1,1]="+one, "--out", "S[1]="+grid)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if g := readNPY(t, one); g.Rows != 8 || g.Cols != 8 {
+		t.Errorf("O[1,1] is %d×%d", g.Rows, g.Cols)
+	}
+	// S[1,·,·] holds only the updated trailing tile S[1,1,1]; the rest of
+	// the 2×2 grid was never written and assembles as zeros.
+	g := readNPY(t, grid)
+	if g.Rows != 16 || g.Cols != 16 || g.Data[0] != 0 || g.Data[15*16+15] == 0 {
+		t.Errorf("S[1] is %d×%d, corner %v and %v", g.Rows, g.Cols, g.Data[0], g.Data[len(g.Data)-1])
+	}
+}
+
+func TestShortcuts(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"cholesky", "--n", "50", "--block", "16", "--verify", "--compare"},
+			[]string{"cholesky 50×50, block 16: done", "residual         ‖A − LLᵀ‖/(‖A‖·n·ε) =", "(ok; exact, bound 30)", "npw/reference ="}},
+		{[]string{"gemm", "--m", "30", "--k", "17", "--n", "9", "--block", "8", "--verify", "-o", filepath.Join(dir, "c.npy")},
+			[]string{"gemm 30×17 · 17×9, block 8: done", "C → " + filepath.Join(dir, "c.npy") + " (30×9)", "(ok; exact"}},
+		{[]string{"tsqr", "--m", "100", "--n", "6", "--block", "16", "--verify"},
+			[]string{"tsqr 100×6, row blocks of 16: done", "qr_factor", "‖RᵀR − AᵀA‖", "(ok; exact"}},
+	} {
+		code, stdout, stderr := npw(t, tc.args...)
+		if code != 0 {
+			t.Errorf("npw %v: exit %d: %s", tc.args, code, stderr)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("npw %v: output lacks %q:\n%s", tc.args, w, stdout)
+			}
+		}
+	}
+	// Inputs from files: the product of two saved matrices.
+	rng := rand.New(rand.NewPCG(3, 3))
+	a, b := writeNPY(t, dir, "a.npy", randomGaussian(rng, 12, 7)), writeNPY(t, dir, "b.npy", randomGaussian(rng, 7, 5))
+	if code, stdout, stderr := npw(t, "gemm", a, b, "--block", "4", "--verify"); code != 0 || !strings.Contains(stdout, "(ok; exact") {
+		t.Errorf("gemm on files: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	spd := writeNPY(t, dir, "spd.npy", randomSPD(rand.New(rand.NewPCG(4, 4)), 16))
+	bad := randomSPD(rand.New(rand.NewPCG(4, 4)), 16)
+	bad.Data[12*16+12] = -100
+	notSPD := writeNPY(t, dir, "bad.npy", bad)
+	a34 := writeNPY(t, dir, "a34.npy", randomGaussian(rand.New(rand.NewPCG(5, 5)), 3, 4))
+	b52 := writeNPY(t, dir, "b52.npy", randomGaussian(rand.New(rand.NewPCG(5, 6)), 5, 2))
+	garbage := filepath.Join(dir, "garbage.npy")
+	os.WriteFile(garbage, []byte("not numpy"), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string // regexp for the first stderr line
+	}{
+		{"not SPD", []string{"run", "cholesky", "N=2", "--in", "S=" + notSPD, "--out", "O=" + filepath.Join(dir, "l.npy"), "--block", "8"}, 1,
+			`^npw: job \w+ failed: task chol\(i=1\) \(cholesky.lp:\d+:\d+\) failed 3 times: kernel chol on tile S\[1,1,1\] \(8×8\): the tile is not positive definite$`},
+		{"wrong shapes", []string{"run", "gemm", "M=1", "N=1", "K=1", "--in", "A=" + a34, "--in", "B=" + b52, "--out", "C=/dev/null", "--block", "8"}, 1,
+			`kernel gemm on tile A\[0,0\] \(3×4\), tile B\[0,0\] \(5×2\): gemm: A B needs A's columns to match B's rows`},
+		{"missing input tiles", []string{"run", "cholesky", "N=3", "--in", "S=" + spd, "--out", "O=/dev/null", "--block", "8"}, 1,
+			`reads input tile S\[0,2,\d\], which does not exist`},
+		{"unknown output", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--out", "L=/dev/null", "--block", "8"}, 1,
+			`^npw: unknown output L: cholesky has no matrix of that name \(written matrices: O, S\)$`},
+		{"unbound input", []string{"run", "gemm", "M=1", "N=1", "K=1", "--in", "A=" + a34, "--out", "C=/dev/null"}, 1,
+			`^npw: matrix B is an input of gemm: bind it to data \(--in B=FILE.npy\)$`},
+		{"missing file", []string{"run", "cholesky", "N=2", "--in", "S=" + filepath.Join(dir, "nope.npy")}, 1, `no such file or directory`},
+		{"not npy", []string{"run", "cholesky", "N=2", "--in", "S=" + garbage}, 1, `garbage.npy: not a .npy array: missing the \\x93NUMPY magic`},
+		{"bad --in", []string{"run", "cholesky", "N=2", "--in", "S"}, 2, `^npw: bad --in "S": want NAME=FILE.npy$`},
+		{"bad --out", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--out", "O[x]=f.npy"}, 2, `^npw: bad --out "O\[x\]=f.npy": indices must be integers$`},
+		{"bad selector", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--out", "S[1,1,1,1]=f.npy"}, 2, `S has 3 indices; give 1 to 3 of them`},
+		{"bad store URL", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--store", "s4://x"}, 1, `unknown scheme "s4" \(supported: file://, mem://\)`},
+		{"bad queue URL", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--queue", "sqs2://x"}, 1, `queue URL "sqs2://x": unknown scheme "sqs2"`},
+		{"bad state URL", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--state", "nope"}, 1, `state store URL "nope"`},
+		{"bad block", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--block", "0"}, 2, `^npw: --block must be positive, got 0$`},
+		{"no size", []string{"cholesky"}, 2, `^npw: give A.npy or a size: --n N$`},
+		{"not square", []string{"cholesky", a34}, 1, `^npw: cholesky needs a square matrix, got 3×4$`},
+		{"gemm mismatch", []string{"gemm", a34, b52}, 1, `A is 3×4 and B is 5×2; A's columns must match B's rows`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := npw(t, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr)
+			}
+			first := strings.SplitN(stderr, "\n", 2)[0]
+			if !regexp.MustCompile(tc.want).MatchString(first) {
+				t.Errorf("stderr %q does not match %q", first, tc.want)
+			}
+			if strings.Contains(stderr, "goroutine ") {
+				t.Errorf("stack trace:\n%s", stderr)
+			}
+		})
+	}
+}

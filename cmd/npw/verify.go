@@ -1,0 +1,104 @@
+package main
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+const eps = 0x1p-52
+
+// exactLimit is the largest dimension for which residuals are computed
+// exactly; above it an exact check costs about as much as the job, so the
+// norm of the error matrix is estimated from random probes instead.
+const exactLimit = 4096
+
+// probes is the number of random vectors of an estimated residual. For E
+// and Gaussian X (n×k), E‖EX‖²_F = k‖E‖²_F.
+const probes = 8
+
+func asDense(g blas64.General) *mat.Dense {
+	var d mat.Dense
+	d.SetRawMatrix(g)
+	return &d
+}
+
+func gaussian(rng *rand.Rand, r, c int) *mat.Dense {
+	d := mat.NewDense(r, c, nil)
+	raw := d.RawMatrix()
+	for i := range raw.Data {
+		raw.Data[i] = rng.NormFloat64()
+	}
+	return d
+}
+
+// A residual is a scaled residual and whether it was estimated.
+type residual struct {
+	value     float64
+	estimated bool
+}
+
+// probeNorm estimates ‖E‖_F from E X for a Gaussian n×probes matrix X.
+func probeNorm(n int, apply func(x *mat.Dense) *mat.Dense) float64 {
+	x := gaussian(rand.New(rand.NewPCG(7, 7)), n, probes)
+	return mat.Norm(apply(x), 2) / math.Sqrt(probes)
+}
+
+// choleskyResidual is ‖A − LLᵀ‖_F/(‖A‖_F·n·ε).
+func choleskyResidual(a, l blas64.General) residual {
+	A, L := asDense(a), asDense(l)
+	n := a.Rows
+	var e float64
+	if n <= exactLimit {
+		var llt mat.Dense
+		llt.Mul(L, L.T())
+		llt.Sub(A, &llt)
+		e = mat.Norm(&llt, 2)
+	} else {
+		e = probeNorm(n, func(x *mat.Dense) *mat.Dense {
+			var ax, ltx, lltx mat.Dense
+			ax.Mul(A, x)
+			ltx.Mul(L.T(), x)
+			lltx.Mul(L, &ltx)
+			ax.Sub(&ax, &lltx)
+			return &ax
+		})
+	}
+	return residual{e / (mat.Norm(A, 2) * float64(n) * eps), n > exactLimit}
+}
+
+// gemmResidual is ‖C − AB‖_F/(‖A‖_F·‖B‖_F·k·ε).
+func gemmResidual(a, b, c blas64.General) residual {
+	A, B, C := asDense(a), asDense(b), asDense(c)
+	exact := max(a.Rows, a.Cols, b.Cols) <= exactLimit
+	var e float64
+	if exact {
+		var ab mat.Dense
+		ab.Mul(A, B)
+		ab.Sub(C, &ab)
+		e = mat.Norm(&ab, 2)
+	} else {
+		e = probeNorm(b.Cols, func(x *mat.Dense) *mat.Dense {
+			var cx, bx, abx mat.Dense
+			cx.Mul(C, x)
+			bx.Mul(B, x)
+			abx.Mul(A, &bx)
+			cx.Sub(&cx, &abx)
+			return &cx
+		})
+	}
+	return residual{e / (mat.Norm(A, 2) * mat.Norm(B, 2) * float64(max(a.Cols, 1)) * eps), !exact}
+}
+
+// tsqrResidual is ‖RᵀR − AᵀA‖_F/(‖A‖²_F·m·ε), exact (AᵀA is n×n).
+func tsqrResidual(a, r blas64.General) residual {
+	A, R := asDense(a), asDense(r)
+	var rtr, ata mat.Dense
+	rtr.Mul(R.T(), R)
+	ata.Mul(A.T(), A)
+	rtr.Sub(&rtr, &ata)
+	na := mat.Norm(A, 2)
+	return residual{mat.Norm(&rtr, 2) / (na * na * float64(a.Rows) * eps), false}
+}
