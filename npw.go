@@ -42,7 +42,7 @@ type Options struct {
 	State string // state store URL (default mem://)
 
 	Workers     int     // most workers at once (default GOMAXPROCS)
-	Pipeline    int     // tasks in flight per worker (default 1)
+	Pipeline    int     // tasks in flight per worker (default 2)
 	ScaleFactor float64 // workers per pending task (default 1)
 
 	// Lambda emulation for goroutine workers: a cold start before each

@@ -67,7 +67,7 @@ type Spec struct {
 // Options tune the run; zero values take defaults.
 type Options struct {
 	MaxWorkers   int     // default GOMAXPROCS
-	Pipeline     int     // tasks per worker in flight (default 1)
+	Pipeline     int     // tasks per worker in flight (default 2)
 	ScaleFactor  float64 // the provisioner's sf (default 1)
 	Interval     time.Duration
 	Lease        time.Duration
@@ -206,7 +206,7 @@ func (o *Options) defaults() {
 		o.MaxWorkers = runtime.GOMAXPROCS(0)
 	}
 	if o.Pipeline <= 0 {
-		o.Pipeline = 1
+		o.Pipeline = 2
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = 16

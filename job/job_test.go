@@ -23,8 +23,12 @@ const eps = 0x1p-52
 
 // testEnv returns fresh in-memory services.
 func testEnv(t *testing.T) (Env, *blockstore.MemDriver, *state.MemDriver) {
+	return memEnv("mem://" + strings.ReplaceAll(t.Name(), "/", "-"))
+}
+
+func memEnv(queueURL string) (Env, *blockstore.MemDriver, *state.MemDriver) {
 	tiles, st := blockstore.NewMemDriver(), state.NewMemDriver()
-	return Env{Tiles: blockstore.NewStore(tiles, "mem://"), QueueURL: "mem://" + strings.ReplaceAll(t.Name(), "/", "-"), State: state.New(st, "mem://")}, tiles, st
+	return Env{Tiles: blockstore.NewStore(tiles, "mem://"), QueueURL: queueURL, State: state.New(st, "mem://")}, tiles, st
 }
 
 func randomDense(rng *rand.Rand, r, c int) blas64.General {
@@ -51,7 +55,7 @@ func dense(g blas64.General) *mat.Dense {
 	return &d
 }
 
-func plan(t *testing.T, name string, args string) *analysis.Plan {
+func plan(t testing.TB, name string, args string) *analysis.Plan {
 	t.Helper()
 	prog, err := lp.LoadProgram(name)
 	if err != nil {

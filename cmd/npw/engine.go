@@ -25,6 +25,7 @@ type engineFlags struct {
 	sf                  float64
 	coldStart, runtime  time.Duration
 	verbose             bool
+	timeline            string
 }
 
 func envOr(name, def string) string {
@@ -40,11 +41,22 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.StringVar(&e.state, "state", envOr("NPW_STATE", "mem://"), "state store `URL`; default $NPW_STATE or mem://")
 	f.IntVar(&e.block, "block", defaultBlock, "tile size `B` (tiles are B×B)")
 	f.IntVar(&e.workers, "workers", 0, "most workers at once (default: the number of cores)")
-	f.IntVar(&e.pipeline, "pipeline", 1, "tasks in flight per worker")
+	f.IntVar(&e.pipeline, "pipeline", 2, "tasks in flight per worker (reads and writes overlap the computation)")
 	f.Float64Var(&e.sf, "sf", 1, "scaling factor: workers per pending task")
 	f.DurationVar(&e.coldStart, "cold-start", 0, "Lambda emulation: delay before each worker starts")
 	f.DurationVar(&e.runtime, "runtime-limit", 0, "Lambda emulation: each worker's lifetime (0: unlimited)")
 	f.BoolVarP(&e.verbose, "verbose", "v", false, "log workers' events and progress to stderr")
+	f.StringVar(&e.timeline, "timeline", "", "write workers and queued tasks over time to `FILE.csv`")
+}
+
+// writeTimeline writes the provisioner's samples as CSV.
+func writeTimeline(path string, res *job.Result) error {
+	var b strings.Builder
+	b.WriteString("seconds,pending,in_flight,running,launched\n")
+	for _, s := range res.Timeline {
+		fmt.Fprintf(&b, "%.3f,%d,%d,%d,%d\n", s.At.Seconds(), s.Pending, s.InFlight, s.Running, s.Launched)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 func (e *engineFlags) check() error {

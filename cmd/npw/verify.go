@@ -13,7 +13,7 @@ const eps = 0x1p-52
 // exactLimit is the largest dimension for which residuals are computed
 // exactly; above it an exact check costs about as much as the job, so the
 // norm of the error matrix is estimated from random probes instead.
-const exactLimit = 4096
+const exactLimit = 2048
 
 // probes is the number of random vectors of an estimated residual. For E
 // and Gaussian X (n×k), E‖EX‖²_F = k‖E‖²_F.
