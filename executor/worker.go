@@ -50,7 +50,7 @@ type Config struct {
 	ID    string // names the worker in logs and reports
 
 	Pipeline     int           // tasks in flight (default 1)
-	Lease        time.Duration // lease of a task, renewed every Lease/3 (default 30s)
+	Lease        time.Duration // lease of a task, renewed every Lease/3 (default 10s)
 	Poll         time.Duration // how long a receive waits for a task (default 1s)
 	IdleTimeout  time.Duration // stop after this long without a task (default 10s)
 	RuntimeLimit time.Duration // the worker's lifetime; 0 is unlimited
@@ -62,7 +62,17 @@ type Config struct {
 	// Hook, when set, is called as each task passes each phase; returning
 	// ErrCrash kills the worker on the spot, as a crash would.
 	Hook func(phase Phase, task string) error
-	Log  *slog.Logger
+	// OnTask, when set, receives the metrics of every task this worker
+	// completes first.
+	OnTask func(TaskReport)
+	Log    *slog.Logger
+}
+
+// A TaskReport is what one task cost.
+type TaskReport struct {
+	Task, Kernel string
+	Worker       string
+	state.Metrics
 }
 
 // A Phase is a point in the life of a task on a worker.
@@ -88,6 +98,7 @@ type Report struct {
 	Tasks            int // tasks this worker completed first
 	Replays          int // deliveries of done tasks whose completion it replayed
 	Failures         int // failed attempts
+	Abandoned        int // tasks in flight when the worker was killed, left to lapse
 	Reason           string
 	Metrics          state.Metrics
 }
@@ -97,7 +108,7 @@ func (c *Config) defaults() {
 		c.Pipeline = 1
 	}
 	if c.Lease <= 0 {
-		c.Lease = 30 * time.Second
+		c.Lease = 10 * time.Second
 	}
 	if c.Poll <= 0 {
 		c.Poll = time.Second
@@ -173,6 +184,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.report.Stopped = time.Now()
+	w.report.Abandoned = len(w.active)
 	if w.crashed.Load() {
 		w.report.Reason = "crashed"
 	} else if w.report.Reason == "" {
@@ -201,13 +213,18 @@ func (w *worker) halting() bool {
 	}
 }
 
-// timeLeft reports whether a task can still finish before the runtime
-// limit, judging by the longest task so far with a margin.
+// timeLeft reports whether a task leased now can still finish before the
+// runtime limit. It may have to wait for the tasks already in flight,
+// which share the one compute slot, so the estimate is the longest task
+// so far times the tasks in flight plus one, with a margin of a half.
 func (w *worker) timeLeft() bool {
 	if w.deadline.IsZero() {
 		return true
 	}
-	need := time.Duration(w.longest.Load()) * 3 / 2
+	w.mu.Lock()
+	inFlight := len(w.active)
+	w.mu.Unlock()
+	need := time.Duration(w.longest.Load()) * time.Duration(inFlight+1) * 3 / 2
 	return time.Until(w.deadline) > need+w.cfg.Poll
 }
 
@@ -352,7 +369,7 @@ func (w *worker) process(ctx context.Context, lease queue.Lease) error {
 		return err
 	}
 	if done {
-		return w.finish(ctx, lease, node, nil, state.Metrics{})
+		return w.replay(ctx, lease, node)
 	}
 	reads, writes, err := w.plan.Tiles(node)
 	if err != nil {
@@ -375,8 +392,12 @@ func (w *worker) process(ctx context.Context, lease queue.Lease) error {
 	if err := w.hook(Computed, lease.Body); err != nil {
 		return err
 	}
+	c, err := w.completion(node)
+	if err != nil {
+		return w.failJob(ctx, lease, err.Error())
+	}
 	t0 = time.Now()
-	sizes, err := w.write(ctx, writes, outputs, &m)
+	err = w.write(ctx, writes, outputs, &c, &m)
 	m.WriteSeconds = time.Since(t0).Seconds()
 	if err != nil {
 		return w.attemptFailed(ctx, lease, node, err)
@@ -384,7 +405,7 @@ func (w *worker) process(ctx context.Context, lease queue.Lease) error {
 	if err := w.hook(Written, lease.Body); err != nil {
 		return err
 	}
-	return w.finish(ctx, lease, node, sizes, m)
+	return w.finish(ctx, lease, node, &c, m)
 }
 
 func (w *worker) describe(n analysis.Node) string {
@@ -459,7 +480,7 @@ func (w *worker) readFailed(ctx context.Context, lease queue.Lease, node analysi
 	// A scratch tile is deleted only after all its readers are done, so
 	// this task may have been finished meanwhile by another worker.
 	if done, derr := w.cfg.State.IsDone(ctx, w.cfg.Job.ID, lease.Body); derr == nil && done {
-		return w.finish(ctx, lease, node, nil, state.Metrics{})
+		return w.replay(ctx, lease, node)
 	}
 	written, herr := w.plan.HasWriter(re.tile)
 	if herr == nil && !written {
@@ -508,39 +529,61 @@ func (w *worker) tileList(reads []analysis.Tile, inputs []blas64.General) string
 	return s
 }
 
-// write stores the output tiles in parallel and returns their sizes.
-func (w *worker) write(ctx context.Context, writes []analysis.Tile, outputs []blas64.General, m *state.Metrics) ([]int64, error) {
+// write stores the output tiles in parallel, recording the sizes of the
+// scratch tiles in c. A scratch tile that no task reads is not written.
+func (w *worker) write(ctx context.Context, writes []analysis.Tile, outputs []blas64.General, c *state.Completion, m *state.Metrics) error {
 	if len(outputs) != len(writes) {
-		return nil, fmt.Errorf("kernel returned %d tiles for %d outputs", len(outputs), len(writes))
+		return fmt.Errorf("kernel returned %d tiles for %d outputs", len(outputs), len(writes))
 	}
 	sizes := make([]int64, len(writes))
+	dead := map[string]bool{}
+	for _, t := range c.Written {
+		if t.Readers == 0 {
+			dead[t.Key] = true
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for i, t := range writes {
+		key := w.cfg.Job.Key(t)
+		if dead[key] {
+			continue
+		}
 		g.Go(func() error {
-			n, err := w.cfg.Tiles.PutTile(gctx, w.cfg.Job.Key(t), outputs[i])
+			n, err := w.cfg.Tiles.PutTile(gctx, key, outputs[i])
 			sizes[i] = int64(n)
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return err
 	}
-	for _, n := range sizes {
-		m.BytesWritten += n
+	for i, t := range writes {
+		m.BytesWritten += sizes[i]
+		for j := range c.Written {
+			if c.Written[j].Key == w.cfg.Job.Key(t) {
+				c.Written[j].Bytes = sizes[i]
+			}
+		}
 	}
-	return sizes, nil
+	return nil
 }
 
-// finish records the completion (or replays it for a done task, sizes
-// nil), enqueues the ready children, deletes tiles no longer needed and
-// acknowledges the task.
-func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.Node, sizes []int64, m state.Metrics) error {
-	c, err := w.completion(node, sizes)
+// replay replays the completion of a task that is already done, so that
+// children a crash kept from being enqueued are enqueued now.
+func (w *worker) replay(ctx context.Context, lease queue.Lease, node analysis.Node) error {
+	c, err := w.completion(node)
 	if err != nil {
 		return w.failJob(ctx, lease, err.Error())
 	}
+	return w.finish(ctx, lease, node, &c, state.Metrics{})
+}
+
+// finish records the completion c (first, or replayed for a done task),
+// enqueues the ready children, deletes tiles no longer needed and
+// acknowledges the task.
+func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.Node, c *state.Completion, m state.Metrics) error {
 	c.Metrics = m
-	out, err := w.cfg.State.Complete(ctx, w.cfg.Job.ID, c)
+	out, err := w.cfg.State.Complete(ctx, w.cfg.Job.ID, *c)
 	if err != nil {
 		return err
 	}
@@ -552,6 +595,9 @@ func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.No
 		w.report.Replays++
 	}
 	w.mu.Unlock()
+	if out.First && w.cfg.OnTask != nil {
+		w.cfg.OnTask(TaskReport{Task: lease.Body, Kernel: w.plan.Kernel(node), Worker: w.cfg.ID, Metrics: m})
+	}
 	if err := w.hook(Completed, lease.Body); err != nil {
 		return err
 	}
@@ -586,9 +632,10 @@ func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.No
 }
 
 // completion builds the state-store record of a finished task: its
-// children with their parent counts, the scratch tiles it wrote with their
-// reader counts, and the scratch tiles it read.
-func (w *worker) completion(node analysis.Node, sizes []int64) (state.Completion, error) {
+// children with their parent counts, the scratch tiles it writes with
+// their reader counts (sizes are filled in by write), and the scratch
+// tiles it read.
+func (w *worker) completion(node analysis.Node) (state.Completion, error) {
 	c := state.Completion{Task: node.Key()}
 	children, err := w.plan.Children(node, nil)
 	if err != nil {
@@ -606,18 +653,14 @@ func (w *worker) completion(node analysis.Node, sizes []int64) (state.Completion
 		return c, err
 	}
 	var readers []analysis.Node
-	for i, t := range writes {
+	for _, t := range writes {
 		if w.cfg.Job.Matrices[t.Matrix].Output {
 			continue
 		}
 		if readers, err = w.plan.Readers(t, readers[:0]); err != nil {
 			return c, err
 		}
-		var size int64
-		if sizes != nil {
-			size = sizes[i]
-		}
-		c.Written = append(c.Written, state.Tile{Key: w.cfg.Job.Key(t), Readers: len(readers), Bytes: size})
+		c.Written = append(c.Written, state.Tile{Key: w.cfg.Job.Key(t), Readers: len(readers)})
 	}
 	seen := map[string]bool{}
 	for _, t := range reads {

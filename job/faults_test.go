@@ -13,6 +13,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/npw-dev/npw/executor"
+	"github.com/npw-dev/npw/kernels"
+	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/queue"
 )
 
@@ -156,4 +158,51 @@ func TestCrashBetweenCompletionAndEnqueue(t *testing.T) {
 	if int64(len(killed)) != res.Status.Tasks {
 		t.Fatalf("%d of %d tasks had their worker killed after completing", len(killed), res.Status.Tasks)
 	}
+}
+
+// TestLambdaEmulation runs a job on workers with a cold start and a short
+// runtime limit: they retire before their limit, the provisioner replaces
+// them, and the result is the clean run's.
+func TestLambdaEmulation(t *testing.T) {
+	a := spd(rand.New(rand.NewPCG(10, 10)), 64) // 120 tasks of 15ms: more than a worker lifetime
+	spec := choleskyJob(t, a, 8)
+	want := cleanRun(t, spec)
+	env, _, _ := testEnv(t)
+	opts := fast()
+	opts.MaxWorkers = 3
+	opts.ColdStart = 30 * time.Millisecond
+	opts.RuntimeLimit = 250 * time.Millisecond
+	opts.Worker = func(c *executor.Config) {
+		c.Kernel = func(name string) (*kernels.Kernel, bool) {
+			k, ok := kernels.Lookup(name)
+			if !ok {
+				return nil, false
+			}
+			return &kernels.Kernel{Name: name, Flops: k.Flops, Run: func(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
+				time.Sleep(15 * time.Millisecond)
+				return k.Run(in, s)
+			}}, true
+		}
+	}
+	res := runJob(t, env, spec, opts)
+	if got := assemble(t, env, res, "O", nil); !sameBits(got, want) {
+		t.Fatal("result differs from the clean run")
+	}
+	retired, abandoned := 0, 0
+	for _, w := range res.Workers {
+		abandoned += w.Abandoned
+		if w.Reason == "runtime limit" {
+			retired++
+		}
+		if life := w.Stopped.Sub(w.Launched); life > opts.ColdStart+opts.RuntimeLimit+50*time.Millisecond {
+			t.Errorf("worker %s lived %v, past its cold start and limit", w.Worker, life)
+		}
+	}
+	if len(res.Workers) <= opts.MaxWorkers || retired == 0 {
+		t.Fatalf("%d workers launched, %d retired at their limit; want replacements", len(res.Workers), retired)
+	}
+	if res.PeakWorkers() > opts.MaxWorkers {
+		t.Errorf("peak %d workers, cap %d", res.PeakWorkers(), opts.MaxWorkers)
+	}
+	t.Logf("%d workers launched, %d retired at the runtime limit (%d tasks abandoned), %.2f worker-seconds", len(res.Workers), retired, abandoned, res.WorkerSeconds())
 }

@@ -215,7 +215,7 @@ func (o *Options) defaults() {
 		o.Stall = 5 * time.Second
 	}
 	if o.Lease <= 0 {
-		o.Lease = 30 * time.Second
+		o.Lease = 10 * time.Second // the paper's; a dead worker's task returns after this
 	}
 	if o.Poll <= 0 {
 		o.Poll = 250 * time.Millisecond

@@ -1,0 +1,211 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/kernels"
+	lp "github.com/npw-dev/npw/lambdapack"
+	"github.com/npw-dev/npw/queue"
+	"github.com/npw-dev/npw/state"
+)
+
+// harness is one job on fresh memory services, ready for workers.
+type harness struct {
+	job   *Job
+	tiles *blockstore.Store
+	queue *queue.Queue
+	state *state.Store
+	tasks int64
+}
+
+// newHarness sets up a TSQR job over n row blocks of 4×3.
+func newHarness(t *testing.T, n int) *harness {
+	t.Helper()
+	ctx := context.Background()
+	prog, err := lp.LoadProgram("tsqr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := analysis.NewPlan(prog, map[string]lp.Value{"N": lp.Int(int64(n))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{tiles: blockstore.NewStore(blockstore.NewMemDriver(), "mem://"), state: state.New(state.NewMemDriver(), "mem://")}
+	h.job = &Job{ID: "test", Plan: plan}
+	for _, m := range prog.Matrices {
+		h.job.Matrices = append(h.job.Matrices, Matrix{BigMatrix: blockstore.BigMatrix{Name: m.Name, Prefix: "jobs/test", Arity: m.Arity, Block: 4}, Output: m.Name == "R"})
+	}
+	a := blas64.General{Rows: 4 * n, Cols: 3, Stride: 3, Data: make([]float64, 12*n)}
+	for i := range a.Data {
+		a.Data[i] = float64((i*7919)%13) - 6
+	}
+	if _, _, err := blockstore.Upload(ctx, h.tiles, &h.job.Matrices[0].BigMatrix, a, 4); err != nil {
+		t.Fatal(err)
+	}
+	q, err := queue.Open(ctx, "mem://executor-test", fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.queue = q
+	if h.tasks, err = plan.Count(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.state.CreateJob(ctx, state.Job{ID: "test", Tasks: h.tasks}); err != nil {
+		t.Fatal(err)
+	}
+	starters, _ := plan.Starters()
+	for _, s := range starters {
+		if err := q.Send(ctx, queue.Message{Body: s.Key(), Priority: plan.Priority(s)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { q.Destroy(context.Background()) })
+	return h
+}
+
+func (h *harness) config(id string) Config {
+	return Config{Job: h.job, Tiles: h.tiles, Queue: h.queue, State: h.state, ID: id,
+		Lease: time.Second, Poll: 10 * time.Millisecond, IdleTimeout: time.Second}
+}
+
+// slowKernels wraps every kernel with a delay and counts runs per task.
+func slowKernels(d time.Duration, runs *sync.Map) func(string) (*kernels.Kernel, bool) {
+	return func(name string) (*kernels.Kernel, bool) {
+		k, ok := kernels.Lookup(name)
+		if !ok {
+			return nil, false
+		}
+		return &kernels.Kernel{Name: name, Flops: k.Flops, Run: func(in []blas64.General, sc []lp.Value) ([]blas64.General, error) {
+			if runs != nil {
+				n, _ := runs.LoadOrStore(fmt.Sprint(in[0].Data[:1], len(in)), new(int))
+				*n.(*int)++
+			}
+			time.Sleep(d)
+			return k.Run(in, sc)
+		}}, true
+	}
+}
+
+func TestWorkerRunsJobAlone(t *testing.T) {
+	h := newHarness(t, 9)
+	cfg := h.config("solo")
+	cfg.Pipeline = 3
+	var mu sync.Mutex
+	var reports []TaskReport
+	cfg.OnTask = func(r TaskReport) {
+		mu.Lock()
+		reports = append(reports, r)
+		mu.Unlock()
+	}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Reason != "job done" || int64(rep.Tasks) != h.tasks {
+		t.Fatalf("report %+v, want job done after %d tasks", rep, h.tasks)
+	}
+	if int64(len(reports)) != h.tasks {
+		t.Fatalf("%d task reports for %d tasks", len(reports), h.tasks)
+	}
+	for _, r := range reports {
+		if r.Worker != "solo" || r.Kernel == "" || (r.Kernel == "qr_factor" && r.Flops <= 0) || r.BytesRead <= 0 {
+			t.Fatalf("task report %+v", r)
+		}
+	}
+	// V and T tiles have no readers and are not outputs: never written.
+	keys, _ := h.tiles.List(context.Background(), "jobs/test/")
+	for _, k := range keys {
+		if strings.HasPrefix(k, "jobs/test/V/") || strings.HasPrefix(k, "jobs/test/T/") {
+			t.Errorf("unread scratch tile %s was written", k)
+		}
+	}
+	if _, err := h.tiles.Get(context.Background(), "jobs/test/R/0_4.npy"); err != nil {
+		t.Errorf("the final R tile is missing: %v", err)
+	}
+}
+
+// TestRuntimeLimit checks that a worker stops before its limit without
+// leasing a task it cannot finish: nothing is left leased.
+func TestRuntimeLimit(t *testing.T) {
+	h := newHarness(t, 16)
+	cfg := h.config("limited")
+	cfg.Kernel = slowKernels(60*time.Millisecond, nil)
+	cfg.RuntimeLimit = 500 * time.Millisecond
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Reason != "runtime limit" || rep.Tasks < 2 || int64(rep.Tasks) >= h.tasks {
+		t.Fatalf("report %+v", rep)
+	}
+	if d := rep.Stopped.Sub(rep.Started); d > cfg.RuntimeLimit {
+		t.Errorf("worker ran %v, past its limit %v", d, cfg.RuntimeLimit)
+	}
+	_, inflight, _ := h.queue.Depth(context.Background())
+	if inflight != 0 {
+		t.Errorf("%d tasks left leased by a worker that stopped in time", inflight)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	h := newHarness(t, 2)
+	// Drain the queue so the worker finds nothing.
+	ls, _ := h.queue.Receive(context.Background(), 10, time.Minute, 0)
+	cfg := h.config("idle")
+	cfg.IdleTimeout = 200 * time.Millisecond
+	start := time.Now()
+	rep, err := Run(context.Background(), cfg)
+	if err != nil || rep.Reason != "idle" || len(ls) == 0 {
+		t.Fatalf("report %+v, %v", rep, err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond || d > 2*time.Second {
+		t.Errorf("stopped after %v with an idle timeout of 200ms", d)
+	}
+}
+
+// TestLeaseRenewal runs tasks three times longer than the lease on two
+// workers: renewal keeps each task with one worker.
+func TestLeaseRenewal(t *testing.T) {
+	h := newHarness(t, 4)
+	var runs sync.Map
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var reports []Report
+	for i := range 2 {
+		cfg := h.config(fmt.Sprint("w", i))
+		cfg.Lease = 90 * time.Millisecond
+		cfg.Kernel = slowKernels(300*time.Millisecond, &runs)
+		wg.Go(func() {
+			rep, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			reports = append(reports, rep)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, r := range reports {
+		total += r.Tasks + r.Replays
+	}
+	if int64(total) != h.tasks {
+		t.Errorf("%d deliveries handled for %d tasks: some lease lapsed and a task ran twice", total, h.tasks)
+	}
+	runs.Range(func(k, v any) bool {
+		if *v.(*int) != 1 {
+			t.Errorf("kernel input %v computed %d times", k, *v.(*int))
+		}
+		return true
+	})
+}
