@@ -138,6 +138,9 @@ func DecodeNPY(data []byte) (Array, error) {
 	}
 	header := string(data[start : start+hlen])
 	body := data[start+hlen:]
+	if shape, ok := fastHeader(header); ok { // the header npw and NumPy write for C-order float64
+		return decodeFloats(shape, body)
+	}
 	m := descrRE.FindStringSubmatch(header)
 	if m == nil {
 		return bad("header has no descr: %q", strings.TrimSpace(header))
@@ -171,6 +174,42 @@ func DecodeNPY(data []byte) (Array, error) {
 	}
 	if fortran && len(shape) == 2 {
 		out = fromColumnMajor(out, shape[0], shape[1])
+	}
+	return Array{Shape: shape, Data: out}, nil
+}
+
+const fastPrefix = "{'descr': '<f8', 'fortran_order': False, 'shape': ("
+
+// fastHeader parses the common header without regular expressions.
+func fastHeader(header string) ([]int, bool) {
+	rest, ok := strings.CutPrefix(header, fastPrefix)
+	if !ok {
+		return nil, false
+	}
+	dims, _, ok := strings.Cut(rest, ")")
+	if !ok {
+		return nil, false
+	}
+	shape, err := parseShape(dims)
+	return shape, err == nil
+}
+
+// decodeFloats reads little-endian float64 data of a shape.
+func decodeFloats(shape []int, body []byte) (Array, error) {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	if len(body) < 8*n {
+		return Array{}, fmt.Errorf("%w: data is truncated: shape %v needs %d bytes, found %d", ErrNotNPY, shape, 8*n, len(body))
+	}
+	out := make([]float64, n)
+	if littleEndian && n > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 8*n), body)
+	} else {
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(body[8*i:]))
+		}
 	}
 	return Array{Shape: shape, Data: out}, nil
 }
