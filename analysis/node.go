@@ -61,7 +61,7 @@ func parseNodeKey(key string) (Node, error) {
 	var n Node
 	stmt, vals, ok := strings.Cut(key, ":")
 	if !ok {
-		return n, fmt.Errorf("bad task key %q: want stmt:v0,v1,...", key)
+		return n, fmt.Errorf("bad task key %q: want the form stmt:v0,v1", key)
 	}
 	s, err := strconv.ParseUint(stmt, 10, 16)
 	if err != nil || strconv.FormatUint(s, 10) != stmt {

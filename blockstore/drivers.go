@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/npw-dev/npw/internal/registry"
 )
 
 func init() {
@@ -20,23 +22,13 @@ func init() {
 
 // Memory stores live in this process; mem://name names one, so that every
 // opener of the same URL shares it. mem:// is the store named "".
-var (
-	memMu     sync.Mutex
-	memStores = map[string]*MemDriver{}
-)
+var memStores registry.Instances[*MemDriver]
 
 func openMem(_ context.Context, u *url.URL) (Driver, error) {
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
 		return nil, fmt.Errorf("a memory store URL is mem:// or mem://name")
 	}
-	memMu.Lock()
-	defer memMu.Unlock()
-	d, ok := memStores[u.Host]
-	if !ok {
-		d = NewMemDriver()
-		memStores[u.Host] = d
-	}
-	return d, nil
+	return memStores.Get(u.Host, NewMemDriver), nil
 }
 
 // A MemDriver keeps objects in a map. It tracks the bytes it holds and

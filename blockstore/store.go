@@ -18,10 +18,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/internal/registry"
 )
 
 // ErrNotFound is returned (wrapped) for a key that holds no object.
@@ -45,40 +46,16 @@ type Driver interface {
 // An Opener opens a driver for a URL of its scheme.
 type Opener func(ctx context.Context, u *url.URL) (Driver, error)
 
-var (
-	openersMu sync.Mutex
-	openers   = map[string]Opener{}
-)
+var openers = registry.New[Opener]("tile store")
 
 // Register makes a driver available under a URL scheme.
-func Register(scheme string, open Opener) {
-	openersMu.Lock()
-	defer openersMu.Unlock()
-	openers[scheme] = open
-}
-
-func schemes() []string {
-	openersMu.Lock()
-	defer openersMu.Unlock()
-	var s []string
-	for k := range openers {
-		s = append(s, k+"://")
-	}
-	slices.Sort(s)
-	return s
-}
+func Register(scheme string, open Opener) { openers.Register(scheme, open) }
 
 // Open opens the tile store at a URL such as mem:// or file:///data/npw.
 func Open(ctx context.Context, rawurl string) (*Store, error) {
-	u, err := url.Parse(rawurl)
-	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("tile store URL %q: want scheme://..., one of %s", rawurl, strings.Join(schemes(), ", "))
-	}
-	openersMu.Lock()
-	open, ok := openers[u.Scheme]
-	openersMu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("tile store URL %q: unknown scheme %q (supported: %s)", rawurl, u.Scheme, strings.Join(schemes(), ", "))
+	open, u, err := openers.Lookup(rawurl)
+	if err != nil {
+		return nil, err
 	}
 	d, err := open(ctx, u)
 	if err != nil {

@@ -77,11 +77,11 @@ func TestEvalErrors(t *testing.T) {
 }
 
 func TestEvalInt(t *testing.T) {
-	prog, err := Load("v.lp", "def f(A: BigMatrix, N: int):\n    A[N / 2] = chol(A[1])\n")
+	_, err := Load("v.lp", "def f(A: BigMatrix, N: int):\n    A[N / 2] = chol(A[1])\n")
 	if err == nil || !strings.Contains(err.Error(), "v.lp:2:7: index of A is a float expression") {
 		t.Fatalf("static float index not reported: %v", err)
 	}
-	prog, err = Load("v.lp", "def f(A: BigMatrix, N: int):\n    A[2**(N-9)] = chol(A[1])\n")
+	prog, err := Load("v.lp", "def f(A: BigMatrix, N: int):\n    A[2**(N-9)] = chol(A[1])\n")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,31 +7,26 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/npw-dev/npw/internal/registry"
 )
 
 func init() { Register("mem", openMem) }
 
 // Memory queues live in this process, named by the URL's host and the
 // queue name, so every opener of mem:// and a job's name shares one.
-var (
-	memMu     sync.Mutex
-	memQueues = map[string]*MemDriver{}
-)
+var memQueues registry.Instances[*MemDriver]
 
 func openMem(_ context.Context, u *url.URL, name string) (Driver, error) {
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
 		return nil, fmt.Errorf("a memory queue URL is mem:// or mem://space")
 	}
 	key := u.Host + "/" + name
-	memMu.Lock()
-	defer memMu.Unlock()
-	q, ok := memQueues[key]
-	if !ok {
-		q = NewMemDriver()
+	return memQueues.Get(key, func() *MemDriver {
+		q := NewMemDriver()
 		q.key = key
-		memQueues[key] = q
-	}
-	return q, nil
+		return q
+	}), nil
 }
 
 // A MemDriver is an in-memory lease queue with SQS's semantics: leases
@@ -210,11 +205,7 @@ func (q *MemDriver) Depth(context.Context) (visible, inflight int, err error) {
 // Destroy implements Driver: the queue is emptied and unregistered, so
 // the next Open of its name makes a new one.
 func (q *MemDriver) Destroy(context.Context) error {
-	memMu.Lock()
-	if memQueues[q.key] == q {
-		delete(memQueues, q.key)
-	}
-	memMu.Unlock()
+	memQueues.Remove(q.key, func(other *MemDriver) bool { return other == q })
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.destroyed = true

@@ -14,11 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/npw-dev/npw/internal/registry"
 )
 
 // A Message is a task to run. Higher priorities are received first.
@@ -65,40 +65,16 @@ type Driver interface {
 // An Opener opens the named queue of a URL's scheme, creating it if needed.
 type Opener func(ctx context.Context, u *url.URL, name string) (Driver, error)
 
-var (
-	openersMu sync.Mutex
-	openers   = map[string]Opener{}
-)
+var openers = registry.New[Opener]("queue")
 
 // Register makes a driver available under a URL scheme.
-func Register(scheme string, open Opener) {
-	openersMu.Lock()
-	defer openersMu.Unlock()
-	openers[scheme] = open
-}
-
-func schemes() string {
-	openersMu.Lock()
-	defer openersMu.Unlock()
-	var s []string
-	for k := range openers {
-		s = append(s, k+"://")
-	}
-	slices.Sort(s)
-	return strings.Join(s, ", ")
-}
+func Register(scheme string, open Opener) { openers.Register(scheme, open) }
 
 // Open opens the queue called name at a URL such as mem://.
 func Open(ctx context.Context, rawurl, name string) (*Queue, error) {
-	u, err := url.Parse(rawurl)
-	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("queue URL %q: want scheme://..., one of %s", rawurl, schemes())
-	}
-	openersMu.Lock()
-	open, ok := openers[u.Scheme]
-	openersMu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("queue URL %q: unknown scheme %q (supported: %s)", rawurl, u.Scheme, schemes())
+	open, u, err := openers.Lookup(rawurl)
+	if err != nil {
+		return nil, err
 	}
 	if name == "" || strings.ContainsAny(name, "/ ") {
 		return nil, fmt.Errorf("bad queue name %q", name)

@@ -5,28 +5,20 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+
+	"github.com/npw-dev/npw/internal/registry"
 )
 
 func init() { Register("mem", openMem) }
 
-var (
-	memMu     sync.Mutex
-	memStores = map[string]*MemDriver{}
-)
+var memStores registry.Instances[*MemDriver]
 
 // openMem returns the process's memory store of that name (mem:// is "").
 func openMem(_ context.Context, u *url.URL) (Driver, error) {
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
 		return nil, fmt.Errorf("a memory state URL is mem:// or mem://name")
 	}
-	memMu.Lock()
-	defer memMu.Unlock()
-	d, ok := memStores[u.Host]
-	if !ok {
-		d = NewMemDriver()
-		memStores[u.Host] = d
-	}
-	return d, nil
+	return memStores.Get(u.Host, NewMemDriver), nil
 }
 
 // A MemDriver keeps job state in maps; each transition holds the job's lock.

@@ -18,11 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/npw-dev/npw/internal/registry"
 )
 
 // A Job is what the store needs to know to track one job.
@@ -132,40 +131,16 @@ type Driver interface {
 // An Opener opens a driver for a URL of its scheme.
 type Opener func(ctx context.Context, u *url.URL) (Driver, error)
 
-var (
-	openersMu sync.Mutex
-	openers   = map[string]Opener{}
-)
+var openers = registry.New[Opener]("state store")
 
 // Register makes a driver available under a URL scheme.
-func Register(scheme string, open Opener) {
-	openersMu.Lock()
-	defer openersMu.Unlock()
-	openers[scheme] = open
-}
-
-func schemes() string {
-	openersMu.Lock()
-	defer openersMu.Unlock()
-	var s []string
-	for k := range openers {
-		s = append(s, k+"://")
-	}
-	slices.Sort(s)
-	return strings.Join(s, ", ")
-}
+func Register(scheme string, open Opener) { openers.Register(scheme, open) }
 
 // Open opens the state store at a URL such as mem://.
 func Open(ctx context.Context, rawurl string) (*Store, error) {
-	u, err := url.Parse(rawurl)
-	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("state store URL %q: want scheme://..., one of %s", rawurl, schemes())
-	}
-	openersMu.Lock()
-	open, ok := openers[u.Scheme]
-	openersMu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("state store URL %q: unknown scheme %q (supported: %s)", rawurl, u.Scheme, schemes())
+	open, u, err := openers.Lookup(rawurl)
+	if err != nil {
+		return nil, err
 	}
 	d, err := open(ctx, u)
 	if err != nil {
