@@ -34,6 +34,13 @@ var shippedSizes = map[string]string{
 	"cholesky": "N=1,2,3,4,5,6,7,8,9,11,13,16,17,23,32",
 	"tsqr":     "N=1,2,3,4,5,6,7,8,9,11,13,16,17,31,32,33,64,100",
 	"gemm":     "M=1,2,3 N=1,2,5 K=1,2,3,4,5,7,8,9,16,17",
+	"trsolve":  "N=1,2,3,4,5,7,8,13 NRHS=1,2,3 OP=0,1,2",
+	"posv":     "N=1,2,3,4,5,8,11 NRHS=1,3",
+	"qr":       "MT=1,2,3,4,5,7,8,9,13 NT=1,2,3,5,8",
+	// KT <= MT, as the factorisation of an MT x NT grid gives KT = min(MT, NT);
+	// specs separated by ";" are tested one after the other.
+	"qr_apply_qt": "MT=1 KT=1 NB=1,2; MT=2 KT=1,2 NB=1,3; MT=3,5,8,9,16 KT=1,2,3 NB=1,2",
+	"qr_apply_q":  "MT=1 KT=1 NB=1,2; MT=2 KT=1,2 NB=1,3; MT=3,5,8,9,16 KT=1,2,3 NB=1,2",
 }
 
 // expand turns "M=1,2 N=3,4" into every combination of values.
@@ -85,8 +92,10 @@ func allCases(t *testing.T) []testCase {
 		if !ok {
 			t.Fatalf("shipped program %s has no test sizes", name)
 		}
-		for _, args := range expand(t, spec) {
-			cases = append(cases, testCase{name: name, prog: prog, args: args})
+		for _, one := range strings.Split(spec, ";") {
+			for _, args := range expand(t, one) {
+				cases = append(cases, testCase{name: name, prog: prog, args: args})
+			}
 		}
 	}
 	files, _ := filepath.Glob("testdata/*.lp")

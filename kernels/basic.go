@@ -30,6 +30,9 @@ func init() {
 	register(&Kernel{Name: "gemm_sub", Run: runGemmSub, Flops: func(in []blas64.General) float64 {
 		return 2 * float64(in[1].Rows) * float64(in[1].Cols) * float64(in[2].Cols)
 	}})
+	register(&Kernel{Name: "gemm_sub_tn", Run: runGemmSubTN, Flops: func(in []blas64.General) float64 {
+		return 2 * float64(in[1].Cols) * float64(in[1].Rows) * float64(in[2].Cols)
+	}})
 	register(&Kernel{Name: "add", Run: runAdd, Flops: func(in []blas64.General) float64 {
 		return float64(len(in)-1) * float64(in[0].Rows) * float64(in[0].Cols)
 	}})
@@ -135,6 +138,19 @@ func runGemmSub(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	c := Clone(c0)
 	if a.Cols > 0 && c.Rows > 0 && c.Cols > 0 {
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, a, b, 1, c)
+	}
+	return []blas64.General{c}, nil
+}
+
+// runGemmSubTN computes C − Aᵀ B.
+func runGemmSubTN(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	c0, a, b := in[0], in[1], in[2]
+	if a.Rows != b.Rows || c0.Rows != a.Cols || c0.Cols != b.Cols {
+		return nil, shapeErr("gemm_sub_tn", "C − Aᵀ B needs C m×n, A k×m and B k×n, got C %s, A %s, B %s", Shape(c0), Shape(a), Shape(b))
+	}
+	c := Clone(c0)
+	if a.Rows > 0 && c.Rows > 0 && c.Cols > 0 {
+		blas64.Gemm(blas.Trans, blas.NoTrans, -1, a, b, 1, c)
 	}
 	return []blas64.General{c}, nil
 }

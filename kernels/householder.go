@@ -26,11 +26,17 @@ func init() {
 		return qrFlops(m, in[0].Cols)
 	}})
 	register(&Kernel{Name: "qr_leaf", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-		return one(applyQT("qr_leaf", in[0], in[1], in[2]))
+		return one(applyQ("qr_leaf", blas.Trans, in[0], in[1], in[2]))
 	}, Flops: leafFlops})
-	register(&Kernel{Name: "qr_trailing_update", Run: runQRTrailing, Flops: func(in []blas64.General) float64 {
-		return applyFlops(in[0].Rows, in[0].Cols, in[2].Cols)
-	}})
+	register(&Kernel{Name: "qr_trailing_update", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return qrTrailing("qr_trailing_update", blas.Trans, in)
+	}, Flops: leafFlops})
+	register(&Kernel{Name: "qr_leaf_q", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return one(applyQ("qr_leaf_q", blas.NoTrans, in[0], in[1], in[2]))
+	}, Flops: leafFlops})
+	register(&Kernel{Name: "qr_trailing_update_q", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return qrTrailing("qr_trailing_update_q", blas.NoTrans, in)
+	}, Flops: leafFlops})
 	register(&Kernel{Name: "lq_factor", Run: runLQFactor, Flops: func(in []blas64.General) float64 {
 		n := 0
 		for _, t := range in {
@@ -153,8 +159,8 @@ func runQRFactor(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	return []blas64.General{v, t, r}, nil
 }
 
-// applyQT computes Qᵀ S = S − V Tᵀ (Vᵀ S).
-func applyQT(kernel string, v, t, s blas64.General) (blas64.General, error) {
+// applyQ computes Qᵀ S = S − V Tᵀ (Vᵀ S) (trans) or Q S = S − V T (Vᵀ S).
+func applyQ(kernel string, trans blas.Transpose, v, t, s blas64.General) (blas64.General, error) {
 	if t.Rows != v.Cols || t.Cols != v.Cols || s.Rows != v.Rows {
 		return blas64.General{}, shapeErr(kernel, "needs V m×k, T k×k and S with m rows, got V %s, T %s, S %s", Shape(v), Shape(t), Shape(s))
 	}
@@ -165,27 +171,48 @@ func applyQT(kernel string, v, t, s blas64.General) (blas64.General, error) {
 	}
 	w := NewTile(k, c)
 	blas64.Gemm(blas.Trans, blas.NoTrans, 1, v, s, 0, w)
-	blas64.Trmm(blas.Left, blas.Trans, 1, blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: k, Stride: t.Stride, Data: t.Data}, w)
+	blas64.Trmm(blas.Left, trans, 1, blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: k, Stride: t.Stride, Data: t.Data}, w)
 	blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, v, w, 1, out)
 	return out, nil
 }
 
-// runQRTrailing applies Qᵀ of a stacked factorisation to [S0; S1].
-func runQRTrailing(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+// qrTrailing applies Qᵀ (trans) or Q of a stacked factorisation to [S0; S1].
+//
+// The factorisation stacked two R factors. When V has as many rows as S0
+// and S1 together, Q acts on all of them. When it has fewer, the R
+// factors were shorter than the tiles (a panel narrower than the tiles
+// are tall, as the last panel of a matrix can be): each R sits in the
+// first rows of its tile, so Q acts on the first k0 rows of S0 and k1 of
+// S1 and the other rows stay. A top tile holds at least as many rows as
+// the panel is wide, so k0 = min(rows of S0, columns of V).
+func qrTrailing(kernel string, trans blas.Transpose, in []blas64.General) ([]blas64.General, error) {
 	v, t, s0, s1 := in[0], in[1], in[2], in[3]
+	k0 := s0.Rows
 	if s0.Rows+s1.Rows != v.Rows {
-		return nil, shapeErr("qr_trailing_update", "S0 and S1 must stack to V's %d rows, got S0 %s and S1 %s", v.Rows, Shape(s0), Shape(s1))
+		k0 = min(s0.Rows, v.Cols)
 	}
-	s, err := stackRows("qr_trailing_update", in[2:])
+	k1 := v.Rows - k0
+	if k1 < 0 || k1 > s1.Rows || s0.Cols != s1.Cols {
+		return nil, shapeErr(kernel, "V with %d rows does not fit S0 %s and S1 %s", v.Rows, Shape(s0), Shape(s1))
+	}
+	top0, rest0 := splitRows(s0, k0)
+	top1, rest1 := splitRows(s1, k1)
+	s, err := stackRows(kernel, []blas64.General{top0, top1})
 	if err != nil {
 		return nil, err
 	}
-	out, err := applyQT("qr_trailing_update", v, t, s)
+	out, err := applyQ(kernel, trans, v, t, s)
 	if err != nil {
 		return nil, err
 	}
-	top, bottom := splitRows(out, s0.Rows)
-	return []blas64.General{top, bottom}, nil
+	new0, new1 := splitRows(out, k0)
+	if rest0.Rows > 0 {
+		new0, _ = stackRows(kernel, []blas64.General{new0, rest0})
+	}
+	if rest1.Rows > 0 {
+		new1, _ = stackRows(kernel, []blas64.General{new1, rest1})
+	}
+	return []blas64.General{new0, new1}, nil
 }
 
 // runLQFactor factors A, or [A B] side by side, as L Q.

@@ -235,6 +235,12 @@ func TestGemm(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, fmt.Sprintf("gemm_sub %v", tc), scaled(sub(out[0], sub(c, mul(a, b))), norm(c)+norm(a)*norm(b), k))
+		at := Transpose(a)
+		out, err = run(t, "gemm_sub_tn", []blas64.General{c, at, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("gemm_sub_tn %v", tc), scaled(sub(out[0], sub(c, mul(a, b))), norm(c)+norm(a)*norm(b), k))
 	}
 	if _, err := run(t, "gemm", []blas64.General{NewTile(2, 3), NewTile(2, 3)}); err == nil {
 		t.Error("gemm accepted mismatched shapes")
@@ -322,6 +328,11 @@ func TestQRFactor(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, fmt.Sprintf("qr_leaf %v", tc), scaled(sub(leaf[0], mul(Transpose(q), s)), norm(s), m))
+		leafQ, err := run(t, "qr_leaf_q", []blas64.General{v, tt, s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("qr_leaf_q %v", tc), scaled(sub(leafQ[0], mul(q, s)), norm(s), m))
 		if m2 > 0 {
 			s0, s1 := splitRows(s, m1)
 			upd, err := run(t, "qr_trailing_update", []blas64.General{v, tt, s0, s1})
@@ -330,6 +341,41 @@ func TestQRFactor(t *testing.T) {
 			}
 			both, _ := stackRows("test", upd)
 			check(t, fmt.Sprintf("qr_trailing_update %v", tc), scaled(sub(both, leaf[0]), norm(s), m))
+			updQ, err := run(t, "qr_trailing_update_q", []blas64.General{v, tt, s0, s1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bothQ, _ := stackRows("test", updQ)
+			check(t, fmt.Sprintf("qr_trailing_update_q %v", tc), scaled(sub(bothQ, leafQ[0]), norm(s), m))
+		}
+	}
+	// A panel narrower than its tiles: the leaves of two 8×3 tiles give
+	// 3×3 R factors, whose stacked Q acts on the first 3 rows of two 8-row
+	// tiles and leaves the other 5 rows of each alone.
+	a0, a1 := randTile(rng, 8, 3), randTile(rng, 8, 3)
+	l0, _ := run(t, "qr_factor", []blas64.General{a0})
+	l1, _ := run(t, "qr_factor", []blas64.General{a1})
+	tree, err := run(t, "qr_factor", []blas64.General{l0[2], l1[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0, s1 := randTile(rng, 8, 4), randTile(rng, 8, 4)
+	upd, err := run(t, "qr_trailing_update", []blas64.General{tree[0], tree[1], s0, s1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := qOf(tree[0], tree[1]) // 6×6
+	tops, _ := stackRows("test", []blas64.General{Clone(blas64.General{Rows: 3, Cols: 4, Stride: 4, Data: s0.Data}), Clone(blas64.General{Rows: 3, Cols: 4, Stride: 4, Data: s1.Data})})
+	want := mul(Transpose(q), tops)
+	for i := range 8 {
+		for j := range 4 {
+			w0, w1 := s0.Data[i*4+j], s1.Data[i*4+j]
+			if i < 3 {
+				w0, w1 = want.Data[i*4+j], want.Data[(i+3)*4+j]
+			}
+			if math.Abs(upd[0].Data[i*4+j]-w0) > 1e-12 || math.Abs(upd[1].Data[i*4+j]-w1) > 1e-12 {
+				t.Fatalf("narrow-panel trailing update differs at (%d,%d)", i, j)
+			}
 		}
 	}
 	if _, err := run(t, "qr_factor", []blas64.General{NewTile(3, 2), NewTile(3, 3)}); err == nil {

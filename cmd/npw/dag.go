@@ -139,7 +139,7 @@ func printSummary(w io.Writer, filename string, plan *analysis.Plan, r dagReport
 	row("max parallelism", "%d tasks", s.MaxParallelism)
 	var names, kernels []string // in program order
 	for _, call := range plan.Program().Calls {
-		if name := call.Stmt.Kernel.Name; !slices.Contains(names, name) {
+		if name := call.Stmt.Kernel.Name; !slices.Contains(names, name) && s.TasksByKernel[name] > 0 {
 			names = append(names, name)
 			kernels = append(kernels, fmt.Sprintf("%s %d", name, s.TasksByKernel[name]))
 		}
