@@ -41,6 +41,8 @@ var shippedSizes = map[string]string{
 	// specs separated by ";" are tested one after the other.
 	"qr_apply_qt": "MT=1 KT=1 NB=1,2; MT=2 KT=1,2 NB=1,3; MT=3,5,8,9,16 KT=1,2,3 NB=1,2",
 	"qr_apply_q":  "MT=1 KT=1 NB=1,2; MT=2 KT=1,2 NB=1,3; MT=3,5,8,9,16 KT=1,2,3 NB=1,2",
+	// MT >= NT: a wide matrix is reduced through its transpose.
+	"bdfac": "MT=1 NT=1; MT=2 NT=1,2; MT=3 NT=1,2,3; MT=5 NT=2,4,5; MT=8 NT=3,8; MT=9 NT=9; MT=13 NT=6",
 }
 
 // expand turns "M=1,2 N=3,4" into every combination of values.
