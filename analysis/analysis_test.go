@@ -43,6 +43,7 @@ var shippedSizes = map[string]string{
 	"qr_apply_q":  "MT=1 KT=1 NB=1,2; MT=2 KT=1,2 NB=1,3; MT=3,5,8,9,16 KT=1,2,3 NB=1,2",
 	// MT >= NT: a wide matrix is reduced through its transpose.
 	"bdfac": "MT=1 NT=1; MT=2 NT=1,2; MT=3 NT=1,2,3; MT=5 NT=2,4,5; MT=8 NT=3,8; MT=9 NT=9; MT=13 NT=6",
+	"lu":    "N=1,2,3,4,5,6,7,8,9,11",
 }
 
 // expand turns "M=1,2 N=3,4" into every combination of values.

@@ -463,3 +463,85 @@ func TestTriangularSolves(t *testing.T) {
 		t.Errorf("singular solve: %v", err)
 	}
 }
+
+func TestLUKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	// lu_pivots on one tile picks the rows dgetrf pivots on, in order.
+	a := randTile(rng, 10, 4)
+	id := NewTile(10, 1)
+	for i := range 10 {
+		id.Data[i] = float64(100 + i)
+	}
+	out, err := run(t, "lu_pivots", []blas64.General{a, id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ic := out[0], out[1]
+	if c.Rows != 4 || ic.Rows != 4 {
+		t.Fatalf("%s candidates, %s ids", Shape(c), Shape(ic))
+	}
+	// The first pivot of partial pivoting is the largest entry of column 0.
+	best := 0
+	for i := range 10 {
+		if math.Abs(a.Data[i*4]) > math.Abs(a.Data[best*4]) {
+			best = i
+		}
+	}
+	if ic.Data[0] != float64(100+best) || c.Data[0] != a.Data[best*4] {
+		t.Errorf("first pivot is row %v, want %d", ic.Data[0], 100+best)
+	}
+	// LU without pivoting of the chosen rows has no zero pivot and
+	// multipliers at most 1 in magnitude (they are dgetrf's pivots).
+	f, err := run(t, "lu_nopiv", []blas64.General{Clone(blas64.General{Rows: 4, Cols: 4, Stride: 4, Data: c.Data})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range f[0].Data {
+		if math.Abs(x) > 1+1e-12 {
+			t.Errorf("multiplier %v exceeds 1", x)
+		}
+	}
+	// lu_nopiv reconstructs its input.
+	for _, n := range []int{1, 5, 16, 17, 40, 100} {
+		m := randTile(rng, n, n)
+		for i := range n {
+			m.Data[i*n+i] += float64(n) // diagonally dominant: no pivoting needed
+		}
+		lu, err := run(t, "lu_nopiv", []blas64.General{m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("lu_nopiv n=%d ‖A − LU‖", n), scaled(sub(m, mul(lu[0], lu[1])), norm(m), n))
+	}
+	if _, err := run(t, "lu_nopiv", []blas64.General{NewTile(3, 3)}); !errors.Is(err, ErrSingularMatrix) {
+		t.Errorf("zero pivot: %v", err)
+	}
+	// lu_gather selects by id from two stacked candidate sets.
+	g, err := run(t, "lu_gather", []blas64.General{idTile([]int64{7, 2}), idTile([]int64{1, 2, 3}), idTile([]int64{1, 2, 3}), idTile([]int64{7, 8}), idTile([]int64{7, 8})})
+	if err != nil || g[0].Data[0] != 7 || g[0].Data[1] != 2 {
+		t.Errorf("gather: %v, %v", g, err)
+	}
+	// lu_swap: block k holds ids 0..3, pivots are 2, 9, 0, 6; ids 1 and 3
+	// are displaced, to the holes of 9 and 6, in that order.
+	k := idTile([]int64{0, 1, 2, 3})
+	tile := idTile([]int64{8, 9, 6, 5})
+	sw, err := run(t, "lu_swap", []blas64.General{tile, tile, k, k, idTile([]int64{2, 9, 0, 6})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sw[0].Data; got[0] != 8 || got[1] != 1 || got[2] != 3 || got[3] != 5 {
+		t.Errorf("lu_swap gave %v, want [8 1 3 5]", got)
+	}
+	// trsm_upper and solve_lower_unit invert what they should.
+	u := Transpose(cholOf(t, spd(rng, 6)))
+	b := randTile(rng, 3, 6)
+	x, _ := run(t, "trsm_upper", []blas64.General{u, b})
+	check(t, "trsm_upper ‖XU − B‖", scaled(sub(mul(x[0], u), b), norm(x[0])*norm(u), 6))
+	lo := cholOf(t, spd(rng, 6))
+	for i := range 6 {
+		lo.Data[i*6+i] = 1
+	}
+	b2 := randTile(rng, 6, 2)
+	y, _ := run(t, "solve_lower_unit", []blas64.General{lo, b2})
+	check(t, "solve_lower_unit ‖LX − B‖", scaled(sub(mul(lo, y[0]), b2), norm(lo)*norm(y[0]), 6))
+}

@@ -38,6 +38,12 @@ var kernelList = []Signature{
 	{Name: "lq_leaf", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "S Qᵀ"},
 	{Name: "lq_trailing_update", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "[S0 S1] Qᵀ of a side-by-side factorisation"},
 	{Name: "solve_lower", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "L⁻¹ B"},
+	{Name: "solve_lower_unit", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "L⁻¹ B for a unit lower triangular L (U rows of LU)"},
+	{Name: "trsm_upper", Inputs: []string{"U", "B"}, Outputs: []string{"X"}, Doc: "X = B U⁻¹ (L panels of LU)"},
+	{Name: "lu_pivots", Inputs: []string{"A", "IA", "B", "IB"}, MinInputs: 2, Outputs: []string{"C", "IC"}, Doc: "tournament match: GEPP on A or [A; B] picks pivot rows C and their ids IC"},
+	{Name: "lu_gather", Inputs: []string{"SEL", "A", "IA", "B", "IB"}, MinInputs: 3, Outputs: []string{"G"}, Doc: "the rows of A or [A; B] whose ids are SEL, in SEL's order"},
+	{Name: "lu_swap", Inputs: []string{"A", "IA", "K", "IK", "PIV"}, Outputs: []string{"A'"}, Doc: "A with its pivot rows exchanged for block k's displaced rows"},
+	{Name: "lu_nopiv", Inputs: []string{"A"}, Outputs: []string{"L", "U"}, Doc: "A = L U without pivoting, L unit lower, U upper"},
 	{Name: "solve_lower_t", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "L⁻ᵀ B"},
 	{Name: "solve_upper", Inputs: []string{"U", "B"}, Outputs: []string{"X"}, Doc: "U⁻¹ B"},
 }

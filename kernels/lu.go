@@ -1,0 +1,311 @@
+package kernels
+
+// Kernels of LU with tournament pivoting (CALU). Rows carry identities:
+// an id tile is a column of original row numbers (stored as float64, exact
+// below 2⁵³), so pivots are named by id and a permutation is never stored
+// as positions that later swaps would invalidate.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack/lapack64"
+
+	lp "github.com/npw-dev/npw/lambdapack"
+)
+
+// ErrSingularMatrix is returned by lu_nopiv for a pivot that is zero, or
+// no larger than n·ε times the panel's largest entry: the matrix is
+// singular to working precision.
+var ErrSingularMatrix = errors.New("the matrix is singular to working precision (a pivot vanished)")
+
+func init() {
+	register(&Kernel{Name: "lu_pivots", Run: runLUPivots, Flops: func(in []blas64.General) float64 {
+		m, c := in[0].Rows, float64(in[0].Cols)
+		if len(in) == 4 {
+			m += in[2].Rows
+		}
+		fm := float64(m)
+		return fm*c*c - c*c*c/3
+	}})
+	register(&Kernel{Name: "lu_gather", Run: runLUGather, Flops: func([]blas64.General) float64 { return 0 }})
+	register(&Kernel{Name: "lu_swap", Run: runLUSwap, Flops: func([]blas64.General) float64 { return 0 }})
+	register(&Kernel{Name: "lu_nopiv", Run: runLUNoPiv, Flops: func(in []blas64.General) float64 {
+		n := float64(in[0].Rows)
+		return 2 * n * n * n / 3
+	}})
+	register(&Kernel{Name: "trsm_upper", Run: runTrsmUpper, Flops: func(in []blas64.General) float64 {
+		n := float64(in[0].Rows)
+		return float64(in[1].Rows) * n * n
+	}})
+	register(&Kernel{Name: "solve_lower_unit", Run: runSolveLowerUnit, Flops: func(in []blas64.General) float64 {
+		n := float64(in[0].Rows)
+		return n * n * float64(in[1].Cols)
+	}})
+}
+
+// ids reads an id tile (a column) as integers.
+func ids(kernel string, g blas64.General) ([]int64, error) {
+	if g.Cols != 1 {
+		return nil, shapeErr(kernel, "an id tile is a column, got %s", Shape(g))
+	}
+	out := make([]int64, g.Rows)
+	for i := range g.Rows {
+		out[i] = int64(g.Data[i*g.Stride])
+	}
+	return out, nil
+}
+
+func idTile(v []int64) blas64.General {
+	g := NewTile(len(v), 1)
+	for i, x := range v {
+		g.Data[i] = float64(x)
+	}
+	return g
+}
+
+// rowsOf copies the given rows of g, in order.
+func rowsOf(g blas64.General, rows []int) blas64.General {
+	out := NewTile(len(rows), g.Cols)
+	for i, r := range rows {
+		copy(out.Data[i*out.Stride:i*out.Stride+g.Cols], g.Data[r*g.Stride:])
+	}
+	return out
+}
+
+// stacked returns [A; B] and their ids, or A alone when in has two tiles.
+func stacked(kernel string, in []blas64.General) (blas64.General, []int64, error) {
+	m, id := in[0], in[1]
+	if len(in) == 4 {
+		var err error
+		if m, err = stackRows(kernel, []blas64.General{in[0], in[2]}); err != nil {
+			return m, nil, err
+		}
+		if id, err = stackRows(kernel, []blas64.General{in[1], in[3]}); err != nil {
+			return m, nil, err
+		}
+	}
+	v, err := ids(kernel, id)
+	if err != nil {
+		return m, nil, err
+	}
+	if len(v) != m.Rows {
+		return m, nil, shapeErr(kernel, "%d ids for %d rows", len(v), m.Rows)
+	}
+	return m, v, nil
+}
+
+// runLUPivots is a tournament match: Gaussian elimination with partial
+// pivoting (dgetrf) on A, or on [A; B], chooses min(rows, cols) pivot
+// rows; it returns their original values, in pivot order, and their ids.
+func runLUPivots(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	m, id, err := stacked("lu_pivots", in)
+	if err != nil {
+		return nil, err
+	}
+	k := min(m.Rows, m.Cols)
+	order := make([]int, m.Rows)
+	for i := range order {
+		order[i] = i
+	}
+	if k > 0 {
+		f := Clone(m)
+		ipiv := make([]int, k)
+		lapack64.Getrf(f, ipiv) // a zero pivot still yields a full order
+		for i, p := range ipiv {
+			order[i], order[p] = order[p], order[i]
+		}
+	}
+	sel := make([]int64, k)
+	for i := range k {
+		sel[i] = id[order[i]]
+	}
+	return []blas64.General{rowsOf(m, order[:k]), idTile(sel)}, nil
+}
+
+// runLUGather selects, from A (or [A; B]) whose rows carry the given ids,
+// the rows named by SEL, in SEL's order.
+func runLUGather(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	sel, err := ids("lu_gather", in[0])
+	if err != nil {
+		return nil, err
+	}
+	m, id, err := stacked("lu_gather", in[1:])
+	if err != nil {
+		return nil, err
+	}
+	pos := make(map[int64]int, len(id))
+	for i, x := range id {
+		pos[x] = i
+	}
+	rows := make([]int, len(sel))
+	for i, x := range sel {
+		r, ok := pos[x]
+		if !ok {
+			return nil, fmt.Errorf("lu_gather: row %d is not among the candidates", x)
+		}
+		rows[i] = r
+	}
+	return []blas64.General{rowsOf(m, rows)}, nil
+}
+
+// runLUSwap applies panel k's row exchange to a tile of a lower block row.
+// Inputs: the tile A with its ids IA, the same column's tile of block
+// row k with its ids IK, and the pivot ids PIV. Block row k receives the
+// pivots; the rows of block k that are not pivots (displaced, in order)
+// go to the places the pivots held outside block k (holes, in pivot
+// order), the a-th displaced row to the a-th hole. A row of A that is a
+// hole is replaced; every other row stays.
+func runLUSwap(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	a, k := in[0], in[2]
+	ia, err := ids("lu_swap", in[1])
+	if err != nil {
+		return nil, err
+	}
+	ik, err := ids("lu_swap", in[3])
+	if err != nil {
+		return nil, err
+	}
+	piv, err := ids("lu_swap", in[4])
+	if err != nil {
+		return nil, err
+	}
+	if len(ia) != a.Rows || len(ik) != k.Rows || a.Cols != k.Cols {
+		return nil, shapeErr("lu_swap", "tiles and ids do not match: A %s with %d ids, K %s with %d ids", Shape(a), len(ia), Shape(k), len(ik))
+	}
+	isPivot := make(map[int64]bool, len(piv))
+	for _, p := range piv {
+		isPivot[p] = true
+	}
+	inK := make(map[int64]bool, len(ik))
+	for _, x := range ik {
+		inK[x] = true
+	}
+	var displaced []int // rows of K, in order
+	for r, x := range ik {
+		if !isPivot[x] {
+			displaced = append(displaced, r)
+		}
+	}
+	hole := make(map[int64]int) // pivot id outside block k -> its rank among holes
+	for _, p := range piv {
+		if !inK[p] {
+			hole[p] = len(hole)
+		}
+	}
+	if len(hole) != len(displaced) {
+		return nil, fmt.Errorf("lu_swap: %d pivots from outside block k for %d displaced rows", len(hole), len(displaced))
+	}
+	out := Clone(a)
+	for r, x := range ia {
+		if h, ok := hole[x]; ok {
+			src := displaced[h]
+			copy(out.Data[r*out.Stride:r*out.Stride+out.Cols], k.Data[src*k.Stride:src*k.Stride+k.Cols])
+		}
+	}
+	return []blas64.General{out}, nil
+}
+
+// runLUNoPiv factors a square tile without pivoting, A = L U, L unit lower
+// and U upper triangular; the tournament has put the pivots on the diagonal.
+func runLUNoPiv(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	a := in[0]
+	if a.Rows != a.Cols {
+		return nil, shapeErr("lu_nopiv", "needs a square tile, got %s", Shape(a))
+	}
+	f := Clone(a)
+	scale := 0.0
+	for i := range f.Rows {
+		for j := range f.Cols {
+			scale = max(scale, math.Abs(f.Data[i*f.Stride+j]))
+		}
+	}
+	if err := luNoPiv(f, float64(max(f.Rows, 1))*unitRoundoff*scale); err != nil {
+		return nil, err
+	}
+	n := f.Rows
+	l, u := NewTile(n, n), NewTile(n, n)
+	for i := range n {
+		for j := range n {
+			x := f.Data[i*f.Stride+j]
+			switch {
+			case j < i:
+				l.Data[i*l.Stride+j] = x
+			default:
+				u.Data[i*u.Stride+j] = x
+			}
+		}
+		l.Data[i*l.Stride+i] = 1
+	}
+	return []blas64.General{l, u}, nil
+}
+
+// unitRoundoff is the unit roundoff of float64.
+const unitRoundoff = 0x1p-53
+
+// luNoPiv overwrites a with its L and U factors, recursively: factor the
+// left half, solve for the top right and bottom left blocks, update the
+// bottom right block, factor it. A pivot of magnitude tol or less fails.
+func luNoPiv(a blas64.General, tol float64) error {
+	n := a.Rows
+	if n <= 16 {
+		for k := range n {
+			p := a.Data[k*a.Stride+k]
+			if math.Abs(p) <= tol {
+				return ErrSingularMatrix
+			}
+			for i := k + 1; i < n; i++ {
+				l := a.Data[i*a.Stride+k] / p
+				a.Data[i*a.Stride+k] = l
+				for j := k + 1; j < n; j++ {
+					a.Data[i*a.Stride+j] -= l * a.Data[k*a.Stride+j]
+				}
+			}
+		}
+		return nil
+	}
+	h := n / 2
+	a11 := blas64.General{Rows: h, Cols: h, Stride: a.Stride, Data: a.Data}
+	a12 := blas64.General{Rows: h, Cols: n - h, Stride: a.Stride, Data: a.Data[h:]}
+	a21 := blas64.General{Rows: n - h, Cols: h, Stride: a.Stride, Data: a.Data[h*a.Stride:]}
+	a22 := blas64.General{Rows: n - h, Cols: n - h, Stride: a.Stride, Data: a.Data[h*a.Stride+h:]}
+	if err := luNoPiv(a11, tol); err != nil {
+		return err
+	}
+	blas64.Trsm(blas.Left, blas.NoTrans, 1, blas64.Triangular{Uplo: blas.Lower, Diag: blas.Unit, N: h, Stride: a.Stride, Data: a.Data}, a12)
+	blas64.Trsm(blas.Right, blas.NoTrans, 1, blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: h, Stride: a.Stride, Data: a.Data}, a21)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, a21, a12, 1, a22)
+	return luNoPiv(a22, tol)
+}
+
+// runTrsmUpper solves X U = B: X = B U⁻¹ (an L panel of LU).
+func runTrsmUpper(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	u, b := in[0], in[1]
+	if u.Rows != u.Cols || b.Cols != u.Rows {
+		return nil, shapeErr("trsm_upper", "needs a square U and B with as many columns, got U %s and B %s", Shape(u), Shape(b))
+	}
+	if err := checkDiagonal(u); err != nil {
+		return nil, ErrSingularMatrix
+	}
+	x := Clone(b)
+	if x.Rows > 0 && x.Cols > 0 {
+		blas64.Trsm(blas.Right, blas.NoTrans, 1, triangular(u, blas.Upper), x)
+	}
+	return []blas64.General{x}, nil
+}
+
+// runSolveLowerUnit computes L⁻¹ B for a unit lower triangular L.
+func runSolveLowerUnit(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	l, b := in[0], in[1]
+	if l.Rows != l.Cols || b.Rows != l.Rows {
+		return nil, shapeErr("solve_lower_unit", "needs a square L and B with as many rows, got L %s and B %s", Shape(l), Shape(b))
+	}
+	x := Clone(b)
+	if x.Rows > 0 && x.Cols > 0 {
+		blas64.Trsm(blas.Left, blas.NoTrans, 1, blas64.Triangular{Uplo: blas.Lower, Diag: blas.Unit, N: l.Rows, Stride: l.Stride, Data: l.Data}, x)
+	}
+	return []blas64.General{x}, nil
+}
