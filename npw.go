@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -28,10 +29,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/job"
-	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/state"
 )
 
@@ -51,6 +50,11 @@ type Options struct {
 	RuntimeLimit time.Duration
 
 	Log *slog.Logger
+	// Progress, when set, is called about once a second during a job.
+	Progress func(state.Status)
+	// OnJob, when set, receives the result of every job the engine runs
+	// (an operation such as Solve may run several).
+	OnJob func(*job.Result)
 }
 
 // An Engine runs jobs on one set of services. It is safe for concurrent use.
@@ -220,26 +224,15 @@ func (e *Engine) output(ctx context.Context, res *job.Result, name string, fixed
 // integer arguments and input matrices, keeping the named outputs in the
 // store. The job's result names the output matrices' tiles.
 func (e *Engine) Run(ctx context.Context, program string, args map[string]int, block int, inputs map[string]*Matrix, outputs ...string) (*job.Result, error) {
-	prog, err := lp.LoadProgram(program)
-	if err != nil {
-		return nil, err
-	}
-	values := make(map[string]lp.Value, len(args))
-	for k, v := range args {
-		values[k] = lp.Int(int64(v))
-	}
-	plan, err := analysis.NewPlan(prog, values)
-	if err != nil {
-		return nil, err
-	}
-	spec := job.Spec{Plan: plan, Block: block, Outputs: outputs}
-	for name, m := range inputs {
+	var in []job.Input
+	for _, name := range slices.Sorted(maps.Keys(inputs)) {
+		m := inputs[name]
 		if m.eng != e {
 			return nil, fmt.Errorf("matrix %s belongs to another engine", name)
 		}
-		spec.Inputs = append(spec.Inputs, m.input(name))
+		in = append(in, m.input(name))
 	}
-	return job.Run(ctx, e.env(), spec, e.jobOptions())
+	return e.runJob(ctx, program, args, block, in, outputs...)
 }
 
 // Output returns an output matrix of a job run with Run; fixed selects a
@@ -274,5 +267,5 @@ func (e *Engine) env() job.Env {
 
 func (e *Engine) jobOptions() job.Options {
 	return job.Options{MaxWorkers: e.opts.Workers, Pipeline: e.opts.Pipeline, ScaleFactor: e.opts.ScaleFactor,
-		ColdStart: e.opts.ColdStart, RuntimeLimit: e.opts.RuntimeLimit, Log: e.opts.Log}
+		ColdStart: e.opts.ColdStart, RuntimeLimit: e.opts.RuntimeLimit, Log: e.opts.Log, Progress: e.opts.Progress}
 }

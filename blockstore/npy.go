@@ -45,6 +45,29 @@ func (a Array) Matrix() blas64.General {
 
 // EncodeNPY encodes a row-major float64 array of the given shape.
 func EncodeNPY(shape []int, data []float64) []byte {
+	out := npyHeader("<f8", shape, 8*len(data))
+	putFloats(out[len(out)-8*len(data):], data)
+	return out
+}
+
+// EncodeNPYInts encodes a 1-D int64 array, such as a permutation.
+func EncodeNPYInts(data []int64) []byte {
+	out := npyHeader("<i8", []int{len(data)}, 8*len(data))
+	body := out[len(out)-8*len(data):]
+	for i, x := range data {
+		binary.LittleEndian.PutUint64(body[8*i:], uint64(x))
+	}
+	return out
+}
+
+// WriteIntsFile writes a 1-D int64 array to a .npy file.
+func WriteIntsFile(path string, data []int64) error {
+	return os.WriteFile(path, EncodeNPYInts(data), 0o644)
+}
+
+// npyHeader returns a buffer holding the header of an array of the given
+// dtype and shape, followed by room for size bytes of data.
+func npyHeader(descr string, shape []int, size int) []byte {
 	dims := make([]string, len(shape))
 	for i, d := range shape {
 		dims[i] = strconv.Itoa(d)
@@ -54,18 +77,17 @@ func EncodeNPY(shape []int, data []float64) []byte {
 		shapeText += ","
 	}
 	shapeText += ")"
-	header := "{'descr': '<f8', 'fortran_order': False, 'shape': " + shapeText + ", }"
+	header := "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shapeText + ", }"
 	// Pad with spaces and end with a newline so that magic (6) + version
 	// (2) + length (2) + header is a multiple of 64.
 	total := 10 + len(header) + 1
 	pad := (64 - total%64) % 64
 	header += strings.Repeat(" ", pad) + "\n"
-	out := make([]byte, 10+len(header)+8*len(data))
+	out := make([]byte, 10+len(header)+size)
 	copy(out, npyMagic)
 	out[6], out[7] = 1, 0
 	binary.LittleEndian.PutUint16(out[8:], uint16(len(header)))
 	copy(out[10:], header)
-	putFloats(out[10+len(header):], data)
 	return out
 }
 

@@ -113,9 +113,15 @@ func TestNumPyLoadsTiles(t *testing.T) {
 	script := `import numpy as np, sys
 a = np.load(sys.argv[1])
 assert a.dtype == np.float64 and a.shape == (3, 2) and a.flags['C_CONTIGUOUS'], (a.dtype, a.shape)
-assert a.tolist() == [[1.5, -2.0], [3e-300, 4.0], [float('inf'), 0.1]], a.tolist()
+assert a.tolist() == [[1.5, -2.0], [3e-300, 4.0], [float('inf'), 0.1]], a.tolist()`
+	if err := WriteIntsFile(filepath.Join(dir, "p.npy"), []int64{2, 0, -1, 1 << 40}); err != nil {
+		t.Fatal(err)
+	}
+	script += `
+p = np.load(sys.argv[2])
+assert p.dtype == np.int64 and p.tolist() == [2, 0, -1, 1 << 40], p
 print("ok")`
-	out, err := exec.Command(python, "-c", script, filepath.Join(dir, "t.npy")).CombinedOutput()
+	out, err := exec.Command(python, "-c", script, filepath.Join(dir, "t.npy"), filepath.Join(dir, "p.npy")).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "ok" {
 		t.Fatalf("numpy could not load an npw tile (%s with numpy is needed; scripts/test installs python3-numpy): %v\n%s", python, err, out)
 	}

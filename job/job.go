@@ -89,15 +89,44 @@ type Options struct {
 
 // A Result describes a finished job.
 type Result struct {
-	ID       string
-	Status   state.Status
-	Wall     time.Duration
-	Workers  []provisioner.WorkerReport
-	Timeline []provisioner.Sample
-	Matrices map[string]*blockstore.BigMatrix // every matrix of the job, by name
-	Outputs  []string
-	Uploaded int64 // bytes of input tiles
-	Traffic  TrafficStats
+	ID      string
+	Program string
+	// TasksByKernel counts the job's tasks per kernel, in program order.
+	TasksByKernel []KernelCount
+	Status        state.Status
+	Wall          time.Duration
+	Workers       []provisioner.WorkerReport
+	Timeline      []provisioner.Sample
+	Matrices      map[string]*blockstore.BigMatrix // every matrix of the job, by name
+	Outputs       []string
+	Uploaded      int64 // bytes of input tiles
+	Traffic       TrafficStats
+}
+
+// A KernelCount is the number of tasks calling one kernel.
+type KernelCount struct {
+	Kernel string
+	Tasks  int64
+}
+
+// countTasks walks the plan once, counting tasks per kernel.
+func countTasks(p *analysis.Plan) (int64, []KernelCount, error) {
+	var counts []KernelCount
+	index := map[string]int{}
+	var total int64
+	err := p.Walk(func(n analysis.Node) error {
+		k := p.Kernel(n)
+		i, ok := index[k]
+		if !ok {
+			i = len(counts)
+			index[k] = i
+			counts = append(counts, KernelCount{Kernel: k})
+		}
+		counts[i].Tasks++
+		total++
+		return nil
+	})
+	return total, counts, err
 }
 
 // TrafficStats counts requests to the services during the job (through
@@ -153,7 +182,7 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{ID: id, Matrices: map[string]*blockstore.BigMatrix{}, Outputs: spec.Outputs}
+	res := &Result{ID: id, Program: spec.Plan.Program().Name, Matrices: map[string]*blockstore.BigMatrix{}, Outputs: spec.Outputs}
 	for i := range j.Matrices {
 		res.Matrices[j.Matrices[i].Name] = &j.Matrices[i].BigMatrix
 	}
@@ -186,10 +215,11 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 	if err := j.Save(ctx, env.Tiles); err != nil {
 		return nil, err
 	}
-	tasks, err := spec.Plan.Count()
+	tasks, counts, err := countTasks(spec.Plan)
 	if err != nil {
 		return nil, err
 	}
+	res.TasksByKernel = counts
 	if err := env.State.CreateJob(ctx, state.Job{ID: id, Tasks: tasks, TTL: 24 * time.Hour}); err != nil {
 		return nil, err
 	}

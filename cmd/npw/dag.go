@@ -103,7 +103,7 @@ func runDag(w io.Writer, opts dagOptions) error {
 		enc := json.NewEncoder(w)
 		return enc.Encode(report)
 	}
-	printSummary(w, filename, plan, report)
+	printDagSummary(w, filename, plan, report)
 	return nil
 }
 
@@ -127,7 +127,7 @@ func compareOracle(plan *analysis.Plan, sum *analysis.Summary, limit int) (float
 	return secs, nil
 }
 
-func printSummary(w io.Writer, filename string, plan *analysis.Plan, r dagReport) {
+func printDagSummary(w io.Writer, filename string, plan *analysis.Plan, r dagReport) {
 	s := r.Summary
 	fmt.Fprintf(w, "%s %s: %d tasks, %d edges\n", filename, argString(plan.Args()), s.Nodes, s.Edges)
 	row := func(name, format string, args ...any) {

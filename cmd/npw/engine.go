@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/job"
 	"github.com/npw-dev/npw/state"
@@ -98,51 +97,65 @@ func (e *engineFlags) options(stderr io.Writer) job.Options {
 }
 
 // printJobSummary prints the one-screen account of a job.
-func printJobSummary(w io.Writer, title string, plan *analysis.Plan, res *job.Result, outputs []string) {
-	st := res.Status
-	wall := res.Wall.Seconds()
-	fmt.Fprintf(w, "%s: %s in %.2f s\n", title, st.Phase, wall)
+func printJobSummary(w io.Writer, title string, res *job.Result, outputs []string) {
+	printSummary(w, title, []*job.Result{res}, 0, outputs)
+}
+
+// printSummary prints the one-screen account of one job or of a chain of
+// jobs run one after the other; uploaded counts input bytes uploaded
+// before the jobs.
+func printSummary(w io.Writer, title string, results []*job.Result, uploaded int64, outputs []string) {
+	var wall, workerSecs float64
+	var tasks, done, launched int64
+	var m state.Metrics
+	var peakScratch int64
+	peakWorkers := 0
+	phase := state.Done
+	var parts []string
+	for _, r := range results {
+		wall += r.Wall.Seconds()
+		workerSecs += r.WorkerSeconds()
+		tasks += r.Status.Tasks
+		done += r.Status.Done
+		launched += int64(len(r.Workers))
+		m.Add(r.Status.Metrics)
+		uploaded += r.Uploaded
+		peakScratch = max(peakScratch, r.Status.PeakScratchBytes)
+		peakWorkers = max(peakWorkers, r.PeakWorkers())
+		if r.Status.Phase != state.Done {
+			phase = r.Status.Phase
+		}
+		var kernels []string
+		for _, k := range r.TasksByKernel {
+			kernels = append(kernels, fmt.Sprintf("%s %d", k.Kernel, k.Tasks))
+		}
+		part := strings.Join(kernels, ", ")
+		if len(results) > 1 {
+			part = fmt.Sprintf("%s (%d: %s)", r.Program, r.Status.Tasks, part)
+		}
+		parts = append(parts, part)
+	}
+	fmt.Fprintf(w, "%s: %s in %.2f s\n", title, phase, wall)
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(w, "  %-16s %s\n", name, fmt.Sprintf(format, args...))
 	}
-	row("tasks", "%d%s", st.Tasks, kernelCounts(plan))
-	row("throughput", "%.2f GFLOP/s (%.3g GFLOP in %.2f s)", st.Metrics.Flops/wall/1e9, st.Metrics.Flops/1e9, wall)
-	tasksPer := 0.0
-	if n := len(res.Workers); n > 0 {
-		tasksPer = float64(st.Done) / float64(n)
+	sep := ": "
+	if len(results) > 1 {
+		sep = fmt.Sprintf(" in %d jobs: ", len(results))
 	}
-	row("workers", "peak %d, %d launched, %.1f worker-seconds, %.1f tasks per worker", res.PeakWorkers(), len(res.Workers), res.WorkerSeconds(), tasksPer)
-	row("time in tasks", "read %.2f s, compute %.2f s, write %.2f s (summed over tasks)",
-		st.Metrics.ReadSeconds, st.Metrics.ComputeSeconds, st.Metrics.WriteSeconds)
-	row("data", "read %s, written %s, inputs uploaded %s", bytesText(st.Metrics.BytesRead), bytesText(st.Metrics.BytesWritten), bytesText(res.Uploaded))
-	row("scratch memory", "peak %s", bytesText(st.PeakScratchBytes))
+	row("tasks", "%d%s%s", tasks, sep, strings.Join(parts, "; "))
+	row("throughput", "%.2f GFLOP/s (%.3g GFLOP in %.2f s)", m.Flops/wall/1e9, m.Flops/1e9, wall)
+	tasksPer := 0.0
+	if launched > 0 {
+		tasksPer = float64(done) / float64(launched)
+	}
+	row("workers", "peak %d, %d launched, %.1f worker-seconds, %.1f tasks per worker", peakWorkers, launched, workerSecs, tasksPer)
+	row("time in tasks", "read %.2f s, compute %.2f s, write %.2f s (summed over tasks)", m.ReadSeconds, m.ComputeSeconds, m.WriteSeconds)
+	row("data", "read %s, written %s, inputs uploaded %s", bytesText(m.BytesRead), bytesText(m.BytesWritten), bytesText(uploaded))
+	row("scratch memory", "peak %s", bytesText(peakScratch))
 	for _, o := range outputs {
 		row("output", "%s", o)
 	}
-}
-
-// kernelCounts lists tasks per kernel in program order: ": chol 8, trsm 28".
-func kernelCounts(plan *analysis.Plan) string {
-	counts := map[string]int64{}
-	var order []string
-	if err := plan.Walk(func(n analysis.Node) error {
-		k := plan.Kernel(n)
-		if counts[k] == 0 {
-			order = append(order, k)
-		}
-		counts[k]++
-		return nil
-	}); err != nil {
-		return ""
-	}
-	var parts []string
-	for _, k := range order {
-		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return ": " + strings.Join(parts, ", ")
 }
 
 func bytesText(n int64) string {

@@ -146,7 +146,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, opts runOptions) erro
 	if err != nil {
 		return err
 	}
-	printJobSummary(stdout, fmt.Sprintf("%s %s, block %d", filename, argString(plan.Args()), spec.Block), plan, res, lines)
+	printJobSummary(stdout, fmt.Sprintf("%s %s, block %d", filename, argString(plan.Args()), spec.Block), res, lines)
 	return nil
 }
 

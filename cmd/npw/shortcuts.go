@@ -222,7 +222,7 @@ func (s *shortcut) runCholesky(ctx context.Context, stdout, stderr io.Writer, a 
 	if err != nil {
 		return err
 	}
-	printJobSummary(stdout, fmt.Sprintf("cholesky %d×%d, block %d", a.Rows, a.Cols, s.engine.block), plan, res, lines)
+	printJobSummary(stdout, fmt.Sprintf("cholesky %d×%d, block %d", a.Rows, a.Cols, s.engine.block), res, lines)
 	if s.verify {
 		printResidual(stdout, "‖A − LLᵀ‖/(‖A‖·n·ε)", choleskyResidual(a, l))
 	}
@@ -248,7 +248,7 @@ func (s *shortcut) runGemm(ctx context.Context, stdout, stderr io.Writer, a, b b
 	if err != nil {
 		return err
 	}
-	printJobSummary(stdout, fmt.Sprintf("gemm %d×%d · %d×%d, block %d", a.Rows, a.Cols, b.Rows, b.Cols, blk), plan, res, lines)
+	printJobSummary(stdout, fmt.Sprintf("gemm %d×%d · %d×%d, block %d", a.Rows, a.Cols, b.Rows, b.Cols, blk), res, lines)
 	if s.verify {
 		printResidual(stdout, "‖C − AB‖/(‖A‖·‖B‖·k·ε)", gemmResidual(a, b, c))
 	}
@@ -268,7 +268,7 @@ func (s *shortcut) runTsqr(ctx context.Context, stdout, stderr io.Writer, a blas
 	if err != nil {
 		return err
 	}
-	printJobSummary(stdout, fmt.Sprintf("tsqr %d×%d, row blocks of %d", a.Rows, a.Cols, blk), plan, res, lines)
+	printJobSummary(stdout, fmt.Sprintf("tsqr %d×%d, row blocks of %d", a.Rows, a.Cols, blk), res, lines)
 	if s.verify {
 		printResidual(stdout, "‖RᵀR − AᵀA‖/(‖A‖²·m·ε)", tsqrResidual(a, r))
 	}

@@ -1,0 +1,308 @@
+package npw
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/band"
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/job"
+	lp "github.com/npw-dev/npw/lambdapack"
+)
+
+// runJob runs a shipped program with integer arguments and inputs given
+// as job inputs (tiles in the store or arrays).
+func (e *Engine) runJob(ctx context.Context, program string, args map[string]int, block int, inputs []job.Input, outputs ...string) (*job.Result, error) {
+	prog, err := lp.LoadProgram(program)
+	if err != nil {
+		return nil, err
+	}
+	values := make(map[string]lp.Value, len(args))
+	for k, v := range args {
+		values[k] = lp.Int(int64(v))
+	}
+	plan, err := analysis.NewPlan(prog, values)
+	if err != nil {
+		return nil, err
+	}
+	spec := job.Spec{Plan: plan, Block: block, Inputs: inputs, Outputs: outputs}
+	res, err := job.Run(ctx, e.env(), spec, e.jobOptions())
+	if res != nil && e.opts.OnJob != nil {
+		e.opts.OnJob(res)
+	}
+	return res, err
+}
+
+// QRFactors is a QR factorisation A = Q R kept in the store: R as a
+// matrix and Q as the compact-WY factors of the tree, which Q and ApplyQT
+// use.
+type QRFactors struct {
+	R            *Matrix
+	Job          *job.Result
+	eng          *Engine
+	rows, cols   int
+	block        int
+	rowT, colT   int // tile grid of A
+	kt           int
+	factorTiles  []job.Input
+}
+
+var qrFactors = []string{"Vl", "Tl", "Vt", "Tt"}
+
+// QR factors A = Q R with tiled communication-avoiding QR (binary
+// reduction trees over each panel). R is min(m,n)×n upper triangular.
+func (e *Engine) QR(ctx context.Context, a *Matrix) (*QRFactors, error) {
+	mt, nt := tilesOf(a.Rows, a.Block), tilesOf(a.Cols, a.Block)
+	res, err := e.runJob(ctx, "qr", map[string]int{"MT": mt, "NT": nt}, a.Block, []job.Input{a.input("A")}, append([]string{"R"}, qrFactors...)...)
+	if err != nil {
+		return nil, err
+	}
+	r, err := e.output(ctx, res, "R", nil, min(a.Rows, a.Cols), a.Cols, a.Block)
+	if err != nil {
+		return nil, err
+	}
+	f := &QRFactors{R: r, Job: res, eng: e, rows: a.Rows, cols: a.Cols, block: a.Block, rowT: mt, colT: nt, kt: min(mt, nt)}
+	for _, name := range qrFactors {
+		f.factorTiles = append(f.factorTiles, job.Input{Name: name, Tiles: res.Matrices[name]})
+	}
+	return f, nil
+}
+
+// Q forms the thin Q (m×min(m,n)) explicitly, by applying Q to the first
+// columns of the identity.
+func (f *QRFactors) Q(ctx context.Context) (*Matrix, error) {
+	k := min(f.rows, f.cols)
+	e := blas64.General{Rows: f.rows, Cols: k, Stride: k, Data: make([]float64, f.rows*k)}
+	for i := range k {
+		e.Data[i*k+i] = 1
+	}
+	inputs := append(slices.Clone(f.factorTiles), job.Input{Name: "E", Array: e})
+	res, err := f.eng.runJob(ctx, "qr_apply_q", map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(k, f.block)}, f.block, inputs, "Q")
+	if err != nil {
+		return nil, err
+	}
+	return f.eng.output(ctx, res, "Q", nil, f.rows, k, f.block)
+}
+
+// ApplyQT computes the first min(m,n) rows of Qᵀ B, for B with A's rows.
+func (f *QRFactors) ApplyQT(ctx context.Context, b *Matrix) (*Matrix, error) {
+	if b.Rows != f.rows || b.Block != f.block {
+		return nil, fmt.Errorf("apply Qᵀ: B is %d×%d with block %d; it needs A's %d rows and block %d", b.Rows, b.Cols, b.Block, f.rows, f.block)
+	}
+	inputs := append(slices.Clone(f.factorTiles), b.input("B"))
+	res, err := f.eng.runJob(ctx, "qr_apply_qt", map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(b.Cols, f.block)}, f.block, inputs, "C")
+	if err != nil {
+		return nil, err
+	}
+	c, err := f.eng.output(ctx, res, "C", nil, 0, b.Cols, f.block)
+	if err != nil {
+		return nil, err
+	}
+	// C's tiles are whole row tiles of Qᵀ B; keep its first min(m,n) rows.
+	d, err := c.Dense(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Release(ctx)
+	return f.eng.Upload(ctx, "C", mat.DenseCopyOf(d.Slice(0, min(f.rows, f.cols), 0, b.Cols)), f.block)
+}
+
+// Release deletes the factorisation's tiles.
+func (f *QRFactors) Release(ctx context.Context) error {
+	return job.Cleanup(ctx, f.eng.tiles, f.Job)
+}
+
+// LeastSquares solves min ‖A X − B‖ for A with at least as many rows as
+// columns (full column rank), through QR: X = R⁻¹ (Qᵀ B)[:n].
+func (e *Engine) LeastSquares(ctx context.Context, a, b *Matrix) (*Matrix, error) {
+	if a.Rows < a.Cols {
+		return nil, fmt.Errorf("least squares: A is %d×%d; it needs at least as many rows as columns", a.Rows, a.Cols)
+	}
+	if b.Rows != a.Rows {
+		return nil, fmt.Errorf("least squares: B has %d rows, A has %d", b.Rows, a.Rows)
+	}
+	f, err := e.QR(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Release(ctx)
+	c, err := f.ApplyQT(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Release(ctx)
+	return e.solveTriangular(ctx, f.R, c, 2)
+}
+
+// solveTriangular runs trsolve.lp: op 0 for L X = B, 1 for Lᵀ X = B,
+// 2 for U X = B.
+func (e *Engine) solveTriangular(ctx context.Context, t, b *Matrix, op int) (*Matrix, error) {
+	args := map[string]int{"N": tilesOf(t.Rows, t.Block), "NRHS": tilesOf(b.Cols, b.Block), "OP": op}
+	res, err := e.runJob(ctx, "trsolve", args, t.Block, []job.Input{t.input("T"), b.input("B")}, "X")
+	if err != nil {
+		return nil, err
+	}
+	return e.output(ctx, res, "X", nil, t.Cols, b.Cols, t.Block)
+}
+
+// SolveSPD solves A X = B for symmetric positive definite A in one job:
+// Cholesky, then the two triangular solves.
+func (e *Engine) SolveSPD(ctx context.Context, a, b *Matrix) (*Matrix, error) {
+	if err := checkSolve(a, b); err != nil {
+		return nil, err
+	}
+	args := map[string]int{"N": tilesOf(a.Rows, a.Block), "NRHS": tilesOf(b.Cols, b.Block)}
+	res, err := e.runJob(ctx, "posv", args, a.Block, []job.Input{a.input("S"), b.input("B")}, "X")
+	if err != nil {
+		return nil, err
+	}
+	return e.output(ctx, res, "X", nil, a.Rows, b.Cols, a.Block)
+}
+
+func checkSolve(a, b *Matrix) error {
+	switch {
+	case a.Rows != a.Cols:
+		return fmt.Errorf("solve: A is %d×%d; it must be square (a tall A is a least-squares problem)", a.Rows, a.Cols)
+	case b.Rows != a.Rows:
+		return fmt.Errorf("solve: B has %d rows, A has %d", b.Rows, a.Rows)
+	case a.Block != b.Block:
+		return fmt.Errorf("solve: A has block %d and B block %d; they must match", a.Block, b.Block)
+	}
+	return nil
+}
+
+// LUFactors is A[P, :] = L U.
+type LUFactors struct {
+	L, U *Matrix
+	P    []int // A's row P[i] is row i of L U
+	Job  *job.Result
+}
+
+// LU factors a square matrix with tournament pivoting (CALU), stable in
+// practice like partial pivoting: A[P, :] = L U, L unit lower and U upper
+// triangular. A singular matrix fails the job.
+func (e *Engine) LU(ctx context.Context, a *Matrix) (*LUFactors, error) {
+	if a.Rows != a.Cols {
+		return nil, fmt.Errorf("lu: the matrix must be square, got %d×%d", a.Rows, a.Cols)
+	}
+	ids := blas64.General{Rows: a.Rows, Cols: 1, Stride: 1, Data: make([]float64, a.Rows)}
+	for i := range ids.Data {
+		ids.Data[i] = float64(i)
+	}
+	inputs := []job.Input{a.input("A"), {Name: "ROWS", Array: ids}}
+	res, err := e.runJob(ctx, "lu", map[string]int{"N": tilesOf(a.Rows, a.Block)}, a.Block, inputs, "L", "U", "PIV")
+	if err != nil {
+		return nil, err
+	}
+	f := &LUFactors{Job: res}
+	if f.L, err = e.output(ctx, res, "L", nil, a.Rows, a.Rows, a.Block); err != nil {
+		return nil, err
+	}
+	if f.U, err = e.output(ctx, res, "U", nil, a.Rows, a.Rows, a.Block); err != nil {
+		return nil, err
+	}
+	p, err := blockstore.Assemble(ctx, e.tiles, res.Matrices["PIV"], nil, 16)
+	if err != nil {
+		return nil, err
+	}
+	for i := range p.Rows {
+		f.P = append(f.P, int(p.Data[i*p.Stride]))
+	}
+	return f, nil
+}
+
+// Solve solves A X = B for square A through LU with tournament pivoting:
+// X = U⁻¹ L⁻¹ B[P, :].
+func (e *Engine) Solve(ctx context.Context, a, b *Matrix) (*Matrix, error) {
+	if err := checkSolve(a, b); err != nil {
+		return nil, err
+	}
+	f, err := e.LU(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	defer f.L.Release(ctx)
+	defer f.U.Release(ctx)
+	bd, err := b.Dense(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pb := mat.NewDense(b.Rows, b.Cols, nil)
+	for i, p := range f.P {
+		pb.SetRow(i, bd.RawRowView(p))
+	}
+	PB, err := e.Upload(ctx, "PB", pb, b.Block)
+	if err != nil {
+		return nil, err
+	}
+	defer PB.Release(ctx)
+	y, err := e.solveTriangular(ctx, f.L, PB, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer y.Release(ctx)
+	return e.solveTriangular(ctx, f.U, y, 2)
+}
+
+// SVD returns the singular values of A, largest first. Singular vectors
+// are not computed. The reduction to banded form runs as a job (bdfac.lp);
+// the band is then reduced to bidiagonal form and its singular values
+// computed here, in O(n·b) memory and O(n²·b) time, with no n×n matrix
+// formed. A wide matrix is reduced through its transpose.
+func (e *Engine) SVD(ctx context.Context, a *Matrix) ([]float64, error) {
+	if a.Rows < a.Cols {
+		d, err := a.Dense(ctx)
+		if err != nil {
+			return nil, err
+		}
+		at, err := e.Upload(ctx, "At", mat.DenseCopyOf(d.T()), a.Block)
+		if err != nil {
+			return nil, err
+		}
+		defer at.Release(ctx)
+		a = at
+	}
+	mt, nt := tilesOf(a.Rows, a.Block), tilesOf(a.Cols, a.Block)
+	res, err := e.runJob(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt}, a.Block, []job.Input{a.input("A")}, "D", "E")
+	if err != nil {
+		return nil, err
+	}
+	defer job.Cleanup(ctx, e.tiles, res)
+	var blocks []band.Block
+	for k := range nt {
+		for _, name := range []string{"D", "E"} {
+			if name == "E" && k == nt-1 {
+				continue
+			}
+			g, _, err := e.tiles.GetTile(ctx, res.Matrices[name].Key([]int32{int32(k)}))
+			if err != nil {
+				return nil, err
+			}
+			col := k
+			if name == "E" {
+				col++
+			}
+			blocks = append(blocks, band.Block{Row: k, Col: col, Rows: g.Rows, Cols: g.Cols, Stride: g.Stride, Data: g.Data})
+		}
+	}
+	u, err := band.FromBlocks(a.Cols, a.Block, blocks)
+	if err != nil {
+		return nil, err
+	}
+	s, err := band.SingularValues(u)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range s {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("svd: the matrix holds NaN or Inf")
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,181 @@
+package npw
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+func testEngine(t *testing.T) *Engine {
+	t.Helper()
+	name := "mem://" + strings.ReplaceAll(t.Name(), "/", "-")
+	eng, err := Open(context.Background(), Options{Store: name, Queue: name, State: name, Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+func upload(t *testing.T, eng *Engine, name string, d *mat.Dense, block int) *Matrix {
+	t.Helper()
+	m, err := eng.Upload(context.Background(), name, d, block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func dense(t *testing.T, m *Matrix) *mat.Dense {
+	t.Helper()
+	d, err := m.Dense(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func bound(t *testing.T, what string, r float64) {
+	t.Helper()
+	if r > 30 || math.IsNaN(r) {
+		t.Errorf("%s: scaled residual %.3g > 30", what, r)
+	}
+}
+
+func TestAPIQRAndLeastSquares(t *testing.T) {
+	ctx := context.Background()
+	eng := testEngine(t)
+	rng := rand.New(rand.NewPCG(21, 21))
+	a := randDense(rng, 45, 13)
+	A := upload(t, eng, "A", a, 8)
+	f, err := eng.QR(ctx, A)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Q, err := f.Q(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, r := dense(t, Q), dense(t, f.R)
+	var qr mat.Dense
+	qr.Mul(q, r)
+	qr.Sub(a, &qr)
+	bound(t, "‖A − QR‖", mat.Norm(&qr, 2)/(mat.Norm(a, 2)*13*eps))
+	b := randDense(rng, 45, 2)
+	X, err := eng.LeastSquares(ctx, A, upload(t, eng, "b", b, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want mat.Dense
+	var ref mat.QR
+	ref.Factorize(a)
+	ref.SolveTo(&want, false, b)
+	var diff mat.Dense
+	diff.Sub(dense(t, X), &want)
+	if rel := mat.Norm(&diff, 2) / mat.Norm(&want, 2); rel > 1e-12 {
+		t.Errorf("least squares differs from gonum by %.3g", rel)
+	}
+}
+
+func TestAPISolvesAndLU(t *testing.T) {
+	ctx := context.Background()
+	eng := testEngine(t)
+	rng := rand.New(rand.NewPCG(22, 22))
+	n := 37
+	a := randDense(rng, n, n)
+	var spd mat.Dense
+	spd.Mul(a, a.T())
+	for i := range n {
+		spd.Set(i, i, spd.At(i, i)+float64(n))
+	}
+	b := randDense(rng, n, 3)
+	B := upload(t, eng, "B", b, 8)
+	backward := func(a, x, b *mat.Dense) float64 {
+		var r mat.Dense
+		r.Mul(a, x)
+		r.Sub(&r, b)
+		return mat.Norm(&r, 2) / (mat.Norm(a, 2) * mat.Norm(x, 2) * float64(n) * eps)
+	}
+	X, err := eng.SolveSPD(ctx, upload(t, eng, "S", &spd, 8), B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound(t, "posv ‖AX − B‖", backward(&spd, dense(t, X), b))
+	for i := range n { // zero diagonal: LU without pivoting would fail
+		a.Set(i, i, 0)
+	}
+	A := upload(t, eng, "A", a, 8)
+	X, err = eng.Solve(ctx, A, B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound(t, "LU solve ‖AX − B‖", backward(a, dense(t, X), b))
+	f, err := eng.LU(ctx, A)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa := mat.NewDense(n, n, nil)
+	for i, p := range f.P {
+		pa.SetRow(i, a.RawRowView(p))
+	}
+	var lu mat.Dense
+	lu.Mul(dense(t, f.L), dense(t, f.U))
+	lu.Sub(pa, &lu)
+	bound(t, "‖A[P,:] − LU‖", mat.Norm(&lu, 2)/(mat.Norm(a, 2)*float64(n)*eps))
+}
+
+func TestAPISVD(t *testing.T) {
+	ctx := context.Background()
+	eng := testEngine(t)
+	rng := rand.New(rand.NewPCG(23, 23))
+	for _, shape := range [][2]int{{30, 17}, {17, 30}, {24, 24}} {
+		a := randDense(rng, shape[0], shape[1])
+		s, err := eng.SVD(ctx, upload(t, eng, "A", a, 8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var svd mat.SVD
+		svd.Factorize(a, mat.SVDNone)
+		want := svd.Values(nil)
+		if len(s) != len(want) {
+			t.Fatalf("%v: %d values, want %d", shape, len(s), len(want))
+		}
+		for i := range want {
+			if math.Abs(s[i]-want[i]) > 1e-10*want[0] {
+				t.Errorf("%v: σ[%d] = %v, want %v", shape, i, s[i], want[i])
+			}
+		}
+	}
+}
+
+func TestAPIAlgorithmErrors(t *testing.T) {
+	ctx := context.Background()
+	eng := testEngine(t)
+	rng := rand.New(rand.NewPCG(24, 24))
+	wide := upload(t, eng, "W", randDense(rng, 6, 9), 4)
+	sq := upload(t, eng, "Q", randDense(rng, 6, 6), 4)
+	b5 := upload(t, eng, "b5", randDense(rng, 5, 1), 4)
+	singular := randDense(rng, 12, 12)
+	for i := range 12 {
+		singular.Set(i, 7, 3*singular.At(i, 1))
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{second(eng.LU(ctx, wide)), "lu: the matrix must be square, got 6×9"},
+		{second(eng.Solve(ctx, wide, b5)), "solve: A is 6×9; it must be square"},
+		{second(eng.Solve(ctx, sq, b5)), "solve: B has 5 rows, A has 6"},
+		{second(eng.SolveSPD(ctx, sq, b5)), "solve: B has 5 rows, A has 6"},
+		{second(eng.LeastSquares(ctx, wide, b5)), "least squares: A is 6×9; it needs at least as many rows as columns"},
+		{second(eng.LeastSquares(ctx, sq, b5)), "least squares: B has 5 rows, A has 6"},
+		{second(eng.LU(ctx, upload(t, eng, "S", singular, 4))), "singular to working precision"},
+	} {
+		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", tc.err, tc.want)
+		}
+	}
+}

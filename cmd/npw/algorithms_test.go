@@ -1,0 +1,80 @@
+package main
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/npw-dev/npw/blockstore"
+)
+
+func TestAlgorithmCommands(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(30, 30))
+	a := writeNPY(t, dir, "a.npy", randomGaussian(rng, 40, 40))
+	tall := writeNPY(t, dir, "tall.npy", randomGaussian(rng, 50, 20))
+	b := writeNPY(t, dir, "b.npy", randomGaussian(rng, 40, 2))
+	bt := writeNPY(t, dir, "bt.npy", randomGaussian(rng, 50, 1))
+	spd := writeNPY(t, dir, "spd.npy", randomSPD(rng, 40))
+	p := filepath.Join(dir, "p.npy")
+	s := filepath.Join(dir, "s.npy")
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"qr", tall, "--block", "8", "--verify", "-o", filepath.Join(dir, "r.npy"), "--q", filepath.Join(dir, "q.npy")},
+			[]string{"qr 50×20, block 8: done", "in 2 jobs: qr (", "qr_apply_q (", "R → ", "(20×20)", "Q → ", "(50×20)", "‖A − QR‖", "‖QᵀQ − I‖"}},
+		{[]string{"svd", tall, "--block", "8", "--verify", "-o", s},
+			[]string{"svd 50×20, block 8: done", "lq_factor", "S → " + s + " (20 values, largest first)", "(ok; bound 1e-10)"}},
+		{[]string{"solve", a, b, "--block", "8", "--verify"}, []string{"LU with tournament pivoting", "in 3 jobs", "‖AX − B‖"}},
+		{[]string{"solve", spd, b, "--block", "8", "--spd", "--verify"}, []string{"Cholesky", "posv", "‖AX − B‖"}},
+		{[]string{"solve", tall, bt, "--block", "8", "--verify"}, []string{"least squares through QR", "‖Aᵀ(AX − B)‖"}},
+		{[]string{"lu", a, "--block", "8", "--verify", "--p", p}, []string{"lu 40×40, block 8: done", "lu_pivots", "P → " + p, "‖A[P,:] − LU‖", "growth factor"}},
+	} {
+		code, stdout, stderr := npw(t, tc.args...)
+		if code != 0 {
+			t.Errorf("npw %v: exit %d\n%s", tc.args, code, stderr)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("npw %v: output lacks %q:\n%s", tc.args[0], w, stdout)
+			}
+		}
+		if strings.Contains(stdout, "TOO LARGE") {
+			t.Errorf("npw %v: a check failed:\n%s", tc.args[0], stdout)
+		}
+	}
+	perm, err := blockstore.ReadNPYFile(p)
+	if err != nil || len(perm.Shape) != 1 || perm.Shape[0] != 40 {
+		t.Fatalf("P.npy: %v, %v", perm.Shape, err)
+	}
+	sv, err := blockstore.ReadNPYFile(s)
+	if err != nil || len(sv.Shape) != 1 || sv.Shape[0] != 20 || sv.Data[0] < sv.Data[19] {
+		t.Fatalf("S.npy: %v %v, %v", sv.Shape, sv.Data, err)
+	}
+	// Bad input: one line, non-zero exit.
+	singular := randomGaussian(rng, 16, 16)
+	for i := range 16 {
+		singular.Data[i*16+3] = singular.Data[i*16+9]
+	}
+	sing := writeNPY(t, dir, "sing.npy", singular)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"lu", tall}, "lu: the matrix must be square, got 50×20"},
+		{[]string{"solve", a, bt}, "solve: B has 50 rows, A has 40"},
+		{[]string{"solve", writeNPY(t, dir, "wide.npy", randomGaussian(rng, 10, 20)), writeNPY(t, dir, "b10.npy", randomGaussian(rng, 10, 1))}, "more columns than rows"},
+		{[]string{"solve", tall, bt, "--spd"}, "solve: --spd needs a square A, got 50×20"},
+		{[]string{"lu", sing, "--block", "8"}, "singular to working precision"},
+		{[]string{"solve", sing, writeNPY(t, dir, "b16.npy", randomGaussian(rng, 16, 1)), "--block", "8"}, "singular to working precision"},
+		{[]string{"svd"}, "give A.npy or sizes: --m and --n"},
+	} {
+		code, _, stderr := npw(t, tc.args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 1 {
+			t.Errorf("npw %v: exit %d, stderr %q; want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
