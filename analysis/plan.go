@@ -268,7 +268,7 @@ type planJSON struct {
 // MarshalBinary serialises the plan: the program source and the scalar
 // arguments, a few hundred bytes whatever the sizes.
 func (p *Plan) MarshalBinary() ([]byte, error) {
-	src := p.src
+	src := lp.StripComments(p.src) // positions stay those of the file
 	if src == "" {
 		src = lp.Format(p.prog.File)
 	}

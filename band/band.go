@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/gonum"
 )
 
@@ -72,11 +73,23 @@ func (u *Upper) put(i, j int, v float64) {
 
 var impl gonum.Implementation
 
-// rotateColumns applies the rotation (cs, sn) to columns c−1 and c, so
-// that row z's entry in column c becomes zero.
+// rotateColumns applies a rotation to columns c−1 and c, so that row z's
+// entry in column c becomes zero. In the diagonal storage a column is a
+// vector of stride width−1, so the rows where both columns are stored go
+// through one BLAS drot; the two edge rows take the checked path.
 func (u *Upper) rotateColumns(c, z int) {
 	cs, sn, r := impl.Dlartg(u.At(z, c-1), u.At(z, c))
-	for row := max(0, c-u.B-2); row <= min(u.N-1, c+1); row++ {
+	lo, hi := max(0, c-1-u.B), min(u.N-1, c)
+	if lo <= hi {
+		w := u.width()
+		x := u.data[lo*w+(c-1-lo)+1:]
+		y := u.data[lo*w+(c-lo)+1:]
+		blas64.Implementation().Drot(hi-lo+1, x, w-1, y, w-1, cs, sn)
+	}
+	for _, row := range []int{lo - 1, hi + 1} {
+		if row < 0 || row >= u.N {
+			continue
+		}
 		x, y := u.At(row, c-1), u.At(row, c)
 		u.put(row, c-1, cs*x+sn*y)
 		u.put(row, c, -sn*x+cs*y)
@@ -85,11 +98,22 @@ func (u *Upper) rotateColumns(c, z int) {
 	u.put(z, c, 0)
 }
 
-// rotateRows applies the rotation (cs, sn) to rows r−1 and r, so that
-// row r's entry in column z becomes zero.
+// rotateRows applies a rotation to rows r−1 and r, so that row r's entry
+// in column z becomes zero. The columns both rows store are contiguous and
+// go through one drot; the two edge columns take the checked path.
 func (u *Upper) rotateRows(r, z int) {
 	cs, sn, rr := impl.Dlartg(u.At(r-1, z), u.At(r, z))
-	for col := max(0, r-2); col <= min(u.N-1, r+u.B+1); col++ {
+	lo, hi := max(0, r-1), min(u.N-1, r+u.B)
+	if lo <= hi {
+		w := u.width()
+		x := u.data[(r-1)*w+(lo-(r-1))+1:]
+		y := u.data[r*w+(lo-r)+1:]
+		blas64.Implementation().Drot(hi-lo+1, x, 1, y, 1, cs, sn)
+	}
+	for _, col := range []int{lo - 1, hi + 1} {
+		if col < 0 || col >= u.N {
+			continue
+		}
 		x, y := u.At(r-1, col), u.At(r, col)
 		u.put(r-1, col, cs*x+sn*y)
 		u.put(r, col, -sn*x+cs*y)

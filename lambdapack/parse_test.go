@@ -1,6 +1,7 @@
 package lambdapack
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -254,6 +255,29 @@ func TestWalk(t *testing.T) {
 	for k, v := range want {
 		if counts[k] != v {
 			t.Errorf("%s visited %d times, want %d (all: %v)", k, counts[k], v, counts)
+		}
+	}
+}
+
+// TestStripComments checks that stripping comments keeps every token where
+// it was: the trees and all their positions are equal.
+func TestStripComments(t *testing.T) {
+	for _, name := range Shipped() {
+		src, _ := ShippedSource(name)
+		stripped := StripComments(src)
+		if strings.Contains(stripped, "#") || len(stripped) >= len(src) && strings.Contains(src, "#") {
+			t.Errorf("%s: comments left", name)
+		}
+		a, err1 := Parse(name, src)
+		b, err2 := Parse(name, stripped)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: %v %v", name, err1, err2)
+		}
+		var pa, pb []string
+		Walk(a, func(n Node) bool { pa = append(pa, fmt.Sprintf("%T@%s", n, Start(n))); return true })
+		Walk(b, func(n Node) bool { pb = append(pb, fmt.Sprintf("%T@%s", n, Start(n))); return true })
+		if dump(a) != dump(b) || strings.Join(pa, " ") != strings.Join(pb, " ") {
+			t.Errorf("%s: stripping comments moved something", name)
 		}
 	}
 }

@@ -66,3 +66,17 @@ func LoadProgram(ref string) (*Program, error) {
 	}
 	return Load(filename, src)
 }
+
+// StripComments removes comments (from # to the end of a line) and the
+// spaces before them, keeping every line, so the line and column of every
+// token, and of every error, stay those of the original source.
+func StripComments(src string) string {
+	lines := strings.Split(src, "\n")
+	for i, l := range lines {
+		if c := strings.IndexByte(l, '#'); c >= 0 {
+			l = l[:c]
+		}
+		lines[i] = strings.TrimRight(l, " \t\r")
+	}
+	return strings.Join(lines, "\n")
+}
