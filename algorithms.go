@@ -43,14 +43,14 @@ func (e *Engine) runJob(ctx context.Context, program string, args map[string]int
 // matrix and Q as the compact-WY factors of the tree, which Q and ApplyQT
 // use.
 type QRFactors struct {
-	R            *Matrix
-	Job          *job.Result
-	eng          *Engine
-	rows, cols   int
-	block        int
-	rowT, colT   int // tile grid of A
-	kt           int
-	factorTiles  []job.Input
+	R           *Matrix
+	Job         *job.Result
+	eng         *Engine
+	rows, cols  int
+	block       int
+	rowT, colT  int // tile grid of A
+	kt          int
+	factorTiles []job.Input
 }
 
 var qrFactors = []string{"Vl", "Tl", "Vt", "Tt"}
