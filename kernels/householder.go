@@ -10,6 +10,8 @@ package kernels
 // of the QR of Aᵀ and L = Rᵀ, so A = L Qₗ with Qₗᵀ = I − V T Vᵀ.
 
 import (
+	"slices"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
@@ -46,10 +48,8 @@ func init() {
 	}})
 	register(&Kernel{Name: "lq_leaf", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 		return one(applyQRight("lq_leaf", in[0], in[1], in[2]))
-	}, Flops: func(in []blas64.General) float64 { return applyFlops(in[0].Rows, in[0].Cols, in[2].Rows) }})
-	register(&Kernel{Name: "lq_trailing_update", Run: runLQTrailing, Flops: func(in []blas64.General) float64 {
-		return applyFlops(in[0].Rows, in[0].Cols, in[2].Rows)
-	}})
+	}, Flops: lqFlops})
+	register(&Kernel{Name: "lq_trailing_update", Run: runLQTrailing, Flops: lqFlops})
 }
 
 // qrFlops counts dgeqrf on m×n plus forming T.
@@ -65,13 +65,11 @@ func qrFlops(m, n int) float64 {
 	return f + fm*k*k
 }
 
-// applyFlops counts applying I − V T Vᵀ (V m×k) to c vectors.
-func applyFlops(m, k, c int) float64 {
-	fm, fk, fc := float64(m), float64(k), float64(c)
-	return 4*fm*fk*fc + fk*fk*fc
-}
+// leafFlops counts applying V, T (in[0], in[1]) to the columns of in[2].
+func leafFlops(in []blas64.General) float64 { return wyFlops(in[0], in[2].Cols) }
 
-func leafFlops(in []blas64.General) float64 { return applyFlops(in[0].Rows, in[0].Cols, in[2].Cols) }
+// lqFlops counts applying V, T (in[0], in[1]) to the rows of in[2].
+func lqFlops(in []blas64.General) float64 { return wyFlops(in[0], in[2].Rows) }
 
 // stackRows returns [A; B]; B may be absent.
 func stackRows(kernel string, in []blas64.General) (blas64.General, error) {
@@ -131,11 +129,54 @@ func qr(m blas64.General) (v, t, r blas64.General) {
 }
 
 // larft forms the upper triangular T of the compact WY representation
-// H(0) H(1) ... H(k-1) = I − V T Vᵀ, as LAPACK's dlarft does for forward,
-// columnwise storage: T[i][i] = tau[i] and
-// T[0:i, i] = −tau[i] · T[0:i, 0:i] · V[:, 0:i]ᵀ V[:, i].
+// H(0) H(1) ... H(k-1) = I − V T Vᵀ for forward, columnwise storage, as
+// LAPACK's dlarft does, but with level-3 BLAS: for Householder reflectors
+// (τ = 2/vᵀv) the inverse of T is striu(VᵀV) + diag(1/τ) (Puglisi; Joffrain
+// et al., "Accumulating Householder transformations, revisited", 2006), so
+// T is one dsyrk and one dtrtri of a matrix whose diagonal lies in
+// [1/2, 1]. A zero τ (a column already zero, H = I) has no such inverse
+// and takes dlarft's column-by-column recurrence instead.
 func larft(v blas64.General, tau []float64, t blas64.General) {
+	// The last reflector of a square tile works on one entry and is
+	// always the identity: trailing zeros of τ leave T's last rows and
+	// columns zero, and the rest is formed on the leading block.
+	k := len(tau)
+	for k > 0 && tau[k-1] == 0 {
+		k--
+	}
+	if k < len(tau) {
+		for i := range t.Rows {
+			clear(t.Data[i*t.Stride : i*t.Stride+t.Cols])
+		}
+	}
+	if k == 0 {
+		return
+	}
+	if slices.Contains(tau[:k], 0) {
+		larft2(v, tau, t)
+		return
+	}
+	sym := blas64.Symmetric{Uplo: blas.Upper, N: k, Stride: t.Stride, Data: t.Data}
+	blas64.Syrk(blas.Trans, 1, view(v, 0, 0, v.Rows, k), 0, sym)
+	for i, x := range tau[:k] {
+		t.Data[i*t.Stride+i] = 1 / x
+	}
+	if !lapack64.Trtri(upperTri(view(t, 0, 0, k, k), blas.NonUnit)) {
+		larft2(v, tau, t)
+		return
+	}
+	for i := 1; i < k; i++ { // clear the strictly lower part Syrk left alone
+		clear(t.Data[i*t.Stride : i*t.Stride+i])
+	}
+}
+
+// larft2 is dlarft's recurrence: T[i][i] = τ[i] and
+// T[0:i, i] = −τ[i] · T[0:i, 0:i] · V[:, 0:i]ᵀ V[:, i].
+func larft2(v blas64.General, tau []float64, t blas64.General) {
 	m := v.Rows
+	for i := range t.Rows {
+		clear(t.Data[i*t.Stride : i*t.Stride+t.Cols])
+	}
 	for i := range tau {
 		if i > 0 && tau[i] != 0 {
 			// Rows above i of column i of V are zero, so start at row i.
@@ -165,14 +206,7 @@ func applyQ(kernel string, trans blas.Transpose, v, t, s blas64.General) (blas64
 		return blas64.General{}, shapeErr(kernel, "needs V m×k, T k×k and S with m rows, got V %s, T %s, S %s", Shape(v), Shape(t), Shape(s))
 	}
 	out := Clone(s)
-	k, c := v.Cols, s.Cols
-	if k == 0 || c == 0 || v.Rows == 0 {
-		return out, nil
-	}
-	w := NewTile(k, c)
-	blas64.Gemm(blas.Trans, blas.NoTrans, 1, v, s, 0, w)
-	blas64.Trmm(blas.Left, trans, 1, blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: k, Stride: t.Stride, Data: t.Data}, w)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, v, w, 1, out)
+	wyApplyLeft(trans, v, t, out)
 	return out, nil
 }
 
@@ -238,14 +272,7 @@ func applyQRight(kernel string, v, t, s blas64.General) (blas64.General, error) 
 		return blas64.General{}, shapeErr(kernel, "needs V n×k, T k×k and S with n columns, got V %s, T %s, S %s", Shape(v), Shape(t), Shape(s))
 	}
 	out := Clone(s)
-	k, r := v.Cols, s.Rows
-	if k == 0 || r == 0 || v.Rows == 0 {
-		return out, nil
-	}
-	w := NewTile(r, k)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, s, v, 0, w)
-	blas64.Trmm(blas.Right, blas.NoTrans, 1, blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: k, Stride: t.Stride, Data: t.Data}, w)
-	blas64.Gemm(blas.NoTrans, blas.Trans, -1, w, v, 1, out)
+	wyApplyRight(v, t, out)
 	return out, nil
 }
 
@@ -255,12 +282,13 @@ func runLQTrailing(in []blas64.General, _ []lp.Value) ([]blas64.General, error) 
 	if s0.Rows != s1.Rows || s0.Cols+s1.Cols != v.Rows {
 		return nil, shapeErr("lq_trailing_update", "S0 and S1 must sit side by side with V's %d columns, got S0 %s and S1 %s", v.Rows, Shape(s0), Shape(s1))
 	}
-	s := Transpose(s0)
-	s, err := stackRows("lq_trailing_update", []blas64.General{s, Transpose(s1)})
-	if err != nil {
-		return nil, err
+	s := NewTile(s0.Rows, s0.Cols+s1.Cols)
+	for i := range s.Rows {
+		row := s.Data[i*s.Stride : (i+1)*s.Stride]
+		copy(row, s0.Data[i*s0.Stride:i*s0.Stride+s0.Cols])
+		copy(row[s0.Cols:], s1.Data[i*s1.Stride:i*s1.Stride+s1.Cols])
 	}
-	out, err := applyQRight("lq_trailing_update", v, t, Transpose(s))
+	out, err := applyQRight("lq_trailing_update", v, t, s)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,41 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// BenchmarkQRKernels times the tiled-QR kernels on 512×512 tiles and
+// reports their rate by the flop counts the executor records.
+func BenchmarkQRKernels(b *testing.B) {
+	const n = 512
+	rng := rand.New(rand.NewPCG(1, 1))
+	k, _ := Lookup("qr_factor")
+	a := randTile(rng, n, n)
+	leaf, _ := k.Run([]blas64.General{a}, nil)
+	leaf2, _ := k.Run([]blas64.General{randTile(rng, n, n)}, nil)
+	tree, _ := k.Run([]blas64.General{leaf[2], leaf2[2]}, nil)
+	s0, s1 := randTile(rng, n, n), randTile(rng, n, n)
+	for _, c := range []struct {
+		name, kernel string
+		in           []blas64.General
+	}{
+		{"factor", "qr_factor", []blas64.General{a}},
+		{"factor_stacked", "qr_factor", []blas64.General{leaf[2], leaf2[2]}},
+		{"leaf", "qr_leaf", []blas64.General{leaf[0], leaf[1], s0}},
+		{"trailing", "qr_trailing_update", []blas64.General{tree[0], tree[1], s0, s1}},
+		{"lq_trailing", "lq_trailing_update", []blas64.General{tree[0], tree[1], s0, s1}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			k, _ := Lookup(c.kernel)
+			for b.Loop() {
+				if _, err := k.Run(c.in, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(k.Flops(c.in)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
