@@ -123,10 +123,12 @@ a second job. --verify prints ‖A − QR‖/(‖A‖·n·ε) and ‖QᵀQ − I
 			if err != nil {
 				return err
 			}
+			start := time.Now()
 			f, err := ss.eng.QR(ctx, A)
 			if err != nil {
 				return err
 			}
+			elapsed := time.Since(start)
 			defer f.Release(context.WithoutCancel(ctx))
 			var lines []string
 			r, err := f.R.Dense(ctx)
@@ -137,11 +139,14 @@ a second job. --verify prints ‖A − QR‖/(‖A‖·n·ε) and ‖QᵀQ − I
 				return err
 			}
 			var q *mat.Dense
-			if qPath != "" || s.verify {
+			formQ := qPath != "" || s.verify
+			if formQ {
+				start := time.Now()
 				Q, err := f.Q(ctx)
 				if err != nil {
 					return err
 				}
+				elapsed += time.Since(start)
 				ss.keep(Q)
 				if q, err = Q.Dense(ctx); err != nil {
 					return err
@@ -151,6 +156,11 @@ a second job. --verify prints ‖A − QR‖/(‖A‖·n·ε) and ‖QᵀQ − I
 				}
 			}
 			printSummary(cmd.OutOrStdout(), fmt.Sprintf("qr %d×%d, block %d", a.Rows, a.Cols, s.engine.block), ss.results, ss.uploaded, lines)
+			if s.compare {
+				if err := printCompare(cmd.OutOrStdout(), qrReference(a, formQ), elapsed); err != nil {
+					return err
+				}
+			}
 			if s.verify {
 				var qr, qtq mat.Dense
 				qr.Mul(q, r)
@@ -168,6 +178,7 @@ a second job. --verify prints ‖A − QR‖/(‖A‖·n·ε) and ‖QᵀQ − I
 		},
 	}
 	s.register(cmd, "mn")
+	s.registerCompare(cmd, "Geqrf (and Orgqr when Q is formed)")
 	cmd.Flags().StringVar(&qPath, "q", "", "also form the thin Q and write it to `FILE.npy`")
 	return cmd
 }
@@ -247,6 +258,11 @@ vectors are not computed. --verify compares with gonum's dense Dgesvd
 			if len(sv) > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "  %-16s largest %.6g, smallest %.6g\n", "singular values", sv[0], sv[len(sv)-1])
 			}
+			if s.compare {
+				if err := printCompare(cmd.OutOrStdout(), svdReference(a), total); err != nil {
+					return err
+				}
+			}
 			if s.verify {
 				if max(a.Rows, a.Cols) > exactLimit {
 					fmt.Fprintf(cmd.OutOrStdout(), "  %-16s skipped: a dense SVD above n = %d is the cost --verify avoids\n", "check", exactLimit)
@@ -272,6 +288,7 @@ vectors are not computed. --verify compares with gonum's dense Dgesvd
 		},
 	}
 	s.register(cmd, "mn")
+	s.registerCompare(cmd, "Gesvd (values only)")
 	return cmd
 }
 
@@ -329,6 +346,7 @@ backward error ‖AX − B‖/(‖A‖·‖X‖·n·ε), or for least squares
 	s.register(cmd, "mn")
 	cmd.Flags().BoolVar(&spd, "spd", false, "A is symmetric positive definite: solve with Cholesky")
 	cmd.Flags().IntVar(&nrhs, "nrhs", 1, "columns of a generated B")
+	s.registerCompare(cmd, "Potrf+Potrs, Getrf+Getrs or Gels")
 	return cmd
 }
 
@@ -355,6 +373,7 @@ func (s *shortcut) runSolve(ctx context.Context, stdout, stderr io.Writer, a, b 
 		return err
 	}
 	var x *engine.Matrix
+	start := time.Now()
 	method := "LU with tournament pivoting"
 	switch {
 	case spd:
@@ -369,6 +388,7 @@ func (s *shortcut) runSolve(ctx context.Context, stdout, stderr io.Writer, a, b 
 	if err != nil {
 		return err
 	}
+	elapsed := time.Since(start)
 	ss.keep(x)
 	X, err := x.Dense(ctx)
 	if err != nil {
@@ -379,6 +399,11 @@ func (s *shortcut) runSolve(ctx context.Context, stdout, stderr io.Writer, a, b 
 		return err
 	}
 	printSummary(stdout, fmt.Sprintf("solve %d×%d with %d right-hand sides, %s, block %d", a.Rows, a.Cols, b.Cols, method, s.engine.block), ss.results, ss.uploaded, lines)
+	if s.compare {
+		if err := printCompare(stdout, solveReference(a, b, spd), elapsed); err != nil {
+			return err
+		}
+	}
 	if s.verify {
 		Ad, Bd := toDense(a), toDense(b)
 		var r mat.Dense
@@ -433,10 +458,12 @@ A singular matrix fails with an error. --verify prints
 			if err != nil {
 				return err
 			}
+			start := time.Now()
 			f, err := ss.eng.LU(ctx, A)
 			if err != nil {
 				return err
 			}
+			elapsed := time.Since(start)
 			ss.keep(f.L)
 			ss.keep(f.U)
 			l, err := f.L.Dense(ctx)
@@ -465,6 +492,11 @@ A singular matrix fails with an error. --verify prints
 				lines = append(lines, fmt.Sprintf("P → %s (%d row indices)", pPath, len(p)))
 			}
 			printSummary(cmd.OutOrStdout(), fmt.Sprintf("lu %d×%d, block %d", a.Rows, a.Cols, s.engine.block), ss.results, ss.uploaded, lines)
+			if s.compare {
+				if err := printCompare(cmd.OutOrStdout(), getrfReference(a), elapsed); err != nil {
+					return err
+				}
+			}
 			if s.verify {
 				n := a.Rows
 				pa := mat.NewDense(n, n, nil)
@@ -482,6 +514,7 @@ A singular matrix fails with an error. --verify prints
 		},
 	}
 	s.register(cmd, "n")
+	s.registerCompare(cmd, "Getrf")
 	f := cmd.Flags()
 	f.StringVar(&lPath, "l", "", "write L to `FILE.npy`")
 	f.StringVar(&uPath, "u", "", "write U to `FILE.npy`")

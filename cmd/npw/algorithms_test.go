@@ -25,12 +25,13 @@ func TestAlgorithmCommands(t *testing.T) {
 	}{
 		{[]string{"qr", tall, "--block", "8", "--verify", "-o", filepath.Join(dir, "r.npy"), "--q", filepath.Join(dir, "q.npy")},
 			[]string{"qr 50×20, block 8: done", "in 2 jobs: qr (", "qr_apply_q (", "R → ", "(20×20)", "Q → ", "(50×20)", "‖A − QR‖", "‖QᵀQ − I‖"}},
-		{[]string{"svd", tall, "--block", "8", "--verify", "-o", s},
-			[]string{"svd 50×20, block 8: done", "lq_factor", "S → " + s + " (20 values, largest first)", "(ok; bound 1e-10)"}},
-		{[]string{"solve", a, b, "--block", "8", "--verify"}, []string{"LU with tournament pivoting", "in 3 jobs", "‖AX − B‖"}},
-		{[]string{"solve", spd, b, "--block", "8", "--spd", "--verify"}, []string{"Cholesky", "chol 5, trsm", "solve_lower_t", "‖AX − B‖"}},
-		{[]string{"solve", tall, bt, "--block", "8", "--verify"}, []string{"least squares through QR", "‖Aᵀ(AX − B)‖"}},
-		{[]string{"lu", a, "--block", "8", "--verify", "--p", p}, []string{"lu 40×40, block 8: done", "lu_pivots", "P → " + p, "‖A[P,:] − LU‖", "growth factor"}},
+		{[]string{"qr", tall, "--block", "8", "--compare"}, []string{"lapack64.Geqrf on the same input", "npw/reference = "}},
+		{[]string{"svd", tall, "--block", "8", "--verify", "-o", s, "--compare"},
+			[]string{"svd 50×20, block 8: done", "lq_factor", "S → " + s + " (20 values, largest first)", "(ok; bound 1e-10)", "lapack64.Gesvd (values only)", "npw/reference = "}},
+		{[]string{"solve", a, b, "--block", "8", "--verify", "--compare"}, []string{"LU with tournament pivoting", "in 3 jobs", "‖AX − B‖", "lapack64.Getrf+Getrs"}},
+		{[]string{"solve", spd, b, "--block", "8", "--spd", "--verify", "--compare"}, []string{"Cholesky", "chol 5, trsm", "solve_lower_t", "‖AX − B‖", "lapack64.Potrf+Potrs"}},
+		{[]string{"solve", tall, bt, "--block", "8", "--verify", "--compare"}, []string{"least squares through QR", "‖Aᵀ(AX − B)‖", "lapack64.Gels"}},
+		{[]string{"lu", a, "--block", "8", "--verify", "--p", p, "--compare"}, []string{"lu 40×40, block 8: done", "lu_pivots", "P → " + p, "‖A[P,:] − LU‖", "growth factor", "lapack64.Getrf on"}},
 	} {
 		code, stdout, stderr := npw(t, tc.args...)
 		if code != 0 {

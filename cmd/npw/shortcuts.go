@@ -7,12 +7,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"time"
 
 	"github.com/spf13/cobra"
-	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/lapack/lapack64"
 
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
@@ -48,6 +45,12 @@ func (s *shortcut) register(cmd *cobra.Command, sizes string) {
 	s.engine.register(f, 1024)
 }
 
+// registerCompare adds --compare, which times the LAPACK routines named
+// on the same input after npw's run.
+func (s *shortcut) registerCompare(cmd *cobra.Command, routines string) {
+	cmd.Flags().BoolVar(&s.compare, "compare", false, "also time gonum's single-node lapack64."+routines+" on the same input and print npw's time over it")
+}
+
 func newCholeskyCmd() *cobra.Command {
 	var s shortcut
 	cmd := &cobra.Command{
@@ -81,7 +84,7 @@ this run, and prints the ratio of the times.`,
 		},
 	}
 	s.register(cmd, "n")
-	cmd.Flags().BoolVar(&s.compare, "compare", false, "also time lapack64.Potrf on the same matrix and print the ratio")
+	s.registerCompare(cmd, "Potrf")
 	return cmd
 }
 
@@ -227,12 +230,9 @@ func (s *shortcut) runCholesky(ctx context.Context, stdout, stderr io.Writer, a 
 		printResidual(stdout, "‖A − LLᵀ‖/(‖A‖·n·ε)", choleskyResidual(a, l))
 	}
 	if s.compare {
-		secs, err := potrfSeconds(a)
-		if err != nil {
+		if err := printCompare(stdout, potrfReference(a), res.Wall); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "  %-16s gonum lapack64.Potrf on the same matrix, %d cores: %.2f s; npw/reference = %.2f\n",
-			"reference", maxProcs(), secs, res.Wall.Seconds()/secs)
 	}
 	return nil
 }
@@ -321,19 +321,6 @@ func printResidual(w io.Writer, what string, r residual) {
 		verdict = "TOO LARGE"
 	}
 	fmt.Fprintf(w, "  %-16s %s = %.3g (%s; %s, bound 30)\n", "residual", what, r.value, verdict, how)
-}
-
-// potrfSeconds times gonum's lapack64.Potrf on a copy of a.
-func potrfSeconds(a blas64.General) (float64, error) {
-	c := blas64.General{Rows: a.Rows, Cols: a.Cols, Stride: a.Cols, Data: make([]float64, a.Rows*a.Cols)}
-	for i := range a.Rows {
-		copy(c.Data[i*c.Stride:i*c.Stride+a.Cols], a.Data[i*a.Stride:])
-	}
-	start := time.Now()
-	if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: c.Rows, Stride: c.Stride, Data: c.Data}); !ok {
-		return 0, fmt.Errorf("reference Potrf: the matrix is not positive definite")
-	}
-	return time.Since(start).Seconds(), nil
 }
 
 func maxProcs() int { return runtime.GOMAXPROCS(0) }
