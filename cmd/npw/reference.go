@@ -121,7 +121,7 @@ func solveReference(a, b blas64.General, spd bool) reference {
 		return reference{"Gels", func() error {
 			work := workspace(func(w []float64) { lapack64.Gels(blas.NoTrans, c, x, w, -1) })
 			if !lapack64.Gels(blas.NoTrans, c, x, work, len(work)) {
-				return fmt.Errorf("A does not have full rank")
+				return fmt.Errorf("the matrix does not have full column rank")
 			}
 			return nil
 		}}
