@@ -1,0 +1,8 @@
+package npw
+
+// The production drivers register their URL schemes when imported, so
+// that every program built on this package (the npw command among them)
+// reaches the cloud services by URL.
+import (
+	_ "github.com/npw-dev/npw/state/redisstate" // redis://, rediss://
+)

@@ -1,0 +1,214 @@
+// Package redisstate is the Redis driver of the state store, registered
+// for redis:// and rediss:// (TLS) URLs:
+//
+//	redis://[user:password@]host:port/db[?prefix=npw]
+//
+// The password may also come from NPW_REDIS_PASSWORD. Every transition is
+// one Lua script (scripts.go) on the job's keys (keys.go), which carry the
+// job id as a hash tag; a job's keys expire after the job's TTL without a
+// change.
+package redisstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/npw-dev/npw/state"
+)
+
+func init() {
+	state.Register("redis", Open)
+	state.Register("rediss", Open)
+	// go-redis logs dial failures itself; npw reports them, once, as errors.
+	redis.SetLogger(quiet{})
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+// A Driver keeps job state in Redis.
+type Driver struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+// Open connects to the Redis of a redis:// or rediss:// URL and checks that
+// it answers.
+func Open(ctx context.Context, u *url.URL) (state.Driver, error) {
+	q := u.Query()
+	prefix := q.Get("prefix")
+	if prefix == "" {
+		prefix = "npw"
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("prefix %q: braces are reserved for the job's hash tag", prefix)
+	}
+	q.Del("prefix")
+	bare := *u
+	bare.RawQuery = q.Encode()
+	opts, err := redis.ParseURL(bare.String())
+	if err != nil {
+		return nil, err
+	}
+	if opts.Password == "" {
+		opts.Password = os.Getenv("NPW_REDIS_PASSWORD")
+	}
+	opts.DialTimeout = 5 * time.Second
+	client := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("cannot reach Redis at %s: %w", opts.Addr, err)
+	}
+	return &Driver{client: client, prefix: prefix}, nil
+}
+
+// NewDriver wraps a client; keys start with prefix.
+func NewDriver(client redis.UniversalClient, prefix string) *Driver {
+	return &Driver{client: client, prefix: prefix}
+}
+
+func (d *Driver) run(ctx context.Context, s *redis.Script, job string, args ...any) (any, error) {
+	res, err := s.Run(ctx, d.client, jobKeys(d.prefix, job).all(), args...).Result()
+	if err != nil {
+		switch {
+		case strings.Contains(err.Error(), "NPW_NOJOB"):
+			return nil, state.ErrNoJob
+		case strings.Contains(err.Error(), "NPW_EXISTS"):
+			return nil, fmt.Errorf("job %s exists", job)
+		}
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	return res, nil
+}
+
+// CreateJob implements state.Driver.
+func (d *Driver) CreateJob(ctx context.Context, job state.Job) error {
+	ttl := int64(0)
+	if job.TTL > 0 {
+		ttl = max(1, int64(math.Ceil(job.TTL.Seconds())))
+	}
+	_, err := d.run(ctx, createScript, job.ID, job.Tasks, ttl)
+	return err
+}
+
+// Complete implements state.Driver.
+func (d *Driver) Complete(ctx context.Context, job string, c state.Completion) (state.Outcome, error) {
+	m := c.Metrics
+	args := []any{c.Task, fmtFloat(m.Flops), m.BytesRead, m.BytesWritten,
+		fmtFloat(m.ReadSeconds), fmtFloat(m.ComputeSeconds), fmtFloat(m.WriteSeconds), len(c.Written)}
+	for _, t := range c.Written {
+		args = append(args, t.Key, t.Readers, t.Bytes)
+	}
+	args = append(args, len(c.Released))
+	for _, k := range c.Released {
+		args = append(args, k)
+	}
+	args = append(args, len(c.Children))
+	for _, e := range c.Children {
+		args = append(args, e.Child, e.Indegree)
+	}
+	res, err := d.run(ctx, completeScript, job, args...)
+	if err != nil {
+		return state.Outcome{}, err
+	}
+	r, ok := res.([]any)
+	if !ok || len(r) != 4 {
+		return state.Outcome{}, fmt.Errorf("redis: unexpected reply %v to complete", res)
+	}
+	first, _ := r[0].(int64)
+	phase, _ := r[1].(string)
+	return state.Outcome{First: first == 1, Phase: state.Phase(phase), Ready: strs(r[2]), Free: strs(r[3])}, nil
+}
+
+// fmtFloat writes a float so that Redis's HINCRBYFLOAT reads it exactly.
+func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+
+func strs(v any) []string {
+	items, _ := v.([]any)
+	var out []string
+	for _, it := range items {
+		if s, ok := it.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// IsDone implements state.Driver.
+func (d *Driver) IsDone(ctx context.Context, job, task string) (bool, error) {
+	res, err := d.run(ctx, isDoneScript, job, task)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.(int64)
+	return n == 1, nil
+}
+
+// RecordFailure implements state.Driver.
+func (d *Driver) RecordFailure(ctx context.Context, job, task string) (int, error) {
+	res, err := d.run(ctx, failureScript, job, task)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.(int64)
+	return int(n), nil
+}
+
+// Fail implements state.Driver.
+func (d *Driver) Fail(ctx context.Context, job, msg string) error {
+	_, err := d.run(ctx, failScript, job, msg)
+	return err
+}
+
+// Status implements state.Driver.
+func (d *Driver) Status(ctx context.Context, job string) (state.Status, error) {
+	h, err := d.client.HGetAll(ctx, jobKeys(d.prefix, job).meta).Result()
+	if err != nil {
+		return state.Status{}, fmt.Errorf("redis: %w", err)
+	}
+	if len(h) == 0 {
+		return state.Status{}, state.ErrNoJob
+	}
+	var errs []error
+	i64 := func(k string) int64 {
+		n, err := strconv.ParseInt(h[k], 10, 64)
+		errs = append(errs, err)
+		return n
+	}
+	f64 := func(k string) float64 {
+		x, err := strconv.ParseFloat(h[k], 64)
+		errs = append(errs, err)
+		return x
+	}
+	st := state.Status{
+		Phase: state.Phase(h["phase"]), Tasks: i64("tasks"), Done: i64("ndone"), Error: h["error"],
+		ScratchBytes: i64("scratch"), PeakScratchBytes: i64("peak"),
+		Metrics: state.Metrics{Flops: f64("flops"), BytesRead: i64("bytes_read"), BytesWritten: i64("bytes_written"),
+			ReadSeconds: f64("read_seconds"), ComputeSeconds: f64("compute_seconds"), WriteSeconds: f64("write_seconds")},
+	}
+	if err := errors.Join(errs...); err != nil {
+		return state.Status{}, fmt.Errorf("redis: job %s has a malformed status: %w", job, err)
+	}
+	return st, nil
+}
+
+// Delete implements state.Driver.
+func (d *Driver) Delete(ctx context.Context, job string) error {
+	_, err := d.run(ctx, deleteScript, job)
+	return err
+}
+
+// Close implements state.Driver.
+func (d *Driver) Close() error { return d.client.Close() }

@@ -1,0 +1,186 @@
+package redisstate
+
+import "github.com/redis/go-redis/v9"
+
+// Each state transition is one Lua script, so it is atomic. All of them
+// take the job's five keys, in the order of keys.all:
+//
+//	KEYS[1] meta, KEYS[2] done, KEYS[3] waiting, KEYS[4] tiles, KEYS[5] failures
+//
+// A script on a job that does not exist answers the error NPW_NOJOB. Every
+// script that changes a job renews the expiry of all its keys (the ttl
+// field of meta, in seconds; 0 keeps them). No script reads the clock.
+
+// touch renews the expiry of the job's keys.
+const touch = `
+local function touch()
+  local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or '0')
+  if ttl > 0 then
+    for _, k in ipairs(KEYS) do redis.call('EXPIRE', k, ttl) end
+  end
+end
+`
+
+// createScript starts a job.
+//
+//	ARGV[1] tasks, ARGV[2] ttl in seconds
+//	result: "OK", or the error NPW_EXISTS
+var createScript = redis.NewScript(touch + `
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('NPW_EXISTS') end
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+local phase = 'running'
+if tonumber(ARGV[1]) == 0 then phase = 'done' end
+redis.call('HSET', KEYS[1], 'tasks', ARGV[1], 'ndone', 0, 'phase', phase, 'error', '',
+  'ttl', ARGV[2], 'scratch', 0, 'peak', 0, 'flops', 0, 'bytes_read', 0, 'bytes_written', 0,
+  'read_seconds', 0, 'compute_seconds', 0, 'write_seconds', 0)
+touch()
+return 'OK'
+`)
+
+// completeScript records a finished task: marks it done (the first time:
+// counts it, adds its metrics, registers the scratch tiles it wrote),
+// releases the scratch tiles it read, and adds it to the done parents of
+// each child that is not done.
+//
+//	ARGV[1] task
+//	ARGV[2..7] flops, bytes read, bytes written, read, compute and write seconds
+//	ARGV[8] W, then W triples: tile key, readers, bytes (tiles written)
+//	then R, then R tile keys (tiles read)
+//	then C, then C pairs: child, indegree
+//	result: {first (0/1), phase, {ready children}, {tiles to delete}}
+var completeScript = redis.NewScript(touch + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
+local task = ARGV[1]
+local at = 8
+local function nextArg() local v = ARGV[at]; at = at + 1; return v end
+
+local function parse(v)
+  local readers, bytes, freed, rest = string.match(v, '^(%d+) (%d+) (%d)\n(.*)$')
+  return {readers = tonumber(readers), bytes = tonumber(bytes), freed = freed == '1', rest = rest}
+end
+local function encode(t)
+  return t.readers .. ' ' .. t.bytes .. ' ' .. (t.freed and '1' or '0') .. '\n' .. t.rest
+end
+local function count(s) local _, n = string.gsub(s, '\n', ''); return n end
+local function has(s, item) return string.find('\n' .. s, '\n' .. item .. '\n', 1, true) ~= nil end
+-- free marks a tile freed once all its readers released it, and reports
+-- whether it is freed.
+local function free(t)
+  if not t.freed and count(t.rest) >= t.readers then
+    t.freed = true
+    t.rest = ''
+    redis.call('HINCRBY', KEYS[1], 'scratch', -t.bytes)
+    return true, true
+  end
+  return t.freed, false
+end
+
+local first = redis.call('SADD', KEYS[2], task) == 1
+local written = {}
+for _ = 1, tonumber(nextArg()) do
+  table.insert(written, {key = nextArg(), readers = nextArg(), bytes = nextArg()})
+end
+if first then
+  redis.call('HINCRBY', KEYS[1], 'ndone', 1)
+  redis.call('HINCRBYFLOAT', KEYS[1], 'flops', ARGV[2])
+  redis.call('HINCRBY', KEYS[1], 'bytes_read', ARGV[3])
+  redis.call('HINCRBY', KEYS[1], 'bytes_written', ARGV[4])
+  redis.call('HINCRBYFLOAT', KEYS[1], 'read_seconds', ARGV[5])
+  redis.call('HINCRBYFLOAT', KEYS[1], 'compute_seconds', ARGV[6])
+  redis.call('HINCRBYFLOAT', KEYS[1], 'write_seconds', ARGV[7])
+  redis.call('HDEL', KEYS[3], task)
+  for _, w in ipairs(written) do
+    if redis.call('HSETNX', KEYS[4], w.key, w.readers .. ' ' .. w.bytes .. ' 0\n') == 1 then
+      local scratch = redis.call('HINCRBY', KEYS[1], 'scratch', w.bytes)
+      if scratch > tonumber(redis.call('HGET', KEYS[1], 'peak')) then
+        redis.call('HSET', KEYS[1], 'peak', scratch)
+      end
+    end
+  end
+end
+local freeList = {}
+for _, w in ipairs(written) do
+  local v = redis.call('HGET', KEYS[4], w.key)
+  if v then
+    local t = parse(v)
+    local isFree, changed = free(t)
+    if changed then redis.call('HSET', KEYS[4], w.key, encode(t)) end
+    if isFree then table.insert(freeList, w.key) end
+  end
+end
+for _ = 1, tonumber(nextArg()) do
+  local key = nextArg()
+  local v = redis.call('HGET', KEYS[4], key)
+  if v then -- a scratch tile of this job
+    local t = parse(v)
+    local changed = false
+    if not t.freed and not has(t.rest, task) then
+      t.rest = t.rest .. task .. '\n'
+      changed = true
+    end
+    local isFree, freedNow = free(t)
+    if changed or freedNow then redis.call('HSET', KEYS[4], key, encode(t)) end
+    if isFree then table.insert(freeList, key) end
+  end
+end
+local ready = {}
+for _ = 1, tonumber(nextArg()) do
+  local child, indegree = nextArg(), tonumber(nextArg())
+  if redis.call('SISMEMBER', KEYS[2], child) == 0 then
+    local parents = redis.call('HGET', KEYS[3], child) or ''
+    if not has(parents, task) then
+      parents = parents .. task .. '\n'
+      redis.call('HSET', KEYS[3], child, parents)
+    end
+    if count(parents) >= indegree then table.insert(ready, child) end
+  end
+end
+local meta = redis.call('HMGET', KEYS[1], 'ndone', 'tasks', 'phase')
+local phase = meta[3]
+if tonumber(meta[1]) >= tonumber(meta[2]) and phase == 'running' then
+  phase = 'done'
+  redis.call('HSET', KEYS[1], 'phase', phase)
+end
+touch()
+return {first and 1 or 0, phase, ready, freeList}
+`)
+
+// isDoneScript answers whether a task is done.
+//
+//	ARGV[1] task
+//	result: 0 or 1
+var isDoneScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
+return redis.call('SISMEMBER', KEYS[2], ARGV[1])
+`)
+
+// failureScript counts a failed attempt of a task.
+//
+//	ARGV[1] task
+//	result: the attempts failed so far
+var failureScript = redis.NewScript(touch + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
+local n = redis.call('HINCRBY', KEYS[5], ARGV[1], 1)
+touch()
+return n
+`)
+
+// failScript fails a running job; the first message wins.
+//
+//	ARGV[1] message
+//	result: "OK"
+var failScript = redis.NewScript(touch + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
+if redis.call('HGET', KEYS[1], 'phase') == 'running' then
+  redis.call('HSET', KEYS[1], 'phase', 'failed', 'error', ARGV[1])
+end
+touch()
+return 'OK'
+`)
+
+// deleteScript forgets a job.
+//
+//	result: the number of keys deleted
+var deleteScript = redis.NewScript(`
+return redis.call('DEL', unpack(KEYS))
+`)
