@@ -4,5 +4,6 @@ package npw
 // that every program built on this package (the npw command among them)
 // reaches the cloud services by URL.
 import (
-	_ "github.com/npw-dev/npw/state/redisstate" // redis://, rediss://
+	_ "github.com/npw-dev/npw/blockstore/s3store" // s3://
+	_ "github.com/npw-dev/npw/state/redisstate"   // redis://, rediss://
 )

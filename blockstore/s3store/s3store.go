@@ -1,0 +1,168 @@
+// Package s3store is the S3 driver of the tile store, registered for
+// s3:// URLs:
+//
+//	s3://bucket/prefix[?region=...&endpoint=http://host:port&profile=...]
+//
+// Keys live under prefix/ in the bucket. Credentials, region and endpoint
+// come from the URL and the AWS SDK's standard chain (internal/awsconf);
+// a custom endpoint (MinIO, other S3-compatible stores) is addressed
+// path-style. Opening checks the bucket with HeadBucket, so a bad
+// endpoint, bucket or credentials fail at once with one clear error.
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/internal/awsconf"
+)
+
+func init() { blockstore.Register("s3", Open) }
+
+// A Driver stores objects in one S3 bucket under a prefix.
+type Driver struct {
+	client *s3.Client
+	bucket string
+	prefix string // "" or ending in "/"
+}
+
+// Open opens the bucket of an s3:// URL and checks that it can be reached.
+func Open(ctx context.Context, u *url.URL) (blockstore.Driver, error) {
+	bucket := u.Host
+	if bucket == "" {
+		return nil, fmt.Errorf("no bucket: want s3://bucket/prefix")
+	}
+	prefix := strings.Trim(u.Path, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	cfg, endpoint, err := awsconf.Load(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	pathStyle := u.Query().Get("path_style")
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		o.UsePathStyle = pathStyle == "true" || (o.BaseEndpoint != nil && pathStyle != "false")
+		// Checksums only where S3 requires them: S3-compatible stores
+		// differ in the checksums they know.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	d := &Driver{client: client, bucket: bucket, prefix: prefix}
+	if err := d.check(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// check asks for the bucket, with a short deadline and few retries.
+func (d *Driver) check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	_, err := d.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &d.bucket}, func(o *s3.Options) { o.RetryMaxAttempts = 2 })
+	if err == nil {
+		return nil
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "NotFound", "NoSuchBucket":
+			return fmt.Errorf("bucket %s does not exist", d.bucket)
+		case "Forbidden", "AccessDenied":
+			return fmt.Errorf("bucket %s: access denied (check the AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role)", d.bucket)
+		}
+		return fmt.Errorf("bucket %s: %s", d.bucket, awsconf.Describe(err))
+	}
+	return fmt.Errorf("cannot reach S3 for bucket %s: %w", d.bucket, err)
+}
+
+func (d *Driver) key(k string) *string { return aws.String(d.prefix + k) }
+
+// Get implements blockstore.Driver.
+func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
+	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &d.bucket, Key: d.key(key)})
+	if err != nil {
+		var missing *types.NoSuchKey
+		if errors.As(err, &missing) {
+			return nil, blockstore.ErrNotFound
+		}
+		return nil, errors.New(awsconf.Describe(err))
+	}
+	defer out.Body.Close()
+	var buf bytes.Buffer
+	if n := aws.ToInt64(out.ContentLength); n > 0 {
+		buf.Grow(int(n))
+	}
+	if _, err := io.Copy(&buf, out.Body); err != nil {
+		return nil, fmt.Errorf("reading the object: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Put implements blockstore.Driver. The body is a bytes.Reader: the SDK
+// needs a seekable body to sign and to retry.
+func (d *Driver) Put(ctx context.Context, key string, data []byte) error {
+	_, err := d.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &d.bucket, Key: d.key(key),
+		Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
+	if err != nil {
+		return errors.New(awsconf.Describe(err))
+	}
+	return nil
+}
+
+// Delete implements blockstore.Driver, 1000 keys per request.
+func (d *Driver) Delete(ctx context.Context, keys []string) error {
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		objs := make([]types.ObjectIdentifier, n)
+		for i, k := range keys[:n] {
+			objs[i] = types.ObjectIdentifier{Key: d.key(k)}
+		}
+		out, err := d.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &d.bucket,
+			Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)}})
+		if err != nil {
+			return errors.New(awsconf.Describe(err))
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return fmt.Errorf("delete %s: %s: %s (and %d more)", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message), len(out.Errors)-1)
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// List implements blockstore.Driver. S3 lists keys in UTF-8 byte order,
+// which is the order the interface asks for.
+func (d *Driver) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(d.client, &s3.ListObjectsV2Input{Bucket: &d.bucket, Prefix: d.key(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, errors.New(awsconf.Describe(err))
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), d.prefix))
+		}
+	}
+	return keys, nil
+}
+
+// Close implements blockstore.Driver.
+func (d *Driver) Close() error { return nil }

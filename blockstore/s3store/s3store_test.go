@@ -1,0 +1,96 @@
+package s3store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/npw-dev/npw/blockstore"
+	_ "github.com/npw-dev/npw/blockstore/s3store"
+	"github.com/npw-dev/npw/blockstore/storetest"
+	"github.com/npw-dev/npw/internal/localcloud"
+)
+
+func TestMain(m *testing.M) { localcloud.Main(m) }
+
+// fresh returns the local cloud's store URL with a prefix of its own.
+func fresh(t *testing.T) string {
+	t.Helper()
+	c := localcloud.Get(t)
+	u, err := url.Parse(c.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = fmt.Sprintf("/test-%d", rand.Uint64())
+	return u.String()
+}
+
+func TestS3Driver(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) blockstore.Driver {
+		s, err := blockstore.Open(context.Background(), fresh(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.DeletePrefix(context.Background(), "") })
+		return s.Driver()
+	})
+}
+
+// TestTiles moves a matrix through MinIO as .npy tiles, in parallel.
+func TestTiles(t *testing.T) {
+	ctx := context.Background()
+	s, err := blockstore.Open(ctx, fresh(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DeletePrefix(ctx, "")
+	keys := map[string]int{}
+	for i := range 3 {
+		for j := range 3 {
+			keys[fmt.Sprintf("jobs/x/A/%d_%d.npy", i, j)] = i*3 + j
+		}
+	}
+	for k, v := range keys {
+		if err := s.Put(ctx, k, []byte(fmt.Sprint(v))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.List(ctx, "jobs/x/")
+	if err != nil || len(got) != 9 {
+		t.Fatalf("list: %v, %v", got, err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	c := localcloud.Get(t)
+	u, _ := url.Parse(c.Store)
+	endpoint := u.Query().Get("endpoint")
+	for _, tc := range []struct {
+		name, url, want string
+		env         map[string]string
+	}{
+		{"no bucket", "s3:///x", "no bucket", nil},
+		{"missing bucket", "s3://no-such-bucket-npw/?endpoint=" + endpoint, "bucket no-such-bucket-npw does not exist", nil},
+		{"unreachable", "s3://npw/?endpoint=http://127.0.0.1:1", "cannot reach S3 for bucket npw", nil},
+		{"bad credentials", c.Store, "access denied (check the AWS credentials", map[string]string{"AWS_SECRET_ACCESS_KEY": "wrong"}},
+		{"bad endpoint", "s3://npw/?endpoint=127.0.0.1:9", "want http(s)://host:port", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			start := time.Now()
+			_, err := blockstore.Open(context.Background(), tc.url)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Open(%s) = %v, want %q", tc.url, err, tc.want)
+			}
+			if d := time.Since(start); d > 15*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
