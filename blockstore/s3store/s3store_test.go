@@ -71,7 +71,7 @@ func TestOpenErrors(t *testing.T) {
 	endpoint := u.Query().Get("endpoint")
 	for _, tc := range []struct {
 		name, url, want string
-		env         map[string]string
+		env             map[string]string
 	}{
 		{"no bucket", "s3:///x", "no bucket", nil},
 		{"missing bucket", "s3://no-such-bucket-npw/?endpoint=" + endpoint, "bucket no-such-bucket-npw does not exist", nil},
