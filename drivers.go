@@ -5,5 +5,6 @@ package npw
 // reaches the cloud services by URL.
 import (
 	_ "github.com/npw-dev/npw/blockstore/s3store" // s3://
+	_ "github.com/npw-dev/npw/queue/sqsqueue"     // sqs://
 	_ "github.com/npw-dev/npw/state/redisstate"   // redis://, rediss://
 )

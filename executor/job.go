@@ -48,6 +48,22 @@ type Job struct {
 	ID       string
 	Plan     *analysis.Plan
 	Matrices []Matrix // indexed like the plan's matrices
+	// Priorities is the range of the plan's task priorities, which
+	// Priority maps onto the queue's [0, queue.MaxPriority).
+	Priorities [2]int
+}
+
+// Priority returns the queue priority of a task: the plan's priority
+// scaled from the job's range onto [0, queue.MaxPriority), so that queues
+// with a few priority levels (SQS) spread the job over all of them.
+func (j *Job) Priority(n analysis.Node) int {
+	lo, hi := j.Priorities[0], j.Priorities[1]
+	p := j.Plan.Priority(n)
+	if hi <= lo {
+		return queue.MaxPriority - 1
+	}
+	p = min(max(p, lo), hi)
+	return int(int64(p-lo) * (queue.MaxPriority - 1) / int64(hi-lo))
 }
 
 // A Matrix is one BigMatrix of a job. Tiles that tasks write into a
@@ -65,9 +81,10 @@ func (j *Job) Key(t analysis.Tile) string { return j.Matrices[t.Matrix].Key(t.In
 func ManifestKey(jobID string) string { return "jobs/" + jobID + "/job.json" }
 
 type manifest struct {
-	ID       string          `json:"id"`
-	Plan     json.RawMessage `json:"plan"`
-	Matrices []Matrix        `json:"matrices"`
+	ID         string          `json:"id"`
+	Plan       json.RawMessage `json:"plan"`
+	Matrices   []Matrix        `json:"matrices"`
+	Priorities [2]int          `json:"priorities"`
 }
 
 // Save writes the job's manifest (a few KB) next to its tiles, where
@@ -77,7 +94,7 @@ func (j *Job) Save(ctx context.Context, s *blockstore.Store) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(manifest{ID: j.ID, Plan: plan, Matrices: j.Matrices})
+	data, err := json.Marshal(manifest{ID: j.ID, Plan: plan, Matrices: j.Matrices, Priorities: j.Priorities})
 	if err != nil {
 		return err
 	}
@@ -101,5 +118,5 @@ func LoadJob(ctx context.Context, s *blockstore.Store, id string) (*Job, error) 
 	if len(m.Matrices) != len(plan.Program().Matrices) {
 		return nil, fmt.Errorf("load job %s: %d matrices for a program with %d", id, len(m.Matrices), len(plan.Program().Matrices))
 	}
-	return &Job{ID: m.ID, Plan: plan, Matrices: m.Matrices}, nil
+	return &Job{ID: m.ID, Plan: plan, Matrices: m.Matrices, Priorities: m.Priorities}, nil
 }

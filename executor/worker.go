@@ -608,7 +608,7 @@ func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.No
 			if err != nil {
 				return err
 			}
-			msgs[i] = queue.Message{Body: key, Priority: w.plan.Priority(child)}
+			msgs[i] = queue.Message{Body: key, Priority: w.cfg.Job.Priority(child)}
 		}
 		if err := w.cfg.Queue.Send(ctx, msgs...); err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -110,11 +111,16 @@ type KernelCount struct {
 }
 
 // countTasks walks the plan once, counting tasks per kernel.
-func countTasks(p *analysis.Plan) (int64, []KernelCount, error) {
+// countTasks walks the plan once: tasks in all, tasks per kernel, and the
+// range of the task priorities.
+func countTasks(p *analysis.Plan) (int64, []KernelCount, [2]int, error) {
 	var counts []KernelCount
 	index := map[string]int{}
 	var total int64
+	prio := [2]int{math.MaxInt, math.MinInt}
 	err := p.Walk(func(n analysis.Node) error {
+		pr := p.Priority(n)
+		prio[0], prio[1] = min(prio[0], pr), max(prio[1], pr)
 		k := p.Kernel(n)
 		i, ok := index[k]
 		if !ok {
@@ -126,7 +132,10 @@ func countTasks(p *analysis.Plan) (int64, []KernelCount, error) {
 		total++
 		return nil
 	})
-	return total, counts, err
+	if total == 0 {
+		prio = [2]int{}
+	}
+	return total, counts, prio, err
 }
 
 // TrafficStats counts requests to the services during the job (through
@@ -187,7 +196,7 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 		res.Matrices[j.Matrices[i].Name] = &j.Matrices[i].BigMatrix
 	}
 	tiles0 := snapshot(env)
-	q, err := queue.Open(ctx, env.QueueURL, "npw-"+id)
+	q, err := queue.Create(ctx, env.QueueURL, "npw-"+id)
 	if err != nil {
 		return nil, err
 	}
@@ -212,18 +221,19 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 	if res.Uploaded, err = upload(ctx, env.Tiles, j, spec, opts.Parallel); err != nil {
 		return nil, err
 	}
-	if err := j.Save(ctx, env.Tiles); err != nil {
+	tasks, counts, prio, err := countTasks(spec.Plan)
+	if err != nil {
 		return nil, err
 	}
-	tasks, counts, err := countTasks(spec.Plan)
-	if err != nil {
+	j.Priorities = prio
+	if err := j.Save(ctx, env.Tiles); err != nil {
 		return nil, err
 	}
 	res.TasksByKernel = counts
 	if err := env.State.CreateJob(ctx, state.Job{ID: id, Tasks: tasks, TTL: 24 * time.Hour}); err != nil {
 		return nil, err
 	}
-	if err := enqueueStarters(ctx, q, spec.Plan); err != nil {
+	if err := enqueueStarters(ctx, q, j); err != nil {
 		return nil, err
 	}
 	err = run(ctx, env, j, q, opts, res)
@@ -337,8 +347,8 @@ func upload(ctx context.Context, s *blockstore.Store, j *executor.Job, spec Spec
 	return total, nil
 }
 
-func enqueueStarters(ctx context.Context, q *queue.Queue, p *analysis.Plan) error {
-	starters, err := p.Starters()
+func enqueueStarters(ctx context.Context, q *queue.Queue, j *executor.Job) error {
+	starters, err := j.Plan.Starters()
 	if err != nil {
 		return err
 	}
@@ -346,7 +356,7 @@ func enqueueStarters(ctx context.Context, q *queue.Queue, p *analysis.Plan) erro
 		n := min(len(starters), 1000)
 		msgs := make([]queue.Message, n)
 		for i, s := range starters[:n] {
-			msgs[i] = queue.Message{Body: s.Key(), Priority: p.Priority(s)}
+			msgs[i] = queue.Message{Body: s.Key(), Priority: j.Priority(s)}
 		}
 		if err := q.Send(ctx, msgs...); err != nil {
 			return err

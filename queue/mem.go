@@ -17,7 +17,9 @@ func init() { Register("mem", openMem) }
 // queue name, so every opener of mem:// and a job's name shares one.
 var memQueues registry.Instances[*MemDriver]
 
-func openMem(_ context.Context, u *url.URL, name string) (Driver, error) {
+// openMem opens a memory queue. Memory queues live only as long as this
+// process, so Open makes a missing one as Create does.
+func openMem(_ context.Context, u *url.URL, name string, _ bool) (Driver, error) {
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
 		return nil, fmt.Errorf("a memory queue URL is mem:// or mem://space")
 	}

@@ -21,6 +21,10 @@ import (
 	"github.com/npw-dev/npw/internal/registry"
 )
 
+// MaxPriority bounds message priorities: they lie in [0, MaxPriority).
+// Drivers with a few priority levels (SQS) map this range onto theirs.
+const MaxPriority = 1 << 16
+
 // A Message is a task to run. Higher priorities are received first.
 type Message struct {
 	Body     string
@@ -53,7 +57,9 @@ type Driver interface {
 	// Extend resets a lease to lapse visibility from now.
 	Extend(ctx context.Context, receipt string, visibility time.Duration) error
 	// Ack deletes the leased messages. A stale receipt gives ErrLeaseLost
-	// and leaves its message in place; the others are still deleted.
+	// where the service can tell (SQS cannot, and accepts it); the others
+	// are still deleted. Workers ack a task only after its completion is
+	// recorded, so a stale ack is harmless either way.
 	Ack(ctx context.Context, receipts []string) error
 	// Depth counts the visible and the leased messages.
 	Depth(ctx context.Context) (visible, inflight int, err error)
@@ -62,16 +68,29 @@ type Driver interface {
 	Close() error
 }
 
-// An Opener opens the named queue of a URL's scheme, creating it if needed.
-type Opener func(ctx context.Context, u *url.URL, name string) (Driver, error)
+// An Opener opens the named queue of a URL's scheme. With create it makes
+// the queue if it does not exist; without, a missing queue is an error
+// wrapping ErrNoQueue, so that a late worker never brings back the queue
+// of a job that has been cleaned up.
+type Opener func(ctx context.Context, u *url.URL, name string, create bool) (Driver, error)
 
 var openers = registry.New[Opener]("queue")
 
 // Register makes a driver available under a URL scheme.
 func Register(scheme string, open Opener) { openers.Register(scheme, open) }
 
-// Open opens the queue called name at a URL such as mem://.
+// Create opens the queue called name at a URL such as mem://, making it
+// if needed. A job's client creates its queue; workers Open it.
+func Create(ctx context.Context, rawurl, name string) (*Queue, error) {
+	return open(ctx, rawurl, name, true)
+}
+
+// Open opens the existing queue called name at a URL such as mem://.
 func Open(ctx context.Context, rawurl, name string) (*Queue, error) {
+	return open(ctx, rawurl, name, false)
+}
+
+func open(ctx context.Context, rawurl, name string, create bool) (*Queue, error) {
 	open, u, err := openers.Lookup(rawurl)
 	if err != nil {
 		return nil, err
@@ -79,9 +98,9 @@ func Open(ctx context.Context, rawurl, name string) (*Queue, error) {
 	if name == "" || strings.ContainsAny(name, "/ ") {
 		return nil, fmt.Errorf("bad queue name %q", name)
 	}
-	d, err := open(ctx, u, name)
+	d, err := open(ctx, u, name, create)
 	if err != nil {
-		return nil, fmt.Errorf("queue %s: %w", rawurl, err)
+		return nil, fmt.Errorf("queue %s (%s): %w", name, rawurl, err)
 	}
 	return New(d, rawurl), nil
 }

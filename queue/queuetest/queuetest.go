@@ -44,17 +44,26 @@ func Run(t *testing.T, open func(t *testing.T, name string) queue.Driver, opts O
 		expectDepth(t, q, 0, 0)
 	})
 	t.Run("Priorities", func(t *testing.T) {
+		// Priorities span [0, MaxPriority), so that a driver with a few
+		// levels (SQS) tells them apart. Within one priority the order is
+		// not promised.
 		q := open(t, "prio")
-		if err := q.Send(ctx, []queue.Message{{Body: "low1", Priority: 1}, {Body: "high1", Priority: 5}, {Body: "mid", Priority: 3}, {Body: "high2", Priority: 5}, {Body: "low2", Priority: 1}}); err != nil {
+		high, mid, low := queue.MaxPriority-1, queue.MaxPriority/2, 0
+		if err := q.Send(ctx, []queue.Message{{Body: "low1", Priority: low}, {Body: "high1", Priority: high}, {Body: "mid", Priority: mid}, {Body: "high2", Priority: high}, {Body: "low2", Priority: low}}); err != nil {
 			t.Fatal(err)
 		}
 		var order []string
 		for range 5 {
 			l := receiveAll(t, q, 1, long)
+			if want := map[int]int{high: 0, mid: 2, low: 3}[l[0].Priority]; l[0].Priority != high && l[0].Priority != mid && l[0].Priority != low || want > len(order) {
+				t.Fatalf("received %s with priority %d after %v", l[0].Body, l[0].Priority, order)
+			}
 			order = append(order, l[0].Body)
 		}
+		slices.Sort(order[:2])
+		slices.Sort(order[3:])
 		if want := []string{"high1", "high2", "mid", "low1", "low2"}; !slices.Equal(order, want) {
-			t.Fatalf("order %v, want %v", order, want)
+			t.Fatalf("order %v, want %v (in any order within a priority)", order, want)
 		}
 	})
 	t.Run("LeaseHidesAndLapses", func(t *testing.T) {
@@ -70,8 +79,11 @@ func Run(t *testing.T, open func(t *testing.T, name string) queue.Driver, opts O
 		if second[0].Body != "x" || second[0].ReceiveCount != 2 || second[0].Receipt == first[0].Receipt {
 			t.Fatalf("redelivery after the lease lapsed: %+v (first %+v)", second[0], first[0])
 		}
-		if err := q.Ack(ctx, []string{first[0].Receipt}); !errors.Is(err, queue.ErrLeaseLost) {
-			t.Errorf("ack with a lapsed receipt: %v, want ErrLeaseLost", err)
+		// A stale ack is ErrLeaseLost where the service can tell; SQS
+		// accepts it. Workers ack only after the completion is recorded,
+		// so either answer is safe.
+		if err := q.Ack(ctx, []string{first[0].Receipt}); err != nil && !errors.Is(err, queue.ErrLeaseLost) {
+			t.Errorf("ack with a lapsed receipt: %v, want nil or ErrLeaseLost", err)
 		}
 		if err := q.Extend(ctx, first[0].Receipt, long); !errors.Is(err, queue.ErrLeaseLost) {
 			t.Errorf("extend with a lapsed receipt: %v, want ErrLeaseLost", err)
