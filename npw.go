@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -30,7 +31,9 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/state"
 )
 
@@ -48,6 +51,15 @@ type Options struct {
 	// worker and a runtime limit after which it is killed.
 	ColdStart    time.Duration
 	RuntimeLimit time.Duration
+
+	// Launch picks where workers run: "goroutine" (the default: in this
+	// process) or "process" (`npw worker` processes on this machine,
+	// which need shared services: file:// or s3:// tiles, sqs://,
+	// redis://).
+	Launch string
+	// WorkerCommand is a process worker's command line before its flags
+	// (default: the npw in PATH, then "worker").
+	WorkerCommand []string
 
 	Log *slog.Logger
 	// Progress, when set, is called about once a second during a job.
@@ -74,6 +86,9 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	if opts.State == "" {
 		opts.State = "mem://"
+	}
+	if err := opts.checkLaunch(); err != nil {
+		return nil, err
 	}
 	tiles, err := blockstore.Open(ctx, opts.Store)
 	if err != nil {
@@ -266,6 +281,31 @@ func (e *Engine) env() job.Env {
 }
 
 func (e *Engine) jobOptions() job.Options {
-	return job.Options{MaxWorkers: e.opts.Workers, Pipeline: e.opts.Pipeline, ScaleFactor: e.opts.ScaleFactor,
+	o := job.Options{MaxWorkers: e.opts.Workers, Pipeline: e.opts.Pipeline, ScaleFactor: e.opts.ScaleFactor,
 		ColdStart: e.opts.ColdStart, RuntimeLimit: e.opts.RuntimeLimit, Log: e.opts.Log, Progress: e.opts.Progress}
+	if e.opts.Launch == "process" {
+		command := e.opts.WorkerCommand
+		o.Pool = func(r executor.Remote, _ executor.Config) (provisioner.Pool, error) {
+			return &provisioner.Processes{Command: command, Remote: r}, nil
+		}
+	}
+	return o
+}
+
+// checkLaunch validates Options.Launch and finds the worker command.
+func (o *Options) checkLaunch() error {
+	switch o.Launch {
+	case "", "goroutine":
+		return nil
+	case "process":
+		if len(o.WorkerCommand) == 0 {
+			path, err := exec.LookPath("npw")
+			if err != nil {
+				return fmt.Errorf("process workers: no npw in PATH; set Options.WorkerCommand")
+			}
+			o.WorkerCommand = []string{path, "worker"}
+		}
+		return nil
+	}
+	return fmt.Errorf("launch %q: want goroutine or process", o.Launch)
 }

@@ -255,6 +255,10 @@ func (w *worker) slot(ctx context.Context) {
 		if w.halting() {
 			return
 		}
+		if errors.Is(err, queue.ErrNoQueue) {
+			w.halt("the job's queue is gone")
+			return
+		}
 		if err != nil {
 			errorsInARow++
 			w.cfg.Log.Warn("receive failed", "worker", w.cfg.ID, "err", err)

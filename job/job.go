@@ -81,9 +81,16 @@ type Options struct {
 	// Stall is how long nothing may be queued, leased or running while
 	// tasks remain before the job is failed as stalled (default 5s).
 	Stall time.Duration
+	// Outage is how long the client retries a failing state store or
+	// queue before it gives the job up (default 30s).
+	Outage time.Duration
 	// Worker, when set, adjusts each worker's configuration (tests use it
 	// to inject faults).
-	Worker   func(*executor.Config)
+	Worker func(*executor.Config)
+	// Pool, when set, makes the launcher of the job's workers: processes
+	// or Lambda functions that serve the job described by remote through
+	// shared services. By default workers are goroutines running cfg.
+	Pool     func(remote executor.Remote, cfg executor.Config) (provisioner.Pool, error)
 	Progress func(state.Status) // called about once a second
 	Log      *slog.Logger
 }
@@ -196,7 +203,7 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 		res.Matrices[j.Matrices[i].Name] = &j.Matrices[i].BigMatrix
 	}
 	tiles0 := snapshot(env)
-	q, err := queue.Create(ctx, env.QueueURL, "npw-"+id)
+	q, err := queue.Create(ctx, env.QueueURL, executor.QueueName(id))
 	if err != nil {
 		return nil, err
 	}
@@ -253,6 +260,9 @@ func (o *Options) defaults() {
 	}
 	if o.Stall <= 0 {
 		o.Stall = 5 * time.Second
+	}
+	if o.Outage <= 0 {
+		o.Outage = 30 * time.Second
 	}
 	if o.Lease <= 0 {
 		o.Lease = 10 * time.Second // the paper's; a dead worker's task returns after this
@@ -374,7 +384,19 @@ func run(ctx context.Context, env Env, j *executor.Job, q *queue.Queue, opts Opt
 	if opts.Worker != nil {
 		opts.Worker(&cfg)
 	}
-	launcher := &provisioner.Goroutines{Config: cfg, ColdStart: opts.ColdStart}
+	var launcher provisioner.Pool = &provisioner.Goroutines{Config: cfg, ColdStart: opts.ColdStart}
+	if opts.Pool != nil {
+		remote := executor.Remote{Job: j.ID, Store: env.Tiles.URL(), Queue: env.QueueURL, State: env.State.URL(),
+			Pipeline: opts.Pipeline, Lease: opts.Lease, Poll: opts.Poll, IdleTimeout: opts.IdleTimeout,
+			RuntimeLimit: opts.RuntimeLimit, MaxAttempts: opts.MaxAttempts}
+		if err := remote.Check(); err != nil {
+			return err
+		}
+		var err error
+		if launcher, err = opts.Pool(remote, cfg); err != nil {
+			return err
+		}
+	}
 	prov := &provisioner.Provisioner{Queue: q, Launcher: launcher, Interval: opts.Interval,
 		Policy: provisioner.Policy{ScaleFactor: opts.ScaleFactor, Pipeline: opts.Pipeline, MaxWorkers: opts.MaxWorkers}}
 	workCtx, stopWork := context.WithCancel(ctx)
@@ -396,12 +418,24 @@ func run(ctx context.Context, env Env, j *executor.Job, q *queue.Queue, opts Opt
 }
 
 // wait polls the state store until the job is done or failed, failing it
-// when ctx is cancelled or the job stalls.
+// when ctx is cancelled or the job stalls. A service that fails (a Redis
+// restart, a network blip) is retried for up to opts.Outage before the
+// job is given up with that error.
 func wait(ctx context.Context, env Env, id string, q *queue.Queue, launcher provisioner.Launcher, opts Options) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	lastProgress := time.Now()
-	var quietSince time.Time
+	var quietSince, lastDepth, failingSince time.Time
+	failing := func(err error) error {
+		if failingSince.IsZero() {
+			failingSince = time.Now()
+			opts.Log.Warn("a service failed; retrying", "job", id, "err", err)
+		}
+		if time.Since(failingSince) > opts.Outage {
+			return fmt.Errorf("gave up after %v of failures: %w", opts.Outage.Round(time.Second), err)
+		}
+		return nil
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -411,7 +445,13 @@ func wait(ctx context.Context, env Env, id string, q *queue.Queue, launcher prov
 		}
 		st, err := env.State.Status(ctx, id)
 		if err != nil {
-			return err
+			if errors.Is(err, state.ErrNoJob) {
+				return fmt.Errorf("job %s: its state is gone from the state store (was the store restarted without persistence?)", id)
+			}
+			if err := failing(err); err != nil {
+				return err
+			}
+			continue
 		}
 		switch st.Phase {
 		case state.Done:
@@ -423,10 +463,20 @@ func wait(ctx context.Context, env Env, id string, q *queue.Queue, launcher prov
 			opts.Progress(st)
 			lastProgress = time.Now()
 		}
+		// The queue depth only serves to detect a stall: read it less often
+		// than the status, since a cloud queue charges per request.
+		if time.Since(lastDepth) < opts.Stall/10 {
+			continue
+		}
+		lastDepth = time.Now()
 		visible, inflight, err := q.Depth(ctx)
 		if err != nil {
-			return err
+			if err := failing(err); err != nil {
+				return err
+			}
+			continue
 		}
+		failingSince = time.Time{}
 		if visible == 0 && inflight == 0 && launcher.Running() == 0 {
 			if quietSince.IsZero() {
 				quietSince = time.Now()

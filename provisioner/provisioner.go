@@ -107,7 +107,14 @@ func (p *Provisioner) round(ctx context.Context, at time.Duration) {
 		return
 	}
 	running := p.Launcher.Running()
-	n := p.Policy.Launch(visible, running)
+	pending := visible
+	if running == 0 && inflight > 0 {
+		// Leases held with no worker alive belong to dead workers. They
+		// lapse, but a queue may show that only when someone receives
+		// (fauxqs does): keep one worker around to take them over.
+		pending = max(pending, 1)
+	}
+	n := p.Policy.Launch(pending, running)
 	launched := 0
 	for range n {
 		if p.Launcher.Launch(ctx) != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 
 	"github.com/npw-dev/npw/internal/registry"
@@ -40,6 +41,7 @@ type memJob struct {
 	metrics  Metrics
 	scratch  int64
 	peak     int64
+	reports  [][]byte
 }
 
 type memTile struct {
@@ -195,7 +197,30 @@ func (d *MemDriver) Status(_ context.Context, id string) (Status, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return Status{Phase: j.phase, Tasks: j.spec.Tasks, Done: j.ndone, Error: j.err, Metrics: j.metrics,
-		ScratchBytes: j.scratch, PeakScratchBytes: j.peak}, nil
+		ScratchBytes: j.scratch, PeakScratchBytes: j.peak, Workers: int64(len(j.reports))}, nil
+}
+
+// AddWorkerReport implements Driver.
+func (d *MemDriver) AddWorkerReport(_ context.Context, id string, report []byte) error {
+	j, err := d.job(id)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.reports = append(j.reports, slices.Clone(report))
+	return nil
+}
+
+// WorkerReports implements Driver.
+func (d *MemDriver) WorkerReports(_ context.Context, id string) ([][]byte, error) {
+	j, err := d.job(id)
+	if err != nil {
+		return nil, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.reports), nil
 }
 
 // Delete implements Driver.

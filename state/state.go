@@ -71,6 +71,7 @@ type Status struct {
 	Metrics          Metrics
 	ScratchBytes     int64 // scratch tiles alive now
 	PeakScratchBytes int64
+	Workers          int64 // worker reports received
 }
 
 // An Edge is a child of a completed task, with the child's number of
@@ -123,6 +124,12 @@ type Driver interface {
 	Fail(ctx context.Context, job, msg string) error
 	// Status returns a snapshot.
 	Status(ctx context.Context, job string) (Status, error)
+	// AddWorkerReport keeps a report of a worker that served the job
+	// (opaque bytes; JSON in practice). Workers that run elsewhere
+	// (processes, Lambda functions) report this way.
+	AddWorkerReport(ctx context.Context, job string, report []byte) error
+	// WorkerReports returns the reports, in the order they arrived.
+	WorkerReports(ctx context.Context, job string) ([][]byte, error)
 	// Delete forgets a job.
 	Delete(ctx context.Context, job string) error
 	Close() error
@@ -216,6 +223,19 @@ func (s *Store) Status(ctx context.Context, job string) (Status, error) {
 	s.requests.Add(1)
 	st, err := s.driver.Status(ctx, job)
 	return st, wrap("status of", job, err)
+}
+
+// AddWorkerReport keeps a worker's report.
+func (s *Store) AddWorkerReport(ctx context.Context, job string, report []byte) error {
+	s.requests.Add(1)
+	return wrap("report to", job, s.driver.AddWorkerReport(ctx, job, report))
+}
+
+// WorkerReports returns the workers' reports.
+func (s *Store) WorkerReports(ctx context.Context, job string) ([][]byte, error) {
+	s.requests.Add(1)
+	r, err := s.driver.WorkerReports(ctx, job)
+	return r, wrap("read the worker reports of", job, err)
 }
 
 // Delete forgets a job.

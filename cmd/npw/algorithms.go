@@ -24,6 +24,9 @@ import (
 func (e *engineFlags) engine(ctx context.Context, stderr io.Writer, onJob func(*job.Result)) (*engine.Engine, error) {
 	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, Pipeline: e.pipeline,
 		ScaleFactor: e.sf, ColdStart: e.coldStart, RuntimeLimit: e.runtime, OnJob: onJob}
+	if e.launch == "process" {
+		opts.Launch, opts.WorkerCommand = "process", workerCommand()
+	}
 	if e.verbose {
 		opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		opts.Progress = func(st state.Status) { fmt.Fprintf(stderr, "npw: %d of %d tasks done\n", st.Done, st.Tasks) }

@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/state"
 )
 
@@ -25,6 +27,7 @@ type engineFlags struct {
 	coldStart, runtime  time.Duration
 	verbose             bool
 	timeline            string
+	launch              string
 }
 
 func envOr(name, def string) string {
@@ -44,6 +47,7 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.Float64Var(&e.sf, "sf", 1, "scaling factor: workers per pending task")
 	f.DurationVar(&e.coldStart, "cold-start", 0, "Lambda emulation: delay before each worker starts")
 	f.DurationVar(&e.runtime, "runtime-limit", 0, "Lambda emulation: each worker's lifetime (0: unlimited)")
+	f.StringVar(&e.launch, "launch", "goroutine", "where workers run: goroutine (in this process) or process (npw worker processes; needs shared services)")
 	f.BoolVarP(&e.verbose, "verbose", "v", false, "log workers' events and progress to stderr")
 	f.StringVar(&e.timeline, "timeline", "", "write workers and queued tasks over time to `FILE.csv`")
 }
@@ -68,8 +72,19 @@ func (e *engineFlags) check() error {
 		return usagef("--pipeline must be positive, got %d", e.pipeline)
 	case e.sf <= 0:
 		return usagef("--sf must be positive, got %g", e.sf)
+	case e.launch != "goroutine" && e.launch != "process":
+		return usagef("--launch %q: want goroutine or process", e.launch)
 	}
 	return nil
+}
+
+// workerCommand is how this npw starts a worker process.
+func workerCommand() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return []string{exe, "worker"}
 }
 
 // open connects to the services.
@@ -87,6 +102,11 @@ func (e *engineFlags) open(ctx context.Context) (job.Env, error) {
 
 func (e *engineFlags) options(stderr io.Writer) job.Options {
 	o := job.Options{MaxWorkers: e.workers, Pipeline: e.pipeline, ScaleFactor: e.sf, ColdStart: e.coldStart, RuntimeLimit: e.runtime}
+	if e.launch == "process" {
+		o.Pool = func(r executor.Remote, _ executor.Config) (provisioner.Pool, error) {
+			return &provisioner.Processes{Command: workerCommand(), Remote: r}, nil
+		}
+	}
 	if e.verbose {
 		o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		o.Progress = func(st state.Status) {

@@ -10,6 +10,8 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,8 +51,9 @@ func Main(m *testing.M) {
 }
 
 // Get returns the local cloud, starting one on first use, and sets its
-// variables (AWS credentials and endpoints) in the process environment
-// for the AWS SDK's default chain.
+// AWS credentials and endpoints in the process environment for the AWS
+// SDK's default chain. NPW_STORE, NPW_QUEUE and NPW_STATE stay unset, so
+// commands under test still default to the memory services.
 func Get(t testing.TB) *Cloud {
 	t.Helper()
 	once.Do(func() { cloud, upErr = up() })
@@ -84,6 +87,29 @@ func up() (*Cloud, error) {
 	return parse(out.Bytes())
 }
 
+// Scoped returns the cloud's URLs with a prefix of their own — a key
+// prefix in the bucket, a queue-name prefix and a Redis key prefix — so
+// that tests sharing one cloud never see each other's objects.
+func (c *Cloud) Scoped(t testing.TB) (store, queue, state string) {
+	t.Helper()
+	tag := fmt.Sprintf("t%08x", rand.Uint32())
+	su, err := url.Parse(c.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	su.Path = "/" + tag
+	qu, err := url.Parse(c.Queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qu.Host = tag
+	sep := "?"
+	if strings.Contains(c.State, "?") {
+		sep = "&"
+	}
+	return su.String(), qu.String(), c.State + sep + "prefix=" + tag
+}
+
 // parse reads the export lines of scripts/local-cloud up.
 func parse(data []byte) (*Cloud, error) {
 	c := &Cloud{Env: map[string]string{}}
@@ -99,7 +125,9 @@ func parse(data []byte) (*Cloud, error) {
 		}
 		v = strings.Trim(v, "'")
 		c.Env[k] = v
-		os.Setenv(k, v)
+		if strings.HasPrefix(k, "AWS_") { // for the SDK's default chain; NPW_* stay unset
+			os.Setenv(k, v)
+		}
 	}
 	c.Dir, c.Store, c.Queue, c.State = c.Env["NPW_CLOUD_DIR"], c.Env["NPW_STORE"], c.Env["NPW_QUEUE"], c.Env["NPW_STATE"]
 	if c.Store == "" || c.Queue == "" || c.State == "" {

@@ -13,9 +13,10 @@ package redisstate
 //	                           then its readers that released it, each
 //	                           followed by "\n" (cleared once freed)
 //	<prefix>:{<job>}:failures  hash: task -> failed attempts
+//	<prefix>:{<job>}:workers   list of worker reports, in arrival order
 
 type keys struct {
-	meta, done, waiting, tiles, failures string
+	meta, done, waiting, tiles, failures, workers string
 }
 
 func jobKeys(prefix, job string) keys {
@@ -26,8 +27,9 @@ func jobKeys(prefix, job string) keys {
 		waiting:  base + "waiting",
 		tiles:    base + "tiles",
 		failures: base + "failures",
+		workers:  base + "workers",
 	}
 }
 
 // all lists the keys in the order the scripts take them.
-func (k keys) all() []string { return []string{k.meta, k.done, k.waiting, k.tiles, k.failures} }
+func (k keys) all() []string { return []string{k.meta, k.done, k.waiting, k.tiles, k.failures, k.workers} }

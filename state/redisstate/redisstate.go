@@ -194,7 +194,7 @@ func (d *Driver) Status(ctx context.Context, job string) (state.Status, error) {
 	}
 	st := state.Status{
 		Phase: state.Phase(h["phase"]), Tasks: i64("tasks"), Done: i64("ndone"), Error: h["error"],
-		ScratchBytes: i64("scratch"), PeakScratchBytes: i64("peak"),
+		ScratchBytes: i64("scratch"), PeakScratchBytes: i64("peak"), Workers: i64("workers"),
 		Metrics: state.Metrics{Flops: f64("flops"), BytesRead: i64("bytes_read"), BytesWritten: i64("bytes_written"),
 			ReadSeconds: f64("read_seconds"), ComputeSeconds: f64("compute_seconds"), WriteSeconds: f64("write_seconds")},
 	}
@@ -202,6 +202,25 @@ func (d *Driver) Status(ctx context.Context, job string) (state.Status, error) {
 		return state.Status{}, fmt.Errorf("redis: job %s has a malformed status: %w", job, err)
 	}
 	return st, nil
+}
+
+// AddWorkerReport implements state.Driver.
+func (d *Driver) AddWorkerReport(ctx context.Context, job string, report []byte) error {
+	_, err := d.run(ctx, reportScript, job, report)
+	return err
+}
+
+// WorkerReports implements state.Driver.
+func (d *Driver) WorkerReports(ctx context.Context, job string) ([][]byte, error) {
+	res, err := d.run(ctx, reportsScript, job)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, s := range strs(res) {
+		out = append(out, []byte(s))
+	}
+	return out, nil
 }
 
 // Delete implements state.Driver.

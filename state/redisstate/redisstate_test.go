@@ -31,7 +31,12 @@ func fresh(t *testing.T) (string, string, *redis.Client) {
 		t.Fatal(err)
 	}
 	raw := redis.NewClient(opts)
-	t.Cleanup(func() { raw.Close() })
+	t.Cleanup(func() {
+		if keys, err := raw.Keys(context.Background(), prefix+":*").Result(); err == nil && len(keys) > 0 {
+			raw.Del(context.Background(), keys...)
+		}
+		raw.Close()
+	})
 	return c.State + "?prefix=" + prefix, prefix, raw
 }
 
@@ -83,7 +88,10 @@ func TestRawKeys(t *testing.T) {
 	if _, err := s.RecordFailure(ctx, "j1", "b"); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{base + "done", base + "failures", base + "meta", base + "tiles", base + "waiting"}
+	if err := s.AddWorkerReport(ctx, "j1", []byte(`{"worker":"w1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{base + "done", base + "failures", base + "meta", base + "tiles", base + "waiting", base + "workers"}
 	if got := keysOf(t, raw, prefix); !slices.Equal(got, want) {
 		t.Fatalf("keys: %v, want %v", got, want)
 	}
@@ -98,6 +106,9 @@ func TestRawKeys(t *testing.T) {
 	}
 	if v := raw.HGet(ctx, base+"failures", "b").Val(); v != "1" {
 		t.Errorf("failures[b] = %q", v)
+	}
+	if v := raw.LRange(ctx, base+"workers", 0, -1).Val(); !slices.Equal(v, []string{`{"worker":"w1"}`}) {
+		t.Errorf("workers = %q", v)
 	}
 	meta := raw.HGetAll(ctx, base+"meta").Val()
 	if meta["ndone"] != "1" || meta["phase"] != "running" || meta["scratch"] != "800" || meta["ttl"] != "3600" {

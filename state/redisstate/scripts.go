@@ -3,9 +3,10 @@ package redisstate
 import "github.com/redis/go-redis/v9"
 
 // Each state transition is one Lua script, so it is atomic. All of them
-// take the job's five keys, in the order of keys.all:
+// take the job's six keys, in the order of keys.all:
 //
-//	KEYS[1] meta, KEYS[2] done, KEYS[3] waiting, KEYS[4] tiles, KEYS[5] failures
+//	KEYS[1] meta, KEYS[2] done, KEYS[3] waiting, KEYS[4] tiles,
+//	KEYS[5] failures, KEYS[6] workers
 //
 // A script on a job that does not exist answers the error NPW_NOJOB. Every
 // script that changes a job renews the expiry of all its keys (the ttl
@@ -32,7 +33,7 @@ local phase = 'running'
 if tonumber(ARGV[1]) == 0 then phase = 'done' end
 redis.call('HSET', KEYS[1], 'tasks', ARGV[1], 'ndone', 0, 'phase', phase, 'error', '',
   'ttl', ARGV[2], 'scratch', 0, 'peak', 0, 'flops', 0, 'bytes_read', 0, 'bytes_written', 0,
-  'read_seconds', 0, 'compute_seconds', 0, 'write_seconds', 0)
+  'read_seconds', 0, 'compute_seconds', 0, 'write_seconds', 0, 'workers', 0)
 touch()
 return 'OK'
 `)
@@ -69,7 +70,8 @@ local function free(t)
   if not t.freed and count(t.rest) >= t.readers then
     t.freed = true
     t.rest = ''
-    redis.call('HINCRBY', KEYS[1], 'scratch', -t.bytes)
+    -- (0 - bytes, not -bytes: Lua's -0 reaches Redis as "-0", not an integer)
+    if t.bytes > 0 then redis.call('HINCRBY', KEYS[1], 'scratch', 0 - t.bytes) end
     return true, true
   end
   return t.freed, false
@@ -176,6 +178,26 @@ if redis.call('HGET', KEYS[1], 'phase') == 'running' then
 end
 touch()
 return 'OK'
+`)
+
+// reportScript keeps a worker's report.
+//
+//	ARGV[1] the report
+//	result: the reports kept so far
+var reportScript = redis.NewScript(touch + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
+redis.call('RPUSH', KEYS[6], ARGV[1])
+local n = redis.call('HINCRBY', KEYS[1], 'workers', 1)
+touch()
+return n
+`)
+
+// reportsScript returns the workers' reports.
+//
+//	result: the list of reports
+var reportsScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
+return redis.call('LRANGE', KEYS[6], 0, -1)
 `)
 
 // deleteScript forgets a job.

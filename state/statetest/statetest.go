@@ -107,11 +107,12 @@ func Run(t *testing.T, newDriver func(t *testing.T) state.Driver) {
 	t.Run("ScratchTiles", func(t *testing.T) {
 		d := newDriver(t)
 		create(t, d, "j-tiles", 4)
-		// A writes t1 (read by B and C) and t0 (read by nobody).
+		// A writes t1 (read by B and C), t0 (read by nobody) and tz (read
+		// by nobody, so never stored: no bytes).
 		out := complete(t, d, "j-tiles", state.Completion{Task: "A",
-			Written: []state.Tile{{Key: "t1", Readers: 2, Bytes: 100}, {Key: "t0", Readers: 0, Bytes: 50}}})
-		if !sameSet(out.Free, "t0") {
-			t.Fatalf("A: free %v, want [t0]", out.Free)
+			Written: []state.Tile{{Key: "t1", Readers: 2, Bytes: 100}, {Key: "t0", Readers: 0, Bytes: 50}, {Key: "tz"}}})
+		if !sameSet(out.Free, "t0", "tz") {
+			t.Fatalf("A: free %v, want [t0 tz]", out.Free)
 		}
 		st, _ := d.Status(ctx, "j-tiles")
 		if st.ScratchBytes != 100 || st.PeakScratchBytes != 150 {
@@ -157,6 +158,25 @@ func Run(t *testing.T, newDriver func(t *testing.T) state.Driver) {
 		st, _ := d.Status(ctx, "j-fail")
 		if st.Phase != state.Failed || st.Error != "first error" {
 			t.Fatalf("status %+v: want failed with the first error", st)
+		}
+	})
+	t.Run("WorkerReports", func(t *testing.T) {
+		d := newDriver(t)
+		create(t, d, "j-reports", 1)
+		for _, r := range []string{`{"worker":"a"}`, `{"worker":"b"}`} {
+			if err := d.AddWorkerReport(ctx, "j-reports", []byte(r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := d.WorkerReports(ctx, "j-reports")
+		if err != nil || len(got) != 2 || string(got[0]) != `{"worker":"a"}` || string(got[1]) != `{"worker":"b"}` {
+			t.Fatalf("reports %q, %v", got, err)
+		}
+		if st, _ := d.Status(ctx, "j-reports"); st.Workers != 2 {
+			t.Fatalf("status counts %d worker reports, want 2", st.Workers)
+		}
+		if err := d.AddWorkerReport(ctx, "j-never", []byte("{}")); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("report to an unknown job: %v", err)
 		}
 	})
 	t.Run("UnknownAndDeleted", func(t *testing.T) {

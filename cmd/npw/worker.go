@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/npw-dev/npw/executor"
+)
+
+func newWorkerCmd() *cobra.Command {
+	var r executor.Remote
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "worker --job ID [--store URL --queue URL --state URL]",
+		Short: "Run one worker of a job (what a process or a Lambda function runs)",
+		Long: `Worker serves one job until it stops by itself: after --idle-timeout
+without a task, at --runtime-limit, or when the job ends. It leases the
+job's tasks from its queue, runs them and records them, exactly as the
+workers inside npw do; several workers on several machines may serve one
+job. The services must be shared ones (file:// or s3:// tiles, sqs://,
+redis://); every URL defaults to $NPW_STORE, $NPW_QUEUE, $NPW_STATE and
+the job to $NPW_JOB. On SIGTERM or SIGINT it stops at once; the leases of
+its unfinished tasks lapse and other workers take them over. At the end it
+prints its report as one line of JSON on stdout and keeps it in the state
+store.`,
+		Example: `  eval "$(scripts/local-cloud up)"
+  npw worker --job 3f2a9c01d4e5 --pipeline 2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := r.Check(); err != nil {
+				return usagef("%v", err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			log := slog.New(slog.DiscardHandler)
+			if verbose {
+				log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			}
+			if r.ID == "" {
+				host, _ := os.Hostname()
+				r.ID = host + "/" + itoa(os.Getpid())
+			}
+			rep, err := executor.Serve(ctx, r, log)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&r.Job, "job", os.Getenv("NPW_JOB"), "the job `ID` (default $NPW_JOB)")
+	f.StringVar(&r.Store, "store", os.Getenv("NPW_STORE"), "tile store `URL` (default $NPW_STORE)")
+	f.StringVar(&r.Queue, "queue", os.Getenv("NPW_QUEUE"), "task queue `URL` (default $NPW_QUEUE)")
+	f.StringVar(&r.State, "state", os.Getenv("NPW_STATE"), "state store `URL` (default $NPW_STATE)")
+	f.StringVar(&r.ID, "id", "", "the worker's name in reports (default host/pid)")
+	f.IntVar(&r.Pipeline, "pipeline", 2, "tasks in flight")
+	f.DurationVar(&r.Lease, "lease", 0, "lease of a task, renewed every third of it (default 10s)")
+	f.DurationVar(&r.Poll, "poll", 0, "how long one receive waits for a task (default 1s)")
+	f.DurationVar(&r.IdleTimeout, "idle-timeout", 0, "stop after this long without a task (default 10s)")
+	f.DurationVar(&r.RuntimeLimit, "runtime-limit", 0, "stop before this lifetime is up (0: unlimited)")
+	f.IntVar(&r.MaxAttempts, "max-attempts", 0, "failed attempts of one task that fail the job (default 3)")
+	f.IntVar(&r.MaxReceives, "max-receives", 0, "deliveries of one task that fail the job (default 10)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log the worker's events to stderr")
+	return cmd
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,118 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/queue"
+	"github.com/npw-dev/npw/state"
+)
+
+// A Remote is what a worker started outside the client's process needs:
+// the job, the URLs of its services and how to work. It is the payload of
+// a Lambda invocation and the flags of `npw worker`.
+type Remote struct {
+	Job   string `json:"job"`
+	Store string `json:"store"`
+	Queue string `json:"queue"`
+	State string `json:"state"`
+	ID    string `json:"id,omitempty"`
+
+	Pipeline     int           `json:"pipeline,omitempty"`
+	Lease        time.Duration `json:"lease,omitempty"`
+	Poll         time.Duration `json:"poll,omitempty"`
+	IdleTimeout  time.Duration `json:"idle_timeout,omitempty"`
+	RuntimeLimit time.Duration `json:"runtime_limit,omitempty"`
+	MaxAttempts  int           `json:"max_attempts,omitempty"`
+	MaxReceives  int           `json:"max_receives,omitempty"`
+}
+
+// QueueName is the name of a job's queue.
+func QueueName(job string) string { return "npw-" + job }
+
+// Check reports a Remote that cannot work: a missing field, or a memory
+// URL, which no other process can share.
+func (r Remote) Check() error {
+	if r.Job == "" {
+		return errors.New("a worker needs a job id")
+	}
+	for _, u := range []struct{ what, url string }{{"store", r.Store}, {"queue", r.Queue}, {"state", r.State}} {
+		if u.url == "" {
+			return fmt.Errorf("a worker needs a %s URL", u.what)
+		}
+		if len(u.url) >= 6 && u.url[:6] == "mem://" {
+			return fmt.Errorf("a worker in another process cannot reach the %s %s: memory services live in one process; use file:// or s3:// tiles, sqs:// and redis://", u.what, u.url)
+		}
+	}
+	return nil
+}
+
+// Serve runs one worker of a remote job to its end: it opens the job's
+// services, loads the job, works until the worker stops and keeps its
+// report in the state store, where the client collects it. A job that
+// has ended (its manifest, queue or state gone) is a normal stop, not an
+// error.
+func Serve(ctx context.Context, r Remote, log *slog.Logger) (Report, error) {
+	if err := r.Check(); err != nil {
+		return Report{}, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
+	ended := func(why error) (Report, error) {
+		log.Info("worker found its job ended", "job", r.Job, "worker", r.ID, "why", why)
+		return Report{Worker: r.ID, Started: start, Stopped: time.Now(), Reason: "the job has ended"}, nil
+	}
+	tiles, err := blockstore.Open(ctx, r.Store)
+	if err != nil {
+		return Report{}, err
+	}
+	defer tiles.Close()
+	st, err := state.Open(ctx, r.State)
+	if err != nil {
+		return Report{}, err
+	}
+	defer st.Close()
+	status, err := st.Status(ctx, r.Job)
+	switch {
+	case errors.Is(err, state.ErrNoJob):
+		return ended(err)
+	case err != nil:
+		return Report{}, err
+	case status.Phase != state.Running:
+		return ended(fmt.Errorf("the job is %s", status.Phase))
+	}
+	job, err := LoadJob(ctx, tiles, r.Job)
+	if errors.Is(err, blockstore.ErrNotFound) {
+		return ended(err)
+	} else if err != nil {
+		return Report{}, err
+	}
+	q, err := queue.Open(ctx, r.Queue, QueueName(r.Job))
+	if errors.Is(err, queue.ErrNoQueue) {
+		return ended(err)
+	} else if err != nil {
+		return Report{}, err
+	}
+	defer q.Close()
+	rep, err := Run(ctx, Config{Job: job, Tiles: tiles, Queue: q, State: st, ID: r.ID,
+		Pipeline: r.Pipeline, Lease: r.Lease, Poll: r.Poll, IdleTimeout: r.IdleTimeout,
+		RuntimeLimit: r.RuntimeLimit, MaxAttempts: r.MaxAttempts, MaxReceives: r.MaxReceives, Log: log})
+	if err != nil {
+		return rep, err
+	}
+	data, err := json.Marshal(rep)
+	if err != nil {
+		return rep, err
+	}
+	if err := st.AddWorkerReport(context.WithoutCancel(ctx), r.Job, data); err != nil && !errors.Is(err, state.ErrNoJob) {
+		log.Warn("keeping the worker report failed", "job", r.Job, "worker", r.ID, "err", err)
+	}
+	return rep, nil
+}
