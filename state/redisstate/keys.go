@@ -32,4 +32,6 @@ func jobKeys(prefix, job string) keys {
 }
 
 // all lists the keys in the order the scripts take them.
-func (k keys) all() []string { return []string{k.meta, k.done, k.waiting, k.tiles, k.failures, k.workers} }
+func (k keys) all() []string {
+	return []string{k.meta, k.done, k.waiting, k.tiles, k.failures, k.workers}
+}
