@@ -38,9 +38,9 @@ func envOr(name, def string) string {
 }
 
 func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
-	f.StringVar(&e.store, "store", envOr("NPW_STORE", "mem://"), "tile store `URL` (mem://, file:///dir); default $NPW_STORE or mem://")
-	f.StringVar(&e.queue, "queue", envOr("NPW_QUEUE", "mem://"), "task queue `URL`; default $NPW_QUEUE or mem://")
-	f.StringVar(&e.state, "state", envOr("NPW_STATE", "mem://"), "state store `URL`; default $NPW_STATE or mem://")
+	f.StringVar(&e.store, "store", envOr("NPW_STORE", "mem://"), "tile store `URL` (mem://, file:///dir, s3://bucket/prefix); default $NPW_STORE or mem://")
+	f.StringVar(&e.queue, "queue", envOr("NPW_QUEUE", "mem://"), "task queue `URL` (mem://, sqs://); default $NPW_QUEUE or mem://")
+	f.StringVar(&e.state, "state", envOr("NPW_STATE", "mem://"), "state store `URL` (mem://, redis://host:port/db); default $NPW_STATE or mem://")
 	f.IntVar(&e.block, "block", defaultBlock, "tile size `B` (tiles are B×B)")
 	f.IntVar(&e.workers, "workers", 0, "most workers at once (default: the number of cores)")
 	f.IntVar(&e.pipeline, "pipeline", 2, "tasks in flight per worker (reads and writes overlap the computation)")

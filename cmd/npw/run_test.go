@@ -136,7 +136,7 @@ func TestRunErrors(t *testing.T) {
 		{"bad --in", []string{"run", "cholesky", "N=2", "--in", "S"}, 2, `^npw: bad --in "S": want NAME=FILE.npy$`},
 		{"bad --out", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--out", "O[x]=f.npy"}, 2, `^npw: bad --out "O\[x\]=f.npy": indices must be integers$`},
 		{"bad selector", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--out", "S[1,1,1,1]=f.npy"}, 2, `S has 3 indices; give 1 to 3 of them`},
-		{"bad store URL", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--store", "s4://x"}, 1, `unknown scheme "s4" \(supported: file://, mem://\)`},
+		{"bad store URL", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--store", "s4://x"}, 1, `unknown scheme "s4" \(supported: file://, mem://, s3://\)`},
 		{"bad queue URL", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--queue", "sqs2://x"}, 1, `queue URL "sqs2://x": unknown scheme "sqs2"`},
 		{"bad state URL", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--state", "nope"}, 1, `state store URL "nope"`},
 		{"bad block", []string{"run", "cholesky", "N=2", "--in", "S=" + spd, "--block", "0"}, 2, `^npw: --block must be positive, got 0$`},
