@@ -53,10 +53,13 @@ type Options struct {
 	RuntimeLimit time.Duration
 
 	// Launch picks where workers run: "goroutine" (the default: in this
-	// process) or "process" (`npw worker` processes on this machine,
-	// which need shared services: file:// or s3:// tiles, sqs://,
-	// redis://).
+	// process), "process" (`npw worker` processes on this machine) or
+	// "lambda" (invocations of the Lambda function Function; see `npw
+	// deploy lambda`). The last two need shared services: file:// or
+	// s3:// tiles, sqs://, redis://.
 	Launch string
+	// Function is the Lambda function of Launch "lambda".
+	Function string
 	// WorkerCommand is a process worker's command line before its flags
 	// (default: the npw in PATH, then "worker").
 	WorkerCommand []string
@@ -283,11 +286,14 @@ func (e *Engine) env() job.Env {
 func (e *Engine) jobOptions() job.Options {
 	o := job.Options{MaxWorkers: e.opts.Workers, Pipeline: e.opts.Pipeline, ScaleFactor: e.opts.ScaleFactor,
 		ColdStart: e.opts.ColdStart, RuntimeLimit: e.opts.RuntimeLimit, Log: e.opts.Log, Progress: e.opts.Progress}
-	if e.opts.Launch == "process" {
+	switch e.opts.Launch {
+	case "process":
 		command := e.opts.WorkerCommand
 		o.Pool = func(r executor.Remote, _ executor.Config) (provisioner.Pool, error) {
 			return &provisioner.Processes{Command: command, Remote: r}, nil
 		}
+	case "lambda":
+		o.Pool = provisioner.LambdaPool(e.opts.Function)
 	}
 	return o
 }
@@ -306,6 +312,11 @@ func (o *Options) checkLaunch() error {
 			o.WorkerCommand = []string{path, "worker"}
 		}
 		return nil
+	case "lambda":
+		if o.Function == "" {
+			return fmt.Errorf("lambda workers: no Options.Function")
+		}
+		return nil
 	}
-	return fmt.Errorf("launch %q: want goroutine or process", o.Launch)
+	return fmt.Errorf("launch %q: want goroutine, process or lambda", o.Launch)
 }

@@ -24,8 +24,11 @@ import (
 func (e *engineFlags) engine(ctx context.Context, stderr io.Writer, onJob func(*job.Result)) (*engine.Engine, error) {
 	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, Pipeline: e.pipeline,
 		ScaleFactor: e.sf, ColdStart: e.coldStart, RuntimeLimit: e.runtime, OnJob: onJob}
-	if e.launch == "process" {
+	switch e.launch {
+	case "process":
 		opts.Launch, opts.WorkerCommand = "process", workerCommand()
+	case "lambda":
+		opts.Launch, opts.Function = "lambda", e.function
 	}
 	if e.verbose {
 		opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -29,9 +29,13 @@ import (
 	"github.com/npw-dev/npw/state"
 )
 
-// TestMain lets the process workers the tests launch run this test binary
-// as `npw worker`.
+// TestMain lets the process workers and the Lambda sandboxes the tests
+// launch run this test binary as npw.
 func TestMain(m *testing.M) {
+	if inLambda() {
+		serveLambda()
+		return
+	}
 	if os.Getenv("NPW_TEST_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}

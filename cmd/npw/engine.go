@@ -27,7 +27,7 @@ type engineFlags struct {
 	coldStart, runtime  time.Duration
 	verbose             bool
 	timeline            string
-	launch              string
+	launch, function    string
 }
 
 func envOr(name, def string) string {
@@ -47,7 +47,8 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.Float64Var(&e.sf, "sf", 1, "scaling factor: workers per pending task")
 	f.DurationVar(&e.coldStart, "cold-start", 0, "Lambda emulation: delay before each worker starts")
 	f.DurationVar(&e.runtime, "runtime-limit", 0, "Lambda emulation: each worker's lifetime (0: unlimited)")
-	f.StringVar(&e.launch, "launch", "goroutine", "where workers run: goroutine (in this process) or process (npw worker processes; needs shared services)")
+	f.StringVar(&e.launch, "launch", "goroutine", "where workers run: goroutine (in this process), process (npw worker processes) or lambda (invocations of --function); the last two need shared services")
+	f.StringVar(&e.function, "function", envOr("NPW_FUNCTION", "npw"), "the Lambda function of --launch lambda (default $NPW_FUNCTION or npw)")
 	f.BoolVarP(&e.verbose, "verbose", "v", false, "log workers' events and progress to stderr")
 	f.StringVar(&e.timeline, "timeline", "", "write workers and queued tasks over time to `FILE.csv`")
 }
@@ -72,8 +73,8 @@ func (e *engineFlags) check() error {
 		return usagef("--pipeline must be positive, got %d", e.pipeline)
 	case e.sf <= 0:
 		return usagef("--sf must be positive, got %g", e.sf)
-	case e.launch != "goroutine" && e.launch != "process":
-		return usagef("--launch %q: want goroutine or process", e.launch)
+	case e.launch != "goroutine" && e.launch != "process" && e.launch != "lambda":
+		return usagef("--launch %q: want goroutine, process or lambda", e.launch)
 	}
 	return nil
 }
@@ -102,10 +103,13 @@ func (e *engineFlags) open(ctx context.Context) (job.Env, error) {
 
 func (e *engineFlags) options(stderr io.Writer) job.Options {
 	o := job.Options{MaxWorkers: e.workers, Pipeline: e.pipeline, ScaleFactor: e.sf, ColdStart: e.coldStart, RuntimeLimit: e.runtime}
-	if e.launch == "process" {
+	switch e.launch {
+	case "process":
 		o.Pool = func(r executor.Remote, _ executor.Config) (provisioner.Pool, error) {
 			return &provisioner.Processes{Command: workerCommand(), Remote: r}, nil
 		}
+	case "lambda":
+		o.Pool = provisioner.LambdaPool(e.function)
 	}
 	if e.verbose {
 		o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
