@@ -166,4 +166,3 @@ func (e *Emulator) exitedLocked(s *sandbox, why string) {
 		e.dispatchLocked(fn)
 	}
 }
-
