@@ -1,7 +1,9 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -86,5 +88,121 @@ func TestLambdaMissingFunction(t *testing.T) {
 		"--launch", "lambda", "--function", "no-such-function")
 	if code == 0 || !strings.Contains(stderr, "Lambda function no-such-function does not exist (deploy it with: npw deploy lambda") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestDeployLambda deploys a package through the real SDK client to the
+// local Lambda (create, then update), and runs a job on it.
+func TestDeployLambda(t *testing.T) {
+	e := lambdaEmulator(t)
+	deploy := func(extra ...string) string {
+		t.Helper()
+		args := append([]string{"deploy", "lambda", "--function", "npw-deployed", "--binary", os.Args[0], "--arch", "x86_64", "--timeout", "2m"}, extra...)
+		code, stdout, stderr := npw(t, args...)
+		if code != 0 {
+			t.Fatalf("npw %v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+		return stdout
+	}
+	if code, _, stderr := npw(t, "deploy", "lambda", "--function", "npw-deployed", "--binary", os.Args[0], "--arch", "x86_64"); code != exitUsage || !strings.Contains(stderr, "creating it needs --role ARN") {
+		t.Fatalf("create without a role: exit %d, %q", code, stderr)
+	}
+	if out := deploy("--role", "arn:aws:iam::000000000000:role/npw-worker", "--memory", "1769"); !strings.Contains(out, "created arn:aws:lambda:") || !strings.Contains(out, "1769 MB") {
+		t.Fatalf("create: %s", out)
+	}
+	if out := deploy("--memory", "3008"); !strings.Contains(out, "updated arn:aws:lambda:") || !strings.Contains(out, "3008 MB") {
+		t.Fatalf("update: %s", out)
+	}
+	runOnLambda(t, "npw-deployed")
+	if e.Sandboxes("npw-deployed") == 0 {
+		t.Fatal("the deployed function never ran")
+	}
+}
+
+// TestDeployBuildsFromSource builds the real provided.al2023 package from
+// this checkout, deploys it to the local Lambda and runs a job on it.
+func TestDeployBuildsFromSource(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds npw for Lambda (about a minute); runs in the full test pass")
+	}
+	lambdaEmulator(t)
+	zipPath := filepath.Join(t.TempDir(), "npw.zip")
+	code, stdout, stderr := npw(t, "deploy", "lambda", "--zip", zipPath, "--arch", "x86_64")
+	if code != 0 || !strings.Contains(stdout, "bootstrap for provided.al2023 on x86_64") {
+		t.Fatalf("build: exit %d\n%s%s", code, stdout, stderr)
+	}
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	if len(zr.File) != 1 || zr.File[0].Name != "bootstrap" || zr.File[0].Mode().Perm() != 0o755 {
+		t.Fatalf("zip holds %v", zr.File)
+	}
+	code, stdout, stderr = npw(t, "deploy", "lambda", "--function", "npw-built", "--role", "arn:aws:iam::000000000000:role/npw-worker",
+		"--arch", "x86_64", "--timeout", "2m")
+	if code != 0 || !strings.Contains(stdout, "created") {
+		t.Fatalf("deploy: exit %d\n%s%s", code, stdout, stderr)
+	}
+	runOnLambda(t, "npw-built")
+}
+
+// runOnLambda runs a small Cholesky on the function and checks it.
+func runOnLambda(t *testing.T, function string) {
+	t.Helper()
+	store, queue, st := localcloud.Get(t).Scoped(t)
+	code, stdout, stderr := npw(t, "cholesky", "--n", "200", "--block", "64", "--verify", "--store", store, "--queue", queue, "--state", st,
+		"--launch", "lambda", "--function", function)
+	if code != 0 || !strings.Contains(stdout, "(ok;") {
+		t.Fatalf("a job on %s: exit %d\n%s%s", function, code, stdout, stderr)
+	}
+}
+
+func TestDeployPolicy(t *testing.T) {
+	for _, who := range []string{"worker", "client"} {
+		code, stdout, stderr := npw(t, "deploy", "policy", "--store", "s3://tiles/npw", "--queue", "sqs://team", "--region", "eu-west-1",
+			"--account", "123456789012", "--function", "npw", "--for", who)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var doc struct {
+			Version   string
+			Statement []struct {
+				Sid      string
+				Action   []string
+				Resource []string
+			}
+		}
+		if err := json.Unmarshal([]byte(stdout), &doc); err != nil || doc.Version != "2012-10-17" {
+			t.Fatalf("not a policy document: %v\n%s", err, stdout)
+		}
+		actions, resources := map[string]bool{}, map[string]bool{}
+		for _, s := range doc.Statement {
+			for _, a := range s.Action {
+				actions[a] = true
+			}
+			for _, r := range s.Resource {
+				resources[r] = true
+			}
+		}
+		for _, r := range []string{"arn:aws:s3:::tiles/npw/jobs/*", "arn:aws:sqs:eu-west-1:123456789012:team-npw-*"} {
+			if !resources[r] {
+				t.Errorf("%s policy lacks %s: %v", who, r, resources)
+			}
+		}
+		for r := range resources {
+			if strings.HasSuffix(r, ":*:*") || r == "*" {
+				t.Errorf("%s policy grants a wildcard resource %s", who, r)
+			}
+		}
+		if who == "worker" && (actions["sqs:CreateQueue"] || actions["sqs:DeleteQueue"] || actions["lambda:InvokeFunction"]) {
+			t.Errorf("the worker policy grants more than workers do: %v", actions)
+		}
+		if who == "client" && (!actions["sqs:CreateQueue"] || !actions["lambda:InvokeFunction"]) {
+			t.Errorf("the client policy lacks what clients do: %v", actions)
+		}
+	}
+	if code, _, stderr := npw(t, "deploy", "policy", "--store", "file:///x"); code != exitUsage || !strings.Contains(stderr, "want s3://bucket/prefix") {
+		t.Errorf("a non-S3 store: exit %d, %q", code, stderr)
 	}
 }

@@ -75,7 +75,7 @@ program (` + strings.Join(lp.Shipped(), ", ") + `).`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newCheckCmd(), newDagCmd(), newProgramsCmd(), newRunCmd(), newCholeskyCmd(), newGemmCmd(), newTsqrCmd(),
-		newQRCmd(), newSVDCmd(), newSolveCmd(), newLUCmd(), newWorkerCmd())
+		newQRCmd(), newSVDCmd(), newSolveCmd(), newLUCmd(), newWorkerCmd(), newDeployCmd())
 	return root
 }
 
