@@ -83,6 +83,20 @@ type Stats struct {
 // URL returns the URL the store was opened with.
 func (s *Store) URL() string { return s.url }
 
+// A RequestCounter is a driver that counts the requests it makes to its
+// service (S3: deletes go a thousand keys to a request, lists a page).
+type RequestCounter interface{ Requests() int64 }
+
+// Requests counts the requests made to the service: the driver's count
+// when it keeps one, else one per object read, written, deleted or list.
+func (s *Store) Requests() int64 {
+	if rc, ok := s.driver.(RequestCounter); ok {
+		return rc.Requests()
+	}
+	st := &s.stats
+	return st.Gets.Load() + st.Puts.Load() + st.Deletes.Load() + st.Lists.Load()
+}
+
 // Stats returns the traffic counters.
 func (s *Store) Stats() *Stats { return &s.stats }
 

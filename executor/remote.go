@@ -104,6 +104,7 @@ func Serve(ctx context.Context, r Remote, log *slog.Logger) (Report, error) {
 	rep, err := Run(ctx, Config{Job: job, Tiles: tiles, Queue: q, State: st, ID: r.ID,
 		Pipeline: r.Pipeline, Lease: r.Lease, Poll: r.Poll, IdleTimeout: r.IdleTimeout,
 		RuntimeLimit: r.RuntimeLimit, MaxAttempts: r.MaxAttempts, MaxReceives: r.MaxReceives, Log: log})
+	rep.Requests = Requests{Tiles: tiles.Requests(), Queue: q.Requests(), State: st.Requests() + 1} // +1: the report
 	if err != nil {
 		return rep, err
 	}

@@ -101,6 +101,22 @@ type Report struct {
 	Abandoned        int // tasks in flight when the worker was killed, left to lapse
 	Reason           string
 	Metrics          state.Metrics
+	// Requests counts the requests this worker made to each service; set
+	// by Serve for workers with services of their own (processes,
+	// Lambda functions).
+	Requests Requests `json:",omitzero"`
+}
+
+// Requests counts requests to the tile store, the queue and the state store.
+type Requests struct {
+	Tiles, Queue, State int64
+}
+
+// Add adds r2 to r.
+func (r *Requests) Add(r2 Requests) {
+	r.Tiles += r2.Tiles
+	r.Queue += r2.Queue
+	r.State += r2.State
 }
 
 func (c *Config) defaults() {

@@ -151,6 +151,9 @@ type TrafficStats struct {
 	TileGets, TilePuts, TileDeletes int64
 	StateRequests                   int64
 	QueueSends, QueueReceives       int64
+	// Requests counts requests to each service: this process's, and
+	// those the workers with services of their own reported.
+	Requests executor.Requests
 }
 
 // PeakWorkers returns the most workers running at once.
@@ -211,6 +214,10 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 		res.Traffic = snapshot(env).minus(tiles0)
 		res.Traffic.QueueSends = q.Stats().Sends.Load()
 		res.Traffic.QueueReceives = q.Stats().Receives.Load()
+		res.Traffic.Requests.Queue = q.Requests()
+		for _, w := range res.Workers {
+			res.Traffic.Requests.Add(w.Requests)
+		}
 	}()
 	// From here on the job owns resources: remove them on every path.
 	cleanupCtx := context.WithoutCancel(ctx)
@@ -519,10 +526,12 @@ func Cleanup(ctx context.Context, s *blockstore.Store, res *Result) error {
 func snapshot(env Env) TrafficStats {
 	ts := env.Tiles.Stats()
 	return TrafficStats{TileGets: ts.Gets.Load(), TilePuts: ts.Puts.Load(), TileDeletes: ts.Deletes.Load(),
-		StateRequests: env.State.Requests()}
+		StateRequests: env.State.Requests(),
+		Requests:      executor.Requests{Tiles: env.Tiles.Requests(), State: env.State.Requests()}}
 }
 
 func (a TrafficStats) minus(b TrafficStats) TrafficStats {
 	return TrafficStats{TileGets: a.TileGets - b.TileGets, TilePuts: a.TilePuts - b.TilePuts, TileDeletes: a.TileDeletes - b.TileDeletes,
-		StateRequests: a.StateRequests - b.StateRequests}
+		StateRequests: a.StateRequests - b.StateRequests,
+		Requests:      executor.Requests{Tiles: a.Requests.Tiles - b.Requests.Tiles, State: a.Requests.State - b.Requests.State}}
 }

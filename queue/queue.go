@@ -123,6 +123,21 @@ type Stats struct {
 // Stats returns the request counters.
 func (q *Queue) Stats() *Stats { return &q.stats }
 
+// A RequestCounter is a driver that counts the requests it makes to its
+// service, which may be more than one per call (SQS: one per priority
+// level polled, one per batch of ten).
+type RequestCounter interface{ Requests() int64 }
+
+// Requests counts the requests made to the service: the driver's count
+// when it keeps one, else one per call.
+func (q *Queue) Requests() int64 {
+	if rc, ok := q.driver.(RequestCounter); ok {
+		return rc.Requests()
+	}
+	s := &q.stats
+	return s.Sends.Load() + s.Receives.Load() + s.Extends.Load() + s.Acks.Load() + s.Depths.Load()
+}
+
 // URL returns the URL the queue was opened with.
 func (q *Queue) URL() string { return q.url }
 

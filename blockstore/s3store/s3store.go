@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,10 +34,14 @@ func init() { blockstore.Register("s3", Open) }
 
 // A Driver stores objects in one S3 bucket under a prefix.
 type Driver struct {
-	client *s3.Client
-	bucket string
-	prefix string // "" or ending in "/"
+	client   *s3.Client
+	bucket   string
+	prefix   string // "" or ending in "/"
+	requests atomic.Int64
 }
+
+// Requests counts the requests made to S3 (retries not included).
+func (d *Driver) Requests() int64 { return d.requests.Load() }
 
 // Open opens the bucket of an s3:// URL and checks that it can be reached.
 func Open(ctx context.Context, u *url.URL) (blockstore.Driver, error) {
@@ -95,6 +100,7 @@ func (d *Driver) key(k string) *string { return aws.String(d.prefix + k) }
 
 // Get implements blockstore.Driver.
 func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
+	d.requests.Add(1)
 	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &d.bucket, Key: d.key(key)})
 	if err != nil {
 		var missing *types.NoSuchKey
@@ -117,6 +123,7 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
 // Put implements blockstore.Driver. The body is a bytes.Reader: the SDK
 // needs a seekable body to sign and to retry.
 func (d *Driver) Put(ctx context.Context, key string, data []byte) error {
+	d.requests.Add(1)
 	_, err := d.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &d.bucket, Key: d.key(key),
 		Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
 	if err != nil {
@@ -133,6 +140,7 @@ func (d *Driver) Delete(ctx context.Context, keys []string) error {
 		for i, k := range keys[:n] {
 			objs[i] = types.ObjectIdentifier{Key: d.key(k)}
 		}
+		d.requests.Add(1)
 		out, err := d.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &d.bucket,
 			Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)}})
 		if err != nil {
@@ -153,6 +161,7 @@ func (d *Driver) List(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
 	p := s3.NewListObjectsV2Paginator(d.client, &s3.ListObjectsV2Input{Bucket: &d.bucket, Prefix: d.key(prefix)})
 	for p.HasMorePages() {
+		d.requests.Add(1)
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, errors.New(awsconf.Describe(err))

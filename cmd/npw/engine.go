@@ -133,6 +133,7 @@ func printSummary(w io.Writer, title string, results []*job.Result, uploaded int
 	var tasks, done, launched int64
 	var m state.Metrics
 	var peakScratch int64
+	var requests executor.Requests
 	peakWorkers := 0
 	phase := state.Done
 	var parts []string
@@ -145,6 +146,7 @@ func printSummary(w io.Writer, title string, results []*job.Result, uploaded int
 		m.Add(r.Status.Metrics)
 		uploaded += r.Uploaded
 		peakScratch = max(peakScratch, r.Status.PeakScratchBytes)
+		requests.Add(r.Traffic.Requests)
 		peakWorkers = max(peakWorkers, r.PeakWorkers())
 		if r.Status.Phase != state.Done {
 			phase = r.Status.Phase
@@ -177,6 +179,11 @@ func printSummary(w io.Writer, title string, results []*job.Result, uploaded int
 	row("time in tasks", "read %.2f s, compute %.2f s, write %.2f s (summed over tasks)", m.ReadSeconds, m.ComputeSeconds, m.WriteSeconds)
 	row("data", "read %s, written %s, inputs uploaded %s", bytesText(m.BytesRead), bytesText(m.BytesWritten), bytesText(uploaded))
 	row("scratch memory", "peak %s", bytesText(peakScratch))
+	if done > 0 {
+		per := func(n int64) float64 { return float64(n) / float64(done) }
+		row("requests", "per task: tile store %.1f, queue %.1f, state store %.1f (%d, %d, %d in all)",
+			per(requests.Tiles), per(requests.Queue), per(requests.State), requests.Tiles, requests.Queue, requests.State)
+	}
 	for _, o := range outputs {
 		row("output", "%s", o)
 	}

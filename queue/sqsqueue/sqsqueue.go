@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,10 +52,14 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // A Driver is one job's queue: a standard SQS queue per priority level.
 type Driver struct {
-	client *sqs.Client
-	names  []string // queue name per level, level 0 lowest
-	urls   []string // queue URL per level
+	client   *sqs.Client
+	names    []string // queue name per level, level 0 lowest
+	urls     []string // queue URL per level
+	requests atomic.Int64
 }
+
+// Requests counts the requests made to SQS (retries not included).
+func (d *Driver) Requests() int64 { return d.requests.Load() }
 
 // Open opens (create: makes) the level queues of the named queue.
 func Open(ctx context.Context, u *url.URL, name string, create bool) (queue.Driver, error) {
@@ -177,6 +182,7 @@ func (d *Driver) sendBatch(ctx context.Context, l int, ms []queue.Message) error
 		}
 	}
 	for attempt := 0; ; attempt++ {
+		d.requests.Add(1)
 		out, err := d.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &d.urls[l], Entries: entries})
 		if err != nil {
 			return fail(err)
@@ -267,6 +273,7 @@ func (d *Driver) releaseLate(ctx context.Context, results <-chan polled, n int) 
 }
 
 func (d *Driver) receive(ctx context.Context, l, max int, vis, wait int32) ([]queue.Lease, error) {
+	d.requests.Add(1)
 	out, err := d.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    &d.urls[l],
 		MaxNumberOfMessages:         int32(max),
@@ -321,6 +328,7 @@ func (d *Driver) Extend(ctx context.Context, receipt string, visibility time.Dur
 	if err != nil {
 		return err
 	}
+	d.requests.Add(1)
 	_, err = d.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl: &d.urls[l], ReceiptHandle: &handle, VisibilityTimeout: seconds(visibility, 12*time.Hour)})
 	if err != nil {
@@ -351,6 +359,7 @@ func (d *Driver) Ack(ctx context.Context, receipts []string) error {
 			for i, h := range hs[:n] {
 				entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(h)}
 			}
+			d.requests.Add(1)
 			out, err := d.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &d.urls[l], Entries: entries})
 			if err != nil {
 				return fail(err)
@@ -372,6 +381,7 @@ func (d *Driver) Depth(ctx context.Context) (visible, inflight int, err error) {
 	var wg sync.WaitGroup
 	for l := range d.urls {
 		wg.Go(func() {
+			d.requests.Add(1)
 			out, err := d.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &d.urls[l],
 				AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages,
 					types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
@@ -398,6 +408,7 @@ func (d *Driver) Depth(ctx context.Context) (visible, inflight int, err error) {
 func (d *Driver) Destroy(ctx context.Context) error {
 	var errs []error
 	for l := range d.urls {
+		d.requests.Add(1)
 		if _, err := d.client.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: &d.urls[l]}); err != nil && !missing(err) {
 			errs = append(errs, fmt.Errorf("delete %s: %s", d.names[l], awsconf.Describe(err)))
 		}
