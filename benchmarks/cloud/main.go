@@ -10,6 +10,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/blas/blas64"
@@ -61,8 +64,8 @@ func main() {
 	defer os.RemoveAll(filepath.Dir(bin))
 	fmt.Printf("Cholesky %d×%d, block %d (%d×%d tiles), %d workers, %s, %s\n\n", *n, *n, *block, tiles, tiles, *workers,
 		runtime.Version(), time.Now().UTC().Format("2006-01-02"))
-	fmt.Println("| services | workers | wall (s) | tile store req/task | queue req/task | state req/task |")
-	fmt.Println("|---|---|---:|---:|---:|---:|")
+	fmt.Println("| services | workers | wall (s) | read / compute / write (worker-s) | tile store req/task | queue req/task | state req/task | servers' CPU (s) |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
 	var outs [2]blas64.General
 	var walls [2]float64
 	for i, c := range []struct {
@@ -83,6 +86,7 @@ func main() {
 			fatal(err)
 		}
 		env := job.Env{Tiles: tileStore, QueueURL: c.queue, State: stateStore}
+		cpu0 := serversCPU()
 		res, err := job.Run(ctx, env, spec, job.Options{MaxWorkers: *workers, Pool: c.pool})
 		if err != nil {
 			fatal(err)
@@ -98,7 +102,13 @@ func main() {
 			kind = "processes"
 		}
 		r := res.Traffic.Requests
-		fmt.Printf("| %s | %d %s | %.2f | %.1f | %.1f | %.1f |\n", c.name, len(res.Workers), kind, walls[i], per(r.Tiles), per(r.Queue), per(r.State))
+		m := res.Status.Metrics
+		servers := "—"
+		if c.pool != nil {
+			servers = serversCPU().sub(cpu0).String()
+		}
+		fmt.Printf("| %s | %d %s | %.2f | %.1f / %.1f / %.1f | %.1f | %.1f | %.1f | %s |\n", c.name, len(res.Workers), kind, walls[i],
+			m.ReadSeconds, m.ComputeSeconds, m.WriteSeconds, per(r.Tiles), per(r.Queue), per(r.State), servers)
 	}
 	same := true
 	for i := range outs[0].Data {
@@ -108,6 +118,44 @@ func main() {
 		}
 	}
 	fmt.Printf("\ncloud / memory wall time: %.2f; results bit-identical: %v\n", walls[1]/walls[0], same)
+}
+
+// cpuTimes holds the CPU seconds used so far by the local cloud's servers.
+type cpuTimes struct{ minio, fauxqs, redis float64 }
+
+// serversCPU reads the CPU time of the servers of scripts/local-cloud from
+// /proc, through the pid files in $NPW_CLOUD_DIR; a server it cannot read
+// counts NaN.
+func serversCPU() cpuTimes {
+	dir := os.Getenv("NPW_CLOUD_DIR")
+	read := func(name string) float64 {
+		pid, err := os.ReadFile(filepath.Join(dir, name+".pid"))
+		if dir == "" || err != nil {
+			return math.NaN()
+		}
+		stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
+		if err != nil {
+			return math.NaN()
+		}
+		// utime and stime are fields 14 and 15, counted after the
+		// parenthesised command name.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			return math.NaN()
+		}
+		u, _ := strconv.ParseFloat(f[11], 64)
+		s, _ := strconv.ParseFloat(f[12], 64)
+		return (u + s) / 100 // USER_HZ
+	}
+	return cpuTimes{read("minio"), read("fauxqs"), read("redis")}
+}
+
+func (c cpuTimes) sub(d cpuTimes) cpuTimes {
+	return cpuTimes{c.minio - d.minio, c.fauxqs - d.fauxqs, c.redis - d.redis}
+}
+
+func (c cpuTimes) String() string {
+	return fmt.Sprintf("MinIO %.1f, fauxqs %.1f, Redis %.1f", c.minio, c.fauxqs, c.redis)
 }
 
 // buildNPW builds the npw command for the worker processes.
