@@ -22,6 +22,11 @@ import (
 // engine opens the Go API's engine on the flags' services; onJob sees
 // every job it runs.
 func (e *engineFlags) engine(ctx context.Context, stderr io.Writer, onJob func(*job.Result)) (*engine.Engine, error) {
+	return engine.Open(ctx, e.engineOptions(stderr, onJob))
+}
+
+// engineOptions are the Go API's options of the flags.
+func (e *engineFlags) engineOptions(stderr io.Writer, onJob func(*job.Result)) engine.Options {
 	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, Pipeline: e.pipeline,
 		ScaleFactor: e.sf, ColdStart: e.coldStart, RuntimeLimit: e.runtime, OnJob: onJob}
 	switch e.launch {
@@ -34,7 +39,7 @@ func (e *engineFlags) engine(ctx context.Context, stderr io.Writer, onJob func(*
 		opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		opts.Progress = func(st state.Status) { fmt.Fprintf(stderr, "npw: %d of %d tasks done\n", st.Done, st.Tasks) }
 	}
-	return engine.Open(ctx, opts)
+	return opts
 }
 
 func toDense(g blas64.General) *mat.Dense {

@@ -12,6 +12,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack"
 	"gonum.org/v1/gonum/lapack/lapack64"
+
+	"github.com/npw-dev/npw/kernels"
 )
 
 // A reference is a single-node computation to time against npw's.
@@ -22,14 +24,23 @@ type reference struct {
 
 // printCompare runs ref and prints its time and npw's over it.
 func printCompare(w io.Writer, ref reference, npw time.Duration) error {
+	secs, err := ref.time()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  %-16s gonum lapack64.%s on the same input (%s BLAS, %d cores): %.2f s; npw/reference = %.2f\n",
+		"reference", ref.name, kernels.BLAS, maxProcs(), secs, npw.Seconds()/secs)
+	return nil
+}
+
+// time runs the reference on all cores and returns its wall time.
+func (ref reference) time() (float64, error) {
+	defer kernels.SetThreads(kernels.SetThreads(maxProcs()))
 	start := time.Now()
 	if err := ref.run(); err != nil {
-		return fmt.Errorf("reference %s: %w", ref.name, err)
+		return 0, fmt.Errorf("reference %s: %w", ref.name, err)
 	}
-	secs := time.Since(start).Seconds()
-	fmt.Fprintf(w, "  %-16s gonum lapack64.%s on the same input, %d cores: %.2f s; npw/reference = %.2f\n",
-		"reference", ref.name, maxProcs(), secs, npw.Seconds()/secs)
-	return nil
+	return time.Since(start).Seconds(), nil
 }
 
 // dup returns a compact copy of a, made before the timing starts.

@@ -74,7 +74,7 @@ program (` + strings.Join(lp.Shipped(), ", ") + `).`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newCheckCmd(), newDagCmd(), newProgramsCmd(), newRunCmd(), newCholeskyCmd(), newGemmCmd(), newTsqrCmd(),
+	root.AddCommand(newCheckCmd(), newBenchCmd(), newDagCmd(), newProgramsCmd(), newRunCmd(), newCholeskyCmd(), newGemmCmd(), newTsqrCmd(),
 		newQRCmd(), newSVDCmd(), newSolveCmd(), newLUCmd(), newWorkerCmd(), newDeployCmd())
 	return root
 }

@@ -1,0 +1,451 @@
+package main
+
+// npw bench: npw against a single-node reference on the same matrix, in
+// the same process run, with the residual of both and the machine's DGEMM
+// peak measured alongside.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack/lapack64"
+	"gonum.org/v1/gonum/mat"
+
+	engine "github.com/npw-dev/npw"
+	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/kernels"
+)
+
+// A benchResult is what npw bench prints; with --json, as one object.
+type benchResult struct {
+	Alg       string `json:"alg"`
+	N         int    `json:"n"`
+	Block     int    `json:"block"`
+	BLAS      string `json:"blas"`
+	Cores     int    `json:"cores"`
+	Workers   int    `json:"workers"`
+	Pipeline  int    `json:"pipeline"`
+	Launch    string `json:"launch"`
+	Services  string `json:"services"`
+	Reference string `json:"reference"` // the single-node routines
+
+	NPWSeconds       float64 `json:"npw_seconds"`
+	ReferenceSeconds float64 `json:"reference_seconds"`
+	Ratio            float64 `json:"ratio"` // npw / reference
+	Flops            float64 `json:"flops"` // the algorithm's standard count
+	NPWGflops        float64 `json:"npw_gflops"`
+	ReferenceGflops  float64 `json:"reference_gflops"`
+	PeakGflops       float64 `json:"peak_gflops"` // DGEMM on all cores, this run
+	PeakFraction     float64 `json:"peak_fraction"`
+
+	Residual          float64 `json:"residual"`
+	ReferenceResidual float64 `json:"reference_residual"`
+	ResidualKind      string  `json:"residual_kind"` // what is measured
+	ResidualEstimated bool    `json:"residual_estimated"`
+
+	Tasks         int64   `json:"tasks"`
+	WorkerSeconds float64 `json:"worker_seconds"`
+	PeakWorkers   int     `json:"peak_workers"`
+	UploadSeconds float64 `json:"upload_seconds"`
+}
+
+// A benchAlg is one algorithm npw bench knows.
+type benchAlg struct {
+	reference string
+	flops     func(n float64) float64
+	what      string // the residual
+	inputs    func(rng *rand.Rand, n int) []blas64.General
+	// ref computes the reference's result in place of copies of the
+	// inputs and returns a residual function to call after timing.
+	ref func(in []blas64.General) (run func() error, check func() residual)
+	// npw runs npw on the uploaded inputs and returns its residual.
+	npw func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (check func() (residual, error), release func(), err error)
+}
+
+var benchAlgs = map[string]benchAlg{
+	"cholesky": {
+		reference: "Potrf",
+		flops:     func(n float64) float64 { return n * n * n / 3 },
+		what:      "‖A − LLᵀ‖/(‖A‖·n·ε)",
+		inputs:    func(rng *rand.Rand, n int) []blas64.General { return []blas64.General{randomSPD(rng, n)} },
+		ref: func(in []blas64.General) (func() error, func() residual) {
+			c := dup(in[0])
+			return func() error {
+					if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: c.Rows, Stride: c.Stride, Data: c.Data}); !ok {
+						return fmt.Errorf("the matrix is not positive definite")
+					}
+					return nil
+				}, func() residual {
+					zeroAbove(c, 0)
+					return choleskyResidual(in[0], c)
+				}
+		},
+		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), func(), error) {
+			l, err := eng.Cholesky(ctx, in[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			return func() (residual, error) {
+				d, err := l.Dense(ctx)
+				if err != nil {
+					return residual{}, err
+				}
+				return choleskyResidual(a[0], d.RawMatrix()), nil
+			}, func() { l.Release(context.WithoutCancel(ctx)) }, nil
+		},
+	},
+	"gemm": {
+		reference: "Dgemm",
+		flops:     func(n float64) float64 { return 2 * n * n * n },
+		what:      "‖C − AB‖/(‖A‖·‖B‖·n·ε)",
+		inputs: func(rng *rand.Rand, n int) []blas64.General {
+			return []blas64.General{randomGaussian(rng, n, n), randomGaussian(rng, n, n)}
+		},
+		ref: func(in []blas64.General) (func() error, func() residual) {
+			n := in[0].Rows
+			c := blas64.General{Rows: n, Cols: n, Stride: n, Data: make([]float64, n*n)}
+			return func() error {
+					blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, in[0], in[1], 0, c)
+					return nil
+				}, func() residual {
+					return gemmResidual(in[0], in[1], c)
+				}
+		},
+		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), func(), error) {
+			c, err := eng.GEMM(ctx, in[0], in[1])
+			if err != nil {
+				return nil, nil, err
+			}
+			return func() (residual, error) {
+				d, err := c.Dense(ctx)
+				if err != nil {
+					return residual{}, err
+				}
+				return gemmResidual(a[0], a[1], d.RawMatrix()), nil
+			}, func() { c.Release(context.WithoutCancel(ctx)) }, nil
+		},
+	},
+	"qr": {
+		reference: "Geqrf",
+		flops:     func(n float64) float64 { return 4 * n * n * n / 3 },
+		what:      "‖RᵀR − AᵀA‖/(‖A‖²·n·ε)",
+		inputs:    func(rng *rand.Rand, n int) []blas64.General { return []blas64.General{randomGaussian(rng, n, n)} },
+		ref: func(in []blas64.General) (func() error, func() residual) {
+			c := dup(in[0])
+			tau := make([]float64, c.Cols)
+			return func() error {
+					work := workspace(func(w []float64) { lapack64.Geqrf(c, tau, w, -1) })
+					lapack64.Geqrf(c, tau, work, len(work))
+					return nil
+				}, func() residual {
+					zeroBelow(c)
+					return gramResidual(in[0], c)
+				}
+		},
+		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), func(), error) {
+			f, err := eng.QR(ctx, in[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			return func() (residual, error) {
+				r, err := f.R.Dense(ctx)
+				if err != nil {
+					return residual{}, err
+				}
+				return gramResidual(a[0], r.RawMatrix()), nil
+			}, func() { f.Release(context.WithoutCancel(ctx)) }, nil
+		},
+	},
+	"lu": {
+		reference: "Getrf",
+		flops:     func(n float64) float64 { return 2 * n * n * n / 3 },
+		what:      "‖A[P,:] − LU‖/(‖A‖·n·ε)",
+		inputs:    func(rng *rand.Rand, n int) []blas64.General { return []blas64.General{randomGaussian(rng, n, n)} },
+		ref: func(in []blas64.General) (func() error, func() residual) {
+			c := dup(in[0])
+			ipiv := make([]int, c.Rows)
+			return func() error {
+					if !lapack64.Getrf(c, ipiv) {
+						return fmt.Errorf("the matrix is singular")
+					}
+					return nil
+				}, func() residual {
+					// ipiv swaps rows in order; replay them on 0..n-1.
+					perm := make([]int, c.Rows)
+					for i := range perm {
+						perm[i] = i
+					}
+					for i, p := range ipiv {
+						perm[i], perm[p] = perm[p], perm[i]
+					}
+					u := dup(c)
+					zeroBelow(u)
+					zeroAbove(c, 1)
+					return luResidual(in[0], perm, c, u)
+				}
+		},
+		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), func(), error) {
+			f, err := eng.LU(ctx, in[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			release := func() {
+				f.L.Release(context.WithoutCancel(ctx))
+				f.U.Release(context.WithoutCancel(ctx))
+			}
+			return func() (residual, error) {
+				l, err := f.L.Dense(ctx)
+				if err != nil {
+					return residual{}, err
+				}
+				u, err := f.U.Dense(ctx)
+				if err != nil {
+					return residual{}, err
+				}
+				return luResidual(a[0], f.P, l.RawMatrix(), u.RawMatrix()), nil
+			}, release, nil
+		},
+	},
+}
+
+// zeroAbove zeroes the strict upper triangle of a and, with unit set,
+// puts ones on its diagonal.
+func zeroAbove(a blas64.General, unit float64) {
+	for i := range a.Rows {
+		row := a.Data[i*a.Stride : i*a.Stride+a.Cols]
+		clear(row[min(i+1, a.Cols):])
+		if unit != 0 && i < a.Cols {
+			row[i] = unit
+		}
+	}
+}
+
+// zeroBelow zeroes the strict lower triangle of a.
+func zeroBelow(a blas64.General) {
+	for i := range a.Rows {
+		clear(a.Data[i*a.Stride : i*a.Stride+min(i, a.Cols)])
+	}
+}
+
+// gramResidual is ‖RᵀR − AᵀA‖_F/(‖A‖²_F·m·ε): R's Gram matrix equals A's
+// whatever the signs of R's rows.
+func gramResidual(a, r blas64.General) residual {
+	if a.Cols <= exactLimit {
+		return tsqrResidual(a, r)
+	}
+	A, R := asDense(a), asDense(r)
+	e := probeNorm(a.Cols, func(x *mat.Dense) *mat.Dense {
+		var ax, atax, rx, rtrx mat.Dense
+		ax.Mul(A, x)
+		atax.Mul(A.T(), &ax)
+		rx.Mul(R, x)
+		rtrx.Mul(R.T(), &rx)
+		atax.Sub(&atax, &rtrx)
+		return &atax
+	})
+	na := mat.Norm(A, 2)
+	return residual{e / (na * na * float64(a.Rows) * eps), true}
+}
+
+// luResidual is ‖A[P,:] − LU‖_F/(‖A‖_F·n·ε).
+func luResidual(a blas64.General, perm []int, l, u blas64.General) residual {
+	n := a.Rows
+	A := asDense(a)
+	pa := mat.NewDense(n, a.Cols, nil)
+	for i, p := range perm {
+		pa.SetRow(i, A.RawRowView(p))
+	}
+	L, U := asDense(l), asDense(u)
+	var e float64
+	if n <= exactLimit {
+		var lu mat.Dense
+		lu.Mul(L, U)
+		lu.Sub(pa, &lu)
+		e = mat.Norm(&lu, 2)
+	} else {
+		e = probeNorm(a.Cols, func(x *mat.Dense) *mat.Dense {
+			var pax, ux, lux mat.Dense
+			pax.Mul(pa, x)
+			ux.Mul(U, x)
+			lux.Mul(L, &ux)
+			pax.Sub(&pax, &lux)
+			return &pax
+		})
+	}
+	return residual{e / (mat.Norm(A, 2) * float64(n) * eps), n > exactLimit}
+}
+
+// peakGflops measures DGEMM on all cores: the best of three n×n products.
+func peakGflops(n int) float64 {
+	defer kernels.SetThreads(kernels.SetThreads(maxProcs()))
+	rng := rand.New(rand.NewPCG(3, 3))
+	a, b := randomGaussian(rng, n, n), randomGaussian(rng, n, n)
+	c := blas64.General{Rows: n, Cols: n, Stride: n, Data: make([]float64, n*n)}
+	best := math.Inf(1)
+	for range 3 {
+		start := time.Now()
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
+		best = min(best, time.Since(start).Seconds())
+	}
+	return 2 * math.Pow(float64(n), 3) / best / 1e9
+}
+
+func newBenchCmd() *cobra.Command {
+	var (
+		e       engineFlags
+		n       int
+		seed    uint64
+		asJSON  bool
+		peakN   int
+		skipRef bool
+	)
+	names := slices.Sorted(func(yield func(string) bool) {
+		for k := range benchAlgs {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	cmd := &cobra.Command{
+		Use:   "bench ALG --n N [--block B] [--workers K] [--pipeline W] [--json]",
+		Short: "Time npw against single-node LAPACK on the same matrix, in one run",
+		Long: `Bench generates an n×n input (seed --seed), measures the DGEMM peak of
+this machine's BLAS on all cores, runs the single-node reference (gonum
+LAPACK, or BLAS for gemm, on the same BLAS as npw's kernels, all cores),
+then npw on the same input, and checks the residual of both. It prints
+npw's time over the reference's and npw's share of the DGEMM peak; with
+--json, one object with alg, n, block, blas, npw_seconds,
+reference_seconds, ratio, npw_gflops, peak_gflops, residual, tasks,
+worker_seconds and more. npw's time starts after the input is uploaded
+(upload_seconds) and ends when the result is in the tile store.
+Algorithms: ` + strings.Join(names, ", ") + `.`,
+		Example: `  npw bench cholesky --n 8192 --block 1024
+  npw bench gemm --n 4096 --block 1024 --json
+  eval "$(scripts/local-cloud up)"; npw bench cholesky --n 8192 --launch process`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			alg, ok := benchAlgs[args[0]]
+			if !ok {
+				return usagef("bench: unknown algorithm %q; want one of %s", args[0], strings.Join(names, ", "))
+			}
+			if err := e.check(); err != nil {
+				return err
+			}
+			if n <= 0 {
+				return usagef("bench: give the size with --n N")
+			}
+			ctx := cmd.Context()
+			r := benchResult{Alg: args[0], N: n, Block: e.block, BLAS: kernels.BLAS, Cores: maxProcs(),
+				Workers: e.workers, Pipeline: e.pipeline, Launch: e.launch, Reference: alg.reference,
+				Services: e.store + " " + e.queue + " " + e.state, ResidualKind: alg.what}
+			if r.Workers == 0 {
+				r.Workers = maxProcs()
+			}
+			r.Flops = alg.flops(float64(n))
+			in := alg.inputs(rand.New(rand.NewPCG(seed, seed)), n)
+			if peakN > 0 {
+				r.PeakGflops = peakGflops(peakN)
+			}
+			if !skipRef {
+				run, check := alg.ref(in)
+				secs, err := reference{alg.reference, run}.time()
+				if err != nil {
+					return err
+				}
+				r.ReferenceSeconds = secs
+				r.ReferenceGflops = r.Flops / secs / 1e9
+				r.ReferenceResidual = check().value
+				runtime.GC()
+			}
+			var results []*job.Result
+			opts := e.engineOptions(cmd.ErrOrStderr(), func(res *job.Result) { results = append(results, res) })
+			eng, err := engine.Open(ctx, opts)
+			if err != nil {
+				return err
+			}
+			defer eng.Close()
+			start := time.Now()
+			mats := make([]*engine.Matrix, len(in))
+			for i, a := range in {
+				if mats[i], err = eng.Upload(ctx, string(rune('A'+i)), toDense(a), e.block); err != nil {
+					return err
+				}
+				defer mats[i].Release(context.WithoutCancel(ctx))
+			}
+			r.UploadSeconds = time.Since(start).Seconds()
+			start = time.Now()
+			check, release, err := alg.npw(ctx, eng, mats, in)
+			if err != nil {
+				return err
+			}
+			defer release()
+			r.NPWSeconds = time.Since(start).Seconds()
+			res, err := check()
+			if err != nil {
+				return err
+			}
+			r.Residual, r.ResidualEstimated = res.value, res.estimated
+			for _, res := range results {
+				r.Tasks += res.Status.Done
+				r.WorkerSeconds += res.WorkerSeconds()
+				r.PeakWorkers = max(r.PeakWorkers, res.PeakWorkers())
+			}
+			r.NPWGflops = r.Flops / r.NPWSeconds / 1e9
+			if r.ReferenceSeconds > 0 {
+				r.Ratio = r.NPWSeconds / r.ReferenceSeconds
+			}
+			if r.PeakGflops > 0 {
+				r.PeakFraction = r.NPWGflops / r.PeakGflops
+			}
+			if err := printBench(cmd.OutOrStdout(), r, asJSON); err != nil {
+				return err
+			}
+			if !(r.Residual <= 30) || (!skipRef && !(r.ReferenceResidual <= 30)) {
+				return fmt.Errorf("bench: residual too large: npw %.3g, reference %.3g (bound 30)", r.Residual, r.ReferenceResidual)
+			}
+			return nil
+		},
+	}
+	e.register(cmd.Flags(), 1024)
+	f := cmd.Flags()
+	f.IntVar(&n, "n", 0, "order of the generated matrices")
+	f.Uint64Var(&seed, "seed", 1, "seed of the generated input")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.IntVar(&peakN, "peak-n", 2048, "order of the DGEMM that measures the peak (0: skip)")
+	f.BoolVar(&skipRef, "no-reference", false, "skip the single-node reference")
+	return cmd
+}
+
+func printBench(w io.Writer, r benchResult, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		return enc.Encode(r)
+	}
+	est := "exact"
+	if r.ResidualEstimated {
+		est = fmt.Sprintf("estimated from %d probes", probes)
+	}
+	fmt.Fprintf(w, "%s n=%d block %d, %s BLAS, %d cores, %d workers (%s), pipeline %d\n", r.Alg, r.N, r.Block, r.BLAS, r.Cores, r.Workers, r.Launch, r.Pipeline)
+	fmt.Fprintf(w, "  %-12s %8.2f s  %7.2f GFLOP/s  residual %.3g\n", "npw", r.NPWSeconds, r.NPWGflops, r.Residual)
+	if r.ReferenceSeconds > 0 {
+		fmt.Fprintf(w, "  %-12s %8.2f s  %7.2f GFLOP/s  residual %.3g  (gonum %s, all cores)\n", "reference", r.ReferenceSeconds, r.ReferenceGflops, r.ReferenceResidual, r.Reference)
+		fmt.Fprintf(w, "  %-12s %8.2f\n", "npw/ref", r.Ratio)
+	}
+	if r.PeakGflops > 0 {
+		fmt.Fprintf(w, "  %-12s %8.2f GFLOP/s DGEMM on all cores; npw at %.0f%% of it\n", "peak", r.PeakGflops, 100*r.PeakFraction)
+	}
+	fmt.Fprintf(w, "  %-12s %d tasks, %.1f worker-seconds, peak %d workers, upload %.2f s\n", "job", r.Tasks, r.WorkerSeconds, r.PeakWorkers, r.UploadSeconds)
+	fmt.Fprintf(w, "  %-12s %s (%s, bound 30)\n", "residual", r.ResidualKind, est)
+	return nil
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/npw-dev/npw/kernels"
+)
+
+// npw bench runs every algorithm on ragged tiles and on one tile, with the
+// reference, and reports a consistent JSON object.
+func TestBench(t *testing.T) {
+	for _, alg := range []string{"cholesky", "gemm", "qr", "lu"} {
+		for _, size := range [][2]string{{"200", "64"}, {"50", "64"}} {
+			code, out, errOut := npw(t, "bench", alg, "--n", size[0], "--block", size[1], "--json", "--peak-n", "256")
+			if code != 0 {
+				t.Fatalf("bench %s n=%s: exit %d: %s", alg, size[0], code, errOut)
+			}
+			var r benchResult
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("bench %s: %v in %q", alg, err, out)
+			}
+			if r.Alg != alg || r.BLAS != kernels.BLAS || r.Tasks == 0 || r.WorkerSeconds <= 0 {
+				t.Errorf("bench %s n=%s: %+v", alg, size[0], r)
+			}
+			if r.NPWSeconds <= 0 || r.ReferenceSeconds <= 0 || r.PeakGflops <= 0 {
+				t.Errorf("bench %s n=%s: missing timings: %+v", alg, size[0], r)
+			}
+			if d := r.Ratio - r.NPWSeconds/r.ReferenceSeconds; d > 1e-9 || d < -1e-9 {
+				t.Errorf("bench %s: ratio %g is not npw/reference", alg, r.Ratio)
+			}
+			if !(r.Residual <= 30) || !(r.ReferenceResidual <= 30) || r.ResidualEstimated {
+				t.Errorf("bench %s n=%s: residuals %g and %g", alg, size[0], r.Residual, r.ReferenceResidual)
+			}
+		}
+	}
+	// The text form names both runs.
+	code, out, errOut := npw(t, "bench", "cholesky", "--n", "100", "--block", "32", "--peak-n", "0")
+	if code != 0 || !strings.Contains(out, "npw/ref") || !strings.Contains(out, "reference") {
+		t.Fatalf("bench text: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "svdx", "--n", "10"},
+		{"bench", "cholesky"},
+		{"bench", "cholesky", "--n", "10", "--block", "0"},
+	} {
+		code, _, errOut := npw(t, args...)
+		if code != exitUsage || strings.Count(strings.TrimSpace(errOut), "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
