@@ -68,6 +68,21 @@ func (m *MemDriver) Put(_ context.Context, key string, data []byte) error {
 	return nil
 }
 
+// Copy implements Copier: both keys share the bytes, which no one
+// modifies (Put stores a copy, Get's callers only read).
+func (m *MemDriver) Copy(_ context.Context, dst, src string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data, ok := m.objects[src]
+	if !ok {
+		return ErrNotFound
+	}
+	m.bytes += int64(len(data)) - int64(len(m.objects[dst]))
+	m.peak = max(m.peak, m.bytes)
+	m.objects[dst] = data
+	return nil
+}
+
 // Delete implements Driver.
 func (m *MemDriver) Delete(_ context.Context, keys []string) error {
 	m.mu.Lock()
@@ -156,6 +171,34 @@ func (f *FileDriver) Put(_ context.Context, key string, data []byte) error {
 		os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// Copy implements Copier with a hard link (a copy of the bytes across
+// file systems). Put replaces files by renaming, so the two names never
+// see each other's later writes.
+func (f *FileDriver) Copy(ctx context.Context, dst, src string) error {
+	sp, dp := f.path(src), f.path(dst)
+	if _, err := os.Stat(sp); errors.Is(err, fs.ErrNotExist) {
+		return ErrNotFound
+	}
+	if err := os.MkdirAll(filepath.Dir(dp), 0o755); err != nil {
+		return err
+	}
+	// Link refuses an existing name: link beside it, then rename over it.
+	tmp := filepath.Join(filepath.Dir(dp), fmt.Sprintf(".tmp-link-%d-%s", os.Getpid(), filepath.Base(dp)))
+	os.Remove(tmp)
+	if err := os.Link(sp, tmp); err == nil {
+		if err := os.Rename(tmp, dp); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		return nil
+	}
+	data, err := f.Get(ctx, src)
+	if err != nil {
+		return err
+	}
+	return f.Put(ctx, dst, data)
 }
 
 // Delete implements Driver. Directories stay, since a job keeps writing

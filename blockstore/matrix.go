@@ -3,6 +3,7 @@ package blockstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -246,4 +247,56 @@ func example(m *BigMatrix) string {
 		parts[i] = "0"
 	}
 	return m.Name + "[" + strings.Join(parts, ",") + "]"
+}
+
+// CanCopyTiles reports whether the tiles of src's grid (fixed: its leading
+// indices, nil for the binding rule's zeros) are, one for one, the tiles
+// of dst's grid under the binding rule: same block size, and either both
+// grids are 2-D grids of B×B tiles or both matrices are row blocks (one
+// index).
+func CanCopyTiles(src *BigMatrix, fixed []int32, dst *BigMatrix) bool {
+	if fixed == nil {
+		fixed = src.defaultFixed()
+	}
+	rowBlocks := src.Arity == 1 && dst.Arity == 1 && len(fixed) == 0
+	grids := src.Arity-len(fixed) == 2 && dst.Arity >= 2
+	return src.Block == dst.Block && (rowBlocks || grids)
+}
+
+// CopyTiles copies the tiles of src's grid into dst's grid, as stored (no
+// decoding; no data through this process on stores that copy by
+// themselves), parallel requests at a time. It returns the number of
+// tiles copied. See CanCopyTiles for when the grids match.
+func CopyTiles(ctx context.Context, s *Store, src *BigMatrix, fixed []int32, dst *BigMatrix, parallel int) (int, error) {
+	if !CanCopyTiles(src, fixed, dst) {
+		return 0, fmt.Errorf("copy %s to %s: the tile grids differ", src.Name, dst.Name)
+	}
+	if fixed == nil {
+		fixed = src.defaultFixed()
+	}
+	keys, err := s.List(ctx, src.Dir())
+	if err != nil {
+		return 0, fmt.Errorf("copy %s: %w", src.Name, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(parallel, 1))
+	copied := 0
+	for _, key := range keys {
+		idx, ok := src.parseKey(key)
+		if !ok || !slices.Equal(idx[:len(fixed)], fixed) {
+			continue
+		}
+		grid := idx[len(fixed):]
+		i, j := int(grid[0]), 0
+		if len(grid) == 2 {
+			j = int(grid[1])
+		}
+		dstKey := dst.Key(dst.gridIndex(dst.defaultFixed(), i, j))
+		copied++
+		g.Go(func() error { return s.Copy(gctx, dstKey, key) })
+	}
+	if err := g.Wait(); err != nil {
+		return 0, fmt.Errorf("copy %s: %w", src.Name, err)
+	}
+	return copied, nil
 }

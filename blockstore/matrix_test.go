@@ -124,3 +124,59 @@ func TestUploadErrors(t *testing.T) {
 		}
 	}
 }
+
+// CopyTiles moves a grid between bindings tile for tile: a 2-D matrix into
+// the k=0 slice of a three-index one, a selected slice back out, and row
+// blocks; grids that differ are refused.
+func TestCopyTiles(t *testing.T) {
+	ctx := context.Background()
+	for _, drv := range []Driver{NewMemDriver(), NewFileDriver(t.TempDir())} {
+		s := NewStore(drv, "test")
+		a := randomArray(rand.New(rand.NewPCG(1, 2)), 23, 17)
+		src := &BigMatrix{Name: "A", Prefix: "in", Arity: 2, Block: 5}
+		if _, _, err := Upload(ctx, s, src, a, 4); err != nil {
+			t.Fatal(err)
+		}
+		s3 := &BigMatrix{Name: "S", Prefix: "job", Arity: 3, Block: 5}
+		n, err := CopyTiles(ctx, s, src, nil, s3, 4)
+		if err != nil || n != 5*4 {
+			t.Fatalf("CopyTiles into S: %d tiles, %v", n, err)
+		}
+		if got, err := Assemble(ctx, s, s3, nil, 4); err != nil || !equal(got, a) {
+			t.Fatalf("S[:, :, 0] after the copy: equal %v, %v", equal(got, a), err)
+		}
+		// A tile of another slice is not part of the selected grid.
+		if _, err := s.PutTile(ctx, s3.Key([]int32{1, 0, 0}), a); err != nil {
+			t.Fatal(err)
+		}
+		back := &BigMatrix{Name: "B", Prefix: "out", Arity: 2, Block: 5}
+		if n, err := CopyTiles(ctx, s, s3, []int32{0}, back, 4); err != nil || n != 20 {
+			t.Fatalf("CopyTiles of S[0]: %d tiles, %v", n, err)
+		}
+		if got, err := Assemble(ctx, s, back, nil, 4); err != nil || !equal(got, a) {
+			t.Fatalf("copied back: equal %v, %v", equal(got, a), err)
+		}
+		rows := &BigMatrix{Name: "R", Prefix: "in", Arity: 1, Block: 5}
+		if _, _, err := Upload(ctx, s, rows, a, 4); err != nil {
+			t.Fatal(err)
+		}
+		rows2 := &BigMatrix{Name: "R", Prefix: "job", Arity: 1, Block: 5}
+		if n, err := CopyTiles(ctx, s, rows, nil, rows2, 4); err != nil || n != 5 {
+			t.Fatalf("row blocks: %d, %v", n, err)
+		}
+		if got, err := Assemble(ctx, s, rows2, nil, 4); err != nil || !equal(got, a) {
+			t.Fatalf("row blocks copied: equal %v, %v", equal(got, a), err)
+		}
+		for _, bad := range []*BigMatrix{
+			{Name: "X", Prefix: "x", Arity: 2, Block: 4}, // another block size
+			{Name: "X", Prefix: "x", Arity: 1, Block: 5}, // row blocks from B×B tiles
+		} {
+			if CanCopyTiles(src, nil, bad) {
+				t.Errorf("CanCopyTiles(A, %+v) = true", bad)
+			}
+			if _, err := CopyTiles(ctx, s, src, nil, bad, 4); err == nil {
+				t.Errorf("CopyTiles(A, %+v) succeeded", bad)
+			}
+		}
+	}
+}

@@ -76,8 +76,16 @@ type Store struct {
 
 // Stats counts a store's traffic.
 type Stats struct {
-	Gets, Puts, Deletes, Lists atomic.Int64
-	BytesRead, BytesWritten    atomic.Int64
+	Gets, Puts, Deletes, Lists, Copies atomic.Int64
+	BytesRead, BytesWritten            atomic.Int64
+}
+
+// A Copier is a driver that copies objects by itself, without moving the
+// data through the caller: by reference in memory, as a hard link on
+// disk, server-side on S3. Copy returns an error wrapping ErrNotFound when
+// src holds nothing.
+type Copier interface {
+	Copy(ctx context.Context, dst, src string) error
 }
 
 // URL returns the URL the store was opened with.
@@ -94,7 +102,7 @@ func (s *Store) Requests() int64 {
 		return rc.Requests()
 	}
 	st := &s.stats
-	return st.Gets.Load() + st.Puts.Load() + st.Deletes.Load() + st.Lists.Load()
+	return st.Gets.Load() + st.Puts.Load() + st.Deletes.Load() + st.Lists.Load() + st.Copies.Load()
 }
 
 // Stats returns the traffic counters.
@@ -134,6 +142,30 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	s.stats.BytesWritten.Add(int64(len(data)))
+	return nil
+}
+
+// Copy stores the object under src also under dst: by the driver when it
+// is a Copier, else by reading and writing the bytes as they are.
+func (s *Store) Copy(ctx context.Context, dst, src string) error {
+	if err := checkKey(dst); err != nil {
+		return err
+	}
+	if err := checkKey(src); err != nil {
+		return err
+	}
+	c, ok := s.driver.(Copier)
+	if !ok {
+		data, err := s.Get(ctx, src)
+		if err != nil {
+			return err
+		}
+		return s.Put(ctx, dst, data)
+	}
+	s.stats.Copies.Add(1)
+	if err := c.Copy(ctx, dst, src); err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
 	return nil
 }
 

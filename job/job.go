@@ -347,6 +347,14 @@ func upload(ctx context.Context, s *blockstore.Store, j *executor.Job, spec Spec
 		if inPlace(in, prog.Matrix(in.Name), spec.Block) {
 			continue
 		}
+		m := &j.Matrices[spec.Plan.MatrixIndex(in.Name)].BigMatrix
+		if in.Tiles != nil && !in.Copy && blockstore.CanCopyTiles(in.Tiles, in.Fixed, m) {
+			// The tiles are already right: copy them as stored.
+			if _, err := blockstore.CopyTiles(ctx, s, in.Tiles, in.Fixed, m, parallel); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		data := in.Array
 		if in.Tiles != nil {
 			var err error
@@ -354,7 +362,6 @@ func upload(ctx context.Context, s *blockstore.Store, j *executor.Job, spec Spec
 				return 0, fmt.Errorf("re-tile %s: %w", in.Name, err)
 			}
 		}
-		m := &j.Matrices[spec.Plan.MatrixIndex(in.Name)].BigMatrix
 		_, n, err := blockstore.Upload(ctx, s, m, data, parallel)
 		if err != nil {
 			return 0, err

@@ -132,6 +132,32 @@ func (d *Driver) Put(ctx context.Context, key string, data []byte) error {
 	return nil
 }
 
+// Copy implements blockstore.Copier: CopyObject, server-side, so tile
+// data does not travel through the client.
+func (d *Driver) Copy(ctx context.Context, dst, src string) error {
+	d.requests.Add(1)
+	source := url.PathEscape(d.bucket) + "/" + escapeKey(d.prefix+src)
+	_, err := d.client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &d.bucket, Key: d.key(dst), CopySource: &source})
+	if err != nil {
+		var missing *types.NoSuchKey
+		var apiErr smithy.APIError
+		if errors.As(err, &missing) || errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchKey" {
+			return blockstore.ErrNotFound
+		}
+		return errors.New(awsconf.Describe(err))
+	}
+	return nil
+}
+
+// escapeKey URL-escapes each segment of a key, keeping the slashes.
+func escapeKey(k string) string {
+	parts := strings.Split(k, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
 // Delete implements blockstore.Driver, 1000 keys per request.
 func (d *Driver) Delete(ctx context.Context, keys []string) error {
 	for len(keys) > 0 {

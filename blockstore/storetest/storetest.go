@@ -112,6 +112,39 @@ func Run(t *testing.T, newDriver func(t *testing.T) blockstore.Driver) {
 			t.Errorf("writing after DeletePrefix: %v", keys)
 		}
 	})
+	t.Run("Copy", func(t *testing.T) {
+		s := blockstore.NewStore(newDriver(t), "test")
+		if err := s.Put(ctx, "c/src", []byte("tile one")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Put(ctx, "c/dst", []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+		for _, dst := range []string{"c/dst", "c/new/deeper"} {
+			if err := s.Copy(ctx, dst, "c/src"); err != nil {
+				t.Fatalf("Copy(%s, c/src): %v", dst, err)
+			}
+			if got, err := s.Get(ctx, dst); err != nil || string(got) != "tile one" {
+				t.Errorf("after Copy(%s): %q, %v", dst, got, err)
+			}
+		}
+		// The copies are independent of the source's later life.
+		if err := s.Put(ctx, "c/src", []byte("tile two")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, "c/src"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get(ctx, "c/dst"); err != nil || string(got) != "tile one" {
+			t.Errorf("copy after the source changed and went: %q, %v", got, err)
+		}
+		if keys, _ := s.List(ctx, "c/"); !slices.Equal(keys, []string{"c/dst", "c/new/deeper"}) {
+			t.Errorf("List after copies: %v", keys)
+		}
+		if err := s.Copy(ctx, "c/x", "c/missing"); !errors.Is(err, blockstore.ErrNotFound) {
+			t.Errorf("Copy of a missing object: %v, want ErrNotFound", err)
+		}
+	})
 	t.Run("Concurrent", func(t *testing.T) {
 		d := newDriver(t)
 		var wg sync.WaitGroup
