@@ -288,7 +288,12 @@ func (e *Engine) SVD(ctx context.Context, a *Matrix) ([]float64, error) {
 			if name == "E" {
 				col++
 			}
-			blocks = append(blocks, band.Block{Row: k, Col: col, Rows: g.Rows, Cols: g.Cols, Stride: g.Stride, Data: g.Data})
+			// The chase works in place; the tile may be the store's memory.
+			data := make([]float64, g.Rows*g.Cols)
+			for i := range g.Rows {
+				copy(data[i*g.Cols:(i+1)*g.Cols], g.Data[i*g.Stride:])
+			}
+			blocks = append(blocks, band.Block{Row: k, Col: col, Rows: g.Rows, Cols: g.Cols, Stride: g.Cols, Data: data})
 		}
 	}
 	u, err := band.FromBlocks(a.Cols, a.Block, blocks)

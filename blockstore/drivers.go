@@ -55,8 +55,12 @@ func (m *MemDriver) Get(_ context.Context, key string) ([]byte, error) {
 }
 
 // Put implements Driver.
-func (m *MemDriver) Put(_ context.Context, key string, data []byte) error {
-	c := slices.Clone(data)
+func (m *MemDriver) Put(ctx context.Context, key string, data []byte) error {
+	return m.Adopt(ctx, key, slices.Clone(data))
+}
+
+// Adopt implements Adopter: the store keeps data itself.
+func (m *MemDriver) Adopt(_ context.Context, key string, c []byte) error {
 	if c == nil {
 		c = []byte{}
 	}

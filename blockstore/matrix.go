@@ -156,7 +156,8 @@ func Assemble(ctx context.Context, s *Store, m *BigMatrix, fixed []int32, parall
 		if err != nil {
 			return blas64.General{}, fmt.Errorf("tile %s%s was not written: %w", m.Name, indexText(fixed), err)
 		}
-		return t, nil
+		// The caller owns the result; the tile may be the store's memory.
+		return blas64.General{Rows: t.Rows, Cols: t.Cols, Stride: t.Cols, Data: slices.Clone(t.Data[:t.Rows*t.Cols])}, nil
 	}
 	keys, err := s.List(ctx, m.Dir())
 	if err != nil {

@@ -114,6 +114,27 @@ func DecodeTile(data []byte) (blas64.General, error) {
 	return a.Matrix(), nil
 }
 
+// ViewTile is DecodeTile without a copy where it can be: the tile of a
+// little-endian, C-order float64 array whose data is 8-byte aligned in
+// data (as in every .npy npw and NumPy write) shares data's memory. Neither
+// may be modified while the other is in use.
+func ViewTile(data []byte) (blas64.General, error) {
+	if littleEndian && len(data) >= 10 && string(data[:6]) == npyMagic && data[6] == 1 {
+		start := 10 + int(binary.LittleEndian.Uint16(data[8:]))
+		if start <= len(data) {
+			if shape, ok := fastHeader(string(data[10:start])); ok && len(shape) == 2 {
+				n := shape[0] * shape[1]
+				body := data[start:]
+				if n > 0 && len(body) >= 8*n && uintptr(unsafe.Pointer(&body[0]))%8 == 0 {
+					f := unsafe.Slice((*float64)(unsafe.Pointer(&body[0])), n)
+					return blas64.General{Rows: shape[0], Cols: shape[1], Stride: shape[1], Data: f}, nil
+				}
+			}
+		}
+	}
+	return DecodeTile(data)
+}
+
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 func putFloats(dst []byte, src []float64) {

@@ -1,6 +1,7 @@
 package blockstore
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"gonum.org/v1/gonum/blas/blas64"
 )
@@ -124,5 +126,34 @@ print("ok")`
 	out, err := exec.Command(python, "-c", script, filepath.Join(dir, "t.npy"), filepath.Join(dir, "p.npy")).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "ok" {
 		t.Fatalf("numpy could not load an npw tile (%s with numpy is needed; scripts/test installs python3-numpy): %v\n%s", python, err, out)
+	}
+}
+
+// ViewTile shares the bytes of npw's own tiles and decodes everything
+// else, giving the same values either way.
+func TestViewTile(t *testing.T) {
+	g := blas64.General{Rows: 3, Cols: 2, Stride: 2, Data: []float64{1, 2, 3, 4, 5, 6}}
+	data := EncodeTile(g)
+	v, err := ViewTile(data)
+	if err != nil || v.Rows != 3 || v.Cols != 2 || !slices.Equal(v.Data, g.Data) {
+		t.Fatalf("ViewTile: %+v, %v", v, err)
+	}
+	if &v.Data[0] != (*float64)(unsafe.Pointer(&data[len(data)-48])) {
+		t.Error("ViewTile copied an aligned little-endian tile")
+	}
+	// Misaligned bytes are decoded into fresh memory.
+	shifted := append(make([]byte, 1, len(data)+1), data...)[1:]
+	if v, err := ViewTile(shifted); err != nil || !slices.Equal(v.Data, g.Data) {
+		t.Errorf("misaligned: %+v, %v", v, err)
+	}
+	// Other layouts go through DecodeTile.
+	fortran := []byte("\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }")
+	fortran = append(fortran, make([]byte, 128-len(fortran)-1)...)
+	fortran = append(fortran, '\n')
+	for _, x := range []float64{1, 3, 2, 4} {
+		fortran = binary.LittleEndian.AppendUint64(fortran, math.Float64bits(x))
+	}
+	if v, err := ViewTile(fortran); err != nil || !slices.Equal(v.Data, []float64{1, 2, 3, 4}) {
+		t.Errorf("Fortran order: %+v, %v", v, err)
 	}
 }

@@ -228,23 +228,43 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) error {
 	return nil
 }
 
-// GetTile reads and decodes a tile; it also returns its encoded size.
+// GetTile reads and decodes a tile; it also returns its encoded size. The
+// tile may share memory with the store (ViewTile): callers only read it.
 func (s *Store) GetTile(ctx context.Context, key string) (blas64.General, int, error) {
 	data, err := s.Get(ctx, key)
 	if err != nil {
 		return blas64.General{}, 0, err
 	}
-	g, err := DecodeTile(data)
+	g, err := ViewTile(data)
 	if err != nil {
 		return blas64.General{}, 0, fmt.Errorf("tile %s: %w", key, err)
 	}
 	return g, len(data), nil
 }
 
+// An Adopter is a driver that can keep the caller's buffer instead of a
+// copy of it.
+type Adopter interface {
+	// Adopt stores data under key; the caller no longer touches data.
+	Adopt(ctx context.Context, key string, data []byte) error
+}
+
 // PutTile encodes and writes a tile; it returns the encoded size.
 func (s *Store) PutTile(ctx context.Context, key string, g blas64.General) (int, error) {
 	data := EncodeTile(g)
-	return len(data), s.Put(ctx, key, data)
+	a, ok := s.driver.(Adopter)
+	if !ok {
+		return len(data), s.Put(ctx, key, data)
+	}
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	s.stats.Puts.Add(1)
+	if err := a.Adopt(ctx, key, data); err != nil {
+		return 0, fmt.Errorf("put %s: %w", key, err)
+	}
+	s.stats.BytesWritten.Add(int64(len(data)))
+	return len(data), nil
 }
 
 // Close releases the driver.
