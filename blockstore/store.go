@@ -134,11 +134,16 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Put stores data under key.
 func (s *Store) Put(ctx context.Context, key string, data []byte) error {
+	return s.put(ctx, key, data, s.driver.Put)
+}
+
+// put writes data with one of the driver's write methods, counting it.
+func (s *Store) put(ctx context.Context, key string, data []byte, write func(context.Context, string, []byte) error) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
 	s.stats.Puts.Add(1)
-	if err := s.driver.Put(ctx, key, data); err != nil {
+	if err := write(ctx, key, data); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	s.stats.BytesWritten.Add(int64(len(data)))
@@ -252,19 +257,11 @@ type Adopter interface {
 // PutTile encodes and writes a tile; it returns the encoded size.
 func (s *Store) PutTile(ctx context.Context, key string, g blas64.General) (int, error) {
 	data := EncodeTile(g)
-	a, ok := s.driver.(Adopter)
-	if !ok {
-		return len(data), s.Put(ctx, key, data)
+	write := s.driver.Put
+	if a, ok := s.driver.(Adopter); ok {
+		write = a.Adopt // data is this call's own buffer
 	}
-	if err := checkKey(key); err != nil {
-		return 0, err
-	}
-	s.stats.Puts.Add(1)
-	if err := a.Adopt(ctx, key, data); err != nil {
-		return 0, fmt.Errorf("put %s: %w", key, err)
-	}
-	s.stats.BytesWritten.Add(int64(len(data)))
-	return len(data), nil
+	return len(data), s.put(ctx, key, data, write)
 }
 
 // Close releases the driver.

@@ -20,7 +20,6 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
-	"gonum.org/v1/gonum/mat"
 
 	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/job"
@@ -87,7 +86,7 @@ var benchAlgs = map[string]benchAlg{
 					}
 					return nil
 				}, func() residual {
-					zeroAbove(c, 0)
+					zeroAbove(c, false)
 					return choleskyResidual(in[0], c)
 				}
 		},
@@ -191,7 +190,7 @@ var benchAlgs = map[string]benchAlg{
 					}
 					u := dup(c)
 					zeroBelow(u)
-					zeroAbove(c, 1)
+					zeroAbove(c, true)
 					return luResidual(in[0], perm, c, u)
 				}
 		},
@@ -219,14 +218,14 @@ var benchAlgs = map[string]benchAlg{
 	},
 }
 
-// zeroAbove zeroes the strict upper triangle of a and, with unit set,
+// zeroAbove zeroes the strict upper triangle of a and, with unitDiag,
 // puts ones on its diagonal.
-func zeroAbove(a blas64.General, unit float64) {
+func zeroAbove(a blas64.General, unitDiag bool) {
 	for i := range a.Rows {
 		row := a.Data[i*a.Stride : i*a.Stride+a.Cols]
 		clear(row[min(i+1, a.Cols):])
-		if unit != 0 && i < a.Cols {
-			row[i] = unit
+		if unitDiag && i < a.Cols {
+			row[i] = 1
 		}
 	}
 }
@@ -236,54 +235,6 @@ func zeroBelow(a blas64.General) {
 	for i := range a.Rows {
 		clear(a.Data[i*a.Stride : i*a.Stride+min(i, a.Cols)])
 	}
-}
-
-// gramResidual is ‖RᵀR − AᵀA‖_F/(‖A‖²_F·m·ε): R's Gram matrix equals A's
-// whatever the signs of R's rows.
-func gramResidual(a, r blas64.General) residual {
-	if a.Cols <= exactLimit {
-		return tsqrResidual(a, r)
-	}
-	A, R := asDense(a), asDense(r)
-	e := probeNorm(a.Cols, func(x *mat.Dense) *mat.Dense {
-		var ax, atax, rx, rtrx mat.Dense
-		ax.Mul(A, x)
-		atax.Mul(A.T(), &ax)
-		rx.Mul(R, x)
-		rtrx.Mul(R.T(), &rx)
-		atax.Sub(&atax, &rtrx)
-		return &atax
-	})
-	na := mat.Norm(A, 2)
-	return residual{e / (na * na * float64(a.Rows) * eps), true}
-}
-
-// luResidual is ‖A[P,:] − LU‖_F/(‖A‖_F·n·ε).
-func luResidual(a blas64.General, perm []int, l, u blas64.General) residual {
-	n := a.Rows
-	A := asDense(a)
-	pa := mat.NewDense(n, a.Cols, nil)
-	for i, p := range perm {
-		pa.SetRow(i, A.RawRowView(p))
-	}
-	L, U := asDense(l), asDense(u)
-	var e float64
-	if n <= exactLimit {
-		var lu mat.Dense
-		lu.Mul(L, U)
-		lu.Sub(pa, &lu)
-		e = mat.Norm(&lu, 2)
-	} else {
-		e = probeNorm(a.Cols, func(x *mat.Dense) *mat.Dense {
-			var pax, ux, lux mat.Dense
-			pax.Mul(pa, x)
-			ux.Mul(U, x)
-			lux.Mul(L, &ux)
-			pax.Sub(&pax, &lux)
-			return &pax
-		})
-	}
-	return residual{e / (mat.Norm(A, 2) * float64(n) * eps), n > exactLimit}
 }
 
 // peakGflops measures DGEMM on all cores: the best of five n×n products.

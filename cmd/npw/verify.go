@@ -102,3 +102,51 @@ func tsqrResidual(a, r blas64.General) residual {
 	na := mat.Norm(A, 2)
 	return residual{mat.Norm(&rtr, 2) / (na * na * float64(a.Rows) * eps), false}
 }
+
+// gramResidual is ‖RᵀR − AᵀA‖_F/(‖A‖²_F·m·ε): R's Gram matrix equals A's
+// whatever the signs of R's rows.
+func gramResidual(a, r blas64.General) residual {
+	if a.Cols <= exactLimit {
+		return tsqrResidual(a, r)
+	}
+	A, R := asDense(a), asDense(r)
+	e := probeNorm(a.Cols, func(x *mat.Dense) *mat.Dense {
+		var ax, atax, rx, rtrx mat.Dense
+		ax.Mul(A, x)
+		atax.Mul(A.T(), &ax)
+		rx.Mul(R, x)
+		rtrx.Mul(R.T(), &rx)
+		atax.Sub(&atax, &rtrx)
+		return &atax
+	})
+	na := mat.Norm(A, 2)
+	return residual{e / (na * na * float64(a.Rows) * eps), true}
+}
+
+// luResidual is ‖A[P,:] − LU‖_F/(‖A‖_F·n·ε).
+func luResidual(a blas64.General, perm []int, l, u blas64.General) residual {
+	n := a.Rows
+	A := asDense(a)
+	pa := mat.NewDense(n, a.Cols, nil)
+	for i, p := range perm {
+		pa.SetRow(i, A.RawRowView(p))
+	}
+	L, U := asDense(l), asDense(u)
+	var e float64
+	if n <= exactLimit {
+		var lu mat.Dense
+		lu.Mul(L, U)
+		lu.Sub(pa, &lu)
+		e = mat.Norm(&lu, 2)
+	} else {
+		e = probeNorm(a.Cols, func(x *mat.Dense) *mat.Dense {
+			var pax, ux, lux mat.Dense
+			pax.Mul(pa, x)
+			ux.Mul(U, x)
+			lux.Mul(L, &ux)
+			pax.Sub(&pax, &lux)
+			return &pax
+		})
+	}
+	return residual{e / (mat.Norm(A, 2) * float64(n) * eps), n > exactLimit}
+}
