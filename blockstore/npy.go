@@ -19,6 +19,8 @@ import (
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/internal/tilebuf"
 )
 
 const npyMagic = "\x93NUMPY"
@@ -68,6 +70,24 @@ func WriteIntsFile(path string, data []int64) error {
 // npyHeader returns a buffer holding the header of an array of the given
 // dtype and shape, followed by room for size bytes of data.
 func npyHeader(descr string, shape []int, size int) []byte {
+	h := headerBytes(descr, shape, 0)
+	out := make([]byte, len(h)+size)
+	copy(out, h)
+	return out
+}
+
+// tileHeader is the header of a rows×cols float64 tile padded to exactly
+// tilebuf.Prefix bytes (nil if it does not fit), for tiles allocated
+// inside their own encoding buffer.
+func tileHeader(rows, cols int) []byte {
+	return headerBytes("<f8", []int{rows, cols}, tilebuf.Prefix)
+}
+
+// headerBytes returns the magic, version, length and header dict of an
+// array, padded with spaces to a multiple of 64 bytes, and to at least
+// minLen bytes (so a header can fill a fixed prefix); nil if the header is
+// longer than minLen > 0.
+func headerBytes(descr string, shape []int, minLen int) []byte {
 	dims := make([]string, len(shape))
 	for i, d := range shape {
 		dims[i] = strconv.Itoa(d)
@@ -82,8 +102,14 @@ func npyHeader(descr string, shape []int, size int) []byte {
 	// (2) + length (2) + header is a multiple of 64.
 	total := 10 + len(header) + 1
 	pad := (64 - total%64) % 64
+	if minLen > 0 {
+		if total > minLen {
+			return nil
+		}
+		pad = minLen - total
+	}
 	header += strings.Repeat(" ", pad) + "\n"
-	out := make([]byte, 10+len(header)+size)
+	out := make([]byte, 10+len(header))
 	copy(out, npyMagic)
 	out[6], out[7] = 1, 0
 	binary.LittleEndian.PutUint16(out[8:], uint16(len(header)))

@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/internal/tilebuf"
 )
 
 // The fixtures in testdata were written by NumPy 1.24:
@@ -155,5 +157,44 @@ func TestViewTile(t *testing.T) {
 	}
 	if v, err := ViewTile(fortran); err != nil || !slices.Equal(v.Data, []float64{1, 2, 3, 4}) {
 		t.Errorf("Fortran order: %+v, %v", v, err)
+	}
+}
+
+// A kernel's output tile (tilebuf.New) is adopted by the memory store
+// without a copy, as a valid .npy file that NumPy's rules accept; any
+// other tile is encoded into a fresh buffer.
+func TestAdoptTile(t *testing.T) {
+	ctx := t.Context()
+	s := NewStore(NewMemDriver(), "mem://")
+	g := tilebuf.New(300, 200)
+	for i := range g.Data {
+		g.Data[i] = float64(i) / 7
+	}
+	n, err := s.AdoptTile(ctx, "k", g)
+	if err != nil || n != tilebuf.Prefix+8*300*200 {
+		t.Fatalf("AdoptTile: %d bytes, %v", n, err)
+	}
+	raw, err := s.Get(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &raw[tilebuf.Prefix] != (*byte)(unsafe.Pointer(&g.Data[0])) {
+		t.Error("the memory store copied a tile from tilebuf.New")
+	}
+	a, err := DecodeNPY(raw)
+	if err != nil || !slices.Equal(a.Shape, []int{300, 200}) || !slices.Equal(a.Data, g.Data) {
+		t.Fatalf("DecodeNPY of the adopted tile: shape %v, %v", a.Shape, err)
+	}
+	if got := string(raw[:10+len("{'descr': '<f8'")]); got != "\x93NUMPY\x01\x00v\x00{'descr': '<f8'" {
+		t.Errorf("header starts %q", got)
+	}
+	// A tile not from tilebuf.New is copied.
+	h := blas64.General{Rows: 300, Cols: 200, Stride: 200, Data: slices.Clone(g.Data)}
+	if _, err := s.AdoptTile(ctx, "h", h); err != nil {
+		t.Fatal(err)
+	}
+	h.Data[0] = -1
+	if v, _, err := s.GetTile(ctx, "h"); err != nil || v.Data[0] != 0 {
+		t.Errorf("a plain tile was not copied: %v, %v", v.Data[0], err)
 	}
 }

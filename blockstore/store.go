@@ -23,6 +23,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/npw-dev/npw/internal/registry"
+	"github.com/npw-dev/npw/internal/tilebuf"
 )
 
 // ErrNotFound is returned (wrapped) for a key that holds no object.
@@ -260,6 +261,22 @@ func (s *Store) PutTile(ctx context.Context, key string, g blas64.General) (int,
 	write := s.driver.Put
 	if a, ok := s.driver.(Adopter); ok {
 		write = a.Adopt // data is this call's own buffer
+	}
+	return len(data), s.put(ctx, key, data, write)
+}
+
+// AdoptTile is PutTile for a tile the caller hands over and never modifies
+// again, such as a kernel's output: a tile allocated by tilebuf.New (as
+// kernels.NewTile does) already lies in its own .npy buffer, which is
+// written as it is, without a copy (and kept by a memory store).
+func (s *Store) AdoptTile(ctx context.Context, key string, g blas64.General) (int, error) {
+	data, ok := tilebuf.Encoded(g, tileHeader)
+	if !ok {
+		data = EncodeTile(g)
+	}
+	write := s.driver.Put
+	if a, ok := s.driver.(Adopter); ok {
+		write = a.Adopt
 	}
 	return len(data), s.put(ctx, key, data, write)
 }

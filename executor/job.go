@@ -21,7 +21,9 @@ import (
 // Tiles reads and writes tiles.
 type Tiles interface {
 	GetTile(ctx context.Context, key string) (blas64.General, int, error)
-	PutTile(ctx context.Context, key string, g blas64.General) (int, error)
+	// AdoptTile writes a kernel's output tile, which is not modified
+	// afterwards (the store may keep it without a copy).
+	AdoptTile(ctx context.Context, key string, g blas64.General) (int, error)
 	Delete(ctx context.Context, keys ...string) error
 }
 

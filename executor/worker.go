@@ -569,7 +569,7 @@ func (w *worker) write(ctx context.Context, writes []analysis.Tile, outputs []bl
 			continue
 		}
 		g.Go(func() error {
-			n, err := w.cfg.Tiles.PutTile(gctx, key, outputs[i])
+			n, err := w.cfg.Tiles.AdoptTile(gctx, key, outputs[i])
 			sizes[i] = int64(n)
 			return err
 		})

@@ -18,6 +18,7 @@ import (
 
 	"gonum.org/v1/gonum/blas/blas64"
 
+	"github.com/npw-dev/npw/internal/tilebuf"
 	lp "github.com/npw-dev/npw/lambdapack"
 )
 
@@ -64,10 +65,10 @@ var ErrSingular = errors.New("the triangular tile is singular (zero on its diago
 // Shape formats the shape of a tile as rows×cols.
 func Shape(g blas64.General) string { return fmt.Sprintf("%d×%d", g.Rows, g.Cols) }
 
-// NewTile returns a zero rows×cols tile.
-func NewTile(rows, cols int) blas64.General {
-	return blas64.General{Rows: rows, Cols: cols, Stride: max(cols, 1), Data: make([]float64, rows*max(cols, 1))}
-}
+// NewTile returns a zero rows×cols tile. Kernels allocate their outputs
+// with it: a large tile lies inside its own .npy buffer, which the tile
+// store writes without a copy (tilebuf).
+func NewTile(rows, cols int) blas64.General { return tilebuf.New(rows, cols) }
 
 // Clone returns a compact copy of g.
 func Clone(g blas64.General) blas64.General {

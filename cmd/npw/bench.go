@@ -11,7 +11,9 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -260,6 +262,7 @@ func newBenchCmd() *cobra.Command {
 		asJSON  bool
 		peakN   int
 		skipRef bool
+		profile string
 	)
 	names := slices.Sorted(func(yield func(string) bool) {
 		for k := range benchAlgs {
@@ -335,13 +338,20 @@ Algorithms: ` + strings.Join(names, ", ") + `.`,
 				defer mats[i].Release(context.WithoutCancel(ctx))
 			}
 			r.UploadSeconds = time.Since(start).Seconds()
+			stopProfile, err := startCPUProfile(profile)
+			if err != nil {
+				return err
+			}
 			start = time.Now()
 			check, release, err := alg.npw(ctx, eng, mats, in)
+			r.NPWSeconds = time.Since(start).Seconds()
+			if perr := stopProfile(); err == nil {
+				err = perr
+			}
 			if err != nil {
 				return err
 			}
 			defer release()
-			r.NPWSeconds = time.Since(start).Seconds()
 			res, err := check()
 			if err != nil {
 				return err
@@ -375,7 +385,28 @@ Algorithms: ` + strings.Join(names, ", ") + `.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.IntVar(&peakN, "peak-n", 2048, "order of the DGEMM that measures the peak (0: skip)")
 	f.BoolVar(&skipRef, "no-reference", false, "skip the single-node reference")
+	f.StringVar(&profile, "cpuprofile", "", "write a pprof CPU profile of npw's run (not the reference's) to `FILE`")
 	return cmd
+}
+
+// startCPUProfile starts a pprof CPU profile into path (none if path is
+// empty) and returns the function that stops it and closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 func printBench(w io.Writer, r benchResult, asJSON bool) error {

@@ -1,0 +1,74 @@
+package tilebuf
+
+import (
+	"bytes"
+	"runtime"
+	"testing"
+	"time"
+	"unsafe"
+
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+func header(rows, cols int) []byte { return bytes.Repeat([]byte{'h'}, Prefix) }
+
+func TestEncodedSharesTheTile(t *testing.T) {
+	g := New(128, 100)
+	if g.Stride != 100 || len(g.Data) != 12800 {
+		t.Fatalf("tile %d×%d stride %d len %d", g.Rows, g.Cols, g.Stride, len(g.Data))
+	}
+	for i := range g.Data {
+		g.Data[i] = float64(i)
+	}
+	buf, ok := Encoded(g, header)
+	if !ok {
+		t.Fatal("a tile from New is not found")
+	}
+	if len(buf) != Prefix+8*len(g.Data) || string(buf[:Prefix]) != string(header(0, 0)) {
+		t.Fatalf("buffer of %d bytes, prefix %q", len(buf), buf[:16])
+	}
+	if unsafe.Pointer(&buf[Prefix]) != unsafe.Pointer(&g.Data[0]) {
+		t.Fatal("the buffer does not hold the tile")
+	}
+	again, ok := Encoded(g, func(int, int) []byte { t.Fatal("header written twice"); return nil })
+	if !ok || &again[0] != &buf[0] {
+		t.Fatal("a second Encoded differs")
+	}
+}
+
+func TestEncodedRefusesOtherTiles(t *testing.T) {
+	g := New(128, 100)
+	small := New(4, 4)
+	plain := blas64.General{Rows: 128, Cols: 100, Stride: 100, Data: make([]float64, 12800)}
+	sub := blas64.General{Rows: 64, Cols: 100, Stride: 100, Data: g.Data[100*64:]}
+	narrow := blas64.General{Rows: 128, Cols: 50, Stride: 100, Data: g.Data}
+	reshaped := blas64.General{Rows: 100, Cols: 128, Stride: 128, Data: g.Data}
+	for name, x := range map[string]blas64.General{"small": small, "plain": plain, "sub": sub, "strided": narrow, "reshaped": reshaped} {
+		if _, ok := Encoded(x, header); ok {
+			t.Errorf("%s: Encoded found a buffer", name)
+		}
+	}
+	if _, ok := Encoded(New(128, 100), func(int, int) []byte { return make([]byte, Prefix-1) }); ok {
+		t.Error("a header that does not fill the prefix was accepted")
+	}
+}
+
+func TestTableForgetsFreedBuffers(t *testing.T) {
+	count := func() int {
+		n := 0
+		table.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	before := count()
+	for range 50 {
+		New(256, 256)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for count() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d entries left after the tiles were freed (%d before)", count(), before)
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
