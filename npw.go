@@ -23,6 +23,7 @@ import (
 	"maps"
 	"math"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -172,6 +173,17 @@ func (m *Matrix) input(name string) job.Input {
 
 func tilesOf(n, block int) int { return (n + block - 1) / block }
 
+// GemmChain is the chain length G the shipped gemm program is run with
+// for an m×k by k×n tile product on at most workers workers: the longest
+// chains of accumulating products that still give every worker two tiles
+// of C to work on at once. Long chains write no partial products and need
+// no tile sums (G = k writes exactly the m·n tiles of C); shorter chains,
+// summed by a tree, are for a C too small to keep the workers busy.
+func GemmChain(m, n, k, workers int) int {
+	chains := min(max(k, 1), max(1, tilesOf(2*workers, max(m*n, 1))))
+	return tilesOf(max(k, 1), chains)
+}
+
 // Cholesky factors a symmetric positive definite matrix: A = L Lᵀ with L
 // lower triangular. Only the lower triangle of A is read.
 func (e *Engine) Cholesky(ctx context.Context, a *Matrix) (*Matrix, error) {
@@ -186,7 +198,9 @@ func (e *Engine) Cholesky(ctx context.Context, a *Matrix) (*Matrix, error) {
 	return e.output(ctx, res, "O", nil, a.Rows, a.Cols, a.Block)
 }
 
-// GEMM multiplies: C = A B. Both must use the same block size.
+// GEMM multiplies: C = A B. Both must use the same block size. Each tile
+// of C is a chain of accumulating products, or a tree over several chains
+// when C has too few tiles for the workers (GemmChain).
 func (e *Engine) GEMM(ctx context.Context, a, b *Matrix) (*Matrix, error) {
 	if a.Cols != b.Rows {
 		return nil, fmt.Errorf("gemm: A is %d×%d and B is %d×%d; A's columns must match B's rows", a.Rows, a.Cols, b.Rows, b.Cols)
@@ -194,7 +208,12 @@ func (e *Engine) GEMM(ctx context.Context, a, b *Matrix) (*Matrix, error) {
 	if a.Block != b.Block {
 		return nil, fmt.Errorf("gemm: A has block %d and B block %d; they must match", a.Block, b.Block)
 	}
-	args := map[string]int{"M": tilesOf(a.Rows, a.Block), "N": tilesOf(b.Cols, a.Block), "K": tilesOf(a.Cols, a.Block)}
+	m, n, k := tilesOf(a.Rows, a.Block), tilesOf(b.Cols, a.Block), tilesOf(a.Cols, a.Block)
+	workers := e.opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	args := map[string]int{"M": m, "N": n, "K": k, "G": GemmChain(m, n, k, workers)}
 	res, err := e.Run(ctx, "gemm", args, a.Block, map[string]*Matrix{"A": a, "B": b}, "C")
 	if err != nil {
 		return nil, err

@@ -131,3 +131,20 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// GemmChain picks the longest chains that leave two tiles of C per worker.
+func TestGemmChain(t *testing.T) {
+	for _, tc := range []struct{ m, n, k, workers, want int }{
+		{4, 4, 4, 2, 4},     // 16 tiles of C for 2 workers: one chain each
+		{1, 1, 16, 8, 1},    // one tile of C: the pure tree
+		{1, 1, 16, 2, 4},    // 4 chains of 4
+		{2, 2, 10, 4, 5},    // 2 chains per tile: 8 tasks at once
+		{3, 3, 7, 100, 1},   // more workers than products
+		{1, 1, 1, 4, 1},     // one tile
+		{64, 64, 64, 8, 64}, // plenty of tiles of C
+	} {
+		if got := GemmChain(tc.m, tc.n, tc.k, tc.workers); got != tc.want {
+			t.Errorf("GemmChain(%d, %d, %d, %d) = %d, want %d", tc.m, tc.n, tc.k, tc.workers, got, tc.want)
+		}
+	}
+}

@@ -33,7 +33,7 @@ func (c testCase) String() string {
 var shippedSizes = map[string]string{
 	"cholesky": "N=1,2,3,4,5,6,7,8,9,11,13,16,17,23,32",
 	"tsqr":     "N=1,2,3,4,5,6,7,8,9,11,13,16,17,31,32,33,64,100",
-	"gemm":     "M=1,2,3 N=1,2,5 K=1,2,3,4,5,7,8,9,16,17",
+	"gemm":     "M=1,2,3 N=1,2,5 K=1,2,3,4,5,7,8,9,16,17 G=1,2,3,4,17",
 	"trsolve":  "N=1,2,3,4,5,7,8,13 NRHS=1,2,3 OP=0,1,2",
 	"posv":     "N=1,2,3,4,5,8,11 NRHS=1,3",
 	"qr":       "MT=1,2,3,4,5,7,8,9,13 NT=1,2,3,5,8",
@@ -281,7 +281,7 @@ func TestPaperExamples(t *testing.T) {
 
 func TestPlanRoundTrip(t *testing.T) {
 	for _, tc := range []struct{ prog, args string }{
-		{"cholesky", "N=256"}, {"tsqr", "N=1000000"}, {"gemm", "M=64 N=64 K=64"}, {"testdata/rev.lp", "N=5 alpha=0.1"},
+		{"cholesky", "N=256"}, {"tsqr", "N=1000000"}, {"gemm", "M=64 N=64 K=64 G=8"}, {"testdata/rev.lp", "N=5 alpha=0.1"},
 	} {
 		p := mustPlan(t, tc.prog, tc.args)
 		data, err := p.MarshalBinary()

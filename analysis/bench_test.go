@@ -9,7 +9,7 @@ import (
 // averaged over every task of the DAG (ns/op is per task).
 func BenchmarkChildrenParents(b *testing.B) {
 	for _, tc := range []struct{ prog, args string }{
-		{"cholesky", "N=64"}, {"cholesky", "N=256"}, {"tsqr", "N=1024"}, {"gemm", "M=16 N=16 K=16"},
+		{"cholesky", "N=64"}, {"cholesky", "N=256"}, {"tsqr", "N=1024"}, {"gemm", "M=16 N=16 K=16 G=4"},
 	} {
 		p := mustPlan(b, tc.prog, tc.args)
 		var nodes []Node

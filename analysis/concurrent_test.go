@@ -10,7 +10,7 @@ import (
 // goroutines, as workers do, and checks every answer against a sequential
 // run; under -race it also checks that queries share no mutable state.
 func TestConcurrentQueries(t *testing.T) {
-	for _, tc := range []struct{ prog, args string }{{"cholesky", "N=12"}, {"tsqr", "N=37"}, {"gemm", "M=3 N=2 K=7"}} {
+	for _, tc := range []struct{ prog, args string }{{"cholesky", "N=12"}, {"tsqr", "N=37"}, {"gemm", "M=3 N=2 K=7 G=2"}} {
 		p := mustPlan(t, tc.prog, tc.args)
 		var nodes []Node
 		if err := p.Walk(func(n Node) error { nodes = append(nodes, n); return nil }); err != nil {

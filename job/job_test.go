@@ -161,13 +161,15 @@ func TestCholesky(t *testing.T) {
 
 func TestGEMM(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
-	for _, tc := range []struct{ m, k, n, block int }{
-		{5, 5, 5, 8}, {20, 9, 13, 8}, {16, 33, 7, 8}, {40, 40, 40, 16}, {3, 50, 2, 8}, {17, 1, 17, 4},
+	// G: chain lengths from the pure tree (1) to one chain per tile of C.
+	for _, tc := range []struct{ m, k, n, block, g int }{
+		{5, 5, 5, 8, 1}, {20, 9, 13, 8, 2}, {16, 33, 7, 8, 1}, {16, 33, 7, 8, 2}, {16, 33, 7, 8, 5},
+		{40, 40, 40, 16, 3}, {3, 50, 2, 8, 7}, {3, 50, 2, 8, 3}, {17, 1, 17, 4, 1},
 	} {
-		t.Run(fmt.Sprintf("%dx%dx%d,block=%d", tc.m, tc.k, tc.n, tc.block), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%dx%dx%d,block=%d,G=%d", tc.m, tc.k, tc.n, tc.block, tc.g), func(t *testing.T) {
 			env, _, _ := testEnv(t)
 			a, b := randomDense(rng, tc.m, tc.k), randomDense(rng, tc.k, tc.n)
-			args := fmt.Sprintf("M=%d N=%d K=%d", tiles(tc.m, tc.block), tiles(tc.n, tc.block), tiles(tc.k, tc.block))
+			args := fmt.Sprintf("M=%d N=%d K=%d G=%d", tiles(tc.m, tc.block), tiles(tc.n, tc.block), tiles(tc.k, tc.block), tc.g)
 			spec := Spec{Plan: plan(t, "gemm", args), Block: tc.block,
 				Inputs: []Input{{Name: "A", Array: a}, {Name: "B", Array: b}}, Outputs: []string{"C"}}
 			res := runJob(t, env, spec, fast())
@@ -249,11 +251,11 @@ func TestBadSpecs(t *testing.T) {
 		spec Spec
 		want string
 	}{
-		{Spec{Plan: plan(t, "gemm", "M=1 N=1 K=1"), Block: 4, Inputs: []Input{{Name: "A", Array: a}}, Outputs: []string{"C"}},
+		{Spec{Plan: plan(t, "gemm", "M=1 N=1 K=1 G=1"), Block: 4, Inputs: []Input{{Name: "A", Array: a}}, Outputs: []string{"C"}},
 			"matrix B is an input of gemm: bind it to data (--in B=FILE.npy)"},
 		{Spec{Plan: plan(t, "cholesky", "N=1"), Block: 4, Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"L"}},
 			"unknown output L: cholesky has no matrix of that name (written matrices: O, S)"},
-		{Spec{Plan: plan(t, "gemm", "M=1 N=1 K=1"), Block: 4, Inputs: []Input{{Name: "A", Array: a}, {Name: "B", Array: a}}, Outputs: []string{"A"}},
+		{Spec{Plan: plan(t, "gemm", "M=1 N=1 K=1 G=1"), Block: 4, Inputs: []Input{{Name: "A", Array: a}, {Name: "B", Array: a}}, Outputs: []string{"A"}},
 			"A is not an output: no task of gemm writes it"},
 		{Spec{Plan: plan(t, "cholesky", "N=1"), Block: 4, Inputs: []Input{{Name: "X", Array: a}}},
 			"cholesky has no matrix X to bind (matrices: O, S)"},

@@ -27,6 +27,9 @@ func init() {
 	register(&Kernel{Name: "gemm", Run: runGemm, Flops: func(in []blas64.General) float64 {
 		return 2 * float64(in[0].Rows) * float64(in[0].Cols) * float64(in[1].Cols)
 	}})
+	register(&Kernel{Name: "gemm_add", Run: runGemmAdd, Flops: func(in []blas64.General) float64 {
+		return 2 * float64(in[1].Rows) * float64(in[1].Cols) * float64(in[2].Cols)
+	}})
 	register(&Kernel{Name: "gemm_sub", Run: runGemmSub, Flops: func(in []blas64.General) float64 {
 		return 2 * float64(in[1].Rows) * float64(in[1].Cols) * float64(in[2].Cols)
 	}})
@@ -129,15 +132,25 @@ func runGemm(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	return []blas64.General{c}, nil
 }
 
+// runGemmAdd computes C + A B.
+func runGemmAdd(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	return gemmUpdate("gemm_add", "C + A B", 1, in)
+}
+
 // runGemmSub computes C − A B.
 func runGemmSub(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	return gemmUpdate("gemm_sub", "C − A B", -1, in)
+}
+
+// gemmUpdate computes C + alpha A B into a new tile.
+func gemmUpdate(name, what string, alpha float64, in []blas64.General) ([]blas64.General, error) {
 	c0, a, b := in[0], in[1], in[2]
 	if a.Cols != b.Rows || c0.Rows != a.Rows || c0.Cols != b.Cols {
-		return nil, shapeErr("gemm_sub", "C − A B needs C m×n, A m×k and B k×n, got C %s, A %s, B %s", Shape(c0), Shape(a), Shape(b))
+		return nil, shapeErr(name, "%s needs C m×n, A m×k and B k×n, got C %s, A %s, B %s", what, Shape(c0), Shape(a), Shape(b))
 	}
 	c := Clone(c0)
 	if a.Cols > 0 && c.Rows > 0 && c.Cols > 0 {
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, a, b, 1, c)
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, alpha, a, b, 1, c)
 	}
 	return []blas64.General{c}, nil
 }

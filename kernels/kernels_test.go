@@ -235,6 +235,11 @@ func TestGemm(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, fmt.Sprintf("gemm_sub %v", tc), scaled(sub(out[0], sub(c, mul(a, b))), norm(c)+norm(a)*norm(b), k))
+		out, err = run(t, "gemm_add", []blas64.General{c, a, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("gemm_add %v", tc), scaled(sub(sub(out[0], c), mul(a, b)), norm(c)+norm(a)*norm(b), k))
 		at := Transpose(a)
 		out, err = run(t, "gemm_sub_tn", []blas64.General{c, at, b})
 		if err != nil {
@@ -244,6 +249,9 @@ func TestGemm(t *testing.T) {
 	}
 	if _, err := run(t, "gemm", []blas64.General{NewTile(2, 3), NewTile(2, 3)}); err == nil {
 		t.Error("gemm accepted mismatched shapes")
+	}
+	if _, err := run(t, "gemm_add", []blas64.General{NewTile(2, 2), NewTile(2, 3), NewTile(3, 3)}); err == nil {
+		t.Error("gemm_add accepted mismatched shapes")
 	}
 }
 

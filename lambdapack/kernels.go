@@ -24,6 +24,7 @@ var kernelList = []Signature{
 	{Name: "trsm", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "X = B L⁻ᵀ, the Cholesky panel update"},
 	{Name: "syrk", Inputs: []string{"S", "X", "Y"}, Outputs: []string{"S'"}, Doc: "S − X Yᵀ, the trailing update"},
 	{Name: "gemm", Inputs: []string{"A", "B"}, Outputs: []string{"C"}, Doc: "A B"},
+	{Name: "gemm_add", Inputs: []string{"C", "A", "B"}, Outputs: []string{"C'"}, Doc: "C + A B (accumulating chains of products)"},
 	{Name: "gemm_sub", Inputs: []string{"C", "A", "B"}, Outputs: []string{"C'"}, Doc: "C − A B"},
 	{Name: "gemm_sub_tn", Inputs: []string{"C", "A", "B"}, Outputs: []string{"C'"}, Doc: "C − Aᵀ B (back substitution with Lᵀ)"},
 	{Name: "add", Inputs: []string{"A", "B"}, Variadic: true, Outputs: []string{"S"}, Doc: "elementwise sum of two or more tiles"},

@@ -44,7 +44,7 @@ the size of the compiled plan.
 format (up to 100000 tasks). --oracle also builds the DAG by brute-force
 enumeration, checks that it agrees, and reports its time.`,
 		Example: `  npw dag cholesky N=8
-  npw dag gemm M=4 N=4 K=8 --json
+  npw dag gemm M=4 N=4 K=8 G=2 --json
   npw dag tsqr N=16 --dot tsqr.dot`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error

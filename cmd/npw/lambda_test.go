@@ -54,7 +54,7 @@ func TestLambdaMatchesMemory(t *testing.T) {
 			store, queue, st := localcloud.Get(t).Scoped(t)
 			var outs [2][]byte
 			var summary string
-			for i, extra := range [][]string{nil, {"--store", store, "--queue", queue, "--state", st, "--launch", "lambda", "--function", "npw-test", "--workers", "4"}} {
+			for i, extra := range [][]string{{"--workers", "4"}, {"--store", store, "--queue", queue, "--state", st, "--launch", "lambda", "--function", "npw-test", "--workers", "4"}} {
 				out := filepath.Join(dir, fmt.Sprintf("%s-%d.npy", tc.name, i))
 				args := append(append(append([]string(nil), tc.args...), "-o", out), extra...)
 				code, stdout, stderr := npw(t, args...)

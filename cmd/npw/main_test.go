@@ -33,7 +33,7 @@ func TestCheckShipped(t *testing.T) {
 		{"check", "cholesky"},
 		{"check", "cholesky.lp", "N=9"},
 		{"check", "tsqr", "N=13"},
-		{"check", "gemm", "M=2", "N=3", "K=5"},
+		{"check", "gemm", "M=2", "N=3", "K=5", "G=2"},
 	} {
 		code, out, errOut := npw(t, args...)
 		if code != 0 || !strings.Contains(out, ": ok: ") || errOut != "" {
@@ -138,7 +138,7 @@ func TestBadInput(t *testing.T) {
 		{name: "zero step at run time", src: "def f(A: BigMatrix, B: BigMatrix, N: int):\n    for i in range(0, N, N - 2):\n        B[i] = chol(A[i])\n",
 			args: []string{"check", "N=2"}, code: 1, stderr: `prog.lp:2:5: range step of loop i is zero`},
 		{name: "missing sizes", args: []string{"dag", "cholesky"}, code: 2, stderr: `npw: missing sizes: give the program's int parameters, e.g. N=8\nRun 'npw dag --help' for usage.`},
-		{name: "missing parameter", args: []string{"dag", "gemm", "M=2", "N=2"}, code: 2, stderr: `npw: gemm.lp: missing value for parameter K \(give K=int\)\nRun 'npw dag --help' for usage.`},
+		{name: "missing parameter", args: []string{"dag", "gemm", "M=2", "N=2"}, code: 2, stderr: `npw: gemm.lp: missing value for parameter G \(give G=int\); missing value for parameter K \(give K=int\)\nRun 'npw dag --help' for usage.`},
 		{name: "unknown parameter", args: []string{"dag", "cholesky", "N=2", "Q=3"}, code: 2, stderr: `npw: cholesky.lp: cholesky has no parameter Q \(parameters: O: BigMatrix, S: BigMatrix, N: int\)\n`},
 		{name: "bad value", args: []string{"dag", "cholesky", "N=eight"}, code: 2, stderr: `npw: bad argument N=eight: "eight" is not a number\n`},
 		{name: "float for int", args: []string{"dag", "cholesky", "N=2.5"}, code: 2, stderr: `npw: cholesky.lp: parameter N is an int, got 2.5\n`},

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/blas/blas64"
 
+	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/job"
@@ -93,8 +94,11 @@ func newGemmCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gemm [A.npy B.npy] [-o C.npy] [--m M --k K --n N] [--verify]",
 		Short: "Multiply matrices: C = A B",
-		Long: `Gemm runs the shipped gemm program (a reduction tree over k) on A and B,
-read from .npy files or generated (--m, --k, --n, --seed: Gaussian).`,
+		Long: `Gemm runs the shipped gemm program on A and B, read from .npy files or
+generated (--m, --k, --n, --seed: Gaussian). Each tile of C is summed over
+k by chains of accumulating products (gemm_add), as long as two tiles of
+C per worker keep the workers busy, and by a binary tree over shorter
+chains when C has too few tiles (G = engine.GemmChain).`,
 		Example: `  npw gemm --m 4096 --k 4096 --n 4096 --block 1024 --verify
   npw gemm a.npy b.npy -o c.npy`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -239,7 +243,13 @@ func (s *shortcut) runCholesky(ctx context.Context, stdout, stderr io.Writer, a 
 
 func (s *shortcut) runGemm(ctx context.Context, stdout, stderr io.Writer, a, b blas64.General) error {
 	blk := s.engine.block
-	plan, err := loadShipped("gemm", map[string]int64{"M": tileCount(a.Rows, blk), "N": tileCount(b.Cols, blk), "K": tileCount(a.Cols, blk)})
+	m, n, k := tileCount(a.Rows, blk), tileCount(b.Cols, blk), tileCount(a.Cols, blk)
+	workers := s.engine.workers
+	if workers <= 0 {
+		workers = maxProcs()
+	}
+	g := engine.GemmChain(int(m), int(n), int(k), workers)
+	plan, err := loadShipped("gemm", map[string]int64{"M": m, "N": n, "K": k, "G": int64(g)})
 	if err != nil {
 		return err
 	}
