@@ -31,6 +31,7 @@ import (
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/kernels"
 	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/state"
@@ -158,14 +159,20 @@ func (c cpuTimes) String() string {
 	return fmt.Sprintf("MinIO %.1f, fauxqs %.1f, Redis %.1f", c.minio, c.fauxqs, c.redis)
 }
 
-// buildNPW builds the npw command for the worker processes.
+// buildNPW builds the npw command for the worker processes, with the
+// kernels this benchmark runs in memory (go run -tags openblas builds
+// OpenBLAS workers).
 func buildNPW() (string, error) {
 	dir, err := os.MkdirTemp("", "npw-bench-")
 	if err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "npw")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/npw")
+	args := []string{"build", "-o", bin}
+	if kernels.BLAS == "openblas" {
+		args = append(args, "-tags", "openblas")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/npw")...)
 	cmd.Stderr = os.Stderr
 	return bin, cmd.Run()
 }
