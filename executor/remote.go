@@ -105,6 +105,7 @@ func Serve(ctx context.Context, r Remote, log *slog.Logger) (Report, error) {
 		Pipeline: r.Pipeline, Lease: r.Lease, Poll: r.Poll, IdleTimeout: r.IdleTimeout,
 		RuntimeLimit: r.RuntimeLimit, MaxAttempts: r.MaxAttempts, MaxReceives: r.MaxReceives, Log: log})
 	rep.Requests = Requests{Tiles: tiles.Requests(), Queue: q.Requests(), State: st.Requests() + 1} // +1: the report
+	rep.PeakRSS = peakRSS()
 	if err != nil {
 		return rep, err
 	}

@@ -105,6 +105,9 @@ type Report struct {
 	// by Serve for workers with services of their own (processes,
 	// Lambda functions).
 	Requests Requests `json:",omitzero"`
+	// PeakRSS is the peak resident memory of the worker's process in
+	// bytes, set by Serve (a goroutine worker shares its process).
+	PeakRSS int64 `json:",omitzero"`
 }
 
 // Requests counts requests to the tile store, the queue and the state store.

@@ -111,10 +111,20 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, errors.New(awsconf.Describe(err))
 	}
 	defer out.Body.Close()
-	var buf bytes.Buffer
-	if n := aws.ToInt64(out.ContentLength); n > 0 {
-		buf.Grow(int(n))
+	// With the length known, read into a buffer of exactly that size:
+	// bytes.Buffer.ReadFrom would grow a full buffer once more (to twice
+	// the tile) just to find the end.
+	if n := aws.ToInt64(out.ContentLength); n >= 0 && out.ContentLength != nil {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(out.Body, data); err != nil {
+			return nil, fmt.Errorf("reading the object: %w", err)
+		}
+		if extra, _ := out.Body.Read(make([]byte, 1)); extra > 0 {
+			return nil, fmt.Errorf("reading the object: longer than its Content-Length %d", n)
+		}
+		return data, nil
 	}
+	var buf bytes.Buffer
 	if _, err := io.Copy(&buf, out.Body); err != nil {
 		return nil, fmt.Errorf("reading the object: %w", err)
 	}

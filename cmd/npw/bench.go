@@ -59,6 +59,11 @@ type benchResult struct {
 	WorkerSeconds float64 `json:"worker_seconds"`
 	PeakWorkers   int     `json:"peak_workers"`
 	UploadSeconds float64 `json:"upload_seconds"`
+	// WorkerPeakRSS is the largest peak resident memory of a worker
+	// process, in MiB (process and Lambda workers only), and RSSBound
+	// the target it is held to: (pipeline × 3 + 2) tiles + 64 MiB.
+	WorkerPeakRSS float64 `json:"worker_peak_rss_mib,omitempty"`
+	RSSBound      float64 `json:"rss_bound_mib,omitempty"`
 }
 
 // A benchAlg is one algorithm npw bench knows.
@@ -361,6 +366,13 @@ Algorithms: ` + strings.Join(names, ", ") + `.`,
 				r.Tasks += res.Status.Done
 				r.WorkerSeconds += res.WorkerSeconds()
 				r.PeakWorkers = max(r.PeakWorkers, res.PeakWorkers())
+				for _, w := range res.Workers {
+					r.WorkerPeakRSS = max(r.WorkerPeakRSS, float64(w.PeakRSS)/(1<<20))
+				}
+			}
+			if r.WorkerPeakRSS > 0 {
+				tile := float64(8*e.block*e.block) / (1 << 20)
+				r.RSSBound = float64(3*max(r.Pipeline, 1)+2)*tile + 64
 			}
 			r.NPWGflops = r.Flops / r.NPWSeconds / 1e9
 			if r.ReferenceSeconds > 0 {
@@ -428,6 +440,9 @@ func printBench(w io.Writer, r benchResult, asJSON bool) error {
 		fmt.Fprintf(w, "  %-12s %8.2f GFLOP/s DGEMM on all cores; npw at %.0f%% of it\n", "peak", r.PeakGflops, 100*r.PeakFraction)
 	}
 	fmt.Fprintf(w, "  %-12s %d tasks, %.1f worker-seconds, peak %d workers, upload %.2f s\n", "job", r.Tasks, r.WorkerSeconds, r.PeakWorkers, r.UploadSeconds)
+	if r.WorkerPeakRSS > 0 {
+		fmt.Fprintf(w, "  %-12s %.0f MiB peak RSS of a worker process (target ≤ %.0f MiB: (pipeline×3+2) tiles + 64 MiB)\n", "memory", r.WorkerPeakRSS, r.RSSBound)
+	}
 	fmt.Fprintf(w, "  %-12s %s (%s, bound 30)\n", "residual", r.ResidualKind, est)
 	return nil
 }

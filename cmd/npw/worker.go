@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 
@@ -15,7 +18,10 @@ import (
 
 func newWorkerCmd() *cobra.Command {
 	var r executor.Remote
-	var verbose bool
+	var (
+		verbose bool
+		profDir string
+	)
 	cmd := &cobra.Command{
 		Use:   "worker --job ID [--store URL --queue URL --state URL]",
 		Short: "Run one worker of a job (what a process or a Lambda function runs)",
@@ -50,6 +56,11 @@ store.`,
 			if err != nil {
 				return err
 			}
+			if profDir != "" {
+				if err := writeHeapProfile(filepath.Join(profDir, "worker-"+itoa(os.Getpid())+".heap")); err != nil {
+					return err
+				}
+			}
 			return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
 		},
 	}
@@ -67,7 +78,21 @@ store.`,
 	f.IntVar(&r.MaxAttempts, "max-attempts", 0, "failed attempts of one task that fail the job (default 3)")
 	f.IntVar(&r.MaxReceives, "max-receives", 0, "deliveries of one task that fail the job (default 10)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the worker's events to stderr")
+	f.StringVar(&profDir, "memprofile", os.Getenv("NPW_WORKER_MEMPROFILE"), "write a pprof heap profile (peak-sized: all allocations) to `DIR`/worker-PID.heap at the end (default $NPW_WORKER_MEMPROFILE)")
 	return cmd
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// writeHeapProfile writes the heap profile of this process to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("worker: heap profile: %w", err)
+	}
+	return f.Close()
+}
