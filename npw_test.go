@@ -148,3 +148,28 @@ func TestGemmChain(t *testing.T) {
 		}
 	}
 }
+
+func TestAutoBlock(t *testing.T) {
+	for _, tc := range []struct {
+		alg           string
+		rows, cols, w int
+		want          int
+	}{
+		{"cholesky", 8192, 8192, 2, 1024},
+		{"cholesky", 16384, 16384, 2, 2048},
+		{"cholesky", 4096, 4096, 2, 512},
+		{"cholesky", 100, 100, 2, 100},   // one tile
+		{"cholesky", 1000, 1000, 2, 256}, // not below 256
+		{"cholesky", 262144, 262144, 2, 4096},
+		{"cholesky", 65536, 65536, 300, 1152}, // 60 tiles for 300 workers
+		{"gemm", 8192, 8192, 2, 2048},
+		{"gemm", 4096, 4096, 2, 1024},
+		{"qr", 8192, 4096, 2, 1024},
+		{"tsqr", 100000, 64, 2, 4096}, // capped
+	} {
+		got := AutoBlock(tc.alg, tc.rows, tc.cols, tc.w)
+		if got != tc.want {
+			t.Errorf("AutoBlock(%s, %d, %d, %d) = %d, want %d", tc.alg, tc.rows, tc.cols, tc.w, got, tc.want)
+		}
+	}
+}

@@ -130,6 +130,7 @@ a second job. --verify prints ‖A − QR‖/(‖A‖·n·ε) and ‖QᵀQ − I
 				return err
 			}
 			defer ss.close()
+			s.engine.fitBlock("qr", a.Rows, a.Cols)
 			A, err := ss.upload("A", a, s.engine.block)
 			if err != nil {
 				return err
@@ -244,6 +245,7 @@ vectors are not computed. --verify compares with gonum's dense Dgesvd
 				return err
 			}
 			defer ss.close()
+			s.engine.fitBlock("svd", a.Rows, a.Cols)
 			A, err := ss.upload("A", a, s.engine.block)
 			if err != nil {
 				return err
@@ -375,6 +377,7 @@ func (s *shortcut) runSolve(ctx context.Context, stdout, stderr io.Writer, a, b 
 		return err
 	}
 	defer ss.close()
+	s.engine.fitBlock("solve", a.Rows, a.Cols)
 	A, err := ss.upload("A", a, s.engine.block)
 	if err != nil {
 		return err
@@ -465,6 +468,7 @@ A singular matrix fails with an error. --verify prints
 				return err
 			}
 			defer ss.close()
+			s.engine.fitBlock("lu", a.Rows, a.Cols)
 			A, err := ss.upload("A", a, s.engine.block)
 			if err != nil {
 				return err

@@ -304,6 +304,7 @@ Algorithms: ` + strings.Join(names, ", ") + `.`,
 			if n <= 0 {
 				return usagef("bench: give the size with --n N")
 			}
+			e.fitBlock(args[0], n, n)
 			ctx := cmd.Context()
 			r := benchResult{Alg: args[0], N: n, Block: e.block, BLAS: kernels.BLAS, Cores: maxProcs(),
 				Workers: e.workers, Pipeline: e.pipeline, Launch: e.launch, Reference: alg.reference,

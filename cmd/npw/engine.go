@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
@@ -22,6 +24,7 @@ import (
 type engineFlags struct {
 	store, queue, state string
 	block               int
+	autoBlock           bool // --block auto: set block from the input (fitBlock)
 	workers, pipeline   int
 	sf                  float64
 	coldStart, runtime  time.Duration
@@ -41,7 +44,8 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.StringVar(&e.store, "store", envOr("NPW_STORE", "mem://"), "tile store `URL` (mem://, file:///dir, s3://bucket/prefix); default $NPW_STORE or mem://")
 	f.StringVar(&e.queue, "queue", envOr("NPW_QUEUE", "mem://"), "task queue `URL` (mem://, sqs://); default $NPW_QUEUE or mem://")
 	f.StringVar(&e.state, "state", envOr("NPW_STATE", "mem://"), "state store `URL` (mem://, redis://host:port/db); default $NPW_STATE or mem://")
-	f.IntVar(&e.block, "block", defaultBlock, "tile size `B` (tiles are B×B)")
+	e.block = defaultBlock
+	f.Var((*blockValue)(e), "block", "tile size `B` (tiles are B×B), or auto: chosen from the matrix size and --workers (see npw.AutoBlock)")
 	f.IntVar(&e.workers, "workers", 0, "most workers at once (default: the number of cores)")
 	f.IntVar(&e.pipeline, "pipeline", 2, "tasks in flight per worker (reads and writes overlap the computation)")
 	f.Float64Var(&e.sf, "sf", 1, "scaling factor: workers per pending task")
@@ -65,7 +69,7 @@ func writeTimeline(path string, res *job.Result) error {
 
 func (e *engineFlags) check() error {
 	switch {
-	case e.block <= 0:
+	case e.block <= 0 && !e.autoBlock:
 		return usagef("--block must be positive, got %d", e.block)
 	case e.workers < 0:
 		return usagef("--workers must not be negative, got %d", e.workers)
@@ -77,6 +81,42 @@ func (e *engineFlags) check() error {
 		return usagef("--launch %q: want goroutine, process or lambda", e.launch)
 	}
 	return nil
+}
+
+// blockValue is the --block flag: a positive size or "auto".
+type blockValue engineFlags
+
+func (b *blockValue) String() string {
+	if b.autoBlock {
+		return "auto"
+	}
+	return strconv.Itoa(b.block)
+}
+
+func (b *blockValue) Set(s string) error {
+	if s == "auto" {
+		b.autoBlock, b.block = true, 0
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("want a tile size or auto, got %q", s)
+	}
+	b.autoBlock, b.block = false, n
+	return nil
+}
+
+func (b *blockValue) Type() string { return "B" }
+
+// fitBlock resolves --block auto for algorithm alg on a rows×cols input.
+func (e *engineFlags) fitBlock(alg string, rows, cols int) {
+	if e.autoBlock {
+		workers := e.workers
+		if workers <= 0 {
+			workers = maxProcs()
+		}
+		e.block = engine.AutoBlock(alg, rows, cols, workers)
+	}
 }
 
 // workerCommand is how this npw starts a worker process.

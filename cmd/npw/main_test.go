@@ -137,6 +137,8 @@ func TestBadInput(t *testing.T) {
 			args: []string{"dag", "N=4"}, code: 1, stderr: `prog.lp:3:25: division by zero`},
 		{name: "zero step at run time", src: "def f(A: BigMatrix, B: BigMatrix, N: int):\n    for i in range(0, N, N - 2):\n        B[i] = chol(A[i])\n",
 			args: []string{"check", "N=2"}, code: 1, stderr: `prog.lp:2:5: range step of loop i is zero`},
+		{name: "block auto in run", args: []string{"run", "cholesky", "N=2", "--block", "auto"}, code: 2, stderr: `npw: --block auto needs a command that knows the algorithm`},
+		{name: "bad block", args: []string{"cholesky", "--n", "8", "--block", "big"}, code: 2, stderr: `npw: invalid argument "big" for "--block" flag: want a tile size or auto, got "big"`},
 		{name: "missing sizes", args: []string{"dag", "cholesky"}, code: 2, stderr: `npw: missing sizes: give the program's int parameters, e.g. N=8\nRun 'npw dag --help' for usage.`},
 		{name: "missing parameter", args: []string{"dag", "gemm", "M=2", "N=2"}, code: 2, stderr: `npw: gemm.lp: missing value for parameter G \(give G=int\); missing value for parameter K \(give K=int\)\nRun 'npw dag --help' for usage.`},
 		{name: "unknown parameter", args: []string{"dag", "cholesky", "N=2", "Q=3"}, code: 2, stderr: `npw: cholesky.lp: cholesky has no parameter Q \(parameters: O: BigMatrix, S: BigMatrix, N: int\)\n`},

@@ -101,6 +101,9 @@ func parseIn(s string) (name, file string, err error) {
 }
 
 func runRun(ctx context.Context, stdout, stderr io.Writer, opts runOptions) error {
+	if opts.engine.autoBlock {
+		return usagef("--block auto needs a command that knows the algorithm (npw cholesky, qr, ...); npw run takes its tile counts from the program's parameters, so give --block B")
+	}
 	filename, src, err := lp.ReadSource(opts.prog)
 	if err != nil {
 		return err

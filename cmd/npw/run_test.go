@@ -83,6 +83,10 @@ func TestShortcuts(t *testing.T) {
 			[]string{"cholesky 50×50, block 16: done", "residual         ‖A − LLᵀ‖/(‖A‖·n·ε) =", "(ok; exact, bound 30)", "npw/reference ="}},
 		{[]string{"gemm", "--m", "30", "--k", "17", "--n", "9", "--block", "8", "--verify", "-o", filepath.Join(dir, "c.npy")},
 			[]string{"gemm 30×17 · 17×9, block 8: done", "C → " + filepath.Join(dir, "c.npy") + " (30×9)", "(ok; exact"}},
+		{[]string{"cholesky", "--n", "600", "--block", "auto", "--verify"},
+			[]string{"cholesky 600×600, block 256: done", "(ok; exact, bound 30)"}},
+		{[]string{"lu", "--n", "300", "--block", "auto", "--verify"},
+			[]string{"lu 300×300, block 256", "(ok; exact"}},
 		{[]string{"tsqr", "--m", "100", "--n", "6", "--block", "16", "--verify"},
 			[]string{"tsqr 100×6, row blocks of 16: done", "qr_factor", "‖RᵀR − AᵀA‖", "(ok; exact"}},
 	} {

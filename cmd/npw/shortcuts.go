@@ -220,6 +220,7 @@ func loadShipped(name string, args map[string]int64) (*analysis.Plan, error) {
 func tileCount(n, b int) int64 { return int64((n + b - 1) / b) }
 
 func (s *shortcut) runCholesky(ctx context.Context, stdout, stderr io.Writer, a blas64.General) error {
+	s.engine.fitBlock("cholesky", a.Rows, a.Cols)
 	plan, err := loadShipped("cholesky", map[string]int64{"N": tileCount(a.Rows, s.engine.block)})
 	if err != nil {
 		return err
@@ -242,6 +243,7 @@ func (s *shortcut) runCholesky(ctx context.Context, stdout, stderr io.Writer, a 
 }
 
 func (s *shortcut) runGemm(ctx context.Context, stdout, stderr io.Writer, a, b blas64.General) error {
+	s.engine.fitBlock("gemm", max(a.Rows, a.Cols), max(b.Rows, b.Cols))
 	blk := s.engine.block
 	m, n, k := tileCount(a.Rows, blk), tileCount(b.Cols, blk), tileCount(a.Cols, blk)
 	workers := s.engine.workers
@@ -266,6 +268,7 @@ func (s *shortcut) runGemm(ctx context.Context, stdout, stderr io.Writer, a, b b
 }
 
 func (s *shortcut) runTsqr(ctx context.Context, stdout, stderr io.Writer, a blas64.General) error {
+	s.engine.fitBlock("tsqr", a.Rows, a.Cols)
 	blk := s.engine.block
 	n := tileCount(a.Rows, blk)
 	plan, err := loadShipped("tsqr", map[string]int64{"N": n})

@@ -1,0 +1,40 @@
+package npw
+
+import "math"
+
+// AutoBlock suggests the tile size for running algorithm alg ("cholesky",
+// "lu", "qr", "solve", "svd", "tsqr" or "gemm") on a rows×cols matrix
+// with at most workers workers; it is what --block auto picks.
+//
+// Two forces set it. Tiles must be large for the kernels to run near the
+// DGEMM peak and for the per-task cost (a lease, reads, writes and state
+// updates: milliseconds on the cloud services) to vanish next to the
+// computation: never below 256. They must be small enough that the DAG
+// keeps every worker busy: a factorisation of t×t tiles has about t²/6
+// tasks ready at once on average, so t ≥ √(12·workers) and at least 8
+// (lookahead needs a few columns ahead of the panel); a product needs
+// two tiles of C per worker, t ≥ √(2·workers) and at least 4. Tiles stay
+// at most 4096 (128 MiB, so a Lambda worker with a few in flight fits in
+// its memory). The result is rounded up to a multiple of 64; a matrix
+// smaller than that is one tile. Measured on the 2-core machine of
+// benchmarks/README.md, this picks the best block of its sweeps: 1024 for
+// Cholesky at n = 8192 and 2048 for GEMM.
+func AutoBlock(alg string, rows, cols, workers int) int {
+	n := max(rows, cols, 1)
+	workers = max(workers, 1)
+	var tiles int
+	switch alg {
+	case "gemm":
+		tiles = max(4, int(math.Ceil(math.Sqrt(2*float64(workers)))))
+	case "tsqr":
+		// Row blocks of a tall matrix: a tree over them.
+		tiles = max(8, 2*workers)
+		n = rows
+	default:
+		tiles = max(8, int(math.Ceil(math.Sqrt(12*float64(workers)))))
+	}
+	b := (n + tiles - 1) / tiles
+	b = (b + 63) / 64 * 64
+	b = min(max(b, 256), 4096)
+	return min(b, n)
+}
