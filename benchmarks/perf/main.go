@@ -1,9 +1,10 @@
 // Command perf regenerates the performance tables of benchmarks/README.md:
 // npw bench for each algorithm and size on the memory services and, when
 // the local cloud is up, on MinIO + fauxqs + Redis with worker processes;
-// then pipelining on and off and a block-size sweep. Every row is one npw
-// bench run: npw and the single-node reference on the same matrix in the
-// same process, so ratios are from one run.
+// then pipelining on and off and a block-size sweep. The main table uses
+// --block auto. Every row is one npw bench run: npw and the single-node
+// reference on the same matrix in the same process, so ratios are from
+// one run.
 //
 //	eval "$(scripts/local-cloud up)"    # optional: adds the cloud rows
 //	go run ./benchmarks/perf -sizes 4096,8192,16384 > /tmp/perf.md
@@ -17,8 +18,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/npw-dev/npw"
 )
 
 // result is the part of npw bench --json the tables show.
@@ -37,6 +41,8 @@ type result struct {
 	Residual         float64 `json:"residual"`
 	Tasks            int64   `json:"tasks"`
 	WorkerSeconds    float64 `json:"worker_seconds"`
+	WorkerPeakRSS    float64 `json:"worker_peak_rss_mib"`
+	RSSBound         float64 `json:"rss_bound_mib"`
 }
 
 func main() {
@@ -44,6 +50,7 @@ func main() {
 	algs := flag.String("algs", "cholesky,gemm,qr,lu", "algorithms")
 	tags := flag.String("tags", "openblas", "build tags of npw (empty: pure Go)")
 	sweepN := flag.Int("sweep-n", 8192, "order of the pipelining and block-size runs (0: skip them)")
+	cloudMax := flag.Int("cloud-max", 8192, "largest order run on the local cloud")
 	flag.Parse()
 	bin, err := build(*tags)
 	if err != nil {
@@ -52,76 +59,93 @@ func main() {
 	defer os.RemoveAll(filepath.Dir(bin))
 	cloud := os.Getenv("NPW_STORE") != "" && os.Getenv("NPW_QUEUE") != "" && os.Getenv("NPW_STATE") != ""
 
-	fmt.Println("| algorithm | n | block | services | npw (s) | reference (s) | ratio | npw GFLOP/s | of DGEMM peak | residual |")
-	fmt.Println("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| algorithm | n | block | services | npw (s) | reference (s) | ratio | npw GFLOP/s | of DGEMM peak | residual | worker peak RSS / target (MiB) |")
+	fmt.Println("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, alg := range strings.Split(*algs, ",") {
 		for _, s := range strings.Split(*sizes, ",") {
 			n, err := strconv.Atoi(s)
 			if err != nil {
 				fatal(err)
 			}
-			block := blockFor(alg, n)
 			mem := []string{"--store", "mem://", "--queue", "mem://", "--state", "mem://"}
-			row(bin, "memory", alg, n, block, mem...)
-			if cloud {
-				row(bin, "local cloud, processes", alg, n, block, "--launch", "process")
+			row(bin, "memory", alg, n, mem...)
+			if cloud && n <= *cloudMax {
+				row(bin, "local cloud, processes", alg, n, "--launch", "process")
 			}
 		}
 	}
 	if *sweepN == 0 {
 		return
 	}
-	fmt.Printf("\nPipelining, Cholesky n=%d, memory services:\n\n", *sweepN)
-	fmt.Println("| pipeline | block | npw (s) | reference (s) | ratio | npw GFLOP/s | worker-s |")
-	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|")
-	for _, p := range []int{1, 2, 3} {
-		r, err := bench(bin, "cholesky", *sweepN, 512, "--pipeline", strconv.Itoa(p), "--store", "mem://", "--queue", "mem://", "--state", "mem://")
-		if err != nil {
-			fmt.Printf("| %d | 512 | failed: %v |\n", p, err)
-			continue
-		}
-		fmt.Printf("| %d | %d | %.2f | %.2f | %.2f | %.1f | %.1f |\n", p, r.Block, r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, r.WorkerSeconds)
+	fmt.Printf("\nPipelining, Cholesky n=%d, block 1024:\n\n", *sweepN)
+	fmt.Println("| services | pipeline | npw (s) | reference (s) | ratio | npw GFLOP/s | worker-s | worker peak RSS / target (MiB) |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	services := []struct {
+		name  string
+		flags []string
+	}{{"memory", []string{"--store", "mem://", "--queue", "mem://", "--state", "mem://"}}}
+	if cloud {
+		services = append(services, struct {
+			name  string
+			flags []string
+		}{"local cloud, processes", []string{"--launch", "process"}})
 	}
-	fmt.Printf("\nBlock size, n=%d, memory services:\n\n", *sweepN)
-	fmt.Println("| algorithm | block | tasks | npw (s) | reference (s) | ratio | npw GFLOP/s |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	for _, sv := range services {
+		for _, p := range []int{1, 2, 3} {
+			r, err := bench(bin, "cholesky", *sweepN, "1024", append([]string{"--pipeline", strconv.Itoa(p)}, sv.flags...)...)
+			if err != nil {
+				fmt.Printf("| %s | %d | failed: %v |\n", sv.name, p, err)
+				continue
+			}
+			fmt.Printf("| %s | %d | %.2f | %.2f | %.2f | %.1f | %.1f | %s |\n", sv.name, p, r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, r.WorkerSeconds, rss(r))
+		}
+	}
+	fmt.Printf("\nBlock size, n=%d, memory services (auto picks %s):\n\n", *sweepN, autoBlocks(*sweepN))
+	fmt.Println("| algorithm | block | tasks | npw (s) | reference (s) | ratio | npw GFLOP/s | of DGEMM peak |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, alg := range []string{"cholesky", "gemm"} {
-		for _, b := range []int{256, 512, 1024, 2048} {
-			r, err := bench(bin, alg, *sweepN, b, "--store", "mem://", "--queue", "mem://", "--state", "mem://")
+		for _, b := range []int{256, 512, 1024, 2048, 4096} {
+			r, err := bench(bin, alg, *sweepN, strconv.Itoa(b), "--store", "mem://", "--queue", "mem://", "--state", "mem://")
 			if err != nil {
 				fmt.Printf("| %s | %d | failed: %v |\n", alg, b, err)
 				continue
 			}
-			fmt.Printf("| %s | %d | %d | %.2f | %.2f | %.2f | %.1f |\n", alg, b, r.Tasks, r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops)
+			fmt.Printf("| %s | %d | %d | %.2f | %.2f | %.2f | %.1f | %.0f%% |\n", alg, b, r.Tasks, r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, 100*r.PeakFraction)
 		}
 	}
 }
 
-// blockFor is the tile size of the main table: large enough that a task
-// runs at the BLAS's speed, small enough to leave parallelism.
-func blockFor(alg string, n int) int {
-	switch {
-	case alg == "gemm":
-		return max(n/4, 512)
-	case n >= 16384:
-		return 2048
-	default:
-		return 1024
+// autoBlocks says what --block auto picks for the sweep's algorithms on
+// this machine's cores.
+func autoBlocks(n int) string {
+	var parts []string
+	for _, alg := range []string{"cholesky", "gemm"} {
+		parts = append(parts, fmt.Sprintf("%s %d", alg, npw.AutoBlock(alg, n, n, runtime.GOMAXPROCS(0))))
 	}
+	return strings.Join(parts, ", ")
 }
 
-func row(bin, services, alg string, n, block int, flags ...string) {
-	r, err := bench(bin, alg, n, block, flags...)
+// row prints one line of the main table; the tile size is --block auto.
+func row(bin, services, alg string, n int, flags ...string) {
+	r, err := bench(bin, alg, n, "auto", flags...)
 	if err != nil {
-		fmt.Printf("| %s | %d | %d | %s | failed: %v |\n", alg, n, block, services, err)
+		fmt.Printf("| %s | %d | auto | %s | failed: %v |\n", alg, n, services, err)
 		return
 	}
-	fmt.Printf("| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.1f | %.0f%% | %.2g |\n", alg, n, block, services,
-		r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, 100*r.PeakFraction, r.Residual)
+	fmt.Printf("| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.1f | %.0f%% | %.2g | %s |\n", alg, n, r.Block, services,
+		r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, 100*r.PeakFraction, r.Residual, rss(r))
 }
 
-func bench(bin, alg string, n, block int, flags ...string) (result, error) {
-	args := append([]string{"bench", alg, "--n", strconv.Itoa(n), "--block", strconv.Itoa(block), "--json"}, flags...)
+// rss is a worker process's peak RSS against its target, if measured.
+func rss(r result) string {
+	if r.WorkerPeakRSS == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f / %.0f", r.WorkerPeakRSS, r.RSSBound)
+}
+
+func bench(bin, alg string, n int, block string, flags ...string) (result, error) {
+	args := append([]string{"bench", alg, "--n", strconv.Itoa(n), "--block", block, "--json"}, flags...)
 	cmd := exec.Command(bin, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
