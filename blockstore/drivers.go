@@ -145,6 +145,9 @@ func NewFileDriver(dir string) *FileDriver { return &FileDriver{root: dir} }
 
 func (f *FileDriver) path(key string) string { return filepath.Join(f.root, filepath.FromSlash(key)) }
 
+// FreshReads implements FreshReader: every Get reads the file anew.
+func (f *FileDriver) FreshReads() bool { return true }
+
 // Get implements Driver.
 func (f *FileDriver) Get(_ context.Context, key string) ([]byte, error) {
 	data, err := os.ReadFile(f.path(key))

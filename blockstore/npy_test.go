@@ -198,3 +198,36 @@ func TestAdoptTile(t *testing.T) {
 		t.Errorf("a plain tile was not copied: %v, %v", v.Data[0], err)
 	}
 }
+
+// A file store's reads are the caller's own memory, and a tile read from
+// it is written back without a copy; a memory store's are shared.
+func TestPrivateReads(t *testing.T) {
+	ctx := t.Context()
+	mem := NewStore(NewMemDriver(), "mem://")
+	if mem.PrivateReads() {
+		t.Error("the memory store says its reads are private")
+	}
+	files := NewStore(NewFileDriver(t.TempDir()), "file://")
+	if !files.PrivateReads() {
+		t.Fatal("the file store says its reads are shared")
+	}
+	g := tilebuf.New(200, 300)
+	for i := range g.Data {
+		g.Data[i] = float64(i)
+	}
+	if _, err := files.AdoptTile(ctx, "a", g); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := files.GetTile(ctx, "a")
+	if err != nil || !slices.Equal(r.Data, g.Data) {
+		t.Fatalf("GetTile: %v", err)
+	}
+	buf, ok := tilebuf.Encoded(r, tileHeader)
+	if !ok || &buf[tilebuf.Prefix] != (*byte)(unsafe.Pointer(&r.Data[0])) {
+		t.Fatal("a tile read from files is not written back as it is")
+	}
+	r.Data[0] = -1 // the caller's own: updating it touches nothing else
+	if again, _, _ := files.GetTile(ctx, "a"); again.Data[0] != 0 {
+		t.Error("a read shares memory with a later read")
+	}
+}

@@ -235,7 +235,8 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) error {
 }
 
 // GetTile reads and decodes a tile; it also returns its encoded size. The
-// tile may share memory with the store (ViewTile): callers only read it.
+// tile may share memory with the store (ViewTile): callers only read it,
+// unless PrivateReads says the memory is theirs.
 func (s *Store) GetTile(ctx context.Context, key string) (blas64.General, int, error) {
 	data, err := s.Get(ctx, key)
 	if err != nil {
@@ -245,7 +246,23 @@ func (s *Store) GetTile(ctx context.Context, key string) (blas64.General, int, e
 	if err != nil {
 		return blas64.General{}, 0, fmt.Errorf("tile %s: %w", key, err)
 	}
+	if s.PrivateReads() {
+		tilebuf.Adopt(data, g) // written back without a copy if updated in place
+	}
 	return g, len(data), nil
+}
+
+// A FreshReader is a driver whose Get returns a new buffer on every call,
+// owned by the caller (S3, files; not memory, which shares its bytes).
+type FreshReader interface {
+	FreshReads() bool
+}
+
+// PrivateReads says whether every tile GetTile returns is the caller's
+// own memory, which a kernel may then update in place.
+func (s *Store) PrivateReads() bool {
+	f, ok := s.driver.(FreshReader)
+	return ok && f.FreshReads()
 }
 
 // An Adopter is a driver that can keep the caller's buffer instead of a

@@ -155,6 +155,9 @@ type worker struct {
 	start    time.Time
 	deadline time.Time // zero without a runtime limit
 	compute  chan struct{}
+	// private: the tile store's reads are this worker's own memory
+	// (S3, files), so a kernel may update its first input in place.
+	private bool
 
 	mu     sync.Mutex
 	active map[string]bool // receipts of tasks in progress
@@ -177,6 +180,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	w := &worker{cfg: cfg, plan: cfg.Job.Plan, start: time.Now(), compute: make(chan struct{}, 1),
 		active: map[string]bool{}, stopped: make(chan struct{})}
+	if p, ok := cfg.Tiles.(interface{ PrivateReads() bool }); ok {
+		w.private = p.PrivateReads()
+	}
 	w.report = Report{Worker: cfg.ID, Started: w.start}
 	w.lastTask.Store(w.start.UnixNano())
 	if cfg.RuntimeLimit > 0 {
@@ -531,14 +537,33 @@ func (w *worker) run(node analysis.Node, reads []analysis.Tile, inputs []blas64.
 			err = fmt.Errorf("kernel %s panicked: %v", name, r)
 		}
 	}()
+	runK := k.Run
+	if k.Update != nil && w.private && w.ownsFirst(reads) {
+		runK = k.Update
+	}
 	t0 := time.Now()
-	out, err = k.Run(inputs, scalars)
+	out, err = runK(inputs, scalars)
 	m.ComputeSeconds = time.Since(t0).Seconds()
 	if err != nil {
 		return nil, fmt.Errorf("kernel %s on %s: %w", name, w.tileList(reads, inputs), err)
 	}
 	m.Flops = k.Flops(inputs)
 	return out, nil
+}
+
+// ownsFirst says whether the task's first input tile is read only once
+// by it, so that with private reads its memory is the kernel's to update.
+func (w *worker) ownsFirst(reads []analysis.Tile) bool {
+	if len(reads) == 0 {
+		return false
+	}
+	first := w.cfg.Job.Key(reads[0])
+	for _, t := range reads[1:] {
+		if w.cfg.Job.Key(t) == first {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *worker) tileList(reads []analysis.Tile, inputs []blas64.General) string {

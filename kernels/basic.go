@@ -17,7 +17,7 @@ func init() {
 		n := float64(in[0].Rows)
 		return float64(in[1].Rows) * n * n
 	}})
-	register(&Kernel{Name: "syrk", Run: runSyrk, Flops: func(in []blas64.General) float64 {
+	register(&Kernel{Name: "syrk", Run: runSyrk, Update: updateSyrk, Flops: func(in []blas64.General) float64 {
 		m, p, k := float64(in[1].Rows), float64(in[2].Rows), float64(in[1].Cols)
 		if sameTile(in[1], in[2]) {
 			return m * (m + 1) * k
@@ -27,10 +27,14 @@ func init() {
 	register(&Kernel{Name: "gemm", Run: runGemm, Flops: func(in []blas64.General) float64 {
 		return 2 * float64(in[0].Rows) * float64(in[0].Cols) * float64(in[1].Cols)
 	}})
-	register(&Kernel{Name: "gemm_add", Run: runGemmAdd, Flops: func(in []blas64.General) float64 {
+	register(&Kernel{Name: "gemm_add", Run: runGemmAdd, Update: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return gemmUpdate("gemm_add", "C + A B", 1, in, true)
+	}, Flops: func(in []blas64.General) float64 {
 		return 2 * float64(in[1].Rows) * float64(in[1].Cols) * float64(in[2].Cols)
 	}})
-	register(&Kernel{Name: "gemm_sub", Run: runGemmSub, Flops: func(in []blas64.General) float64 {
+	register(&Kernel{Name: "gemm_sub", Run: runGemmSub, Update: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return gemmUpdate("gemm_sub", "C − A B", -1, in, true)
+	}, Flops: func(in []blas64.General) float64 {
 		return 2 * float64(in[1].Rows) * float64(in[1].Cols) * float64(in[2].Cols)
 	}})
 	register(&Kernel{Name: "gemm_sub_tn", Run: runGemmSubTN, Flops: func(in []blas64.General) float64 {
@@ -103,7 +107,26 @@ func runSyrk(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	if x.Cols != y.Cols || s.Rows != x.Rows || s.Cols != y.Rows {
 		return nil, shapeErr("syrk", "S − X Yᵀ needs S m×p, X m×k and Y p×k, got S %s, X %s, Y %s", Shape(s), Shape(x), Shape(y))
 	}
-	c := Clone(s)
+	return syrk(s, x, y, false)
+}
+
+// updateSyrk is runSyrk computing in S's memory where it can: for two
+// different panels (the same-panel case needs S's upper triangle after
+// its lower one is overwritten, so it copies).
+func updateSyrk(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	s, x, y := in[0], in[1], in[2]
+	if x.Cols != y.Cols || s.Rows != x.Rows || s.Cols != y.Rows {
+		return nil, shapeErr("syrk", "S − X Yᵀ needs S m×p, X m×k and Y p×k, got S %s, X %s, Y %s", Shape(s), Shape(x), Shape(y))
+	}
+	return syrk(s, x, y, !sameTile(x, y))
+}
+
+// syrk computes S − X Yᵀ, in S's memory if inPlace.
+func syrk(s, x, y blas64.General, inPlace bool) ([]blas64.General, error) {
+	c := s
+	if !inPlace {
+		c = Clone(s)
+	}
 	if !sameTile(x, y) || c.Rows == 0 {
 		blas64.Gemm(blas.NoTrans, blas.Trans, -1, x, y, 1, c)
 		return []blas64.General{c}, nil
@@ -134,21 +157,25 @@ func runGemm(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 
 // runGemmAdd computes C + A B.
 func runGemmAdd(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-	return gemmUpdate("gemm_add", "C + A B", 1, in)
+	return gemmUpdate("gemm_add", "C + A B", 1, in, false)
 }
 
 // runGemmSub computes C − A B.
 func runGemmSub(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-	return gemmUpdate("gemm_sub", "C − A B", -1, in)
+	return gemmUpdate("gemm_sub", "C − A B", -1, in, false)
 }
 
-// gemmUpdate computes C + alpha A B into a new tile.
-func gemmUpdate(name, what string, alpha float64, in []blas64.General) ([]blas64.General, error) {
+// gemmUpdate computes C + alpha A B into a new tile, or in C's memory if
+// inPlace.
+func gemmUpdate(name, what string, alpha float64, in []blas64.General, inPlace bool) ([]blas64.General, error) {
 	c0, a, b := in[0], in[1], in[2]
 	if a.Cols != b.Rows || c0.Rows != a.Rows || c0.Cols != b.Cols {
 		return nil, shapeErr(name, "%s needs C m×n, A m×k and B k×n, got C %s, A %s, B %s", what, Shape(c0), Shape(a), Shape(b))
 	}
-	c := Clone(c0)
+	c := c0
+	if !inPlace {
+		c = Clone(c0)
+	}
 	if a.Cols > 0 && c.Rows > 0 && c.Cols > 0 {
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, alpha, a, b, 1, c)
 	}

@@ -30,6 +30,11 @@ type Kernel struct {
 	Run func(in []blas64.General, scalars []lp.Value) ([]blas64.General, error)
 	// Flops counts the floating-point operations Run performs on in.
 	Flops func(in []blas64.General) float64
+	// Update, when set, is Run for a caller that owns in[0] (its memory is
+	// the caller's alone and no other input shares it): it may compute
+	// the first output in in[0]'s memory instead of a copy. The kernels
+	// that update a tile (S − X Yᵀ, C ± A B) have it.
+	Update func(in []blas64.General, scalars []lp.Value) ([]blas64.General, error)
 }
 
 var table = map[string]*Kernel{}

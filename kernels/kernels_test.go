@@ -553,3 +553,54 @@ func TestLUKernels(t *testing.T) {
 	y, _ := run(t, "solve_lower_unit", []blas64.General{lo, b2})
 	check(t, "solve_lower_unit ‖LX − B‖", scaled(sub(mul(lo, y[0]), b2), norm(lo)*norm(y[0]), 6))
 }
+
+// Update gives Run's result bit for bit, in the first input's memory
+// where it says it can, and leaves the other inputs alone.
+func TestUpdateInPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	x := randTile(rng, 40, 30)
+	for _, tc := range []struct {
+		name    string
+		in      []blas64.General
+		inPlace bool
+	}{
+		{"gemm_add", []blas64.General{randTile(rng, 40, 50), x, randTile(rng, 30, 50)}, true},
+		{"gemm_sub", []blas64.General{randTile(rng, 40, 50), x, randTile(rng, 30, 50)}, true},
+		{"syrk", []blas64.General{randTile(rng, 40, 20), x, randTile(rng, 20, 30)}, true},
+		{"syrk", []blas64.General{randTile(rng, 40, 40), x, x}, false}, // a diagonal block copies
+	} {
+		k, _ := Lookup(tc.name)
+		if k.Update == nil {
+			t.Fatalf("%s has no Update", tc.name)
+		}
+		want, err := run(t, tc.name, tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		others := make([][]float64, len(tc.in))
+		for i, g := range tc.in[1:] {
+			others[i+1] = slices.Clone(g.Data)
+		}
+		first := Clone(tc.in[0])
+		in := append([]blas64.General{first}, tc.in[1:]...)
+		got, err := k.Update(in, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got[0].Data, want[0].Data) {
+			t.Errorf("%s: Update differs from Run", tc.name)
+		}
+		if shared := &got[0].Data[0] == &first.Data[0]; shared != tc.inPlace {
+			t.Errorf("%s: computed in the input's memory: %v, want %v", tc.name, shared, tc.inPlace)
+		}
+		for i, g := range in[1:] {
+			if !slices.Equal(g.Data, others[i+1]) {
+				t.Errorf("%s: Update changed input %d", tc.name, i+1)
+			}
+		}
+	}
+	k, _ := Lookup("gemm_add")
+	if _, err := k.Update([]blas64.General{NewTile(2, 2), NewTile(2, 3), NewTile(3, 3)}, nil); err == nil {
+		t.Error("gemm_add's Update accepted mismatched shapes")
+	}
+}

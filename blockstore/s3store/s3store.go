@@ -99,6 +99,10 @@ func (d *Driver) check(ctx context.Context) error {
 
 func (d *Driver) key(k string) *string { return aws.String(d.prefix + k) }
 
+// FreshReads implements blockstore.FreshReader: every Get reads the
+// object into a new buffer.
+func (d *Driver) FreshReads() bool { return true }
+
 // Get implements blockstore.Driver.
 func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
 	d.requests.Add(1)

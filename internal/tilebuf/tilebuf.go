@@ -53,11 +53,25 @@ func New(rows, cols int) blas64.General {
 	}
 	buf := make([]byte, Prefix+8*n)
 	data := unsafe.Slice((*float64)(unsafe.Pointer(&buf[Prefix])), n)
-	key := uintptr(unsafe.Pointer(&data[0]))
-	e := &entry{buf: weak.Make(&buf[0]), rows: rows, cols: cols}
+	g := blas64.General{Rows: rows, Cols: cols, Stride: stride, Data: data}
+	Adopt(buf, g)
+	return g
+}
+
+// Adopt makes g, a tile whose data lies at Prefix in buf (a .npy buffer
+// the caller owns, such as an object just read from S3), known to
+// Encoded, so that g or a tile computed in its memory is written back
+// without a copy. Small tiles and other layouts are left alone.
+func Adopt(buf []byte, g blas64.General) {
+	n := g.Rows * g.Cols
+	if n < minFloats || g.Stride != g.Cols || len(buf) < Prefix+8*n || len(g.Data) < n ||
+		unsafe.Pointer(&buf[Prefix]) != unsafe.Pointer(&g.Data[0]) {
+		return
+	}
+	key := uintptr(unsafe.Pointer(&g.Data[0]))
+	e := &entry{buf: weak.Make(&buf[0]), rows: g.Rows, cols: g.Cols}
 	table.Store(key, e)
 	runtime.AddCleanup(&buf[0], func(k uintptr) { table.CompareAndDelete(k, e) }, key)
-	return blas64.General{Rows: rows, Cols: cols, Stride: stride, Data: data}
 }
 
 // Encoded returns the .npy encoding of g without copying it when g is a

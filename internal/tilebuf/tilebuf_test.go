@@ -72,3 +72,24 @@ func TestTableForgetsFreedBuffers(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A tile read into a buffer of the caller's own is found after Adopt.
+func TestAdopt(t *testing.T) {
+	buf := make([]byte, Prefix+8*128*100)
+	g := blas64.General{Rows: 128, Cols: 100, Stride: 100, Data: unsafe.Slice((*float64)(unsafe.Pointer(&buf[Prefix])), 12800)}
+	if _, ok := Encoded(g, header); ok {
+		t.Fatal("found before Adopt")
+	}
+	Adopt(buf, g)
+	got, ok := Encoded(g, header)
+	if !ok || &got[0] != &buf[0] {
+		t.Fatal("not found after Adopt")
+	}
+	// Data that does not start at Prefix is left alone.
+	other := make([]byte, 64+8*12800)
+	h := blas64.General{Rows: 128, Cols: 100, Stride: 100, Data: unsafe.Slice((*float64)(unsafe.Pointer(&other[64])), 12800)}
+	Adopt(other, h)
+	if _, ok := Encoded(h, header); ok {
+		t.Error("a tile at offset 64 was adopted")
+	}
+}
