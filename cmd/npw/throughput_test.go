@@ -50,7 +50,7 @@ func BenchmarkNoopTasksCloud(b *testing.B) {
 	for _, tc := range []struct {
 		tiles   string
 		workers int
-	}{{"mem", 8}, {"mem", 32}, {"minio", 8}, {"minio", 32}} {
+	}{{"mem", 4}, {"mem", 8}, {"mem", 16}, {"minio", 8}} {
 		b.Run(fmt.Sprintf("tiles=%s/workers=%d", tc.tiles, tc.workers), func(b *testing.B) {
 			store, queue, st := localcloud.Get(b).Scoped(b)
 			if tc.tiles == "mem" {
@@ -78,7 +78,7 @@ func BenchmarkNoopTasksCloud(b *testing.B) {
 			var secs float64
 			for b.Loop() {
 				res, err := job.Run(ctx, job.Env{Tiles: tiles, QueueURL: queue, State: s}, spec, job.Options{
-					MaxWorkers: tc.workers, Pipeline: 4, Interval: 5 * time.Millisecond, Poll: 20 * time.Millisecond, IdleTimeout: 2 * time.Second,
+					MaxWorkers: tc.workers, Pipeline: 4, Poll: 20 * time.Millisecond, IdleTimeout: 2 * time.Second,
 					Worker: func(c *executor.Config) { c.Kernel = noopKernel }})
 				if err != nil {
 					b.Fatal(err)
