@@ -4,22 +4,28 @@ import "math"
 
 // AutoBlock suggests the tile size for running algorithm alg ("cholesky",
 // "lu", "qr", "solve", "svd", "tsqr" or "gemm") on a rows×cols matrix
-// with at most workers workers; it is what --block auto picks.
+// with at most workers workers; remote says the services are shared ones
+// (S3 or files, SQS, Redis) rather than this process's memory. It is what
+// --block auto picks.
 //
 // Two forces set it. Tiles must be large for the kernels to run near the
 // DGEMM peak and for the per-task cost (a lease, reads, writes and state
-// updates: milliseconds on the cloud services) to vanish next to the
-// computation: never below 256. They must be small enough that the DAG
+// updates) to vanish next to the computation: never below 256 in memory,
+// where a task costs about a millisecond besides its kernel, and never
+// below 1024 on shared services, where it costs tens of milliseconds (a
+// 512² tile product takes 7 ms on one core at 37 GFLOP/s, a 1024² one
+// 58 ms). They must be small enough that the DAG
 // keeps every worker busy: a factorisation of t×t tiles has about t²/6
 // tasks ready at once on average, so t ≥ √(12·workers) and at least 8
 // (lookahead needs a few columns ahead of the panel); a product needs
 // two tiles of C per worker, t ≥ √(2·workers) and at least 4. Tiles stay
 // at most 4096 (128 MiB, so a Lambda worker with a few in flight fits in
-// its memory). The result is rounded up to a multiple of 64; a matrix
-// smaller than that is one tile. Measured on the 2-core machine of
-// benchmarks/README.md, this picks the best block of its sweeps: 1024 for
-// Cholesky at n = 8192 and 2048 for GEMM.
-func AutoBlock(alg string, rows, cols, workers int) int {
+// its memory). The lower bound wins over parallelism. The result is
+// rounded up to a multiple of 64; a matrix smaller than that is one tile.
+// Measured on the 2-core machine of benchmarks/README.md, it picks the
+// best block of its sweeps: 1024 for Cholesky at n = 8192 and 2048 for
+// GEMM.
+func AutoBlock(alg string, rows, cols, workers int, remote bool) int {
 	n := max(rows, cols, 1)
 	workers = max(workers, 1)
 	var tiles int
@@ -35,6 +41,10 @@ func AutoBlock(alg string, rows, cols, workers int) int {
 	}
 	b := (n + tiles - 1) / tiles
 	b = (b + 63) / 64 * 64
-	b = min(max(b, 256), 4096)
+	least := 256
+	if remote {
+		least = 1024
+	}
+	b = min(max(b, least), 4096)
 	return min(b, n)
 }

@@ -167,9 +167,15 @@ func TestAutoBlock(t *testing.T) {
 		{"qr", 8192, 4096, 2, 1024},
 		{"tsqr", 100000, 64, 2, 4096}, // capped
 	} {
-		got := AutoBlock(tc.alg, tc.rows, tc.cols, tc.w)
+		got := AutoBlock(tc.alg, tc.rows, tc.cols, tc.w, false)
 		if got != tc.want {
 			t.Errorf("AutoBlock(%s, %d, %d, %d) = %d, want %d", tc.alg, tc.rows, tc.cols, tc.w, got, tc.want)
+		}
+	}
+	// Shared services: tiles of at least 1024 (unless the matrix is smaller).
+	for _, tc := range []struct{ n, want int }{{4096, 1024}, {8192, 1024}, {16384, 2048}, {700, 700}} {
+		if got := AutoBlock("cholesky", tc.n, tc.n, 2, true); got != tc.want {
+			t.Errorf("AutoBlock(cholesky, %d, remote) = %d, want %d", tc.n, got, tc.want)
 		}
 	}
 }

@@ -120,7 +120,7 @@ func main() {
 func autoBlocks(n int) string {
 	var parts []string
 	for _, alg := range []string{"cholesky", "gemm"} {
-		parts = append(parts, fmt.Sprintf("%s %d", alg, npw.AutoBlock(alg, n, n, runtime.GOMAXPROCS(0))))
+		parts = append(parts, fmt.Sprintf("%s %d", alg, npw.AutoBlock(alg, n, n, runtime.GOMAXPROCS(0), false)))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -115,7 +115,11 @@ func (e *engineFlags) fitBlock(alg string, rows, cols int) {
 		if workers <= 0 {
 			workers = maxProcs()
 		}
-		e.block = engine.AutoBlock(alg, rows, cols, workers)
+		remote := e.launch != "goroutine"
+		for _, u := range []string{e.store, e.queue, e.state} {
+			remote = remote || !strings.HasPrefix(u, "mem://")
+		}
+		e.block = engine.AutoBlock(alg, rows, cols, workers, remote)
 	}
 }
 
