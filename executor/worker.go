@@ -169,6 +169,7 @@ type worker struct {
 	stopOnce sync.Once
 	stopped  chan struct{}
 	crashed  atomic.Bool
+	acks     acks // acknowledgements of finished tasks, sent in batches
 	kill     context.CancelFunc
 }
 
@@ -183,6 +184,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if p, ok := cfg.Tiles.(interface{ PrivateReads() bool }); ok {
 		w.private = p.PrivateReads()
 	}
+	w.acks.w = w
 	w.report = Report{Worker: cfg.ID, Started: w.start}
 	w.lastTask.Store(w.start.UnixNano())
 	if cfg.RuntimeLimit > 0 {
@@ -203,6 +205,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		wg.Go(func() { w.slot(ctx) })
 	}
 	wg.Wait()
+	if w.crashed.Load() || ctx.Err() != nil {
+		w.acks.drop()
+	} else {
+		w.acks.flush(ctx)
+	}
 	w.halt("")
 	w.kill()
 	<-renewDone
@@ -670,9 +677,7 @@ func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.No
 			w.cfg.Log.Warn("deleting scratch tiles failed", "worker", w.cfg.ID, "err", err)
 		}
 	}
-	if err := w.cfg.Queue.Ack(ctx, lease.Receipt); err != nil && !errors.Is(err, queue.ErrLeaseLost) {
-		return err
-	}
+	w.acks.add(ctx, lease.Receipt)
 	if out.Phase != state.Running {
 		w.halt("job " + string(out.Phase))
 	}
