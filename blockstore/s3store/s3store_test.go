@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	_ "github.com/npw-dev/npw/blockstore/s3store"
 	"github.com/npw-dev/npw/blockstore/storetest"
 	"github.com/npw-dev/npw/internal/localcloud"
+	"github.com/npw-dev/npw/internal/tilebuf"
 )
 
 func TestMain(m *testing.M) { localcloud.Main(m) }
@@ -100,5 +102,43 @@ func TestOpenErrors(t *testing.T) {
 				t.Errorf("took %v", d)
 			}
 		})
+	}
+}
+
+// A tile read from S3 is the reader's: updated in place and written back
+// (from the same buffer: blockstore's TestPrivateReads), it leaves the
+// stored tile it was read from untouched.
+func TestPrivateTiles(t *testing.T) {
+	ctx := context.Background()
+	s, err := blockstore.Open(ctx, fresh(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clear(s.Driver())
+	if !s.PrivateReads() {
+		t.Fatal("S3 reads are not private")
+	}
+	g := tilebuf.New(100, 200)
+	for i := range g.Data {
+		g.Data[i] = float64(i)
+	}
+	if _, err := s.AdoptTile(ctx, "a", g); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := s.GetTile(ctx, "a")
+	if err != nil || !slices.Equal(r.Data, g.Data) {
+		t.Fatalf("GetTile: %v", err)
+	}
+	r.Data[0] = -1 // an update in place; the stored tile is untouched
+	if _, err := s.AdoptTile(ctx, "b", r); err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := s.GetTile(ctx, "a")
+	if err != nil || a.Data[0] != 0 {
+		t.Fatalf("a after updating a read of it: %v", err)
+	}
+	b, _, err := s.GetTile(ctx, "b")
+	if err != nil || b.Data[0] != -1 || !slices.Equal(b.Data[1:], g.Data[1:]) {
+		t.Fatalf("b: %v", err)
 	}
 }
