@@ -18,7 +18,10 @@ func inLambda() bool { return os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" }
 
 // serveLambda runs npw as a Lambda function. Each invocation is one
 // worker of a job; its payload is an executor.Remote in JSON.
-func serveLambda() { lambda.Start(lambdaWorker) }
+func serveLambda() {
+	tuneWorkerGC()
+	lambda.Start(lambdaWorker)
+}
 
 // lambdaWorker serves one invocation: it works until shortly before the
 // invocation's deadline (never leasing a task it cannot finish), then

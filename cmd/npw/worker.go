@@ -42,6 +42,7 @@ store.`,
 			if err := r.Check(); err != nil {
 				return usagef("%v", err)
 			}
+			tuneWorkerGC()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			log := slog.New(slog.DiscardHandler)
