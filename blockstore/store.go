@@ -274,10 +274,15 @@ type Adopter interface {
 
 // PutTile encodes and writes a tile; it returns the encoded size.
 func (s *Store) PutTile(ctx context.Context, key string, g blas64.General) (int, error) {
-	data := EncodeTile(g)
+	return s.putOwned(ctx, key, EncodeTile(g))
+}
+
+// putOwned writes an encoded tile that is this call's to give away: an
+// Adopter keeps it instead of a copy.
+func (s *Store) putOwned(ctx context.Context, key string, data []byte) (int, error) {
 	write := s.driver.Put
 	if a, ok := s.driver.(Adopter); ok {
-		write = a.Adopt // data is this call's own buffer
+		write = a.Adopt
 	}
 	return len(data), s.put(ctx, key, data, write)
 }
@@ -291,11 +296,7 @@ func (s *Store) AdoptTile(ctx context.Context, key string, g blas64.General) (in
 	if !ok {
 		data = EncodeTile(g)
 	}
-	write := s.driver.Put
-	if a, ok := s.driver.(Adopter); ok {
-		write = a.Adopt
-	}
-	return len(data), s.put(ctx, key, data, write)
+	return s.putOwned(ctx, key, data)
 }
 
 // Close releases the driver.

@@ -1,3 +1,5 @@
+//go:build unix
+
 package executor
 
 import (
@@ -7,9 +9,6 @@ import (
 
 // peakRSS sees memory this process touched.
 func TestPeakRSS(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("VmHWM is Linux's")
-	}
 	before := peakRSS()
 	buf := make([]byte, 64<<20)
 	for i := range len(buf) / 4096 {

@@ -22,10 +22,12 @@ func peakRSS() int64 {
 		}
 		for line := range bytes.Lines(data) {
 			if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
-				kb, err := strconv.ParseInt(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte("kB")))), 10, 64)
-				if err != nil {
+				// "VmHWM:    123456 kB"
+				f := bytes.Fields(rest)
+				if len(f) == 0 {
 					return 0
 				}
+				kb, _ := strconv.ParseInt(string(f[0]), 10, 64)
 				return kb * 1024
 			}
 		}

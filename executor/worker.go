@@ -545,7 +545,7 @@ func (w *worker) run(node analysis.Node, reads []analysis.Tile, inputs []blas64.
 		}
 	}()
 	runK := k.Run
-	if k.Update != nil && w.private && w.ownsFirst(reads) {
+	if k.Update != nil && w.private && ownsFirst(inputs) {
 		runK = k.Update
 	}
 	t0 := time.Now()
@@ -558,15 +558,15 @@ func (w *worker) run(node analysis.Node, reads []analysis.Tile, inputs []blas64.
 	return out, nil
 }
 
-// ownsFirst says whether the task's first input tile is read only once
-// by it, so that with private reads its memory is the kernel's to update.
-func (w *worker) ownsFirst(reads []analysis.Tile) bool {
-	if len(reads) == 0 {
+// ownsFirst says whether no other input of a task shares the first
+// one's memory (read dedupes a tile read twice into one value), so that
+// with private reads that memory is the kernel's to update.
+func ownsFirst(inputs []blas64.General) bool {
+	if len(inputs) == 0 || len(inputs[0].Data) == 0 {
 		return false
 	}
-	first := w.cfg.Job.Key(reads[0])
-	for _, t := range reads[1:] {
-		if w.cfg.Job.Key(t) == first {
+	for _, g := range inputs[1:] {
+		if len(g.Data) > 0 && &g.Data[0] == &inputs[0].Data[0] {
 			return false
 		}
 	}

@@ -103,28 +103,25 @@ func runTrsm(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 // dsyrk at half the cost of dgemm and the upper triangle is completed
 // from it, so the result is the full S − X Xᵀ even for a non-symmetric S.
 func runSyrk(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-	s, x, y := in[0], in[1], in[2]
-	if x.Cols != y.Cols || s.Rows != x.Rows || s.Cols != y.Rows {
-		return nil, shapeErr("syrk", "S − X Yᵀ needs S m×p, X m×k and Y p×k, got S %s, X %s, Y %s", Shape(s), Shape(x), Shape(y))
-	}
-	return syrk(s, x, y, false)
+	return syrk(in, false)
 }
 
 // updateSyrk is runSyrk computing in S's memory where it can: for two
 // different panels (the same-panel case needs S's upper triangle after
 // its lower one is overwritten, so it copies).
 func updateSyrk(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	return syrk(in, true)
+}
+
+// syrk computes S − X Yᵀ, in S's memory if inPlace allows and X and Y
+// are different tiles.
+func syrk(in []blas64.General, inPlace bool) ([]blas64.General, error) {
 	s, x, y := in[0], in[1], in[2]
 	if x.Cols != y.Cols || s.Rows != x.Rows || s.Cols != y.Rows {
 		return nil, shapeErr("syrk", "S − X Yᵀ needs S m×p, X m×k and Y p×k, got S %s, X %s, Y %s", Shape(s), Shape(x), Shape(y))
 	}
-	return syrk(s, x, y, !sameTile(x, y))
-}
-
-// syrk computes S − X Yᵀ, in S's memory if inPlace.
-func syrk(s, x, y blas64.General, inPlace bool) ([]blas64.General, error) {
 	c := s
-	if !inPlace {
+	if !inPlace || sameTile(x, y) {
 		c = Clone(s)
 	}
 	if !sameTile(x, y) || c.Rows == 0 {
