@@ -1,11 +1,16 @@
 // Package provisioner starts workers to match a job's parallelism. Every
 // Interval it reads the queue depth and applies the scaling policy of the
-// numpywren paper (§4.2): with sf the scaling factor and W the pipeline
-// width, it launches
+// numpywren paper (§4.2): with sf the scaling factor, W the pipeline
+// width and pending the tasks in the queue (the paper's "pending and
+// executable tasks": visible and leased, since a leased task stays in
+// the queue until it is done), it launches
 //
 //	ceil(sf · pending / W) − running
 //
-// workers, capped so that at most MaxWorkers run. Workers scale down by
+// workers, capped so that at most MaxWorkers run. Counting only visible
+// tasks would leave a ready task waiting behind a busy worker's full
+// pipeline: a Cholesky of 4×4 tiles on two workers got its second worker
+// 1.0 s into a 4.1 s job instead of at 0.2 s. Workers scale down by
 // themselves: they stop after an idle timeout. A launcher starts workers
 // as goroutines here, as processes or Lambda functions elsewhere; a
 // goroutine launcher can emulate Lambda: a cold start before each worker
@@ -39,8 +44,8 @@ func (p Policy) withDefaults() Policy {
 	return p
 }
 
-// Launch returns how many workers to start for pending queued tasks and
-// running workers.
+// Launch returns how many workers to start for the tasks in the queue
+// (visible and leased) and the running workers.
 func (p Policy) Launch(pending, running int) int {
 	p = p.withDefaults()
 	want := int(math.Ceil(p.ScaleFactor * float64(pending) / float64(p.Pipeline)))
@@ -106,15 +111,10 @@ func (p *Provisioner) round(ctx context.Context, at time.Duration) {
 	if err != nil {
 		return
 	}
-	running := p.Launcher.Running()
-	pending := visible
-	if running == 0 && inflight > 0 {
-		// Leases held with no worker alive belong to dead workers. They
-		// lapse, but a queue may show that only when someone receives
-		// (fauxqs does): keep one worker around to take them over.
-		pending = max(pending, 1)
-	}
-	n := p.Policy.Launch(pending, running)
+	// Leases held with no worker alive belong to dead workers: they
+	// lapse, but a queue may show that only when someone receives (fauxqs
+	// does); counting them launches workers to take them over.
+	n := p.Policy.Launch(visible+inflight, p.Launcher.Running())
 	launched := 0
 	for range n {
 		if p.Launcher.Launch(ctx) != nil {

@@ -64,22 +64,36 @@ func TestProvisionerFollowsQueue(t *testing.T) {
 	q.visible.Store(3)
 	wait(3)
 	// Every worker died holding leases the queue still counts as in
-	// flight: one worker is launched to take them over when they lapse.
+	// flight: workers are launched to take them over when they lapse.
 	q.visible.Store(0)
 	q.inflight.Store(2)
 	l.running.Store(0)
-	wait(1)
+	wait(2)
 	cancel()
 	<-done
 	tl := p.Timeline()
-	if len(tl) < 3 || tl[len(tl)-1].Running != 1 {
+	if len(tl) < 3 || tl[len(tl)-1].Running != 2 {
 		t.Fatalf("timeline %+v", tl)
 	}
 	launched := 0
 	for _, s := range tl {
 		launched += s.Launched
 	}
-	if launched != 9 {
-		t.Errorf("%d launches recorded, want 9", launched)
+	if launched != 10 {
+		t.Errorf("%d launches recorded, want 10", launched)
+	}
+}
+
+// A task waiting behind a worker whose pipeline is full gets a worker of
+// its own: leased tasks count as pending.
+func TestProvisionerCountsLeased(t *testing.T) {
+	q, l := &fakeQueue{}, &fakeLauncher{}
+	l.running.Store(1)
+	q.inflight.Store(2) // the running worker's two pipeline slots
+	q.visible.Store(1)
+	p := &Provisioner{Queue: q, Launcher: l, Policy: Policy{ScaleFactor: 1, Pipeline: 2, MaxWorkers: 4}}
+	p.round(context.Background(), 0)
+	if got := l.Running(); got != 2 { // ceil(3/2)
+		t.Fatalf("%d workers running, want 2", got)
 	}
 }
