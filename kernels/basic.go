@@ -106,34 +106,40 @@ func runSyrk(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	return syrk(in, false)
 }
 
-// updateSyrk is runSyrk computing in S's memory where it can: for two
-// different panels (the same-panel case needs S's upper triangle after
-// its lower one is overwritten, so it copies).
+// updateSyrk is runSyrk computing in S's memory.
 func updateSyrk(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	return syrk(in, true)
 }
 
-// syrk computes S − X Yᵀ, in S's memory if inPlace allows and X and Y
-// are different tiles.
+// syrk computes S − X Yᵀ, in S's memory if inPlace.
 func syrk(in []blas64.General, inPlace bool) ([]blas64.General, error) {
 	s, x, y := in[0], in[1], in[2]
 	if x.Cols != y.Cols || s.Rows != x.Rows || s.Cols != y.Rows {
 		return nil, shapeErr("syrk", "S − X Yᵀ needs S m×p, X m×k and Y p×k, got S %s, X %s, Y %s", Shape(s), Shape(x), Shape(y))
 	}
 	c := s
-	if !inPlace || sameTile(x, y) {
+	if !inPlace {
 		c = Clone(s)
 	}
 	if !sameTile(x, y) || c.Rows == 0 {
 		blas64.Gemm(blas.NoTrans, blas.Trans, -1, x, y, 1, c)
 		return []blas64.General{c}, nil
 	}
+	// X Xᵀ = P is symmetric and dsyrk computes only C's lower triangle,
+	// so the upper one comes from it: for i < j, S[i][j] − P[i][j] =
+	// (S[i][j] − S[j][i]) + (S[j][i] − P[j][i]). Keeping S[i][j] − S[j][i]
+	// (zero for a symmetric S) in the upper triangle while dsyrk
+	// overwrites the lower one makes that work in C's own memory.
 	n := c.Rows
-	blas64.Syrk(blas.NoTrans, -1, x, 1, blas64.Symmetric{Uplo: blas.Lower, N: n, Stride: c.Stride, Data: c.Data})
-	// For i < j: (X Xᵀ)[i][j] = (X Xᵀ)[j][i] = S[j][i] − C[j][i].
 	for i := range n {
 		for j := i + 1; j < n; j++ {
-			c.Data[i*c.Stride+j] = s.Data[i*s.Stride+j] - (s.Data[j*s.Stride+i] - c.Data[j*c.Stride+i])
+			c.Data[i*c.Stride+j] -= c.Data[j*c.Stride+i]
+		}
+	}
+	blas64.Syrk(blas.NoTrans, -1, x, 1, blas64.Symmetric{Uplo: blas.Lower, N: n, Stride: c.Stride, Data: c.Data})
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			c.Data[i*c.Stride+j] += c.Data[j*c.Stride+i]
 		}
 	}
 	return []blas64.General{c}, nil

@@ -26,30 +26,38 @@ func init() {
 			m += t.Rows
 		}
 		return qrFlops(m, in[0].Cols)
-	}})
+	}, Workspace: 1}) // V of two stacked tiles is two tiles tall
 	register(&Kernel{Name: "qr_leaf", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-		return one(applyQ("qr_leaf", blas.Trans, in[0], in[1], in[2]))
-	}, Flops: leafFlops})
+		return one(applyQ("qr_leaf", blas.Trans, in[0], in[1], in[2], false))
+	}, Update: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return one(applyQ("qr_leaf", blas.Trans, in[0], in[1], in[2], true))
+	}, Updates: []int{2}, Flops: leafFlops, Workspace: 2})
 	register(&Kernel{Name: "qr_trailing_update", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-		return qrTrailing("qr_trailing_update", blas.Trans, in)
-	}, Flops: leafFlops})
+		return qrTrailing("qr_trailing_update", blas.Trans, in, false)
+	}, Update: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return qrTrailing("qr_trailing_update", blas.Trans, in, true)
+	}, Updates: []int{2, 3}, Flops: leafFlops, Workspace: 2})
 	register(&Kernel{Name: "qr_leaf_q", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-		return one(applyQ("qr_leaf_q", blas.NoTrans, in[0], in[1], in[2]))
-	}, Flops: leafFlops})
+		return one(applyQ("qr_leaf_q", blas.NoTrans, in[0], in[1], in[2], false))
+	}, Update: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return one(applyQ("qr_leaf_q", blas.NoTrans, in[0], in[1], in[2], true))
+	}, Updates: []int{2}, Flops: leafFlops, Workspace: 2})
 	register(&Kernel{Name: "qr_trailing_update_q", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-		return qrTrailing("qr_trailing_update_q", blas.NoTrans, in)
-	}, Flops: leafFlops})
+		return qrTrailing("qr_trailing_update_q", blas.NoTrans, in, false)
+	}, Update: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return qrTrailing("qr_trailing_update_q", blas.NoTrans, in, true)
+	}, Updates: []int{2, 3}, Flops: leafFlops, Workspace: 2})
 	register(&Kernel{Name: "lq_factor", Run: runLQFactor, Flops: func(in []blas64.General) float64 {
 		n := 0
 		for _, t := range in {
 			n += t.Cols
 		}
 		return qrFlops(n, in[0].Rows)
-	}})
+	}, Workspace: 3}) // the transposed inputs, side by side; V two tiles tall
 	register(&Kernel{Name: "lq_leaf", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-		return one(applyQRight("lq_leaf", in[0], in[1], in[2]))
-	}, Flops: lqFlops})
-	register(&Kernel{Name: "lq_trailing_update", Run: runLQTrailing, Flops: lqFlops})
+		return one(applyQRight("lq_leaf", in[0], in[1], in[2], false))
+	}, Flops: lqFlops, Workspace: 2})
+	register(&Kernel{Name: "lq_trailing_update", Run: runLQTrailing, Flops: lqFlops, Workspace: 4}) // [S0 S1], W and X
 }
 
 // qrFlops counts dgeqrf on m×n plus forming T.
@@ -90,18 +98,17 @@ func stackRows(kernel string, in []blas64.General) (blas64.General, error) {
 	return m, nil
 }
 
-// splitRows splits m into its first r rows and the rest.
-func splitRows(m blas64.General, r int) (blas64.General, blas64.General) {
-	top := Clone(blas64.General{Rows: r, Cols: m.Cols, Stride: m.Stride, Data: m.Data})
-	bottom := Clone(blas64.General{Rows: m.Rows - r, Cols: m.Cols, Stride: m.Stride, Data: m.Data[min(r*m.Stride, len(m.Data)):]})
-	return top, bottom
-}
-
-// qr factors m (overwritten) and returns V, T and R.
+// qr factors m (overwritten; V when it is at least as tall as wide)
+// and returns V, T and R.
 func qr(m blas64.General) (v, t, r blas64.General) {
 	rows, cols := m.Rows, m.Cols
 	k := min(rows, cols)
-	v, t, r = NewTile(rows, k), NewTile(k, k), NewTile(k, cols)
+	t, r = NewTile(k, k), NewTile(k, cols)
+	if k == cols {
+		v = m // V takes m's place: one tile less in memory
+	} else {
+		v = NewTile(rows, k)
+	}
 	if k == 0 {
 		return v, t, r
 	}
@@ -116,6 +123,9 @@ func qr(m blas64.General) (v, t, r blas64.General) {
 			switch {
 			case j >= i && i < k:
 				r.Data[i*r.Stride+j] = x
+				if j < k {
+					v.Data[i*v.Stride+j] = 0 // R's place in m, when v is m
+				}
 			case j < i && j < k:
 				v.Data[i*v.Stride+j] = x
 			}
@@ -200,17 +210,22 @@ func runQRFactor(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	return []blas64.General{v, t, r}, nil
 }
 
-// applyQ computes Qᵀ S = S − V Tᵀ (Vᵀ S) (trans) or Q S = S − V T (Vᵀ S).
-func applyQ(kernel string, trans blas.Transpose, v, t, s blas64.General) (blas64.General, error) {
+// applyQ computes Qᵀ S = S − V Tᵀ (Vᵀ S) (trans) or Q S = S − V T (Vᵀ S),
+// in S's memory when inPlace (the caller owns it), else in a copy.
+func applyQ(kernel string, trans blas.Transpose, v, t, s blas64.General, inPlace bool) (blas64.General, error) {
 	if t.Rows != v.Cols || t.Cols != v.Cols || s.Rows != v.Rows {
 		return blas64.General{}, shapeErr(kernel, "needs V m×k, T k×k and S with m rows, got V %s, T %s, S %s", Shape(v), Shape(t), Shape(s))
 	}
-	out := Clone(s)
-	wyApplyLeft(trans, v, t, out)
-	return out, nil
+	if !inPlace {
+		s = Clone(s)
+	}
+	wyApplyLeft(trans, v, t, s)
+	return s, nil
 }
 
-// qrTrailing applies Qᵀ (trans) or Q of a stacked factorisation to [S0; S1].
+// qrTrailing applies Qᵀ (trans) or Q of a stacked factorisation to [S0; S1],
+// in place of S0 and S1 when inPlace (the caller owns them), else on
+// copies.
 //
 // The factorisation stacked two R factors. When V has as many rows as S0
 // and S1 together, Q acts on all of them. When it has fewer, the R
@@ -219,7 +234,7 @@ func applyQ(kernel string, trans blas.Transpose, v, t, s blas64.General) (blas64
 // first rows of its tile, so Q acts on the first k0 rows of S0 and k1 of
 // S1 and the other rows stay. A top tile holds at least as many rows as
 // the panel is wide, so k0 = min(rows of S0, columns of V).
-func qrTrailing(kernel string, trans blas.Transpose, in []blas64.General) ([]blas64.General, error) {
+func qrTrailing(kernel string, trans blas.Transpose, in []blas64.General, inPlace bool) ([]blas64.General, error) {
 	v, t, s0, s1 := in[0], in[1], in[2], in[3]
 	k0 := s0.Rows
 	if s0.Rows+s1.Rows != v.Rows {
@@ -229,24 +244,14 @@ func qrTrailing(kernel string, trans blas.Transpose, in []blas64.General) ([]bla
 	if k1 < 0 || k1 > s1.Rows || s0.Cols != s1.Cols {
 		return nil, shapeErr(kernel, "V with %d rows does not fit S0 %s and S1 %s", v.Rows, Shape(s0), Shape(s1))
 	}
-	top0, rest0 := splitRows(s0, k0)
-	top1, rest1 := splitRows(s1, k1)
-	s, err := stackRows(kernel, []blas64.General{top0, top1})
-	if err != nil {
-		return nil, err
+	if t.Rows != v.Cols || t.Cols != v.Cols {
+		return nil, shapeErr(kernel, "needs V m×k and T k×k, got V %s, T %s", Shape(v), Shape(t))
 	}
-	out, err := applyQ(kernel, trans, v, t, s)
-	if err != nil {
-		return nil, err
+	if !inPlace {
+		s0, s1 = Clone(s0), Clone(s1)
 	}
-	new0, new1 := splitRows(out, k0)
-	if rest0.Rows > 0 {
-		new0, _ = stackRows(kernel, []blas64.General{new0, rest0})
-	}
-	if rest1.Rows > 0 {
-		new1, _ = stackRows(kernel, []blas64.General{new1, rest1})
-	}
-	return []blas64.General{new0, new1}, nil
+	wyApplyLeftParts(trans, v, t, view(s0, 0, 0, k0, s0.Cols), view(s1, 0, 0, k1, s1.Cols))
+	return []blas64.General{s0, s1}, nil
 }
 
 // runLQFactor factors A, or [A B] side by side, as L Q.
@@ -266,14 +271,17 @@ func runLQFactor(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	return []blas64.General{v, t, Transpose(r)}, nil
 }
 
-// applyQRight computes S Qₗᵀ = S (I − V T Vᵀ) = S − (S V) T Vᵀ.
-func applyQRight(kernel string, v, t, s blas64.General) (blas64.General, error) {
+// applyQRight computes S Qₗᵀ = S (I − V T Vᵀ) = S − (S V) T Vᵀ, in S's
+// memory when inPlace, else in a copy.
+func applyQRight(kernel string, v, t, s blas64.General, inPlace bool) (blas64.General, error) {
 	if t.Rows != v.Cols || t.Cols != v.Cols || s.Cols != v.Rows {
 		return blas64.General{}, shapeErr(kernel, "needs V n×k, T k×k and S with n columns, got V %s, T %s, S %s", Shape(v), Shape(t), Shape(s))
 	}
-	out := Clone(s)
-	wyApplyRight(v, t, out)
-	return out, nil
+	if !inPlace {
+		s = Clone(s)
+	}
+	wyApplyRight(v, t, s)
+	return s, nil
 }
 
 // runLQTrailing applies Qₗᵀ of a side-by-side factorisation to [S0 S1].
@@ -288,7 +296,7 @@ func runLQTrailing(in []blas64.General, _ []lp.Value) ([]blas64.General, error) 
 		copy(row, s0.Data[i*s0.Stride:i*s0.Stride+s0.Cols])
 		copy(row[s0.Cols:], s1.Data[i*s1.Stride:i*s1.Stride+s1.Cols])
 	}
-	out, err := applyQRight("lq_trailing_update", v, t, s)
+	out, err := applyQRight("lq_trailing_update", v, t, s, true) // s is this call's
 	if err != nil {
 		return nil, err
 	}

@@ -30,11 +30,26 @@ type Kernel struct {
 	Run func(in []blas64.General, scalars []lp.Value) ([]blas64.General, error)
 	// Flops counts the floating-point operations Run performs on in.
 	Flops func(in []blas64.General) float64
-	// Update, when set, is Run for a caller that owns in[0] (its memory is
-	// the caller's alone and no other input shares it): it may compute
-	// the first output in in[0]'s memory instead of a copy. The kernels
-	// that update a tile (S − X Yᵀ, C ± A B) have it.
+	// Update, when set, is Run for a caller that owns the inputs Updates
+	// lists (their memory is the caller's alone and no other input shares
+	// it): it may compute outputs in their memory instead of copies. The
+	// kernels that update tiles (S − X Yᵀ, C ± A B, Qᵀ [S0; S1]) have it.
 	Update func(in []blas64.General, scalars []lp.Value) ([]blas64.General, error)
+	// Updates lists the inputs Update may overwrite; nil means in[0].
+	Updates []int
+	// Workspace is the memory Run (or Update) needs besides its inputs
+	// and one tile per output, in tiles as large as the largest input:
+	// scratch, and outputs larger than a tile. A worker with a memory
+	// bound counts it.
+	Workspace int
+}
+
+// Updated returns the inputs Update may overwrite.
+func (k *Kernel) Updated() []int {
+	if k.Updates == nil {
+		return []int{0}
+	}
+	return k.Updates
 }
 
 var table = map[string]*Kernel{}

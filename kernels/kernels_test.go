@@ -554,11 +554,17 @@ func TestLUKernels(t *testing.T) {
 	check(t, "solve_lower_unit ‖LX − B‖", scaled(sub(mul(lo, y[0]), b2), norm(lo)*norm(y[0]), 6))
 }
 
-// Update gives Run's result bit for bit, in the first input's memory
-// where it says it can, and leaves the other inputs alone.
+// Update gives Run's result bit for bit, in the memory of the inputs it
+// says it updates where it can, and leaves the other inputs alone.
 func TestUpdateInPlace(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	x := randTile(rng, 40, 30)
+	// A reduction-tree node (V = [I; upper triangle]) and a stacked
+	// factorisation of two full tiles (V unit lower trapezoidal).
+	l0, _ := run(t, "qr_factor", []blas64.General{randTile(rng, 20, 20)})
+	l1, _ := run(t, "qr_factor", []blas64.General{randTile(rng, 20, 20)})
+	tree, _ := run(t, "qr_factor", []blas64.General{l0[2], l1[2]})
+	full, _ := run(t, "qr_factor", []blas64.General{randTile(rng, 20, 20), randTile(rng, 20, 20)})
 	for _, tc := range []struct {
 		name    string
 		in      []blas64.General
@@ -567,7 +573,12 @@ func TestUpdateInPlace(t *testing.T) {
 		{"gemm_add", []blas64.General{randTile(rng, 40, 50), x, randTile(rng, 30, 50)}, true},
 		{"gemm_sub", []blas64.General{randTile(rng, 40, 50), x, randTile(rng, 30, 50)}, true},
 		{"syrk", []blas64.General{randTile(rng, 40, 20), x, randTile(rng, 20, 30)}, true},
-		{"syrk", []blas64.General{randTile(rng, 40, 40), x, x}, false}, // a diagonal block copies
+		{"syrk", []blas64.General{randTile(rng, 40, 40), x, x}, true}, // a diagonal block, S not symmetric
+		{"qr_trailing_update", []blas64.General{tree[0], tree[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true},
+		{"qr_trailing_update_q", []blas64.General{tree[0], tree[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true},
+		{"qr_trailing_update", []blas64.General{full[0], full[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true},
+		{"qr_leaf", []blas64.General{l0[0], l0[1], randTile(rng, 20, 15)}, true},
+		{"qr_leaf_q", []blas64.General{l1[0], l1[1], randTile(rng, 20, 15)}, true},
 	} {
 		k, _ := Lookup(tc.name)
 		if k.Update == nil {
@@ -577,25 +588,33 @@ func TestUpdateInPlace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		others := make([][]float64, len(tc.in))
-		for i, g := range tc.in[1:] {
-			others[i+1] = slices.Clone(g.Data)
+		in := slices.Clone(tc.in)
+		updated := k.Updated()
+		before := make([][]float64, len(in))
+		for i := range in {
+			if slices.Contains(updated, i) {
+				in[i] = Clone(in[i])
+			} else {
+				before[i] = slices.Clone(in[i].Data)
+			}
 		}
-		first := Clone(tc.in[0])
-		in := append([]blas64.General{first}, tc.in[1:]...)
 		got, err := k.Update(in, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(got[0].Data, want[0].Data) {
-			t.Errorf("%s: Update differs from Run", tc.name)
+		for o := range want {
+			if !slices.Equal(got[o].Data, want[o].Data) {
+				t.Errorf("%s: Update's output %d differs from Run's", tc.name, o)
+			}
+			if o < len(updated) {
+				if shared := &got[o].Data[0] == &in[updated[o]].Data[0]; shared != tc.inPlace {
+					t.Errorf("%s: output %d computed in input %d's memory: %v, want %v", tc.name, o, updated[o], shared, tc.inPlace)
+				}
+			}
 		}
-		if shared := &got[0].Data[0] == &first.Data[0]; shared != tc.inPlace {
-			t.Errorf("%s: computed in the input's memory: %v, want %v", tc.name, shared, tc.inPlace)
-		}
-		for i, g := range in[1:] {
-			if !slices.Equal(g.Data, others[i+1]) {
-				t.Errorf("%s: Update changed input %d", tc.name, i+1)
+		for i, g := range in {
+			if before[i] != nil && !slices.Equal(g.Data, before[i]) {
+				t.Errorf("%s: Update changed input %d", tc.name, i)
 			}
 		}
 	}
@@ -603,4 +622,11 @@ func TestUpdateInPlace(t *testing.T) {
 	if _, err := k.Update([]blas64.General{NewTile(2, 2), NewTile(2, 3), NewTile(3, 3)}, nil); err == nil {
 		t.Error("gemm_add's Update accepted mismatched shapes")
 	}
+}
+
+// splitRows splits m into its first r rows and the rest.
+func splitRows(m blas64.General, r int) (blas64.General, blas64.General) {
+	top := Clone(blas64.General{Rows: r, Cols: m.Cols, Stride: m.Stride, Data: m.Data})
+	bottom := Clone(blas64.General{Rows: m.Rows - r, Cols: m.Cols, Stride: m.Stride, Data: m.Data[min(r*m.Stride, len(m.Data)):]})
+	return top, bottom
 }

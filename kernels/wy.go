@@ -106,20 +106,57 @@ func addInto(dst, src blas64.General) {
 // wyApplyLeft overwrites S (m×c) with (I − V op(T) Vᵀ) S, op(T) = Tᵀ for
 // blas.Trans (Qᵀ S) and T for blas.NoTrans (Q S).
 func wyApplyLeft(trans blas.Transpose, v, t, s blas64.General) {
-	m, k, c := v.Rows, v.Cols, s.Cols
+	p := min(v.Cols, s.Rows)
+	wyApplyLeftParts(trans, v, t, view(s, 0, 0, p, s.Cols), view(s, p, 0, s.Rows-p, s.Cols))
+}
+
+// wyApplyLeftParts is wyApplyLeft on S = [S1; S2] held as two blocks of
+// rows, anywhere in memory (two tiles a tree node's reflectors act on),
+// each overwritten in place: V's first S1.Rows rows act on S1, the others
+// on S2.
+func wyApplyLeftParts(trans blas.Transpose, v, t, s1, s2 blas64.General) {
+	m, k, c := v.Rows, v.Cols, s1.Cols
 	if k == 0 || c == 0 || m == 0 {
 		return
 	}
+	p := s1.Rows
 	sh := shapeOfV(v)
-	if !sh.unit {
+	if !sh.unit || p != k {
+		// W = Vᵀ S, W = op(T) W, S −= V W, with V split like S.
+		vt, vb := view(v, 0, 0, p, k), view(v, p, 0, m-p, k)
 		w := NewTile(k, c)
-		blas64.Gemm(blas.Trans, blas.NoTrans, 1, v, s, 0, w)
+		beta := 0.0
+		if p > 0 {
+			blas64.Gemm(blas.Trans, blas.NoTrans, 1, vt, s1, 0, w)
+			beta = 1
+		}
+		if m > p {
+			blas64.Gemm(blas.Trans, blas.NoTrans, 1, vb, s2, beta, w)
+		}
 		blas64.Trmm(blas.Left, trans, 1, upperTri(t, blas.NonUnit), w)
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, v, w, 1, s)
+		if p > 0 {
+			blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, vt, w, 1, s1)
+		}
+		if m > p {
+			blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, vb, w, 1, s2)
+		}
 		return
 	}
-	v1, s1 := view(v, 0, 0, k, k), view(s, 0, 0, k, c)
+	v1 := view(v, 0, 0, k, k)
 	m2 := m - k
+	if sh.ident && sh.tri && m2 >= k {
+		// A reduction-tree node, V = [I; U] with U k×k upper triangular
+		// (rows of V below it are zero): one k×c workspace.
+		u, s2 := upperTri(view(v, k, 0, k, k), blas.NonUnit), view(s2, 0, 0, k, c)
+		w := Clone(s2)
+		blas64.Trmm(blas.Left, blas.Trans, 1, u, w) // W = Uᵀ S2
+		addInto(w, s1)                              // W = S1 + Uᵀ S2
+		blas64.Trmm(blas.Left, trans, 1, upperTri(t, blas.NonUnit), w)
+		subInto(s1, w)                                // S1 −= W
+		blas64.Trmm(blas.Left, blas.NoTrans, 1, u, w) // W = U W
+		subInto(s2, w)                                // S2 −= U W
+		return
+	}
 	// W = V1ᵀ S1 + V2ᵀ S2.
 	w := Clone(s1)
 	if !sh.ident {
@@ -129,12 +166,13 @@ func wyApplyLeft(trans blas.Transpose, v, t, s blas64.General) {
 	if sh.tri {
 		r = min(m2, k)
 	}
-	v2, s2 := view(v, k, 0, r, k), view(s, k, 0, r, c)
+	v2, s2 := view(v, k, 0, r, k), view(s2, 0, 0, r, c)
+	var x blas64.General // r×c scratch of the triangular products
 	if r > 0 {
 		if sh.tri {
 			// V2 = [V2a V2b], V2a r×r upper triangular.
 			v2a, v2b := view(v2, 0, 0, r, r), view(v2, 0, r, r, k-r)
-			x := Clone(s2)
+			x = Clone(s2)
 			blas64.Trmm(blas.Left, blas.Trans, 1, upperTri(v2a, blas.NonUnit), x)
 			addInto(view(w, 0, 0, r, c), x)
 			if k > r {
@@ -150,7 +188,7 @@ func wyApplyLeft(trans blas.Transpose, v, t, s blas64.General) {
 	if r > 0 {
 		if sh.tri {
 			v2a, v2b := view(v2, 0, 0, r, r), view(v2, 0, r, r, k-r)
-			x := Clone(view(w, 0, 0, r, c))
+			copyInto(x, view(w, 0, 0, r, c))
 			blas64.Trmm(blas.Left, blas.NoTrans, 1, upperTri(v2a, blas.NonUnit), x)
 			subInto(s2, x)
 			if k > r {
@@ -165,6 +203,13 @@ func wyApplyLeft(trans blas.Transpose, v, t, s blas64.General) {
 		blas64.Trmm(blas.Left, blas.NoTrans, 1, lowerTri(v1, blas.Unit), w)
 	}
 	subInto(s1, w)
+}
+
+// copyInto sets dst = src (same shape).
+func copyInto(dst, src blas64.General) {
+	for i := range dst.Rows {
+		copy(dst.Data[i*dst.Stride:i*dst.Stride+dst.Cols], src.Data[i*src.Stride:i*src.Stride+dst.Cols])
+	}
 }
 
 // wyApplyRight overwrites S (c×m) with S (I − V T Vᵀ).
