@@ -172,10 +172,16 @@ func TestAutoBlock(t *testing.T) {
 			t.Errorf("AutoBlock(%s, %d, %d, %d) = %d, want %d", tc.alg, tc.rows, tc.cols, tc.w, got, tc.want)
 		}
 	}
-	// Shared services: tiles of at least 1024 (unless the matrix is smaller).
-	for _, tc := range []struct{ n, want int }{{4096, 1024}, {8192, 1024}, {16384, 2048}, {700, 700}} {
-		if got := AutoBlock("cholesky", tc.n, tc.n, 2, true); got != tc.want {
-			t.Errorf("AutoBlock(cholesky, %d, remote) = %d, want %d", tc.n, got, tc.want)
+	// Shared services: tiles of at least 1024 (unless the matrix is
+	// smaller), half the tiles' parallelism of memory services.
+	for _, tc := range []struct{ n, w, want int }{{4096, 2, 1024}, {8192, 2, 2048}, {16384, 2, 4096}, {700, 2, 700}, {65536, 300, 1536}} {
+		if got := AutoBlock("cholesky", tc.n, tc.n, tc.w, true); got != tc.want {
+			t.Errorf("AutoBlock(cholesky, %d, %d workers, remote) = %d, want %d", tc.n, tc.w, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ n, w, want int }{{4096, 2, 2048}, {8192, 2, 4096}, {8192, 8, 2048}} {
+		if got := AutoBlock("gemm", tc.n, tc.n, tc.w, true); got != tc.want {
+			t.Errorf("AutoBlock(gemm, %d, %d workers, remote) = %d, want %d", tc.n, tc.w, got, tc.want)
 		}
 	}
 }
