@@ -65,6 +65,10 @@ type Options struct {
 	// (default: the npw in PATH, then "worker").
 	WorkerCommand []string
 
+	// Trace keeps every task's span in the workers' reports (the
+	// Workers of each job's result).
+	Trace bool
+
 	Log *slog.Logger
 	// Progress, when set, is called about once a second during a job.
 	Progress func(state.Status)
@@ -304,7 +308,7 @@ func (e *Engine) env() job.Env {
 
 func (e *Engine) jobOptions() job.Options {
 	o := job.Options{MaxWorkers: e.opts.Workers, Pipeline: e.opts.Pipeline, ScaleFactor: e.opts.ScaleFactor,
-		ColdStart: e.opts.ColdStart, RuntimeLimit: e.opts.RuntimeLimit, Log: e.opts.Log, Progress: e.opts.Progress}
+		ColdStart: e.opts.ColdStart, RuntimeLimit: e.opts.RuntimeLimit, Trace: e.opts.Trace, Log: e.opts.Log, Progress: e.opts.Progress}
 	switch e.opts.Launch {
 	case "process":
 		command := e.opts.WorkerCommand

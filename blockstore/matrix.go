@@ -81,9 +81,9 @@ func (m *BigMatrix) gridIndex(fixed []int32, i, j int) []int32 {
 	return idx
 }
 
-// defaultFixed returns the leading indices the binding rule fixes: zeros
+// DefaultFixed returns the leading indices the binding rule fixes: zeros
 // for all but the last two.
-func (m *BigMatrix) defaultFixed() []int32 { return make([]int32, max(m.Arity-2, 0)) }
+func (m *BigMatrix) DefaultFixed() []int32 { return make([]int32, max(m.Arity-2, 0)) }
 
 // ceilDiv returns the number of blocks of size b covering n.
 func ceilDiv(n, b int) int { return (n + b - 1) / b }
@@ -115,7 +115,7 @@ func Upload(ctx context.Context, s *Store, m *BigMatrix, a blas64.General, paral
 			if m.Arity == 1 {
 				c0, c1 = 0, a.Cols
 			}
-			key := m.Key(m.gridIndex(m.defaultFixed(), i, j))
+			key := m.Key(m.gridIndex(m.DefaultFixed(), i, j))
 			slot := &sizes[i*colBlocks+j]
 			g.Go(func() error {
 				n, err := s.PutTile(ctx, key, sub(a, r0, c0, r1, c1))
@@ -145,7 +145,7 @@ func sub(a blas64.General, r0, c0, r1, c1 int) blas64.General {
 // reads a single tile. Tiles that were never written are zeros.
 func Assemble(ctx context.Context, s *Store, m *BigMatrix, fixed []int32, parallel int) (blas64.General, error) {
 	if fixed == nil {
-		fixed = m.defaultFixed()
+		fixed = m.DefaultFixed()
 	}
 	free := m.Arity - len(fixed)
 	if free < 0 || free > 2 {
@@ -257,7 +257,7 @@ func example(m *BigMatrix) string {
 // index).
 func CanCopyTiles(src *BigMatrix, fixed []int32, dst *BigMatrix) bool {
 	if fixed == nil {
-		fixed = src.defaultFixed()
+		fixed = src.DefaultFixed()
 	}
 	rowBlocks := src.Arity == 1 && dst.Arity == 1 && len(fixed) == 0
 	grids := src.Arity-len(fixed) == 2 && dst.Arity >= 2
@@ -273,7 +273,7 @@ func CopyTiles(ctx context.Context, s *Store, src *BigMatrix, fixed []int32, dst
 		return 0, fmt.Errorf("copy %s to %s: the tile grids differ", src.Name, dst.Name)
 	}
 	if fixed == nil {
-		fixed = src.defaultFixed()
+		fixed = src.DefaultFixed()
 	}
 	keys, err := s.List(ctx, src.Dir())
 	if err != nil {
@@ -292,7 +292,7 @@ func CopyTiles(ctx context.Context, s *Store, src *BigMatrix, fixed []int32, dst
 		if len(grid) == 2 {
 			j = int(grid[1])
 		}
-		dstKey := dst.Key(dst.gridIndex(dst.defaultFixed(), i, j))
+		dstKey := dst.Key(dst.gridIndex(dst.DefaultFixed(), i, j))
 		copied++
 		g.Go(func() error { return s.Copy(gctx, dstKey, key) })
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"gonum.org/v1/gonum/blas/blas64"
@@ -74,6 +75,40 @@ func (j *Job) Priority(n analysis.Node) int {
 type Matrix struct {
 	blockstore.BigMatrix
 	Output bool
+	// Alias, when set, serves one grid of the matrix from another
+	// matrix's tiles, read in place instead of copied into the job.
+	Alias *Alias `json:",omitempty"`
+}
+
+// An Alias maps the grid of tiles whose leading indices are Fixed onto the
+// grid of Tiles whose leading indices are TilesFixed: tile
+// (Fixed..., i, j) is read from Tiles' (TilesFixed..., i, j). No task
+// writes a tile of the grid (the job checks this before using an alias),
+// so the other matrix is only read.
+type Alias struct {
+	Fixed      []int32
+	Tiles      blockstore.BigMatrix
+	TilesFixed []int32
+}
+
+// Key returns the store key of the tile with the given indices.
+func (m *Matrix) Key(idx []int32) string {
+	a := m.Alias
+	if a == nil || len(idx) != len(a.Fixed)+2 || !slices.Equal(idx[:len(a.Fixed)], a.Fixed) {
+		return m.BigMatrix.Key(idx)
+	}
+	var buf [8]int32
+	return a.Tiles.Key(append(append(buf[:0], a.TilesFixed...), idx[len(a.Fixed):]...))
+}
+
+// TileBytes is the size of a full tile of the job's largest block, as
+// float64 values.
+func (j *Job) TileBytes() int64 {
+	var b int64
+	for _, m := range j.Matrices {
+		b = max(b, int64(m.Block))
+	}
+	return 8 * b * b
 }
 
 // Key returns the store key of a tile.

@@ -30,6 +30,12 @@ type Remote struct {
 	RuntimeLimit time.Duration `json:"runtime_limit,omitempty"`
 	MaxAttempts  int           `json:"max_attempts,omitempty"`
 	MaxReceives  int           `json:"max_receives,omitempty"`
+	// Memory bounds the bytes of tiles the worker holds at once (see
+	// Config.Memory); 0 takes (pipeline × 3 + 2) full tiles of the job,
+	// what a task of three tiles per pipeline slot needs.
+	Memory int64 `json:"memory,omitempty"`
+	// Trace keeps every task's span in the worker's report (Config.Trace).
+	Trace bool `json:"trace,omitempty"`
 }
 
 // QueueName is the name of a job's queue.
@@ -101,9 +107,14 @@ func Serve(ctx context.Context, r Remote, log *slog.Logger) (Report, error) {
 		return Report{}, err
 	}
 	defer q.Close()
+	memory := r.Memory
+	if memory <= 0 {
+		memory = int64(3*max(r.Pipeline, 1)+2) * job.TileBytes()
+	}
 	rep, err := Run(ctx, Config{Job: job, Tiles: tiles, Queue: q, State: st, ID: r.ID,
 		Pipeline: r.Pipeline, Lease: r.Lease, Poll: r.Poll, IdleTimeout: r.IdleTimeout,
-		RuntimeLimit: r.RuntimeLimit, MaxAttempts: r.MaxAttempts, MaxReceives: r.MaxReceives, Log: log})
+		RuntimeLimit: r.RuntimeLimit, MaxAttempts: r.MaxAttempts, MaxReceives: r.MaxReceives,
+		Memory: memory, Trace: r.Trace, Log: log})
 	rep.Requests = Requests{Tiles: tiles.Requests(), Queue: q.Requests(), State: st.Requests() + 1} // +1: the report
 	rep.PeakRSS = peakRSS()
 	if err != nil {

@@ -56,6 +56,11 @@ type Config struct {
 	RuntimeLimit time.Duration // the worker's lifetime; 0 is unlimited
 	MaxAttempts  int           // failed attempts of one task that fail the job (default 3)
 	MaxReceives  int           // deliveries of one task that fail the job (default 10)
+	// Memory bounds the bytes of tiles the worker's tasks hold at once
+	// (inputs and outputs, each counted as a full tile): a task reads
+	// only when its tiles fit next to those of the tasks in flight, or
+	// when none is in flight. 0 is no bound.
+	Memory int64
 
 	// Kernel finds a kernel by name (default kernels.Lookup).
 	Kernel func(name string) (*kernels.Kernel, bool)
@@ -65,7 +70,10 @@ type Config struct {
 	// OnTask, when set, receives the metrics of every task this worker
 	// completes first.
 	OnTask func(TaskReport)
-	Log    *slog.Logger
+	// Trace, when set, keeps the span of every task the worker completes
+	// first in Report.Spans.
+	Trace bool
+	Log   *slog.Logger
 }
 
 // A TaskReport is what one task cost.
@@ -108,6 +116,16 @@ type Report struct {
 	// PeakRSS is the peak resident memory of the worker's process in
 	// bytes, set by Serve (a goroutine worker shares its process).
 	PeakRSS int64 `json:",omitzero"`
+	// Spans are the tasks this worker completed first, with Config.Trace.
+	Spans []Span `json:",omitempty"`
+}
+
+// A Span is when one task passed each phase on a worker: leased (its
+// processing began), its tiles read, its kernel run, its outputs written,
+// and its completion recorded.
+type Span struct {
+	Task                                  string
+	Leased, Read, Computed, Written, Done time.Time
 }
 
 // Requests counts requests to the tile store, the queue and the state store.
@@ -155,6 +173,7 @@ type worker struct {
 	start    time.Time
 	deadline time.Time // zero without a runtime limit
 	compute  chan struct{}
+	mem      *budget // nil without Config.Memory
 	// private: the tile store's reads are this worker's own memory
 	// (S3, files), so a kernel may update its first input in place.
 	private bool
@@ -183,6 +202,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		active: map[string]bool{}, stopped: make(chan struct{})}
 	if p, ok := cfg.Tiles.(interface{ PrivateReads() bool }); ok {
 		w.private = p.PrivateReads()
+	}
+	if cfg.Memory > 0 {
+		w.mem = newBudget(cfg.Memory, cfg.Job.TileBytes())
 	}
 	w.acks.w = w
 	w.report = Report{Worker: cfg.ID, Started: w.start}
@@ -411,20 +433,48 @@ func (w *worker) process(ctx context.Context, lease queue.Lease) error {
 	if err != nil {
 		return w.failJob(ctx, lease, err.Error())
 	}
+	k, ok := w.cfg.Kernel(w.plan.Kernel(node))
+	if !ok {
+		return w.failJob(ctx, lease, fmt.Sprintf("task %s: no kernel %s", w.describe(node), w.plan.Kernel(node)))
+	}
+	// update lists the inputs the kernel may compute its outputs in: with
+	// private reads, those of a kernel with Update.
+	var update []int
+	if k.Update != nil && w.private {
+		update = k.Updated()
+	}
+	var held int64 // bytes reserved in w.mem until the outputs are written
+	if w.mem != nil {
+		held = w.footprint(reads, writes, len(update), k.Workspace)
+		if err := w.mem.acquire(ctx, held); err != nil {
+			return err
+		}
+	}
+	release := func() {
+		if held > 0 {
+			w.mem.release(held)
+			held = 0
+		}
+	}
+	defer release()
 	var m state.Metrics
 	t0 := time.Now()
-	inputs, err := w.read(ctx, reads, &m)
-	m.ReadSeconds = time.Since(t0).Seconds()
+	sp := Span{Task: lease.Body, Leased: t0}
+	in, err := w.read(ctx, reads, update, &m)
+	sp.Read = time.Now()
+	m.ReadSeconds = sp.Read.Sub(t0).Seconds()
 	if err != nil {
 		return w.readFailed(ctx, lease, node, err)
 	}
 	if err := w.hook(Read, lease.Body); err != nil {
 		return err
 	}
-	outputs, err := w.run(node, reads, inputs, &m)
+	outputs, updated, err := w.run(node, k, reads, in, update, &m)
+	w.mem.giveBack(in.lent) // the kernel is done reading them
 	if err != nil {
 		return w.attemptFailed(ctx, lease, node, err)
 	}
+	sp.Computed = time.Now()
 	if err := w.hook(Computed, lease.Body); err != nil {
 		return err
 	}
@@ -434,23 +484,49 @@ func (w *worker) process(ctx context.Context, lease queue.Lease) error {
 	}
 	t0 = time.Now()
 	err = w.write(ctx, writes, outputs, &c, &m)
-	m.WriteSeconds = time.Since(t0).Seconds()
+	sp.Written = time.Now()
+	m.WriteSeconds = sp.Written.Sub(t0).Seconds()
+	release() // the tiles are in the store (or the attempt failed)
 	if err != nil {
 		return w.attemptFailed(ctx, lease, node, err)
+	}
+	if w.cache() {
+		w.keep(reads, in, update, updated, writes, outputs, &c)
 	}
 	if err := w.hook(Written, lease.Body); err != nil {
 		return err
 	}
-	return w.finish(ctx, lease, node, &c, m)
+	return w.finish(ctx, lease, node, &c, m, &sp)
 }
 
 func (w *worker) describe(n analysis.Node) string {
 	return fmt.Sprintf("%s (%s)", w.plan.Describe(n), w.plan.Position(n))
 }
 
+// cache says whether the worker keeps tiles for its later tasks: with a
+// memory bound to keep them in, and private reads (a tile read from the
+// store is the worker's own memory).
+func (w *worker) cache() bool { return w.mem != nil && w.private }
+
+// taskInputs are a task's input tiles, one per read (a tile read twice is
+// one value), and where each came from.
+type taskInputs struct {
+	tiles []blas64.General
+	// borrowed marks the reads served by the worker's cache, whose
+	// memory the cache still shares: no kernel may modify it. lent are
+	// those tiles, to give back to the cache after the task.
+	borrowed []bool
+	lent     []*cached
+	// fetched marks the reads fetched from the store.
+	fetched []bool
+}
+
 // read fetches the distinct input tiles in parallel; a tile read twice is
-// one value, which lets syrk see that X and Y are the same tile.
-func (w *worker) read(ctx context.Context, reads []analysis.Tile, m *state.Metrics) ([]blas64.General, error) {
+// one value, which lets syrk see that X and Y are the same tile. Tiles in
+// the worker's cache are not fetched: those at the positions in update
+// (which the kernel may overwrite) leave the cache (or are copied from
+// it while another task reads them), the others are borrowed from it.
+func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, m *state.Metrics) (taskInputs, error) {
 	byKey := map[string]int{}
 	var keys []string
 	slot := make([]int, len(reads))
@@ -466,8 +542,34 @@ func (w *worker) read(ctx context.Context, reads []analysis.Tile, m *state.Metri
 	}
 	tiles := make([]blas64.General, len(keys))
 	sizes := make([]int, len(keys))
+	hit := make([]bool, len(keys))
+	borrowed := make([]bool, len(keys))
+	var lent []*cached
+	if w.cache() {
+		for j, k := range keys {
+			take := false
+			for _, i := range update {
+				take = take || i < len(slot) && slot[i] == j
+			}
+			t, c, copyIt, ok := w.mem.lookup(k, take)
+			hit[j] = ok
+			switch {
+			case copyIt:
+				tiles[j] = kernels.Clone(t)
+				w.mem.giveBack([]*cached{c})
+			case c != nil:
+				tiles[j], borrowed[j] = t, true
+				lent = append(lent, c)
+			default:
+				tiles[j] = t
+			}
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for j, k := range keys {
+		if hit[j] {
+			continue
+		}
 		g.Go(func() error {
 			t, n, err := w.cfg.Tiles.GetTile(gctx, k)
 			if err != nil {
@@ -478,16 +580,56 @@ func (w *worker) read(ctx context.Context, reads []analysis.Tile, m *state.Metri
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		w.mem.giveBack(lent)
+		return taskInputs{}, err
 	}
-	inputs := make([]blas64.General, len(reads))
+	in := taskInputs{tiles: make([]blas64.General, len(reads)), borrowed: make([]bool, len(reads)),
+		fetched: make([]bool, len(reads)), lent: lent}
 	for i, j := range slot {
-		inputs[i] = tiles[j]
+		in.tiles[i], in.borrowed[i], in.fetched[i] = tiles[j], borrowed[j], !hit[j]
 	}
-	for _, n := range sizes {
+	for j, n := range sizes {
 		m.BytesRead += int64(n)
+		if hit[j] {
+			m.CacheHits++
+		}
 	}
-	return inputs, nil
+	return in, nil
+}
+
+// keep caches, after a task, the tiles a later task reads: its outputs
+// (as written) and the inputs it fetched and left unmodified that other
+// tasks read too.
+func (w *worker) keep(reads []analysis.Tile, in taskInputs, update []int, updated bool, writes []analysis.Tile, outputs []blas64.General, c *state.Completion) {
+	readers := func(t analysis.Tile) int {
+		key := w.cfg.Job.Key(t)
+		for _, wt := range c.Written {
+			if wt.Key == key {
+				return wt.Readers
+			}
+		}
+		rs, err := w.plan.Readers(t, nil)
+		if err != nil {
+			return 0
+		}
+		return len(rs)
+	}
+	for i, t := range writes {
+		if i < len(outputs) && readers(t) > 0 {
+			w.mem.keep(w.cfg.Job.Key(t), outputs[i], int64(8*len(outputs[i].Data)))
+		}
+	}
+	modified := map[int]bool{}
+	if updated {
+		for _, i := range update {
+			modified[i] = true
+		}
+	}
+	for i, t := range reads {
+		if in.fetched[i] && !modified[i] && readers(t) > 1 {
+			w.mem.keep(w.cfg.Job.Key(t), in.tiles[i], int64(8*len(in.tiles[i].Data)))
+		}
+	}
 }
 
 func indexOf(slot []int, j int) int {
@@ -526,16 +668,14 @@ func (w *worker) readFailed(ctx context.Context, lease queue.Lease, node analysi
 	return w.attemptFailed(ctx, lease, node, fmt.Errorf("tile %s: %w", w.plan.TileString(re.tile), err))
 }
 
-// run computes the task on the worker's one compute slot.
-func (w *worker) run(node analysis.Node, reads []analysis.Tile, inputs []blas64.General, m *state.Metrics) (out []blas64.General, err error) {
+// run computes the task on the worker's one compute slot with kernel k;
+// updated says whether it ran the kernel's Update, computing outputs in
+// the memory of the inputs at the positions in update.
+func (w *worker) run(node analysis.Node, k *kernels.Kernel, reads []analysis.Tile, in taskInputs, update []int, m *state.Metrics) (out []blas64.General, updated bool, err error) {
 	name := w.plan.Kernel(node)
-	k, ok := w.cfg.Kernel(name)
-	if !ok {
-		return nil, fmt.Errorf("no kernel %s", name)
-	}
 	scalars, err := w.plan.ScalarArgs(node)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	w.compute <- struct{}{}
 	defer func() { <-w.compute }()
@@ -544,30 +684,39 @@ func (w *worker) run(node analysis.Node, reads []analysis.Tile, inputs []blas64.
 			err = fmt.Errorf("kernel %s panicked: %v", name, r)
 		}
 	}()
+	inputs := in.tiles
 	runK := k.Run
-	if k.Update != nil && w.private && ownsFirst(inputs) {
-		runK = k.Update
+	if len(update) > 0 && owns(inputs, update) {
+		updated = true
+		for _, i := range update {
+			updated = updated && !in.borrowed[i]
+		}
+		if updated {
+			runK = k.Update
+		}
 	}
 	t0 := time.Now()
 	out, err = runK(inputs, scalars)
 	m.ComputeSeconds = time.Since(t0).Seconds()
 	if err != nil {
-		return nil, fmt.Errorf("kernel %s on %s: %w", name, w.tileList(reads, inputs), err)
+		return nil, false, fmt.Errorf("kernel %s on %s: %w", name, w.tileList(reads, inputs), err)
 	}
 	m.Flops = k.Flops(inputs)
-	return out, nil
+	return out, updated, nil
 }
 
-// ownsFirst says whether no other input of a task shares the first
-// one's memory (read dedupes a tile read twice into one value), so that
-// with private reads that memory is the kernel's to update.
-func ownsFirst(inputs []blas64.General) bool {
-	if len(inputs) == 0 || len(inputs[0].Data) == 0 {
-		return false
-	}
-	for _, g := range inputs[1:] {
-		if len(g.Data) > 0 && &g.Data[0] == &inputs[0].Data[0] {
+// owns says whether each input at the positions in which has memory no
+// other input shares (read dedupes a tile read twice into one value), so
+// that with private reads that memory is the kernel's to update.
+func owns(inputs []blas64.General, which []int) bool {
+	for _, i := range which {
+		if i >= len(inputs) || len(inputs[i].Data) == 0 {
 			return false
+		}
+		for j, g := range inputs {
+			if j != i && len(g.Data) > 0 && &g.Data[0] == &inputs[i].Data[0] {
+				return false
+			}
 		}
 	}
 	return true
@@ -630,13 +779,13 @@ func (w *worker) replay(ctx context.Context, lease queue.Lease, node analysis.No
 	if err != nil {
 		return w.failJob(ctx, lease, err.Error())
 	}
-	return w.finish(ctx, lease, node, &c, state.Metrics{})
+	return w.finish(ctx, lease, node, &c, state.Metrics{}, nil)
 }
 
 // finish records the completion c (first, or replayed for a done task),
 // enqueues the ready children, deletes tiles no longer needed and
 // acknowledges the task.
-func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.Node, c *state.Completion, m state.Metrics) error {
+func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.Node, c *state.Completion, m state.Metrics, sp *Span) error {
 	c.Metrics = m
 	out, err := w.cfg.State.Complete(ctx, w.cfg.Job.ID, *c)
 	if err != nil {
@@ -646,6 +795,10 @@ func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.No
 	if out.First {
 		w.report.Tasks++
 		w.report.Metrics.Add(m)
+		if w.cfg.Trace && sp != nil {
+			sp.Done = time.Now()
+			w.report.Spans = append(w.report.Spans, *sp)
+		}
 	} else {
 		w.report.Replays++
 	}
@@ -673,6 +826,9 @@ func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.No
 		return err
 	}
 	if len(out.Free) > 0 {
+		if w.cache() {
+			w.mem.forget(out.Free)
+		}
 		if err := w.cfg.Tiles.Delete(ctx, out.Free...); err != nil {
 			w.cfg.Log.Warn("deleting scratch tiles failed", "worker", w.cfg.ID, "err", err)
 		}

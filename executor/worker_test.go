@@ -209,3 +209,118 @@ func TestLeaseRenewal(t *testing.T) {
 		return true
 	})
 }
+
+// A worker with a memory bound reads a task only when its tiles fit next
+// to those of the tasks in flight: with room for one task's tiles, its
+// pipeline slots take turns; with room for all, they overlap.
+func TestMemoryBound(t *testing.T) {
+	for _, tc := range []struct {
+		memory  int64
+		overlap bool
+	}{{1, false}, {1 << 30, true}} {
+		h := newHarness(t, 16)
+		cfg := h.config("bounded")
+		cfg.Pipeline = 3
+		cfg.Memory = tc.memory
+		cfg.Kernel = slowKernels(5*time.Millisecond, nil)
+		var mu sync.Mutex
+		inFlight, most := 0, 0
+		cfg.Hook = func(p Phase, _ string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			switch p {
+			case Read:
+				inFlight++
+				most = max(most, inFlight)
+			case Written:
+				inFlight--
+			}
+			return nil
+		}
+		rep, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Reason != "job done" {
+			t.Fatalf("memory %d: the worker stopped: %s", tc.memory, rep.Reason)
+		}
+		if tc.overlap != (most > 1) {
+			t.Errorf("memory %d: at most %d tasks between their reads and writes", tc.memory, most)
+		}
+	}
+}
+
+func TestBudget(t *testing.T) {
+	b := newBudget(10, 0)
+	ctx := context.Background()
+	if err := b.acquire(ctx, 15); err != nil { // alone, a task larger than the bound runs
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := b.acquire(short, 1); err == nil {
+		t.Fatal("acquired past the bound")
+	}
+	done := make(chan error)
+	go func() { done <- b.acquire(ctx, 6) }()
+	b.release(15)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := b.acquire(ctx, 4); err != nil { // 6 + 4 fit
+		t.Fatal(err)
+	}
+}
+
+// The cache lends tiles, hands a tile over to a task that will modify it
+// only when no task is reading it, keeps within the bound less the slack,
+// and gives up its oldest tiles when a task needs the room.
+func TestTileCache(t *testing.T) {
+	tile := func(v float64) blas64.General {
+		g := kernels.NewTile(2, 2)
+		g.Data[0] = v
+		return g
+	}
+	b := newBudget(100, 10)
+	ctx := context.Background()
+	b.keep("a", tile(1), 40)
+	b.keep("b", tile(2), 40)
+	b.keep("c", tile(3), 40) // 120 > 90: "a", the oldest, makes room
+	if _, _, _, ok := b.lookup("a", false); ok {
+		t.Fatal(`"a" still cached past the bound`)
+	}
+	g, lent, cp, ok := b.lookup("b", false)
+	if !ok || lent == nil || cp || g.Data[0] != 2 {
+		t.Fatalf(`lookup "b": %v %v %v %v`, g.Data, lent, cp, ok)
+	}
+	// "b" is lent: a task that modifies it gets told to copy it.
+	if _, lent2, cp, ok := b.lookup("b", true); !ok || !cp {
+		t.Fatal(`a lent tile was handed over`)
+	} else {
+		b.giveBack([]*cached{lent2})
+	}
+	b.giveBack([]*cached{lent})
+	if _, lent, cp, ok := b.lookup("b", true); !ok || lent != nil || cp {
+		t.Fatal(`a tile no task reads was not handed over`)
+	}
+	if _, _, _, ok := b.lookup("b", false); ok {
+		t.Fatal(`a tile handed over is still cached`)
+	}
+	// A task's reservation evicts the cache down to the bound less slack.
+	if err := b.acquire(ctx, 60); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, ok := b.lookup("c", false); ok {
+		t.Fatal(`"c" still cached next to a task of 60 (bound 100, slack 10)`)
+	}
+	b.keep("d", tile(4), 40) // 60 + 40 > 90: not kept
+	if _, _, _, ok := b.lookup("d", false); ok {
+		t.Fatal(`"d" cached past the bound`)
+	}
+	b.release(60)
+	b.keep("e", tile(5), 40)
+	b.forget([]string{"e"})
+	if _, _, _, ok := b.lookup("e", false); ok || b.cached != 0 {
+		t.Fatalf(`"e" cached after forget (%d bytes cached)`, b.cached)
+	}
+}

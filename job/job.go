@@ -92,6 +92,7 @@ type Options struct {
 	// shared services. By default workers are goroutines running cfg.
 	Pool     func(remote executor.Remote, cfg executor.Config) (provisioner.Pool, error)
 	Progress func(state.Status) // called about once a second
+	Trace    bool               // keep every task's span in the workers' reports
 	Log      *slog.Logger
 }
 
@@ -102,6 +103,7 @@ type Result struct {
 	// TasksByKernel counts the job's tasks per kernel, in program order.
 	TasksByKernel []KernelCount
 	Status        state.Status
+	Started       time.Time // when Run began
 	Wall          time.Duration
 	Workers       []provisioner.WorkerReport
 	Timeline      []provisioner.Sample
@@ -117,15 +119,36 @@ type KernelCount struct {
 	Tasks  int64
 }
 
-// countTasks walks the plan once, counting tasks per kernel.
-// countTasks walks the plan once: tasks in all, tasks per kernel, and the
-// range of the task priorities.
-func countTasks(p *analysis.Plan) (int64, []KernelCount, [2]int, error) {
+// A grid is the tiles of a matrix whose leading indices are fixed.
+type grid struct {
+	matrix int
+	fixed  []int32
+}
+
+func (g grid) contains(t analysis.Tile) bool {
+	return int(t.Matrix) == g.matrix && int(t.N) == len(g.fixed)+2 && slices.Equal(t.Indices()[:len(g.fixed)], g.fixed)
+}
+
+// countTasks walks the plan once: tasks in all, tasks per kernel, the
+// range of the task priorities, and which of grids some task writes into.
+func countTasks(p *analysis.Plan, grids []grid) (int64, []KernelCount, [2]int, []bool, error) {
 	var counts []KernelCount
 	index := map[string]int{}
 	var total int64
 	prio := [2]int{math.MaxInt, math.MinInt}
+	written := make([]bool, len(grids))
 	err := p.Walk(func(n analysis.Node) error {
+		if len(grids) > 0 {
+			_, writes, err := p.Tiles(n)
+			if err != nil {
+				return err
+			}
+			for _, t := range writes {
+				for i, g := range grids {
+					written[i] = written[i] || g.contains(t)
+				}
+			}
+		}
 		pr := p.Priority(n)
 		prio[0], prio[1] = min(prio[0], pr), max(prio[1], pr)
 		k := p.Kernel(n)
@@ -142,7 +165,7 @@ func countTasks(p *analysis.Plan) (int64, []KernelCount, [2]int, error) {
 	if total == 0 {
 		prio = [2]int{}
 	}
-	return total, counts, prio, err
+	return total, counts, prio, written, err
 }
 
 // TrafficStats counts requests to the services during the job (through
@@ -201,7 +224,7 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{ID: id, Program: spec.Plan.Program().Name, Matrices: map[string]*blockstore.BigMatrix{}, Outputs: spec.Outputs}
+	res := &Result{ID: id, Started: start, Program: spec.Plan.Program().Name, Matrices: map[string]*blockstore.BigMatrix{}, Outputs: spec.Outputs}
 	for i := range j.Matrices {
 		res.Matrices[j.Matrices[i].Name] = &j.Matrices[i].BigMatrix
 	}
@@ -232,11 +255,23 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 			opts.Log.Warn("deleting the job's tiles failed", "job", id, "err", err)
 		}
 	}()
-	if res.Uploaded, err = upload(ctx, env.Tiles, j, spec, opts.Parallel); err != nil {
+	candidates, grids := aliasCandidates(j, spec)
+	tasks, counts, prio, written, err := countTasks(spec.Plan, grids)
+	if err != nil {
 		return nil, err
 	}
-	tasks, counts, prio, err := countTasks(spec.Plan)
-	if err != nil {
+	for i, in := range candidates {
+		if !written[i] {
+			// No task writes the input's grid: read the input's tiles
+			// there in place instead of copying them into the job.
+			fixed := in.Fixed
+			if fixed == nil {
+				fixed = in.Tiles.DefaultFixed()
+			}
+			j.Matrices[grids[i].matrix].Alias = &executor.Alias{Fixed: grids[i].fixed, Tiles: *in.Tiles, TilesFixed: fixed}
+		}
+	}
+	if res.Uploaded, err = upload(ctx, env.Tiles, j, spec, opts.Parallel); err != nil {
 		return nil, err
 	}
 	j.Priorities = prio
@@ -340,14 +375,35 @@ func inPlace(in Input, m *lambdapack.Matrix, block int) bool {
 	return in.Tiles != nil && !in.Copy && in.Fixed == nil && in.Tiles.Arity == m.Arity && in.Tiles.Block == block && !m.Written
 }
 
+// aliasCandidates returns the inputs whose tiles could be read in place
+// by a matrix tasks write (a grid of a matrix with more than two
+// indices, as Cholesky's S[0, j, k]), and those grids. Each can be an
+// alias if no task writes into its grid and the matrix is not kept.
+func aliasCandidates(j *executor.Job, spec Spec) ([]Input, []grid) {
+	var ins []Input
+	var grids []grid
+	for _, in := range spec.Inputs {
+		i := spec.Plan.MatrixIndex(in.Name)
+		m := &j.Matrices[i].BigMatrix
+		if in.Tiles == nil || in.Copy || inPlace(in, spec.Plan.Program().Matrix(in.Name), spec.Block) ||
+			m.Arity <= 2 || slices.Contains(spec.Outputs, in.Name) || !blockstore.CanCopyTiles(in.Tiles, in.Fixed, m) {
+			continue
+		}
+		ins = append(ins, in)
+		grids = append(grids, grid{matrix: i, fixed: m.DefaultFixed()})
+	}
+	return ins, grids
+}
+
 func upload(ctx context.Context, s *blockstore.Store, j *executor.Job, spec Spec, parallel int) (int64, error) {
 	var total int64
 	prog := spec.Plan.Program()
 	for _, in := range spec.Inputs {
-		if inPlace(in, prog.Matrix(in.Name), spec.Block) {
+		jm := &j.Matrices[spec.Plan.MatrixIndex(in.Name)]
+		if inPlace(in, prog.Matrix(in.Name), spec.Block) || jm.Alias != nil {
 			continue
 		}
-		m := &j.Matrices[spec.Plan.MatrixIndex(in.Name)].BigMatrix
+		m := &jm.BigMatrix
 		if in.Tiles != nil && !in.Copy && blockstore.CanCopyTiles(in.Tiles, in.Fixed, m) {
 			// The tiles are already right: copy them as stored.
 			if _, err := blockstore.CopyTiles(ctx, s, in.Tiles, in.Fixed, m, parallel); err != nil {
@@ -394,7 +450,7 @@ func enqueueStarters(ctx context.Context, q *queue.Queue, j *executor.Job) error
 func run(ctx context.Context, env Env, j *executor.Job, q *queue.Queue, opts Options, res *Result) error {
 	cfg := executor.Config{Job: j, Tiles: env.Tiles, Queue: q, State: env.State,
 		Pipeline: opts.Pipeline, Lease: opts.Lease, Poll: opts.Poll, IdleTimeout: opts.IdleTimeout,
-		RuntimeLimit: opts.RuntimeLimit, MaxAttempts: opts.MaxAttempts, Log: opts.Log}
+		RuntimeLimit: opts.RuntimeLimit, MaxAttempts: opts.MaxAttempts, Trace: opts.Trace, Log: opts.Log}
 	if opts.Worker != nil {
 		opts.Worker(&cfg)
 	}
@@ -402,7 +458,7 @@ func run(ctx context.Context, env Env, j *executor.Job, q *queue.Queue, opts Opt
 	if opts.Pool != nil {
 		remote := executor.Remote{Job: j.ID, Store: env.Tiles.URL(), Queue: env.QueueURL, State: env.State.URL(),
 			Pipeline: opts.Pipeline, Lease: opts.Lease, Poll: opts.Poll, IdleTimeout: opts.IdleTimeout,
-			RuntimeLimit: opts.RuntimeLimit, MaxAttempts: opts.MaxAttempts}
+			RuntimeLimit: opts.RuntimeLimit, MaxAttempts: opts.MaxAttempts, Trace: opts.Trace}
 		if err := remote.Check(); err != nil {
 			return err
 		}

@@ -1,9 +1,11 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/executor"
 	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/state"
 )
@@ -280,4 +283,140 @@ func TestMissingInputTile(t *testing.T) {
 		!strings.Contains(err.Error(), "reads input tile S[0,2,2], which does not exist") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// Tiles already in the store that a program reads from a grid of a matrix
+// it writes elsewhere (Cholesky's S[0, j, k]) are read in place: no
+// copies, and the input is untouched.
+func TestInputGridReadInPlace(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ n, block int }{{8, 8}, {45, 7}, {64, 16}} {
+		t.Run(fmt.Sprintf("n=%d,block=%d", tc.n, tc.block), func(t *testing.T) {
+			env, _, _ := testEnv(t)
+			a := spd(rand.New(rand.NewPCG(7, uint64(tc.n))), tc.n)
+			in := &blockstore.BigMatrix{Name: "A", Prefix: "data", Arity: 2, Block: tc.block}
+			if _, _, err := blockstore.Upload(ctx, env.Tiles, in, a, 4); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshotTiles(t, env, in.Dir())
+			copies := env.Tiles.Stats().Copies.Load()
+			spec := Spec{Plan: plan(t, "cholesky", fmt.Sprintf("N=%d", tiles(tc.n, tc.block))), Block: tc.block,
+				Inputs: []Input{{Name: "S", Tiles: in}}, Outputs: []string{"O"}}
+			res := runJob(t, env, spec, fast())
+			check(t, "‖A − LLᵀ‖", choleskyResidual(t, a, assemble(t, env, res, "O", nil)))
+			if n := env.Tiles.Stats().Copies.Load() - copies; n != 0 {
+				t.Errorf("the job copied %d tiles of its input", n)
+			}
+			if res.Uploaded != 0 {
+				t.Errorf("the job uploaded %d bytes", res.Uploaded)
+			}
+			if after := snapshotTiles(t, env, in.Dir()); !maps.EqualFunc(before, after, bytes.Equal) {
+				t.Error("the job changed its input's tiles")
+			}
+		})
+	}
+}
+
+// A program that writes into the grid its input is bound to (here over
+// the input's tiles S[0, j, 1]) gets a copy of the input: its writes never
+// reach the input's tiles.
+func TestInputGridWrittenIsCopied(t *testing.T) {
+	ctx := context.Background()
+	env, _, _ := testEnv(t)
+	const src = `
+def grow(S: BigMatrix, O: BigMatrix, N: int):
+    for j in range(0, N):
+        S[0, j, 1] = scale(S[0, j, 0], 2.0)
+        O[j, 0] = add(S[0, j, 1], S[0, j, 0])
+`
+	args, err := lp.ParseArgs([]string{"N=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := analysis.Compile("grow.lp", src, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := randomDense(rand.New(rand.NewPCG(8, 8)), 8, 8)
+	in := &blockstore.BigMatrix{Name: "A", Prefix: "data", Arity: 2, Block: 4}
+	if _, _, err := blockstore.Upload(ctx, env.Tiles, in, a, 4); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotTiles(t, env, in.Dir())
+	res := runJob(t, env, Spec{Plan: p, Block: 4, Inputs: []Input{{Name: "S", Tiles: in}}, Outputs: []string{"O"}}, fast())
+	if after := snapshotTiles(t, env, in.Dir()); !maps.EqualFunc(before, after, bytes.Equal) {
+		t.Errorf("the job wrote into its input's tiles: %d before, %d after", len(before), len(after))
+	}
+	o := assemble(t, env, res, "O", nil)
+	for i := range 8 {
+		for j := range 4 {
+			if got, want := o.Data[i*o.Stride+j], 3*a.Data[i*a.Stride+j]; got != want {
+				t.Fatalf("O[%d,%d] = %g, want %g", i, j, got, want)
+			}
+		}
+	}
+}
+
+// snapshotTiles returns the objects under dir.
+func snapshotTiles(t *testing.T, env Env, dir string) map[string][]byte {
+	t.Helper()
+	keys, err := env.Tiles.List(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string][]byte{}
+	for _, k := range keys {
+		if m[k], err = env.Tiles.Get(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
+}
+
+// Workers with a memory bound on a store whose reads are their own (files
+// here, S3 in the cloud) keep tiles for their later tasks: the results
+// are bit for bit those of workers without the cache (memory services),
+// and some reads come from the cache — including tiles a task updates in
+// place (Cholesky's and QR's trailing updates).
+func TestWorkerTileCache(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	a := randomDense(rng, 70, 45)
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		out  string
+	}{
+		{"cholesky 70, block 16", choleskyJob(t, spd(rng, 70), 16), "O"},
+		{"cholesky 32, one tile", choleskyJob(t, spd(rng, 32), 32), "O"}, // one task: nothing to reuse
+		{"gemm 3×3×3 tiles", Spec{Plan: plan(t, "gemm", "M=3 N=3 K=3 G=3"), Block: 16,
+			Inputs: []Input{{Name: "A", Array: randomDense(rng, 40, 45)}, {Name: "B", Array: randomDense(rng, 45, 33)}}, Outputs: []string{"C"}}, "C"},
+		{"qr 5×3 tiles", Spec{Plan: plan(t, "qr", "MT=5 NT=3"), Block: 16, Inputs: []Input{{Name: "A", Array: a}}, Outputs: []string{"R"}}, "R"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := cleanRunOf(t, tc.spec, tc.out)
+			tiles, err := blockstore.Open(context.Background(), "file://"+t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, _, _ := testEnv(t)
+			env.Tiles = tiles
+			opts := fast()
+			opts.MaxWorkers = 2
+			opts.Worker = func(c *executor.Config) { c.Memory = 12 * c.Job.TileBytes() }
+			res := runJob(t, env, tc.spec, opts)
+			if got := assemble(t, env, res, tc.out, nil); !sameBits(got, want) {
+				t.Fatal("the result with tile caches differs from the one without")
+			}
+			if res.Status.Metrics.CacheHits == 0 && res.Status.Tasks > 1 {
+				t.Fatal("no read was served by a worker's cache")
+			}
+			t.Logf("%d of the reads from the cache, %d bytes from the store", res.Status.Metrics.CacheHits, res.Status.Metrics.BytesRead)
+		})
+	}
+}
+
+func cleanRunOf(t *testing.T, spec Spec, out string) blas64.General {
+	env, _, _ := testEnv(t)
+	res := runJob(t, env, spec, fast())
+	return assemble(t, env, res, out, nil)
 }

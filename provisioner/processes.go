@@ -61,6 +61,9 @@ func Args(r executor.Remote) []string {
 	add("--runtime-limit", r.RuntimeLimit > 0, r.RuntimeLimit.String())
 	add("--max-attempts", r.MaxAttempts > 0, strconv.Itoa(r.MaxAttempts))
 	add("--max-receives", r.MaxReceives > 0, strconv.Itoa(r.MaxReceives))
+	if r.Trace {
+		args = append(args, "--trace")
+	}
 	return args
 }
 

@@ -51,6 +51,9 @@ type Metrics struct {
 	ReadSeconds    float64 `json:"read_seconds"`
 	ComputeSeconds float64 `json:"compute_seconds"`
 	WriteSeconds   float64 `json:"write_seconds"`
+	// CacheHits counts tile reads a worker served from its own cache
+	// instead of the store.
+	CacheHits int64 `json:"cache_hits"`
 }
 
 // Add adds m2 to m.
@@ -61,6 +64,7 @@ func (m *Metrics) Add(m2 Metrics) {
 	m.ReadSeconds += m2.ReadSeconds
 	m.ComputeSeconds += m2.ComputeSeconds
 	m.WriteSeconds += m2.WriteSeconds
+	m.CacheHits += m2.CacheHits
 }
 
 // Status is a snapshot of a job.

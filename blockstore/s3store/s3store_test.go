@@ -31,6 +31,17 @@ func fresh(t *testing.T) string {
 	return u.String()
 }
 
+// open opens a store under a fresh prefix, emptied when the test ends.
+func open(t *testing.T) *blockstore.Store {
+	t.Helper()
+	s, err := blockstore.Open(context.Background(), fresh(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { clear(s.Driver()) })
+	return s
+}
+
 // clear deletes everything under the driver's prefix.
 func clear(d blockstore.Driver) {
 	ctx := context.Background()
@@ -41,23 +52,14 @@ func clear(d blockstore.Driver) {
 
 func TestS3Driver(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) blockstore.Driver {
-		s, err := blockstore.Open(context.Background(), fresh(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { clear(s.Driver()) })
-		return s.Driver()
+		return open(t).Driver()
 	})
 }
 
 // TestTiles moves a matrix through MinIO as .npy tiles, in parallel.
 func TestTiles(t *testing.T) {
 	ctx := context.Background()
-	s, err := blockstore.Open(ctx, fresh(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer clear(s.Driver())
+	s := open(t)
 	keys := map[string]int{}
 	for i := range 3 {
 		for j := range 3 {
@@ -110,11 +112,7 @@ func TestOpenErrors(t *testing.T) {
 // stored tile it was read from untouched.
 func TestPrivateTiles(t *testing.T) {
 	ctx := context.Background()
-	s, err := blockstore.Open(ctx, fresh(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer clear(s.Driver())
+	s := open(t)
 	if !s.PrivateReads() {
 		t.Fatal("S3 reads are not private")
 	}

@@ -28,7 +28,7 @@ func (e *engineFlags) engine(ctx context.Context, stderr io.Writer, onJob func(*
 // engineOptions are the Go API's options of the flags.
 func (e *engineFlags) engineOptions(stderr io.Writer, onJob func(*job.Result)) engine.Options {
 	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, Pipeline: e.pipeline,
-		ScaleFactor: e.sf, ColdStart: e.coldStart, RuntimeLimit: e.runtime, OnJob: onJob}
+		ScaleFactor: e.sf, ColdStart: e.coldStart, RuntimeLimit: e.runtime, Trace: e.trace != "", OnJob: onJob}
 	switch e.launch {
 	case "process":
 		opts.Launch, opts.WorkerCommand = "process", workerCommand()
@@ -167,6 +167,9 @@ a second job. --verify prints ‖A − QR‖/(‖A‖·n·ε) and ‖QᵀQ − I
 					return err
 				}
 			}
+			if err := s.engine.writeFiles(ss.results, &lines); err != nil {
+				return err
+			}
 			printSummary(cmd.OutOrStdout(), fmt.Sprintf("qr %d×%d, block %d", a.Rows, a.Cols, s.engine.block), ss.results, ss.uploaded, lines)
 			if s.compare {
 				if err := printCompare(cmd.OutOrStdout(), qrReference(a, formQ), elapsed); err != nil {
@@ -262,6 +265,9 @@ vectors are not computed. --verify compares with gonum's dense Dgesvd
 					return err
 				}
 				lines = append(lines, fmt.Sprintf("S → %s (%d values, largest first)", s.out, len(sv)))
+			}
+			if err := s.engine.writeFiles(ss.results, &lines); err != nil {
+				return err
 			}
 			printSummary(cmd.OutOrStdout(), fmt.Sprintf("svd %d×%d, block %d", a.Rows, a.Cols, s.engine.block), ss.results, ss.uploaded, lines)
 			if len(ss.results) > 0 {
@@ -412,6 +418,9 @@ func (s *shortcut) runSolve(ctx context.Context, stdout, stderr io.Writer, a, b 
 	if err := writeOut(s.out, X, &lines, "X"); err != nil {
 		return err
 	}
+	if err := s.engine.writeFiles(ss.results, &lines); err != nil {
+		return err
+	}
 	printSummary(stdout, fmt.Sprintf("solve %d×%d with %d right-hand sides, %s, block %d", a.Rows, a.Cols, b.Cols, method, s.engine.block), ss.results, ss.uploaded, lines)
 	if s.compare {
 		if err := printCompare(stdout, solveReference(a, b, spd), elapsed); err != nil {
@@ -505,6 +514,9 @@ A singular matrix fails with an error. --verify prints
 					return err
 				}
 				lines = append(lines, fmt.Sprintf("P → %s (%d row indices)", pPath, len(p)))
+			}
+			if err := s.engine.writeFiles(ss.results, &lines); err != nil {
+				return err
 			}
 			printSummary(cmd.OutOrStdout(), fmt.Sprintf("lu %d×%d, block %d", a.Rows, a.Cols, s.engine.block), ss.results, ss.uploaded, lines)
 			if s.compare {

@@ -26,6 +26,7 @@ import (
 	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/job"
 	"github.com/npw-dev/npw/kernels"
+	"github.com/npw-dev/npw/state"
 )
 
 // A benchResult is what npw bench prints; with --json, as one object.
@@ -59,6 +60,9 @@ type benchResult struct {
 	WorkerSeconds float64 `json:"worker_seconds"`
 	PeakWorkers   int     `json:"peak_workers"`
 	UploadSeconds float64 `json:"upload_seconds"`
+	// Metrics sums the tasks' tile reads, kernels and tile writes over
+	// all workers (worker-seconds and bytes).
+	Metrics state.Metrics `json:"metrics"`
 	// WorkerPeakRSS is the largest peak resident memory of a worker
 	// process, in MiB (process and Lambda workers only), and RSSBound
 	// the target it is held to: (pipeline × 3 + 2) tiles + 64 MiB.
@@ -366,6 +370,7 @@ Algorithms: ` + strings.Join(names, ", ") + `.`,
 			for _, res := range results {
 				r.Tasks += res.Status.Done
 				r.WorkerSeconds += res.WorkerSeconds()
+				r.Metrics.Add(res.Status.Metrics)
 				r.PeakWorkers = max(r.PeakWorkers, res.PeakWorkers())
 				for _, w := range res.Workers {
 					r.WorkerPeakRSS = max(r.WorkerPeakRSS, float64(w.PeakRSS)/(1<<20))
@@ -382,8 +387,17 @@ Algorithms: ` + strings.Join(names, ", ") + `.`,
 			if r.PeakGflops > 0 {
 				r.PeakFraction = r.NPWGflops / r.PeakGflops
 			}
+			var files []string
+			if err := e.writeFiles(results, &files); err != nil {
+				return err
+			}
 			if err := printBench(cmd.OutOrStdout(), r, asJSON); err != nil {
 				return err
+			}
+			if !asJSON {
+				for _, l := range files {
+					fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", l)
+				}
 			}
 			if !(r.Residual <= 30) || (!skipRef && !(r.ReferenceResidual <= 30)) {
 				return fmt.Errorf("bench: residual too large: npw %.3g, reference %.3g (bound 30)", r.Residual, r.ReferenceResidual)
@@ -441,6 +455,9 @@ func printBench(w io.Writer, r benchResult, asJSON bool) error {
 		fmt.Fprintf(w, "  %-12s %8.2f GFLOP/s DGEMM on all cores; npw at %.0f%% of it\n", "peak", r.PeakGflops, 100*r.PeakFraction)
 	}
 	fmt.Fprintf(w, "  %-12s %d tasks, %.1f worker-seconds, peak %d workers, upload %.2f s\n", "job", r.Tasks, r.WorkerSeconds, r.PeakWorkers, r.UploadSeconds)
+	m := r.Metrics
+	fmt.Fprintf(w, "  %-12s read %.1f, compute %.1f, write %.1f worker-seconds; %.2f GB read (and %d tiles from workers' caches), %.2f GB written\n",
+		"tasks", m.ReadSeconds, m.ComputeSeconds, m.WriteSeconds, float64(m.BytesRead)/1e9, m.CacheHits, float64(m.BytesWritten)/1e9)
 	if r.WorkerPeakRSS > 0 {
 		fmt.Fprintf(w, "  %-12s %.0f MiB peak RSS of a worker process (target ≤ %.0f MiB: (pipeline×3+2) tiles + 64 MiB)\n", "memory", r.WorkerPeakRSS, r.RSSBound)
 	}

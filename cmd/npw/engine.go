@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ type engineFlags struct {
 	sf                  float64
 	coldStart, runtime  time.Duration
 	verbose             bool
-	timeline            string
+	timeline, trace     string
 	launch, function    string
 }
 
@@ -55,14 +56,64 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.StringVar(&e.function, "function", envOr("NPW_FUNCTION", "npw"), "the Lambda function of --launch lambda (default $NPW_FUNCTION or npw)")
 	f.BoolVarP(&e.verbose, "verbose", "v", false, "log workers' events and progress to stderr")
 	f.StringVar(&e.timeline, "timeline", "", "write workers and queued tasks over time to `FILE.csv`")
+	f.StringVar(&e.trace, "trace", "", "write every task's span (worker; leased, read, computed, written, done) to `FILE.csv`")
+}
+
+// writeFiles writes the --timeline and --trace files of a command's jobs
+// (one clock: seconds since the first job started) and notes them in
+// lines.
+func (e *engineFlags) writeFiles(results []*job.Result, lines *[]string) error {
+	if e.timeline != "" {
+		if err := writeTimeline(e.timeline, results); err != nil {
+			return err
+		}
+		*lines = append(*lines, "timeline → "+e.timeline)
+	}
+	if e.trace != "" {
+		if err := writeTrace(e.trace, results); err != nil {
+			return err
+		}
+		*lines = append(*lines, "trace → "+e.trace)
+	}
+	return nil
 }
 
 // writeTimeline writes the provisioner's samples as CSV.
-func writeTimeline(path string, res *job.Result) error {
+func writeTimeline(path string, results []*job.Result) error {
 	var b strings.Builder
 	b.WriteString("seconds,pending,in_flight,running,launched\n")
-	for _, s := range res.Timeline {
-		fmt.Fprintf(&b, "%.3f,%d,%d,%d,%d\n", s.At.Seconds(), s.Pending, s.InFlight, s.Running, s.Launched)
+	for _, res := range results {
+		at := res.Started.Sub(results[0].Started)
+		for _, s := range res.Timeline {
+			fmt.Fprintf(&b, "%.3f,%d,%d,%d,%d\n", (at + s.At).Seconds(), s.Pending, s.InFlight, s.Running, s.Launched)
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeTrace writes the workers' task spans as CSV, one row per task in
+// the order the tasks began, in seconds since the first job started.
+func writeTrace(path string, results []*job.Result) error {
+	type row struct {
+		job int
+		w   string
+		s   executor.Span
+	}
+	var rows []row
+	for i, res := range results {
+		for _, w := range res.Workers {
+			for _, s := range w.Spans {
+				rows = append(rows, row{i, w.Worker, s})
+			}
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b row) int { return a.s.Leased.Compare(b.s.Leased) })
+	var b strings.Builder
+	b.WriteString("job,task,worker,leased,read,computed,written,done\n")
+	for _, r := range rows {
+		t0 := results[0].Started
+		sec := func(t time.Time) string { return strconv.FormatFloat(t.Sub(t0).Seconds(), 'f', 4, 64) }
+		fmt.Fprintf(&b, "%d,%q,%q,%s,%s,%s,%s,%s\n", r.job, r.s.Task, r.w, sec(r.s.Leased), sec(r.s.Read), sec(r.s.Computed), sec(r.s.Written), sec(r.s.Done))
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
@@ -146,7 +197,8 @@ func (e *engineFlags) open(ctx context.Context) (job.Env, error) {
 }
 
 func (e *engineFlags) options(stderr io.Writer) job.Options {
-	o := job.Options{MaxWorkers: e.workers, Pipeline: e.pipeline, ScaleFactor: e.sf, ColdStart: e.coldStart, RuntimeLimit: e.runtime}
+	o := job.Options{MaxWorkers: e.workers, Pipeline: e.pipeline, ScaleFactor: e.sf, ColdStart: e.coldStart,
+		RuntimeLimit: e.runtime, Trace: e.trace != ""}
 	switch e.launch {
 	case "process":
 		o.Pool = func(r executor.Remote, _ executor.Config) (provisioner.Pool, error) {

@@ -168,11 +168,8 @@ func runJob(ctx context.Context, stderr io.Writer, ef engineFlags, spec job.Spec
 	}
 	defer job.Cleanup(context.WithoutCancel(ctx), env.Tiles, res)
 	var lines []string
-	if ef.timeline != "" {
-		if err := writeTimeline(ef.timeline, res); err != nil {
-			return nil, nil, err
-		}
-		lines = append(lines, "timeline → "+ef.timeline)
+	if err := ef.writeFiles([]*job.Result{res}, &lines); err != nil {
+		return nil, nil, err
 	}
 	for _, o := range outs {
 		g, err := blockstore.Assemble(ctx, env.Tiles, res.Matrices[o.name], o.fixed, 16)

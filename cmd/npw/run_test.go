@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/csv"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -161,5 +163,63 @@ func TestRunErrors(t *testing.T) {
 				t.Errorf("stack trace:\n%s", stderr)
 			}
 		})
+	}
+}
+
+// --timeline and --trace write CSV files on one clock: the trace has a
+// row per task, each passing its phases in order; a command that runs
+// several jobs (qr --q: the factorisation, then Q) traces them all.
+func TestTimelineAndTrace(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		jobs int
+	}{
+		{[]string{"cholesky", "--n", "40", "--block", "10"}, 1},
+		{[]string{"qr", "--m", "40", "--n", "20", "--block", "10", "--q", filepath.Join(dir, "q.npy")}, 2},
+		{[]string{"bench", "gemm", "--n", "40", "--block", "20", "--no-reference", "--peak-n", "0"}, 1},
+	} {
+		timeline, trace := filepath.Join(dir, "timeline.csv"), filepath.Join(dir, "trace.csv")
+		code, stdout, stderr := npw(t, append(tc.args, "--timeline", timeline, "--trace", trace)...)
+		if code != 0 {
+			t.Fatalf("npw %v: exit %d: %s", tc.args, code, stderr)
+		}
+		if !strings.Contains(stdout, "trace → "+trace) || !strings.Contains(stdout, "timeline → "+timeline) {
+			t.Errorf("npw %v does not name its files:\n%s", tc.args, stdout)
+		}
+		tl, err := os.ReadFile(timeline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines := strings.Split(strings.TrimSpace(string(tl)), "\n"); lines[0] != "seconds,pending,in_flight,running,launched" || len(lines) < 2 {
+			t.Errorf("npw %v: timeline %q", tc.args, tl)
+		}
+		f, err := os.Open(trace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(f).ReadAll()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) < 2 || strings.Join(rows[0], ",") != "job,task,worker,leased,read,computed,written,done" {
+			t.Fatalf("npw %v: trace header %v", tc.args, rows[0])
+		}
+		jobs := map[string]bool{}
+		for _, r := range rows[1:] {
+			jobs[r[0]] = true
+			prev := -1.0
+			for _, v := range r[3:] {
+				x, err := strconv.ParseFloat(v, 64)
+				if err != nil || x < prev || x < 0 {
+					t.Fatalf("npw %v: trace row %v out of order", tc.args, r)
+				}
+				prev = x
+			}
+		}
+		if len(jobs) != tc.jobs {
+			t.Errorf("npw %v: trace of %d jobs, want %d", tc.args, len(jobs), tc.jobs)
+		}
 	}
 }

@@ -304,11 +304,8 @@ func (s *shortcut) collect(ctx context.Context, stderr io.Writer, spec job.Spec,
 	defer job.Cleanup(context.WithoutCancel(ctx), env.Tiles, res)
 	var out blas64.General
 	var lines []string
-	if s.engine.timeline != "" {
-		if err := writeTimeline(s.engine.timeline, res); err != nil {
-			return nil, nil, out, err
-		}
-		lines = append(lines, "timeline → "+s.engine.timeline)
+	if err := s.engine.writeFiles([]*job.Result{res}, &lines); err != nil {
+		return nil, nil, out, err
 	}
 	if s.out != "" || s.verify {
 		if out, err = blockstore.Assemble(ctx, env.Tiles, res.Matrices[name], fixed, 16); err != nil {

@@ -78,6 +78,7 @@ store.`,
 	f.DurationVar(&r.RuntimeLimit, "runtime-limit", 0, "stop before this lifetime is up (0: unlimited)")
 	f.IntVar(&r.MaxAttempts, "max-attempts", 0, "failed attempts of one task that fail the job (default 3)")
 	f.IntVar(&r.MaxReceives, "max-receives", 0, "deliveries of one task that fail the job (default 10)")
+	f.BoolVar(&r.Trace, "trace", false, "keep every task's span (leased, read, computed, written, done) in the report")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the worker's events to stderr")
 	f.StringVar(&profDir, "memprofile", os.Getenv("NPW_WORKER_MEMPROFILE"), "write a pprof heap profile (peak-sized: all allocations) to `DIR`/worker-PID.heap at the end (default $NPW_WORKER_MEMPROFILE)")
 	return cmd

@@ -107,7 +107,7 @@ func (d *Driver) CreateJob(ctx context.Context, job state.Job) error {
 func (d *Driver) Complete(ctx context.Context, job string, c state.Completion) (state.Outcome, error) {
 	m := c.Metrics
 	args := []any{c.Task, fmtFloat(m.Flops), m.BytesRead, m.BytesWritten,
-		fmtFloat(m.ReadSeconds), fmtFloat(m.ComputeSeconds), fmtFloat(m.WriteSeconds), len(c.Written)}
+		fmtFloat(m.ReadSeconds), fmtFloat(m.ComputeSeconds), fmtFloat(m.WriteSeconds), m.CacheHits, len(c.Written)}
 	for _, t := range c.Written {
 		args = append(args, t.Key, t.Readers, t.Bytes)
 	}
@@ -196,7 +196,8 @@ func (d *Driver) Status(ctx context.Context, job string) (state.Status, error) {
 		Phase: state.Phase(h["phase"]), Tasks: i64("tasks"), Done: i64("ndone"), Error: h["error"],
 		ScratchBytes: i64("scratch"), PeakScratchBytes: i64("peak"), Workers: i64("workers"),
 		Metrics: state.Metrics{Flops: f64("flops"), BytesRead: i64("bytes_read"), BytesWritten: i64("bytes_written"),
-			ReadSeconds: f64("read_seconds"), ComputeSeconds: f64("compute_seconds"), WriteSeconds: f64("write_seconds")},
+			ReadSeconds: f64("read_seconds"), ComputeSeconds: f64("compute_seconds"), WriteSeconds: f64("write_seconds"),
+			CacheHits: i64("cache_hits")},
 	}
 	if err := errors.Join(errs...); err != nil {
 		return state.Status{}, fmt.Errorf("redis: job %s has a malformed status: %w", job, err)

@@ -33,7 +33,7 @@ local phase = 'running'
 if tonumber(ARGV[1]) == 0 then phase = 'done' end
 redis.call('HSET', KEYS[1], 'tasks', ARGV[1], 'ndone', 0, 'phase', phase, 'error', '',
   'ttl', ARGV[2], 'scratch', 0, 'peak', 0, 'flops', 0, 'bytes_read', 0, 'bytes_written', 0,
-  'read_seconds', 0, 'compute_seconds', 0, 'write_seconds', 0, 'workers', 0)
+  'read_seconds', 0, 'compute_seconds', 0, 'write_seconds', 0, 'cache_hits', 0, 'workers', 0)
 touch()
 return 'OK'
 `)
@@ -44,15 +44,16 @@ return 'OK'
 // each child that is not done.
 //
 //	ARGV[1] task
-//	ARGV[2..7] flops, bytes read, bytes written, read, compute and write seconds
-//	ARGV[8] W, then W triples: tile key, readers, bytes (tiles written)
+//	ARGV[2..8] flops, bytes read, bytes written, read, compute and write
+//	seconds, reads served by the worker's cache
+//	ARGV[9] W, then W triples: tile key, readers, bytes (tiles written)
 //	then R, then R tile keys (tiles read)
 //	then C, then C pairs: child, indegree
 //	result: {first (0/1), phase, {ready children}, {tiles to delete}}
 var completeScript = redis.NewScript(touch + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
 local task = ARGV[1]
-local at = 8
+local at = 9
 local function nextArg() local v = ARGV[at]; at = at + 1; return v end
 
 local function parse(v)
@@ -90,6 +91,7 @@ if first then
   redis.call('HINCRBYFLOAT', KEYS[1], 'read_seconds', ARGV[5])
   redis.call('HINCRBYFLOAT', KEYS[1], 'compute_seconds', ARGV[6])
   redis.call('HINCRBYFLOAT', KEYS[1], 'write_seconds', ARGV[7])
+  redis.call('HINCRBY', KEYS[1], 'cache_hits', ARGV[8])
   redis.call('HDEL', KEYS[3], task)
   for _, w in ipairs(written) do
     if redis.call('HSETNX', KEYS[4], w.key, w.readers .. ' ' .. w.bytes .. ' 0\n') == 1 then

@@ -93,13 +93,13 @@ func Run(t *testing.T, newDriver func(t *testing.T) state.Driver) {
 	t.Run("MetricsOncePerTask", func(t *testing.T) {
 		d := newDriver(t)
 		create(t, d, "j-metrics", 2)
-		m := state.Metrics{Flops: 1e9, BytesRead: 10, BytesWritten: 20, ReadSeconds: 0.5, ComputeSeconds: 1.5, WriteSeconds: 0.25}
+		m := state.Metrics{Flops: 1e9, BytesRead: 10, BytesWritten: 20, ReadSeconds: 0.5, ComputeSeconds: 1.5, WriteSeconds: 0.25, CacheHits: 3}
 		for range 3 {
 			complete(t, d, "j-metrics", state.Completion{Task: "x", Metrics: m})
 		}
 		complete(t, d, "j-metrics", state.Completion{Task: "y", Metrics: m})
 		st, _ := d.Status(ctx, "j-metrics")
-		want := state.Metrics{Flops: 2e9, BytesRead: 20, BytesWritten: 40, ReadSeconds: 1, ComputeSeconds: 3, WriteSeconds: 0.5}
+		want := state.Metrics{Flops: 2e9, BytesRead: 20, BytesWritten: 40, ReadSeconds: 1, ComputeSeconds: 3, WriteSeconds: 0.5, CacheHits: 6}
 		if st.Metrics != want {
 			t.Fatalf("metrics %+v, want %+v", st.Metrics, want)
 		}
