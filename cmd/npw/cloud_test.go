@@ -182,8 +182,9 @@ func TestCloudChaos(t *testing.T) {
 	env, _ := cloudEnv(t)
 	pools := make(chan *provisioner.Processes, 1)
 	var killed int
-	done := make(chan struct{})
+	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(finished)
 		pool := <-pools
 		for _, after := range []time.Duration{300 * time.Millisecond, 700 * time.Millisecond, 1200 * time.Millisecond, 2 * time.Second} {
 			select {
@@ -197,6 +198,7 @@ func TestCloudChaos(t *testing.T) {
 	res, err := job.Run(context.Background(), env, spec, job.Options{MaxWorkers: 4, Lease: 2 * time.Second,
 		Poll: 500 * time.Millisecond, Pool: processPool(pools)})
 	close(done)
+	<-finished // killed is the killer's until it returns
 	if err != nil {
 		t.Fatalf("the job did not survive the kills: %v", err)
 	}
@@ -323,22 +325,35 @@ type redisServer struct {
 	cmd       *exec.Cmd
 }
 
-func (r *redisServer) start(t *testing.T) {
-	t.Helper()
+func (r *redisServer) start() error {
 	r.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", r.port, "--dir", r.dir,
 		"--appendonly", "yes", "--appendfsync", "always", "--save", "")
 	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("redis-server (installed by scripts/local-cloud): %v", err)
+		return fmt.Errorf("redis-server (installed by scripts/local-cloud): %v", err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + r.port})
 		err := c.Ping(context.Background()).Err()
 		c.Close()
 		if err == nil {
-			return
+			return nil
 		}
 	}
-	t.Fatal("redis-server did not start")
+	return fmt.Errorf("redis-server did not start")
+}
+
+// progress returns the tasks done of the job whose state the server
+// holds (0 while there is none or the server does not answer).
+func (r *redisServer) progress(ctx context.Context) int64 {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + r.port, MaxRetries: -1})
+	defer c.Close()
+	keys, _ := c.Keys(ctx, "*:meta").Result()
+	var done int64
+	for _, k := range keys {
+		n, _ := c.HGet(ctx, k, "ndone").Int64()
+		done = max(done, n)
+	}
+	return done
 }
 
 func (r *redisServer) kill() {
@@ -367,7 +382,9 @@ func TestCloudRedisRestart(t *testing.T) {
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
 	rs := &redisServer{port: port, dir: t.TempDir()}
-	rs.start(t)
+	if err := rs.start(); err != nil {
+		t.Fatal(err)
+	}
 	defer func() { rs.kill() }()
 
 	store, queue, _ := localcloud.Get(t).Scoped(t)
@@ -382,21 +399,41 @@ func TestCloudRedisRestart(t *testing.T) {
 	}
 	defer st.Close()
 	env := job.Env{Tiles: tiles, QueueURL: queue, State: st}
+	// Kill Redis once a tenth of the tasks are done (the job is under
+	// way, far from its end) and start it again 1.5 s later.
+	jobCtx, stop := context.WithCancel(ctx)
+	killed := make(chan time.Time, 1)
+	restarted := make(chan error, 1)
 	go func() {
-		time.Sleep(time.Second)
+		for rs.progress(jobCtx) < 12 {
+			select {
+			case <-jobCtx.Done():
+				restarted <- nil
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 		rs.kill()
+		killed <- time.Now()
 		time.Sleep(1500 * time.Millisecond)
-		rs.start(t)
+		restarted <- rs.start()
 	}()
 	start := time.Now()
 	res, err := job.Run(ctx, env, spec, job.Options{MaxWorkers: 4, Lease: 2 * time.Second,
 		Poll: 500 * time.Millisecond, Pool: processPool(nil)})
 	took := time.Since(start)
+	stop()
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
 	if took > 3*time.Minute {
 		t.Fatalf("the job took %v", took)
 	}
-	if took < 2500*time.Millisecond {
-		t.Fatalf("the job ended after %v, before Redis came back: the test proved nothing", took)
+	select {
+	case at := <-killed:
+		t.Logf("Redis killed %v into the job, restarted 1.5 s later", at.Sub(start).Round(time.Millisecond))
+	default:
+		t.Fatalf("the job ended after %v, before Redis was killed: the test proved nothing", took)
 	}
 	if err != nil {
 		msg := err.Error()
