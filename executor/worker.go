@@ -172,7 +172,7 @@ type worker struct {
 	plan     *analysis.Plan
 	start    time.Time
 	deadline time.Time // zero without a runtime limit
-	compute  chan struct{}
+	compute  computeSlot
 	mem      *budget // nil without Config.Memory
 	// private: the tile store's reads are this worker's own memory
 	// (S3, files), so a kernel may update its first input in place.
@@ -198,7 +198,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.Job == nil || cfg.Tiles == nil || cfg.Queue == nil || cfg.State == nil {
 		return Report{}, errors.New("executor: a worker needs a job, tiles, a queue and a state store")
 	}
-	w := &worker{cfg: cfg, plan: cfg.Job.Plan, start: time.Now(), compute: make(chan struct{}, 1),
+	w := &worker{cfg: cfg, plan: cfg.Job.Plan, start: time.Now(),
 		active: map[string]bool{}, stopped: make(chan struct{})}
 	if p, ok := cfg.Tiles.(interface{ PrivateReads() bool }); ok {
 		w.private = p.PrivateReads()
@@ -668,7 +668,8 @@ func (w *worker) readFailed(ctx context.Context, lease queue.Lease, node analysi
 	return w.attemptFailed(ctx, lease, node, fmt.Errorf("tile %s: %w", w.plan.TileString(re.tile), err))
 }
 
-// run computes the task on the worker's one compute slot with kernel k;
+// run computes the task on the worker's one compute slot with kernel k
+// (waiting tasks take it by priority);
 // updated says whether it ran the kernel's Update, computing outputs in
 // the memory of the inputs at the positions in update.
 func (w *worker) run(node analysis.Node, k *kernels.Kernel, reads []analysis.Tile, in taskInputs, update []int, m *state.Metrics) (out []blas64.General, updated bool, err error) {
@@ -677,8 +678,8 @@ func (w *worker) run(node analysis.Node, k *kernels.Kernel, reads []analysis.Til
 	if err != nil {
 		return nil, false, err
 	}
-	w.compute <- struct{}{}
-	defer func() { <-w.compute }()
+	w.compute.acquire(w.plan.Priority(node))
+	defer w.compute.release()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("kernel %s panicked: %v", name, r)
