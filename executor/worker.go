@@ -108,7 +108,10 @@ type Report struct {
 	Failures         int // failed attempts
 	Abandoned        int // tasks in flight when the worker was killed, left to lapse
 	Reason           string
-	Metrics          state.Metrics
+	// BLAS names the BLAS the worker's kernels ran on (kernels.BLAS of
+	// its binary: "openblas" or "gonum").
+	BLAS    string `json:",omitempty"`
+	Metrics state.Metrics
 	// Requests counts the requests this worker made to each service; set
 	// by Serve for workers with services of their own (processes,
 	// Lambda functions).
@@ -207,7 +210,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		w.mem = newBudget(cfg.Memory, cfg.Job.TileBytes())
 	}
 	w.acks.w = w
-	w.report = Report{Worker: cfg.ID, Started: w.start}
+	w.report = Report{Worker: cfg.ID, Started: w.start, BLAS: kernels.BLAS}
 	w.lastTask.Store(w.start.UnixNano())
 	if cfg.RuntimeLimit > 0 {
 		w.deadline = w.start.Add(cfg.RuntimeLimit)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -231,6 +232,7 @@ func printSummary(w io.Writer, title string, results []*job.Result, uploaded int
 	var peakScratch int64
 	var requests executor.Requests
 	peakWorkers := 0
+	blas := map[string]int{}
 	phase := state.Done
 	var parts []string
 	for _, r := range results {
@@ -244,6 +246,11 @@ func printSummary(w io.Writer, title string, results []*job.Result, uploaded int
 		peakScratch = max(peakScratch, r.Status.PeakScratchBytes)
 		requests.Add(r.Traffic.Requests)
 		peakWorkers = max(peakWorkers, r.PeakWorkers())
+		for _, w := range r.Workers {
+			if w.BLAS != "" {
+				blas[w.BLAS]++
+			}
+		}
 		if r.Status.Phase != state.Done {
 			phase = r.Status.Phase
 		}
@@ -271,9 +278,13 @@ func printSummary(w io.Writer, title string, results []*job.Result, uploaded int
 	if launched > 0 {
 		tasksPer = float64(done) / float64(launched)
 	}
-	row("workers", "peak %d, %d launched, %.1f worker-seconds, %.1f tasks per worker", peakWorkers, launched, workerSecs, tasksPer)
+	row("workers", "peak %d, %d launched, %.1f worker-seconds, %.1f tasks per worker%s", peakWorkers, launched, workerSecs, tasksPer, blasText(blas))
 	row("time in tasks", "read %.2f s, compute %.2f s, write %.2f s (summed over tasks)", m.ReadSeconds, m.ComputeSeconds, m.WriteSeconds)
-	row("data", "read %s, written %s, inputs uploaded %s", bytesText(m.BytesRead), bytesText(m.BytesWritten), bytesText(uploaded))
+	cached := ""
+	if m.CacheHits > 0 {
+		cached = fmt.Sprintf(" (and %d tiles from the workers' caches)", m.CacheHits)
+	}
+	row("data", "read %s%s, written %s, inputs uploaded %s", bytesText(m.BytesRead), cached, bytesText(m.BytesWritten), bytesText(uploaded))
 	row("scratch memory", "peak %s", bytesText(peakScratch))
 	if done > 0 {
 		per := func(n int64) float64 { return float64(n) / float64(done) }
@@ -283,6 +294,24 @@ func printSummary(w io.Writer, title string, results []*job.Result, uploaded int
 	for _, o := range outputs {
 		row("output", "%s", o)
 	}
+}
+
+// blasText names the BLAS the workers' kernels ran on, with how many
+// workers ran on each when they differ (workers from different builds).
+func blasText(workers map[string]int) string {
+	switch len(workers) {
+	case 0:
+		return ""
+	case 1:
+		for b := range workers {
+			return ", kernels on " + b
+		}
+	}
+	var parts []string
+	for _, b := range slices.Sorted(maps.Keys(workers)) {
+		parts = append(parts, fmt.Sprintf("%s (%d workers)", b, workers[b]))
+	}
+	return ", kernels on " + strings.Join(parts, " and ")
 }
 
 func bytesText(n int64) string {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/npw-dev/npw/internal/lambdaemu"
+	"github.com/npw-dev/npw/kernels"
 	"github.com/npw-dev/npw/internal/localcloud"
 )
 
@@ -71,8 +72,8 @@ func TestLambdaMatchesMemory(t *testing.T) {
 			if !bytes.Equal(outs[0], outs[1]) {
 				t.Fatalf("%s: the Lambda result differs from the memory result", tc.name)
 			}
-			if !strings.Contains(summary, "launched") {
-				t.Errorf("summary without workers: %s", summary)
+			if !strings.Contains(summary, "launched") || !strings.Contains(summary, "kernels on "+kernels.BLAS) {
+				t.Errorf("summary without workers or their BLAS: %s", summary)
 			}
 		})
 	}
