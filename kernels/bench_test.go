@@ -1,6 +1,11 @@
 package kernels
 
 import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
 	"math/rand/v2"
 	"testing"
 
@@ -38,4 +43,46 @@ func BenchmarkQRKernels(b *testing.B) {
 			b.ReportMetric(k.Flops(c.in)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
+}
+
+// BenchmarkDgemm measures what a product of 2048² tiles reaches three
+// ways on this machine: one call on one thread, one single-threaded call
+// per core at once (npw's workers), and one call on all cores (the
+// reference and the peak of npw bench). The second bounds the fraction
+// of the peak that GEMM on npw can reach.
+func BenchmarkDgemm(b *testing.B) {
+	const n = 2048
+	rng := rand.New(rand.NewPCG(2, 2))
+	cores := runtime.GOMAXPROCS(0)
+	type operands struct{ a, b, c blas64.General }
+	ops := make([]operands, cores)
+	for i := range ops {
+		ops[i] = operands{randTile(rng, n, n), randTile(rng, n, n), randTile(rng, n, n)}
+	}
+	gemm := func(o operands) { blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, o.a, o.b, 1, o.c) }
+	flops := 2 * float64(n) * n * n
+	b.Run("one_thread", func(b *testing.B) {
+		for b.Loop() {
+			gemm(ops[0])
+		}
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+	b.Run(fmt.Sprintf("one_thread_x%d", cores), func(b *testing.B) {
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for _, o := range ops {
+				wg.Go(func() { gemm(o) })
+			}
+			wg.Wait()
+		}
+		b.ReportMetric(float64(cores)*flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+	b.Run(fmt.Sprintf("%d_threads", cores), func(b *testing.B) {
+		old := SetThreads(cores)
+		defer SetThreads(old)
+		for b.Loop() {
+			gemm(ops[0])
+		}
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
 }
