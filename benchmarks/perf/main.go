@@ -43,6 +43,10 @@ type result struct {
 	WorkerSeconds    float64 `json:"worker_seconds"`
 	WorkerPeakRSS    float64 `json:"worker_peak_rss_mib"`
 	RSSBound         float64 `json:"rss_bound_mib"`
+	Metrics          struct {
+		BytesRead int64 `json:"bytes_read"`
+		CacheHits int64 `json:"cache_hits"`
+	} `json:"metrics"`
 }
 
 func main() {
@@ -59,8 +63,8 @@ func main() {
 	defer os.RemoveAll(filepath.Dir(bin))
 	cloud := os.Getenv("NPW_STORE") != "" && os.Getenv("NPW_QUEUE") != "" && os.Getenv("NPW_STATE") != ""
 
-	fmt.Println("| algorithm | n | block | services | npw (s) | reference (s) | ratio | npw GFLOP/s | of DGEMM peak | residual | worker peak RSS / target (MiB) |")
-	fmt.Println("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| algorithm | n | block | services | npw (s) | reference (s) | ratio | npw GFLOP/s | of DGEMM peak | residual | GB read (tiles from caches) | worker peak RSS / target (MiB) |")
+	fmt.Println("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, alg := range strings.Split(*algs, ",") {
 		for _, s := range strings.Split(*sizes, ",") {
 			n, err := strconv.Atoi(s)
@@ -132,8 +136,9 @@ func row(bin, services, alg string, n int, flags ...string) {
 		fmt.Printf("| %s | %d | auto | %s | failed: %v |\n", alg, n, services, err)
 		return
 	}
-	fmt.Printf("| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.1f | %.0f%% | %.2g | %s |\n", alg, n, r.Block, services,
-		r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, 100*r.PeakFraction, r.Residual, rss(r))
+	fmt.Printf("| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.1f | %.0f%% | %.2g | %.2f (%d) | %s |\n", alg, n, r.Block, services,
+		r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, 100*r.PeakFraction, r.Residual,
+		float64(r.Metrics.BytesRead)/1e9, r.Metrics.CacheHits, rss(r))
 }
 
 // rss is a worker process's peak RSS against its target, if measured.
