@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/npw-dev/npw/internal/lambdaemu"
-	"github.com/npw-dev/npw/kernels"
 	"github.com/npw-dev/npw/internal/localcloud"
+	"github.com/npw-dev/npw/kernels"
 )
 
 // lambdaEmulator starts the local Lambda with this test binary deployed as
