@@ -421,16 +421,20 @@ func (w *worker) process(ctx context.Context, lease queue.Lease) error {
 	if err := w.hook(Leased, lease.Body); err != nil {
 		return err
 	}
-	if lease.ReceiveCount > w.cfg.MaxReceives {
-		return w.failJob(ctx, lease, fmt.Sprintf("task %s was delivered %d times without finishing (its workers died or ran out of time)",
-			w.describe(node), lease.ReceiveCount))
-	}
+	// A done task is replayed however often it was delivered: its
+	// redeliveries only mean that acknowledgements were lost (workers
+	// killed between recording a completion and acknowledging it), not
+	// that the task cannot finish.
 	done, err := w.cfg.State.IsDone(ctx, w.cfg.Job.ID, lease.Body)
 	if err != nil {
 		return err
 	}
 	if done {
 		return w.replay(ctx, lease, node)
+	}
+	if lease.ReceiveCount > w.cfg.MaxReceives {
+		return w.failJob(ctx, lease, fmt.Sprintf("task %s was delivered %d times without finishing (its workers died or ran out of time)",
+			w.describe(node), lease.ReceiveCount))
 	}
 	reads, writes, err := w.plan.Tiles(node)
 	if err != nil {
