@@ -42,9 +42,14 @@ type cached struct {
 }
 
 func newBudget(limit, slack int64) *budget {
+	return &budget{limit: limit, slack: slack, base: heapObjects(), changed: make(chan struct{}), lru: list.New(), entries: map[string]*list.Element{}}
+}
+
+// heapObjects returns the bytes of the heap's objects, garbage included.
+func heapObjects() int64 {
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(sample)
-	return &budget{limit: limit, slack: slack, base: int64(sample[0].Value.Uint64()), changed: make(chan struct{}), lru: list.New(), entries: map[string]*list.Element{}}
+	return int64(sample[0].Value.Uint64())
 }
 
 // acquire reserves n bytes for a task, evicting cached tiles to make room
@@ -83,9 +88,7 @@ func (b *budget) collect(n int64) {
 	if b.slack < 1<<20 {
 		return
 	}
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(sample)
-	if int64(sample[0].Value.Uint64())+n > b.base+b.limit {
+	if heapObjects()+n > b.base+b.limit {
 		runtime.GC()
 	}
 }
@@ -99,11 +102,12 @@ func (b *budget) release(n int64) {
 	b.mu.Unlock()
 }
 
-// evict drops a cache entry; b.mu is held.
-func (b *budget) evict(e *list.Element) {
+// evict drops a cache entry and returns its tile; b.mu is held.
+func (b *budget) evict(e *list.Element) *cached {
 	c := b.lru.Remove(e).(*cached)
 	delete(b.entries, c.key)
 	b.cached -= c.size
+	return c
 }
 
 // keep caches a tile no one will modify, for later tasks of this worker
@@ -141,10 +145,7 @@ func (b *budget) lookup(key string, take bool) (tile blas64.General, lent *cache
 	}
 	c := e.Value.(*cached)
 	if take && c.borrows == 0 {
-		b.lru.Remove(e)
-		delete(b.entries, key)
-		b.cached -= c.size
-		return c.tile, nil, false, true
+		return b.evict(e).tile, nil, false, true
 	}
 	b.lru.MoveToFront(e)
 	c.borrows++
@@ -169,9 +170,7 @@ func (b *budget) forget(keys []string) {
 	defer b.mu.Unlock()
 	for _, k := range keys {
 		if e, ok := b.entries[k]; ok {
-			c := b.lru.Remove(e).(*cached)
-			delete(b.entries, k)
-			b.cached -= c.size
+			b.evict(e)
 		}
 	}
 }

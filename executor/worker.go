@@ -519,6 +519,7 @@ func (w *worker) cache() bool { return w.mem != nil && w.private }
 // one value), and where each came from.
 type taskInputs struct {
 	tiles []blas64.General
+	keys  []string // the store key of each read
 	// borrowed marks the reads served by the worker's cache, whose
 	// memory the cache still shares: no kernel may modify it. lent are
 	// those tiles, to give back to the cache after the task.
@@ -590,10 +591,10 @@ func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, 
 		w.mem.giveBack(lent)
 		return taskInputs{}, err
 	}
-	in := taskInputs{tiles: make([]blas64.General, len(reads)), borrowed: make([]bool, len(reads)),
-		fetched: make([]bool, len(reads)), lent: lent}
+	in := taskInputs{tiles: make([]blas64.General, len(reads)), keys: make([]string, len(reads)),
+		borrowed: make([]bool, len(reads)), fetched: make([]bool, len(reads)), lent: lent}
 	for i, j := range slot {
-		in.tiles[i], in.borrowed[i], in.fetched[i] = tiles[j], borrowed[j], !hit[j]
+		in.tiles[i], in.keys[i], in.borrowed[i], in.fetched[i] = tiles[j], keys[j], borrowed[j], !hit[j]
 	}
 	for j, n := range sizes {
 		m.BytesRead += int64(n)
@@ -608,8 +609,7 @@ func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, 
 // (as written) and the inputs it fetched and left unmodified that other
 // tasks read too.
 func (w *worker) keep(reads []analysis.Tile, in taskInputs, update []int, updated bool, writes []analysis.Tile, outputs []blas64.General, c *state.Completion) {
-	readers := func(t analysis.Tile) int {
-		key := w.cfg.Job.Key(t)
+	readers := func(t analysis.Tile, key string) int {
 		for _, wt := range c.Written {
 			if wt.Key == key {
 				return wt.Readers
@@ -622,8 +622,8 @@ func (w *worker) keep(reads []analysis.Tile, in taskInputs, update []int, update
 		return len(rs)
 	}
 	for i, t := range writes {
-		if i < len(outputs) && readers(t) > 0 {
-			w.mem.keep(w.cfg.Job.Key(t), outputs[i], int64(8*len(outputs[i].Data)))
+		if key := w.cfg.Job.Key(t); i < len(outputs) && readers(t, key) > 0 {
+			w.mem.keep(key, outputs[i], int64(8*len(outputs[i].Data)))
 		}
 	}
 	modified := map[int]bool{}
@@ -633,8 +633,8 @@ func (w *worker) keep(reads []analysis.Tile, in taskInputs, update []int, update
 		}
 	}
 	for i, t := range reads {
-		if in.fetched[i] && !modified[i] && readers(t) > 1 {
-			w.mem.keep(w.cfg.Job.Key(t), in.tiles[i], int64(8*len(in.tiles[i].Data)))
+		if in.fetched[i] && !modified[i] && readers(t, in.keys[i]) > 1 {
+			w.mem.keep(in.keys[i], in.tiles[i], int64(8*len(in.tiles[i].Data)))
 		}
 	}
 }

@@ -109,11 +109,11 @@ func writeTrace(path string, results []*job.Result) error {
 		}
 	}
 	slices.SortStableFunc(rows, func(a, b row) int { return a.s.Leased.Compare(b.s.Leased) })
+	t0 := results[0].Started
+	sec := func(t time.Time) string { return strconv.FormatFloat(t.Sub(t0).Seconds(), 'f', 4, 64) }
 	var b strings.Builder
 	b.WriteString("job,task,worker,leased,read,computed,written,done\n")
 	for _, r := range rows {
-		t0 := results[0].Started
-		sec := func(t time.Time) string { return strconv.FormatFloat(t.Sub(t0).Seconds(), 'f', 4, 64) }
 		fmt.Fprintf(&b, "%d,%q,%q,%s,%s,%s,%s,%s\n", r.job, r.s.Task, r.w, sec(r.s.Leased), sec(r.s.Read), sec(r.s.Computed), sec(r.s.Written), sec(r.s.Done))
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)

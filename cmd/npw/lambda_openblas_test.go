@@ -18,9 +18,6 @@ import (
 // checks that it loads no shared library, deploys it to the local Lambda
 // and runs a job on it: the workers report kernels on OpenBLAS.
 func TestLambdaStaticOpenBLAS(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds npw statically with OpenBLAS (about a minute); runs in the openblas test pass")
-	}
 	bin := filepath.Join(t.TempDir(), "bootstrap")
 	if out, err := exec.Command("../../scripts/lambda-openblas", bin).CombinedOutput(); err != nil {
 		t.Fatalf("scripts/lambda-openblas: %v\n%s", err, out)
