@@ -36,22 +36,84 @@ func openMem(_ context.Context, u *url.URL) (Driver, error) {
 type MemDriver struct {
 	mu      sync.RWMutex
 	objects map[string][]byte
+	shared  map[string]bool  // keys whose bytes another key shares (Copy)
+	loans   map[string]*loan // objects lent out (Lend), by key
 	bytes   int64
 	peak    int64
 }
 
+// A loan is an object lent to a task: its bytes as they were, to give
+// back, until the task spends it.
+type loan struct {
+	orig  []byte
+	spent bool
+}
+
 // NewMemDriver returns an empty memory driver.
-func NewMemDriver() *MemDriver { return &MemDriver{objects: map[string][]byte{}} }
+func NewMemDriver() *MemDriver {
+	return &MemDriver{objects: map[string][]byte{}, shared: map[string]bool{}, loans: map[string]*loan{}}
+}
 
 // Get implements Driver.
 func (m *MemDriver) Get(_ context.Context, key string) ([]byte, error) {
 	m.mu.RLock()
 	data, ok := m.objects[key]
+	l := m.loans[key]
 	m.mu.RUnlock()
 	if !ok {
-		return nil, ErrNotFound
+		return nil, l.err()
 	}
 	return data, nil
+}
+
+func (l *loan) err() error {
+	switch {
+	case l == nil:
+		return ErrNotFound
+	case l.spent:
+		return ErrSpent
+	default:
+		return ErrLent
+	}
+}
+
+// Lend implements Lender: the object leaves the map for the loans, and
+// the caller gets memory of its own to update: the object's bytes, or a
+// copy of them when another key shares them.
+func (m *MemDriver) Lend(key string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data, ok := m.objects[key]
+	if !ok {
+		return nil, m.loans[key].err()
+	}
+	delete(m.objects, key)
+	m.loans[key] = &loan{orig: data}
+	if m.shared[key] {
+		return slices.Clone(data), nil
+	}
+	return data, nil
+}
+
+// Return implements Lender: an unspent loan's object is back as it was.
+func (m *MemDriver) Return(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l := m.loans[key]; l != nil && !l.spent {
+		m.objects[key] = l.orig
+		delete(m.loans, key)
+	}
+}
+
+// Spend implements Lender: the loan's bytes are gone.
+func (m *MemDriver) Spend(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l := m.loans[key]; l != nil && !l.spent {
+		l.spent = true
+		m.bytes -= int64(len(l.orig))
+		l.orig = nil
+	}
 }
 
 // Put implements Driver.
@@ -65,44 +127,67 @@ func (m *MemDriver) Adopt(_ context.Context, key string, c []byte) error {
 		c = []byte{}
 	}
 	m.mu.Lock()
-	m.bytes += int64(len(c)) - int64(len(m.objects[key]))
+	defer m.mu.Unlock()
+	m.drop(key)
+	m.bytes += int64(len(c))
 	m.peak = max(m.peak, m.bytes)
 	m.objects[key] = c
-	m.mu.Unlock()
 	return nil
 }
 
+// drop forgets key: its object or its loan; m.mu is held.
+func (m *MemDriver) drop(key string) {
+	m.bytes -= int64(len(m.objects[key]))
+	if l := m.loans[key]; l != nil {
+		m.bytes -= int64(len(l.orig))
+	}
+	delete(m.objects, key)
+	delete(m.loans, key)
+	delete(m.shared, key)
+}
+
 // Copy implements Copier: both keys share the bytes, which no one
-// modifies (Put stores a copy, Get's callers only read).
+// modifies (Put stores a copy, Get's callers only read, Lend lends a
+// copy of shared bytes).
 func (m *MemDriver) Copy(_ context.Context, dst, src string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	data, ok := m.objects[src]
 	if !ok {
-		return ErrNotFound
+		return m.loans[src].err()
 	}
-	m.bytes += int64(len(data)) - int64(len(m.objects[dst]))
+	if dst == src {
+		return nil
+	}
+	m.drop(dst)
+	m.bytes += int64(len(data))
 	m.peak = max(m.peak, m.bytes)
 	m.objects[dst] = data
+	m.shared[dst], m.shared[src] = true, true
 	return nil
 }
 
-// Delete implements Driver.
+// Delete implements Driver; it also ends loans.
 func (m *MemDriver) Delete(_ context.Context, keys []string) error {
 	m.mu.Lock()
 	for _, k := range keys {
-		m.bytes -= int64(len(m.objects[k]))
-		delete(m.objects, k)
+		m.drop(k)
 	}
 	m.mu.Unlock()
 	return nil
 }
 
-// List implements Driver.
+// List implements Driver; keys of lent objects are listed too, so that
+// deleting what a prefix lists ends their loans.
 func (m *MemDriver) List(_ context.Context, prefix string) ([]string, error) {
 	m.mu.RLock()
 	var keys []string
 	for k := range m.objects {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	for k := range m.loans {
 		if strings.HasPrefix(k, prefix) {
 			keys = append(keys, k)
 		}

@@ -2,8 +2,12 @@ package blockstore_test
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/blockstore/storetest"
@@ -62,5 +66,98 @@ func TestOpenURLs(t *testing.T) {
 	}
 	if s := a.Stats(); s.Puts.Load() != 1 || s.Gets.Load() != 1 || s.BytesWritten.Load() != 1 {
 		t.Errorf("stats: %d puts, %d gets, %d bytes", s.Puts.Load(), s.Gets.Load(), s.BytesWritten.Load())
+	}
+}
+
+// A memory store lends a tile's own memory to one borrower at a time:
+// while lent, reads say so (ErrLent); given back, the tile is as it was;
+// spent, reads say the borrower's outputs are written (ErrSpent); deleted,
+// the key is free again. A tile other keys share is lent as a copy.
+func TestMemDriverLend(t *testing.T) {
+	ctx := context.Background()
+	d := blockstore.NewMemDriver()
+	s := blockstore.NewStore(d, "mem://")
+	if !s.Lends() {
+		t.Fatal("the memory store does not lend")
+	}
+	tile := blas64.General{Rows: 200, Cols: 100, Stride: 100, Data: make([]float64, 20000)}
+	for i := range tile.Data {
+		tile.Data[i] = float64(i)
+	}
+	if _, err := s.PutTile(ctx, "a", tile); err != nil {
+		t.Fatal(err)
+	}
+	held, _ := d.Bytes()
+	g, _, err := s.LendTile(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(g.Data, tile.Data) {
+		t.Fatal("the lent tile differs from the stored one")
+	}
+	for _, read := range []func() error{
+		func() error { _, _, err := s.GetTile(ctx, "a"); return err },
+		func() error { _, _, err := s.LendTile(ctx, "a"); return err },
+		func() error { return s.Copy(ctx, "b", "a") },
+	} {
+		if err := read(); !errors.Is(err, blockstore.ErrLent) {
+			t.Fatalf("a lent tile read: %v, want ErrLent", err)
+		}
+	}
+	if keys, _ := s.List(ctx, ""); !slices.Equal(keys, []string{"a"}) {
+		t.Fatalf("List while lent = %v, want [a]", keys)
+	}
+	s.ReturnTile("a")
+	again, _, err := s.LendTile(ctx, "a")
+	if err != nil || &again.Data[0] != &g.Data[0] {
+		t.Fatalf("after Return: %v, same memory %v", err, err == nil && &again.Data[0] == &g.Data[0])
+	}
+	// The borrower computes in the tile and writes it out under its own
+	// key, without a copy, then spends the loan.
+	for i := range again.Data {
+		again.Data[i] = -again.Data[i]
+	}
+	if _, err := s.AdoptTile(ctx, "out", again); err != nil {
+		t.Fatal(err)
+	}
+	s.SpendTile("a")
+	s.ReturnTile("a") // too late: a spent loan stays spent
+	if _, _, err := s.GetTile(ctx, "a"); !errors.Is(err, blockstore.ErrSpent) {
+		t.Fatalf("a spent tile read: %v, want ErrSpent", err)
+	}
+	out, _, err := s.GetTile(ctx, "out")
+	if err != nil || &out.Data[0] != &g.Data[0] || out.Data[5] != -5 {
+		t.Fatalf("the output: %v, written in place %v", err, err == nil && &out.Data[0] == &g.Data[0])
+	}
+	if now, _ := d.Bytes(); now != held {
+		t.Errorf("the store holds %d bytes after the update in place, want %d", now, held)
+	}
+	if err := s.Delete(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.GetTile(ctx, "a"); !errors.Is(err, blockstore.ErrNotFound) {
+		t.Fatalf("a deleted loan read: %v, want ErrNotFound", err)
+	}
+	// Shared bytes are lent as a copy; the other key keeps the original.
+	if err := s.Copy(ctx, "c", "out"); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := s.LendTile(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Data[0] = 42
+	if out, _, _ := s.GetTile(ctx, "out"); out.Data[0] == 42 || &c.Data[0] == &out.Data[0] {
+		t.Fatal("lending a shared tile lent the bytes another key reads")
+	}
+	if _, _, err := s.LendTile(ctx, "missing"); !errors.Is(err, blockstore.ErrNotFound) {
+		t.Fatalf("lending a missing tile: %v, want ErrNotFound", err)
+	}
+	files, err := blockstore.Open(ctx, "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files.Lends() {
+		t.Error("the file store says it lends")
 	}
 }

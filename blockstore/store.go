@@ -29,6 +29,14 @@ import (
 // ErrNotFound is returned (wrapped) for a key that holds no object.
 var ErrNotFound = errors.New("not found")
 
+// ErrLent is returned (wrapped) for a tile lent to a task that updates it
+// in place (Store.LendTile), and ErrSpent for one that such a task has
+// updated and written out as its outputs.
+var (
+	ErrLent  = errors.New("lent to the task that updates it in place")
+	ErrSpent = errors.New("updated in place into its task's outputs")
+)
+
 // A Driver stores objects under keys. Keys are slash-separated paths
 // without a leading slash. Drivers must be safe for concurrent use.
 type Driver interface {
@@ -263,6 +271,74 @@ type FreshReader interface {
 func (s *Store) PrivateReads() bool {
 	f, ok := s.driver.(FreshReader)
 	return ok && f.FreshReads()
+}
+
+// A Lender is a driver whose objects live in the caller's own process
+// (memory), so that it can lend an object's memory to the one task that
+// updates it in place, instead of the task copying it.
+//
+// Lend takes the object out of the store: reads of its key fail with
+// ErrLent while it is lent. The borrower then either gives it back
+// unmodified (Return), or, right after computing in it, writes its
+// outputs and spends the loan (Spend): reads fail with ErrSpent, which
+// tells a later attempt of the task that its outputs are written. There
+// is no point between computing and spending at which a borrower in the
+// same process can stop, so a loan is never left half updated.
+// Deleting the key ends a loan.
+type Lender interface {
+	// Lend returns memory the caller owns: the object's, or a copy of
+	// it when other keys share it. An error wraps ErrNotFound, ErrLent
+	// or ErrSpent.
+	Lend(key string) ([]byte, error)
+	Return(key string)
+	Spend(key string)
+}
+
+// Lends says whether the store can lend tiles (LendTile).
+func (s *Store) Lends() bool {
+	_, ok := s.driver.(Lender)
+	return ok
+}
+
+// LendTile lends the tile under key to a task that updates it in place
+// (see Lender); the tile is the task's to update and, once updated, to
+// write as its output without a copy. It also returns the encoded size.
+// Without a Lender driver it fails.
+func (s *Store) LendTile(_ context.Context, key string) (blas64.General, int, error) {
+	l, ok := s.driver.(Lender)
+	if !ok {
+		return blas64.General{}, 0, fmt.Errorf("lend %s: the store %s does not lend tiles", key, s.url)
+	}
+	if err := checkKey(key); err != nil {
+		return blas64.General{}, 0, err
+	}
+	s.stats.Gets.Add(1)
+	data, err := l.Lend(key)
+	if err != nil {
+		return blas64.General{}, 0, fmt.Errorf("lend %s: %w", key, err)
+	}
+	g, err := ViewTile(data)
+	if err != nil {
+		l.Return(key)
+		return blas64.General{}, 0, fmt.Errorf("tile %s: %w", key, err)
+	}
+	s.stats.BytesRead.Add(int64(len(data)))
+	tilebuf.Adopt(data, g)
+	return g, len(data), nil
+}
+
+// ReturnTile gives back a tile lent by LendTile, unmodified.
+func (s *Store) ReturnTile(key string) {
+	if l, ok := s.driver.(Lender); ok {
+		l.Return(key)
+	}
+}
+
+// SpendTile ends the loan of a tile its borrower updated and wrote out.
+func (s *Store) SpendTile(key string) {
+	if l, ok := s.driver.(Lender); ok {
+		l.Spend(key)
+	}
 }
 
 // An Adopter is a driver that can keep the caller's buffer instead of a

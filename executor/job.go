@@ -28,6 +28,17 @@ type Tiles interface {
 	Delete(ctx context.Context, keys ...string) error
 }
 
+// A Lender is a tile store in the worker's own process that lends a
+// scratch tile to the one task that reads it, to update in place instead
+// of copying it (blockstore.Lender says how loans end). Lends says whether
+// this store can.
+type Lender interface {
+	Lends() bool
+	LendTile(ctx context.Context, key string) (blas64.General, int, error)
+	ReturnTile(key string)
+	SpendTile(key string)
+}
+
 // Queue leases tasks.
 type Queue interface {
 	Send(ctx context.Context, msgs ...queue.Message) error
@@ -91,10 +102,17 @@ type Alias struct {
 	TilesFixed []int32
 }
 
+// aliased says whether the tile with the given indices is read from the
+// alias's matrix.
+func (m *Matrix) aliased(idx []int32) bool {
+	a := m.Alias
+	return a != nil && len(idx) == len(a.Fixed)+2 && slices.Equal(idx[:len(a.Fixed)], a.Fixed)
+}
+
 // Key returns the store key of the tile with the given indices.
 func (m *Matrix) Key(idx []int32) string {
 	a := m.Alias
-	if a == nil || len(idx) != len(a.Fixed)+2 || !slices.Equal(idx[:len(a.Fixed)], a.Fixed) {
+	if !m.aliased(idx) {
 		return m.BigMatrix.Key(idx)
 	}
 	var buf [8]int32

@@ -14,6 +14,15 @@
 // backoff until MaxAttempts failures fail the job with the error; a task
 // delivered MaxReceives times without finishing fails it too.
 //
+// A kernel that transforms one of its inputs (S − X Yᵀ, C + A B, chol, the
+// triangular solves) computes in that input's memory when the worker owns
+// it: always on stores whose reads are private copies (S3, files), and on
+// the memory store for a scratch tile only this task reads, which the
+// store lends it (blockstore.Lender) instead of the kernel copying it.
+// A borrowed tile goes back if the task stops before computing; computing
+// and writing the outputs are one step, after which the loan is spent and
+// a later attempt that finds it so only records the completion.
+//
 // Up to Pipeline tasks are in flight, so one task's reads and writes
 // overlap another's computation; the worker computes one task at a time,
 // like a one-core function. It stops itself after IdleTimeout without
@@ -27,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,6 +190,9 @@ type worker struct {
 	// private: the tile store's reads are this worker's own memory
 	// (S3, files), so a kernel may update its first input in place.
 	private bool
+	// lender, when set, is a tile store in this process that lends
+	// scratch tiles to update in place (the memory store).
+	lender Lender
 
 	mu     sync.Mutex
 	active map[string]bool // receipts of tasks in progress
@@ -205,6 +218,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		active: map[string]bool{}, stopped: make(chan struct{})}
 	if p, ok := cfg.Tiles.(interface{ PrivateReads() bool }); ok {
 		w.private = p.PrivateReads()
+	}
+	if l, ok := cfg.Tiles.(Lender); ok && l.Lends() && !w.private {
+		w.lender = l
 	}
 	if cfg.Memory > 0 {
 		w.mem = newBudget(cfg.Memory, cfg.Job.TileBytes())
@@ -445,10 +461,21 @@ func (w *worker) process(ctx context.Context, lease queue.Lease) error {
 		return w.failJob(ctx, lease, fmt.Sprintf("task %s: no kernel %s", w.describe(node), w.plan.Kernel(node)))
 	}
 	// update lists the inputs the kernel may compute its outputs in: with
-	// private reads, those of a kernel with Update.
+	// private reads, those of a kernel with Update; with a lending store,
+	// those when the store lends them all (lend).
 	var update []int
-	if k.Update != nil && w.private {
-		update = k.Updated()
+	lend := false
+	if k.Update != nil {
+		switch {
+		case w.private:
+			update = k.Updated()
+		case w.lender != nil && w.lendable(reads, k.Updated()):
+			update, lend = k.Updated(), true
+		}
+	}
+	c, err := w.completion(node)
+	if err != nil {
+		return w.failJob(ctx, lease, err.Error())
 	}
 	var held int64 // bytes reserved in w.mem until the outputs are written
 	if w.mem != nil {
@@ -467,41 +494,65 @@ func (w *worker) process(ctx context.Context, lease queue.Lease) error {
 	var m state.Metrics
 	t0 := time.Now()
 	sp := Span{Task: lease.Body, Leased: t0}
-	in, err := w.read(ctx, reads, update, &m)
+	var lendKeys []string
+	if lend {
+		lendKeys = make([]string, len(update))
+		for i, p := range update {
+			lendKeys[i] = w.cfg.Job.Key(reads[p])
+		}
+	}
+	in, err := w.read(ctx, reads, update, lendKeys, &m)
 	sp.Read = time.Now()
 	m.ReadSeconds = sp.Read.Sub(t0).Seconds()
 	if err != nil {
 		return w.readFailed(ctx, lease, node, err)
 	}
+	// Loans go back unless spent; if this attempt stops before it
+	// computes, the next one borrows the tiles as they were.
+	defer func() { w.returnLoans(in.loans) }()
 	if err := w.hook(Read, lease.Body); err != nil {
 		return err
 	}
 	outputs, updated, err := w.run(node, k, reads, in, update, &m)
 	w.mem.giveBack(in.lent) // the kernel is done reading them
+	if lend && err != nil {
+		// A kernel fails the same way on the same tiles, and a failed
+		// Update may have left borrowed tiles half done: never give them
+		// back, fail the job now.
+		in.loans = nil
+		return w.failJob(ctx, lease, fmt.Sprintf("task %s failed: %v", w.describe(node), err))
+	}
 	if err != nil {
 		return w.attemptFailed(ctx, lease, node, err)
 	}
 	sp.Computed = time.Now()
+	if lend {
+		// For borrowed tiles, computing and writing are one step: an
+		// attempt that stopped between them would leave the tiles
+		// updated and the outputs unwritten. Once written, the loans
+		// are spent, and a later attempt finds the outputs in the store.
+		if err := w.write(context.WithoutCancel(ctx), writes, outputs, &c, &m, &sp); err != nil {
+			in.loans = nil
+			return w.failJob(ctx, lease, fmt.Sprintf("task %s updated its tiles in place, then could not write them: %v", w.describe(node), err))
+		}
+		w.spendLoans(in.loans)
+		in.loans = nil
+	}
 	if err := w.hook(Computed, lease.Body); err != nil {
 		return err
 	}
-	c, err := w.completion(node)
-	if err != nil {
-		return w.failJob(ctx, lease, err.Error())
+	if !lend {
+		err = w.write(ctx, writes, outputs, &c, &m, &sp)
 	}
-	t0 = time.Now()
-	err = w.write(ctx, writes, outputs, &c, &m)
-	sp.Written = time.Now()
-	m.WriteSeconds = sp.Written.Sub(t0).Seconds()
-	release() // the tiles are in the store (or the attempt failed)
 	if err != nil {
 		return w.attemptFailed(ctx, lease, node, err)
 	}
-	if w.cache() {
-		w.keep(reads, in, update, updated, writes, outputs, &c)
-	}
 	if err := w.hook(Written, lease.Body); err != nil {
 		return err
+	}
+	release() // the tiles are in the store
+	if w.cache() {
+		w.keep(reads, in, update, updated, writes, outputs, &c)
 	}
 	return w.finish(ctx, lease, node, &c, m, &sp)
 }
@@ -527,6 +578,8 @@ type taskInputs struct {
 	lent     []*cached
 	// fetched marks the reads fetched from the store.
 	fetched []bool
+	// loans are the keys of the tiles a lending store lent the task.
+	loans []string
 }
 
 // read fetches the distinct input tiles in parallel; a tile read twice is
@@ -534,7 +587,9 @@ type taskInputs struct {
 // the worker's cache are not fetched: those at the positions in update
 // (which the kernel may overwrite) leave the cache (or are copied from
 // it while another task reads them), the others are borrowed from it.
-func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, m *state.Metrics) (taskInputs, error) {
+// The tiles under lendKeys are borrowed from the lending store; if a read
+// fails, they go back.
+func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, lendKeys []string, m *state.Metrics) (taskInputs, error) {
 	byKey := map[string]int{}
 	var keys []string
 	slot := make([]int, len(reads))
@@ -573,15 +628,28 @@ func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, 
 			}
 		}
 	}
+	var (
+		loansMu sync.Mutex
+		loans   []string
+	)
 	g, gctx := errgroup.WithContext(ctx)
 	for j, k := range keys {
 		if hit[j] {
 			continue
 		}
 		g.Go(func() error {
-			t, n, err := w.cfg.Tiles.GetTile(gctx, k)
+			get := w.cfg.Tiles.GetTile
+			if slices.Contains(lendKeys, k) {
+				get = w.lender.LendTile
+			}
+			t, n, err := get(gctx, k)
 			if err != nil {
 				return &readError{tile: reads[indexOf(slot, j)], err: err}
+			}
+			if slices.Contains(lendKeys, k) {
+				loansMu.Lock()
+				loans = append(loans, k)
+				loansMu.Unlock()
 			}
 			tiles[j], sizes[j] = t, n
 			return nil
@@ -589,10 +657,11 @@ func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, 
 	}
 	if err := g.Wait(); err != nil {
 		w.mem.giveBack(lent)
+		w.returnLoans(loans)
 		return taskInputs{}, err
 	}
 	in := taskInputs{tiles: make([]blas64.General, len(reads)), keys: make([]string, len(reads)),
-		borrowed: make([]bool, len(reads)), fetched: make([]bool, len(reads)), lent: lent}
+		borrowed: make([]bool, len(reads)), fetched: make([]bool, len(reads)), lent: lent, loans: loans}
 	for i, j := range slot {
 		in.tiles[i], in.keys[i], in.borrowed[i], in.fetched[i] = tiles[j], keys[j], borrowed[j], !hit[j]
 	}
@@ -639,6 +708,50 @@ func (w *worker) keep(reads []analysis.Tile, in taskInputs, update []int, update
 	}
 }
 
+// lendable says whether the tiles at the positions in update are scratch
+// tiles that only this task reads, and reads once, so that a lending store
+// lends them to it: tiles a task of the job writes, in a matrix that is
+// not an output (the caller reads those) nor read from another matrix.
+func (w *worker) lendable(reads []analysis.Tile, update []int) bool {
+	var readers []analysis.Node
+	for _, i := range update {
+		if i >= len(reads) {
+			return false
+		}
+		t := reads[i]
+		if m := &w.cfg.Job.Matrices[t.Matrix]; m.Output || m.aliased(t.Indices()) {
+			return false
+		}
+		for j, u := range reads {
+			if j != i && u == t {
+				return false
+			}
+		}
+		written, err := w.plan.HasWriter(t)
+		if err != nil || !written {
+			return false
+		}
+		if readers, err = w.plan.Readers(t, readers[:0]); err != nil || len(readers) != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// returnLoans gives borrowed tiles back to the lending store, unmodified.
+func (w *worker) returnLoans(keys []string) {
+	for _, k := range keys {
+		w.lender.ReturnTile(k)
+	}
+}
+
+// spendLoans ends the loans of tiles updated and written out.
+func (w *worker) spendLoans(keys []string) {
+	for _, k := range keys {
+		w.lender.SpendTile(k)
+	}
+}
+
 func indexOf(slot []int, j int) int {
 	for i, s := range slot {
 		if s == j {
@@ -658,6 +771,19 @@ func (e *readError) Unwrap() error { return e.err }
 
 // readFailed handles a missing or unreadable input tile.
 func (w *worker) readFailed(ctx context.Context, lease queue.Lease, node analysis.Node, err error) error {
+	switch {
+	case errors.Is(err, blockstore.ErrLent):
+		// Another attempt of this task is updating the tile in place: it
+		// finishes the task, or stops and gives the tile back.
+		if err := w.cfg.Queue.Extend(ctx, lease.Receipt, w.cfg.Lease/4); err != nil && !errors.Is(err, queue.ErrLeaseLost) {
+			return err
+		}
+		return nil
+	case errors.Is(err, blockstore.ErrSpent):
+		// An earlier attempt updated the tile in place and wrote the
+		// outputs, then stopped: only the completion is left.
+		return w.replay(ctx, lease, node)
+	}
 	var re *readError
 	if !errors.As(err, &re) || !errors.Is(err, blockstore.ErrNotFound) {
 		return w.attemptFailed(ctx, lease, node, err)
@@ -742,8 +868,14 @@ func (w *worker) tileList(reads []analysis.Tile, inputs []blas64.General) string
 }
 
 // write stores the output tiles in parallel, recording the sizes of the
-// scratch tiles in c. A scratch tile that no task reads is not written.
-func (w *worker) write(ctx context.Context, writes []analysis.Tile, outputs []blas64.General, c *state.Completion, m *state.Metrics) error {
+// scratch tiles in c and the time in m and sp. A scratch tile that no task
+// reads is not written.
+func (w *worker) write(ctx context.Context, writes []analysis.Tile, outputs []blas64.General, c *state.Completion, m *state.Metrics, sp *Span) error {
+	t0 := time.Now()
+	defer func() {
+		sp.Written = time.Now()
+		m.WriteSeconds = sp.Written.Sub(t0).Seconds()
+	}()
 	if len(outputs) != len(writes) {
 		return fmt.Errorf("kernel returned %d tiles for %d outputs", len(outputs), len(writes))
 	}

@@ -222,28 +222,44 @@ func TestTSQR(t *testing.T) {
 	}
 }
 
+// A tile that is not positive definite fails the job with one clear
+// message. On the memory store chol factors the tile it borrowed in place,
+// so the first failure fails the job; on files (a private copy per
+// attempt) it is tried MaxAttempts times.
 func TestNotPositiveDefiniteFailsClearly(t *testing.T) {
-	env, _, stateMem := testEnv(t)
-	rng := rand.New(rand.NewPCG(4, 4))
-	a := spd(rng, 24)
-	a.Data[20*a.Stride+20] = -1e6 // the fourth diagonal tile is indefinite
-	spec := Spec{Plan: plan(t, "cholesky", "N=4"), Block: 6, Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"O"}}
-	start := time.Now()
-	_, err := Run(context.Background(), env, spec, fast())
-	var jerr *Error
-	if !errors.As(err, &jerr) {
-		t.Fatalf("got %v, want a job error", err)
+	files, err := blockstore.Open(context.Background(), "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"task chol(i=3)", "failed 3 times", "kernel chol on tile S[3,3,3] (6×6)", "not positive definite"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not say %q", err, want)
+	for _, tc := range []struct {
+		store  *blockstore.Store
+		failed string
+	}{{nil, "failed: kernel chol"}, {files, "failed 3 times: kernel chol"}} {
+		env, _, stateMem := testEnv(t)
+		if tc.store != nil {
+			env.Tiles = tc.store
 		}
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("failing took %v", d)
-	}
-	if stateMem.Jobs() != 0 {
-		t.Error("a failed job left its state behind")
+		rng := rand.New(rand.NewPCG(4, 4))
+		a := spd(rng, 24)
+		a.Data[20*a.Stride+20] = -1e6 // the fourth diagonal tile is indefinite
+		spec := Spec{Plan: plan(t, "cholesky", "N=4"), Block: 6, Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"O"}}
+		start := time.Now()
+		_, err := Run(context.Background(), env, spec, fast())
+		var jerr *Error
+		if !errors.As(err, &jerr) {
+			t.Fatalf("%s: got %v, want a job error", env.Tiles.URL(), err)
+		}
+		for _, want := range []string{"task chol(i=3)", tc.failed, "kernel chol on tile S[3,3,3] (6×6)", "not positive definite"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not say %q", env.Tiles.URL(), err, want)
+			}
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: failing took %v", env.Tiles.URL(), d)
+		}
+		if stateMem.Jobs() != 0 {
+			t.Errorf("%s: a failed job left its state behind", env.Tiles.URL())
+		}
 	}
 }
 

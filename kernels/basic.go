@@ -9,14 +9,14 @@ import (
 )
 
 func init() {
-	register(&Kernel{Name: "chol", Run: runChol, Flops: func(in []blas64.General) float64 {
+	register(updating(&Kernel{Name: "chol", Flops: func(in []blas64.General) float64 {
 		n := float64(in[0].Rows)
 		return n * n * n / 3
-	}})
-	register(&Kernel{Name: "trsm", Run: runTrsm, Flops: func(in []blas64.General) float64 {
+	}}, chol))
+	register(updating(&Kernel{Name: "trsm", Updates: []int{1}, Flops: func(in []blas64.General) float64 {
 		n := float64(in[0].Rows)
 		return float64(in[1].Rows) * n * n
-	}})
+	}}, trsm))
 	register(&Kernel{Name: "syrk", Run: runSyrk, Update: updateSyrk, Flops: func(in []blas64.General) float64 {
 		m, p, k := float64(in[1].Rows), float64(in[2].Rows), float64(in[1].Cols)
 		if sameTile(in[1], in[2]) {
@@ -37,40 +37,41 @@ func init() {
 	}, Flops: func(in []blas64.General) float64 {
 		return 2 * float64(in[1].Rows) * float64(in[1].Cols) * float64(in[2].Cols)
 	}})
-	register(&Kernel{Name: "gemm_sub_tn", Run: runGemmSubTN, Flops: func(in []blas64.General) float64 {
+	register(updating(&Kernel{Name: "gemm_sub_tn", Flops: func(in []blas64.General) float64 {
 		return 2 * float64(in[1].Cols) * float64(in[1].Rows) * float64(in[2].Cols)
-	}})
-	register(&Kernel{Name: "add", Run: runAdd, Flops: func(in []blas64.General) float64 {
+	}}, gemmSubTN))
+	register(updating(&Kernel{Name: "add", Flops: func(in []blas64.General) float64 {
 		return float64(len(in)-1) * float64(in[0].Rows) * float64(in[0].Cols)
-	}})
-	register(&Kernel{Name: "identity", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-		return []blas64.General{Clone(in[0])}, nil
-	}, Flops: func([]blas64.General) float64 { return 0 }})
-	register(&Kernel{Name: "scale", Run: runScale, Flops: func(in []blas64.General) float64 {
+	}}, add))
+	register(updating(&Kernel{Name: "identity", Flops: func([]blas64.General) float64 { return 0 }},
+		func(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
+			return []blas64.General{own(in[0], inPlace)}, nil
+		}))
+	register(updating(&Kernel{Name: "scale", Flops: func(in []blas64.General) float64 {
 		return float64(in[0].Rows) * float64(in[0].Cols)
-	}})
+	}}, scale))
 	for _, s := range []struct {
 		name  string
 		uplo  blas.Uplo
 		trans blas.Transpose
 	}{{"solve_lower", blas.Lower, blas.NoTrans}, {"solve_lower_t", blas.Lower, blas.Trans}, {"solve_upper", blas.Upper, blas.NoTrans}} {
-		register(&Kernel{Name: s.name, Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-			return one(solveTriangular(s.name, s.uplo, s.trans, in[0], in[1]))
-		}, Flops: func(in []blas64.General) float64 {
+		register(updating(&Kernel{Name: s.name, Updates: []int{1}, Flops: func(in []blas64.General) float64 {
 			n := float64(in[0].Rows)
 			return n * n * float64(in[1].Cols)
-		}})
+		}}, func(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
+			return one(solveTriangular(s.name, s.uplo, s.trans, in[0], in[1], inPlace))
+		}))
 	}
 }
 
-// runChol computes the lower Cholesky factor L of an SPD tile, A = L Lᵀ
+// chol computes the lower Cholesky factor L of an SPD tile, A = L Lᵀ
 // (LAPACK dpotrf); only the lower triangle of A is read.
-func runChol(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+func chol(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
 	a := in[0]
 	if a.Rows != a.Cols {
 		return nil, shapeErr("chol", "needs a square tile, got %s", Shape(a))
 	}
-	l := Clone(a)
+	l := own(a, inPlace)
 	n := l.Rows
 	if n > 0 {
 		if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: n, Stride: l.Stride, Data: l.Data}); !ok {
@@ -83,9 +84,9 @@ func runChol(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	return []blas64.General{l}, nil
 }
 
-// runTrsm solves X Lᵀ = B for X, with L lower triangular: the Cholesky
+// trsm solves X Lᵀ = B for X, with L lower triangular: the Cholesky
 // panel update X = B L⁻ᵀ (BLAS dtrsm, right side, transposed).
-func runTrsm(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+func trsm(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
 	l, b := in[0], in[1]
 	if l.Rows != l.Cols || b.Cols != l.Rows {
 		return nil, shapeErr("trsm", "needs a square L and B with as many columns as L, got L %s and B %s", Shape(l), Shape(b))
@@ -93,7 +94,7 @@ func runTrsm(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	if err := checkDiagonal(l); err != nil {
 		return nil, err
 	}
-	x := Clone(b)
+	x := own(b, inPlace)
 	blas64.Trsm(blas.Right, blas.Trans, 1, triangular(l, blas.Lower), x)
 	return []blas64.General{x}, nil
 }
@@ -185,27 +186,27 @@ func gemmUpdate(name, what string, alpha float64, in []blas64.General, inPlace b
 	return []blas64.General{c}, nil
 }
 
-// runGemmSubTN computes C − Aᵀ B.
-func runGemmSubTN(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+// gemmSubTN computes C − Aᵀ B.
+func gemmSubTN(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
 	c0, a, b := in[0], in[1], in[2]
 	if a.Rows != b.Rows || c0.Rows != a.Cols || c0.Cols != b.Cols {
 		return nil, shapeErr("gemm_sub_tn", "C − Aᵀ B needs C m×n, A k×m and B k×n, got C %s, A %s, B %s", Shape(c0), Shape(a), Shape(b))
 	}
-	c := Clone(c0)
+	c := own(c0, inPlace)
 	if a.Rows > 0 && c.Rows > 0 && c.Cols > 0 {
 		blas64.Gemm(blas.Trans, blas.NoTrans, -1, a, b, 1, c)
 	}
 	return []blas64.General{c}, nil
 }
 
-// runAdd sums two or more tiles of one shape, left to right.
-func runAdd(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+// add sums two or more tiles of one shape, left to right.
+func add(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
 	for _, t := range in[1:] {
 		if t.Rows != in[0].Rows || t.Cols != in[0].Cols {
 			return nil, shapeErr("add", "needs tiles of one shape, got %s and %s", Shape(in[0]), Shape(t))
 		}
 	}
-	s := Clone(in[0])
+	s := own(in[0], inPlace)
 	for _, t := range in[1:] {
 		for i := range s.Rows {
 			row := s.Data[i*s.Stride : i*s.Stride+s.Cols]
@@ -215,25 +216,26 @@ func runAdd(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	return []blas64.General{s}, nil
 }
 
-// runScale computes alpha A.
-func runScale(in []blas64.General, scalars []lp.Value) ([]blas64.General, error) {
+// scale computes alpha A.
+func scale(in []blas64.General, scalars []lp.Value, inPlace bool) ([]blas64.General, error) {
 	alpha := scalarFloat(scalars[0])
-	s := Clone(in[0])
+	s := own(in[0], inPlace)
 	for i := range s.Rows {
 		blas64.Implementation().Dscal(s.Cols, alpha, s.Data[i*s.Stride:], 1)
 	}
 	return []blas64.General{s}, nil
 }
 
-// solveTriangular computes op(T)⁻¹ B for a square triangular T.
-func solveTriangular(name string, uplo blas.Uplo, trans blas.Transpose, t, b blas64.General) (blas64.General, error) {
+// solveTriangular computes op(T)⁻¹ B for a square triangular T, in B's
+// memory if inPlace.
+func solveTriangular(name string, uplo blas.Uplo, trans blas.Transpose, t, b blas64.General, inPlace bool) (blas64.General, error) {
 	if t.Rows != t.Cols || b.Rows != t.Rows {
 		return blas64.General{}, shapeErr(name, "needs a square triangle and B with as many rows, got %s and B %s", Shape(t), Shape(b))
 	}
 	if err := checkDiagonal(t); err != nil {
 		return blas64.General{}, err
 	}
-	x := Clone(b)
+	x := own(b, inPlace)
 	if x.Rows > 0 && x.Cols > 0 {
 		blas64.Trsm(blas.Left, trans, 1, triangular(t, uplo), x)
 	}

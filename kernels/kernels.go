@@ -33,7 +33,9 @@ type Kernel struct {
 	// Update, when set, is Run for a caller that owns the inputs Updates
 	// lists (their memory is the caller's alone and no other input shares
 	// it): it may compute outputs in their memory instead of copies. The
-	// kernels that update tiles (S − X Yᵀ, C ± A B, Qᵀ [S0; S1]) have it.
+	// kernels whose output is one of their inputs transformed (S − X Yᵀ,
+	// C ± A B, Qᵀ [S0; S1], chol, the triangular solves) have it. On an
+	// error, the inputs it updates may be half done.
 	Update func(in []blas64.General, scalars []lp.Value) ([]blas64.General, error)
 	// Updates lists the inputs Update may overwrite; nil means in[0].
 	Updates []int
@@ -89,6 +91,22 @@ func Shape(g blas64.General) string { return fmt.Sprintf("%d×%d", g.Rows, g.Col
 // with it: a large tile lies inside its own .npy buffer, which the tile
 // store writes without a copy (tilebuf).
 func NewTile(rows, cols int) blas64.General { return tilebuf.New(rows, cols) }
+
+// updating sets k's Run and Update from f, which computes in the memory of
+// the inputs k.Updates lists when inPlace and in copies of them otherwise.
+func updating(k *Kernel, f func(in []blas64.General, scalars []lp.Value, inPlace bool) ([]blas64.General, error)) *Kernel {
+	k.Run = func(in []blas64.General, scalars []lp.Value) ([]blas64.General, error) { return f(in, scalars, false) }
+	k.Update = func(in []blas64.General, scalars []lp.Value) ([]blas64.General, error) { return f(in, scalars, true) }
+	return k
+}
+
+// own returns g itself to compute in when inPlace, else a copy of it.
+func own(g blas64.General, inPlace bool) blas64.General {
+	if inPlace {
+		return g
+	}
+	return Clone(g)
+}
 
 // Clone returns a compact copy of g.
 func Clone(g blas64.General) blas64.General {

@@ -565,26 +565,45 @@ func TestUpdateInPlace(t *testing.T) {
 	l1, _ := run(t, "qr_factor", []blas64.General{randTile(rng, 20, 20)})
 	tree, _ := run(t, "qr_factor", []blas64.General{l0[2], l1[2]})
 	full, _ := run(t, "qr_factor", []blas64.General{randTile(rng, 20, 20), randTile(rng, 20, 20)})
+	lower := cholOf(t, spd(rng, 30))
+	unit := Clone(lower)
+	for i := range 30 {
+		unit.Data[i*unit.Stride+i] = 1
+	}
+	upper := Transpose(lower)
 	for _, tc := range []struct {
 		name    string
 		in      []blas64.General
 		inPlace bool
+		scalars []lp.Value
 	}{
-		{"gemm_add", []blas64.General{randTile(rng, 40, 50), x, randTile(rng, 30, 50)}, true},
-		{"gemm_sub", []blas64.General{randTile(rng, 40, 50), x, randTile(rng, 30, 50)}, true},
-		{"syrk", []blas64.General{randTile(rng, 40, 20), x, randTile(rng, 20, 30)}, true},
-		{"syrk", []blas64.General{randTile(rng, 40, 40), x, x}, true}, // a diagonal block, S not symmetric
-		{"qr_trailing_update", []blas64.General{tree[0], tree[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true},
-		{"qr_trailing_update_q", []blas64.General{tree[0], tree[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true},
-		{"qr_trailing_update", []blas64.General{full[0], full[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true},
-		{"qr_leaf", []blas64.General{l0[0], l0[1], randTile(rng, 20, 15)}, true},
-		{"qr_leaf_q", []blas64.General{l1[0], l1[1], randTile(rng, 20, 15)}, true},
+		{"chol", []blas64.General{spd(rng, 30)}, true, nil},
+		{"trsm", []blas64.General{lower, randTile(rng, 20, 30)}, true, nil},
+		{"solve_lower", []blas64.General{lower, randTile(rng, 30, 7)}, true, nil},
+		{"solve_lower_t", []blas64.General{lower, randTile(rng, 30, 7)}, true, nil},
+		{"solve_upper", []blas64.General{upper, randTile(rng, 30, 7)}, true, nil},
+		{"trsm_upper", []blas64.General{upper, randTile(rng, 20, 30)}, true, nil},
+		{"solve_lower_unit", []blas64.General{unit, randTile(rng, 30, 7)}, true, nil},
+		{"lu_nopiv", []blas64.General{spd(rng, 30)}, false, nil}, // L and U are new; A is the workspace
+		{"identity", []blas64.General{x}, true, nil},
+		{"scale", []blas64.General{x}, true, []lp.Value{lp.Float(-2.5)}},
+		{"add", []blas64.General{randTile(rng, 40, 30), x, x}, true, nil},
+		{"gemm_sub_tn", []blas64.General{randTile(rng, 30, 50), x, randTile(rng, 40, 50)}, true, nil},
+		{"gemm_add", []blas64.General{randTile(rng, 40, 50), x, randTile(rng, 30, 50)}, true, nil},
+		{"gemm_sub", []blas64.General{randTile(rng, 40, 50), x, randTile(rng, 30, 50)}, true, nil},
+		{"syrk", []blas64.General{randTile(rng, 40, 20), x, randTile(rng, 20, 30)}, true, nil},
+		{"syrk", []blas64.General{randTile(rng, 40, 40), x, x}, true, nil}, // a diagonal block, S not symmetric
+		{"qr_trailing_update", []blas64.General{tree[0], tree[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true, nil},
+		{"qr_trailing_update_q", []blas64.General{tree[0], tree[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true, nil},
+		{"qr_trailing_update", []blas64.General{full[0], full[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true, nil},
+		{"qr_leaf", []blas64.General{l0[0], l0[1], randTile(rng, 20, 15)}, true, nil},
+		{"qr_leaf_q", []blas64.General{l1[0], l1[1], randTile(rng, 20, 15)}, true, nil},
 	} {
 		k, _ := Lookup(tc.name)
 		if k.Update == nil {
 			t.Fatalf("%s has no Update", tc.name)
 		}
-		want, err := run(t, tc.name, tc.in)
+		want, err := run(t, tc.name, tc.in, tc.scalars...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -598,7 +617,7 @@ func TestUpdateInPlace(t *testing.T) {
 				before[i] = slices.Clone(in[i].Data)
 			}
 		}
-		got, err := k.Update(in, nil)
+		got, err := k.Update(in, tc.scalars)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,18 +33,18 @@ func init() {
 	}})
 	register(&Kernel{Name: "lu_gather", Run: runLUGather, Flops: func([]blas64.General) float64 { return 0 }})
 	register(&Kernel{Name: "lu_swap", Run: runLUSwap, Flops: func([]blas64.General) float64 { return 0 }})
-	register(&Kernel{Name: "lu_nopiv", Run: runLUNoPiv, Flops: func(in []blas64.General) float64 {
+	register(updating(&Kernel{Name: "lu_nopiv", Flops: func(in []blas64.General) float64 {
 		n := float64(in[0].Rows)
 		return 2 * n * n * n / 3
-	}})
-	register(&Kernel{Name: "trsm_upper", Run: runTrsmUpper, Flops: func(in []blas64.General) float64 {
+	}}, luNoPivot))
+	register(updating(&Kernel{Name: "trsm_upper", Updates: []int{1}, Flops: func(in []blas64.General) float64 {
 		n := float64(in[0].Rows)
 		return float64(in[1].Rows) * n * n
-	}})
-	register(&Kernel{Name: "solve_lower_unit", Run: runSolveLowerUnit, Flops: func(in []blas64.General) float64 {
+	}}, trsmUpper))
+	register(updating(&Kernel{Name: "solve_lower_unit", Updates: []int{1}, Flops: func(in []blas64.General) float64 {
 		n := float64(in[0].Rows)
 		return n * n * float64(in[1].Cols)
-	}})
+	}}, solveLowerUnit))
 }
 
 // ids reads an id tile (a column) as integers.
@@ -209,14 +209,15 @@ func runLUSwap(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	return []blas64.General{out}, nil
 }
 
-// runLUNoPiv factors a square tile without pivoting, A = L U, L unit lower
-// and U upper triangular; the tournament has put the pivots on the diagonal.
-func runLUNoPiv(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+// luNoPivot factors a square tile without pivoting, A = L U, L unit lower
+// and U upper triangular; the tournament has put the pivots on the
+// diagonal. It factors in A's memory if inPlace.
+func luNoPivot(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
 	a := in[0]
 	if a.Rows != a.Cols {
 		return nil, shapeErr("lu_nopiv", "needs a square tile, got %s", Shape(a))
 	}
-	f := Clone(a)
+	f := own(a, inPlace)
 	scale := 0.0
 	for i := range f.Rows {
 		for j := range f.Cols {
@@ -281,8 +282,8 @@ func luNoPiv(a blas64.General, tol float64) error {
 	return luNoPiv(a22, tol)
 }
 
-// runTrsmUpper solves X U = B: X = B U⁻¹ (an L panel of LU).
-func runTrsmUpper(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+// trsmUpper solves X U = B: X = B U⁻¹ (an L panel of LU).
+func trsmUpper(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
 	u, b := in[0], in[1]
 	if u.Rows != u.Cols || b.Cols != u.Rows {
 		return nil, shapeErr("trsm_upper", "needs a square U and B with as many columns, got U %s and B %s", Shape(u), Shape(b))
@@ -290,20 +291,20 @@ func runTrsmUpper(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	if err := checkDiagonal(u); err != nil {
 		return nil, ErrSingularMatrix
 	}
-	x := Clone(b)
+	x := own(b, inPlace)
 	if x.Rows > 0 && x.Cols > 0 {
 		blas64.Trsm(blas.Right, blas.NoTrans, 1, triangular(u, blas.Upper), x)
 	}
 	return []blas64.General{x}, nil
 }
 
-// runSolveLowerUnit computes L⁻¹ B for a unit lower triangular L.
-func runSolveLowerUnit(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+// solveLowerUnit computes L⁻¹ B for a unit lower triangular L.
+func solveLowerUnit(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
 	l, b := in[0], in[1]
 	if l.Rows != l.Cols || b.Rows != l.Rows {
 		return nil, shapeErr("solve_lower_unit", "needs a square L and B with as many rows, got L %s and B %s", Shape(l), Shape(b))
 	}
-	x := Clone(b)
+	x := own(b, inPlace)
 	if x.Rows > 0 && x.Cols > 0 {
 		blas64.Trsm(blas.Left, blas.NoTrans, 1, blas64.Triangular{Uplo: blas.Lower, Diag: blas.Unit, N: l.Rows, Stride: l.Stride, Data: l.Data}, x)
 	}
