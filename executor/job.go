@@ -51,6 +51,7 @@ type Queue interface {
 type State interface {
 	Complete(ctx context.Context, job string, c state.Completion) (state.Outcome, error)
 	IsDone(ctx context.Context, job, task string) (bool, error)
+	ReadyAfter(ctx context.Context, job, parent string, children []state.Edge) ([]string, error)
 	RecordFailure(ctx context.Context, job, task string) (int, error)
 	Fail(ctx context.Context, job, msg string) error
 	Status(ctx context.Context, job string) (state.Status, error)

@@ -76,6 +76,24 @@ func (b *budget) acquire(ctx context.Context, n int64) error {
 	}
 }
 
+// tryAcquire reserves n bytes for a task if they fit now, next to the
+// tasks in flight (the cache gives up tiles to make room).
+func (b *budget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	for b.cached > 0 && b.tasks+b.cached+n > b.limit-b.slack {
+		b.evict(b.lru.Back())
+	}
+	ok := b.tasks+n <= b.limit
+	if ok {
+		b.tasks += n
+	}
+	b.mu.Unlock()
+	if ok {
+		b.collect(n)
+	}
+	return ok
+}
+
 // collect runs the garbage collector before a task allocates n bytes of
 // tiles if the heap, garbage included, would pass the bound otherwise:
 // tiles the cache gave up or tasks dropped are garbage until the next

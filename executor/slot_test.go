@@ -51,3 +51,65 @@ func TestComputeSlotOrder(t *testing.T) {
 		t.Fatal("the slot is still held")
 	}
 }
+
+// A slot kept for the holder's next task goes to it, not to a waiting task
+// of lower priority; a waiting task of higher priority gets the slot
+// instead of the keep; a task of higher priority that asks while the slot
+// is kept takes it, and the next task then waits its turn; a cancelled
+// keep hands the slot on.
+func TestComputeSlotKeep(t *testing.T) {
+	var s computeSlot
+	waiter := func(p int) (chan struct{}, int) {
+		got := make(chan struct{})
+		go func() { s.acquire(p); close(got) }()
+		for {
+			s.mu.Lock()
+			n := len(s.waiting)
+			s.mu.Unlock()
+			if n > 0 {
+				return got, n
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	s.acquire(0)
+	low, _ := waiter(-5)
+	r := s.releaseFor(3)
+	if r == nil {
+		t.Fatal("the slot was not kept for a task of priority 3 over a waiter of -5")
+	}
+	s.claim(r) // at once
+	select {
+	case <-low:
+		t.Fatal("the waiter of lower priority got the kept slot")
+	default:
+	}
+	if r := s.releaseFor(-9); r != nil {
+		t.Fatal("the slot was kept for a task of priority -9 over a waiter of -5")
+	}
+	<-low // the waiter has it now
+	r = s.releaseFor(1)
+	if r == nil {
+		t.Fatal("with no one waiting, the slot was not kept")
+	}
+	s.acquire(7) // asks while the slot is kept, with a higher priority: takes it
+	claimed := make(chan struct{})
+	go func() { s.claim(r); close(claimed) }()
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-claimed:
+		t.Fatal("the claim took a slot another task holds")
+	default:
+	}
+	s.release()
+	<-claimed
+	r = s.releaseFor(2)
+	later, _ := waiter(0)
+	s.cancel(r)
+	<-later
+	s.cancel(r) // a spent keep: nothing happens
+	s.release()
+	if s.busy || s.kept != nil || len(s.waiting) > 0 {
+		t.Fatalf("the slot is still held: busy %v, kept %v, %d waiting", s.busy, s.kept, len(s.waiting))
+	}
+}

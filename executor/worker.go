@@ -23,6 +23,17 @@
 // and writing the outputs are one step, after which the loan is spent and
 // a later attempt that finds it so only records the completion.
 //
+// Where tiles travel through a store (S3, files), a worker that has
+// computed a task continues with one of the task's children that its
+// completion makes ready: it computes it at once from the outputs in
+// memory, while they are written and the completion recorded in the
+// background, and keeps its compute slot for it. A factorisation's
+// critical path then stays on one worker instead of waiting, at every
+// step, for a write, a trip through the queue and a read. A continued task
+// has no message of its own: the leased task the chain started from stays
+// leased until the chain's last task is recorded, each completion records
+// the task continued with, and a replay of the leased task follows them.
+//
 // Up to Pipeline tasks are in flight, so one task's reads and writes
 // overlap another's computation; the worker computes one task at a time,
 // like a one-core function. It stops itself after IdleTimeout without
@@ -47,6 +58,7 @@ import (
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/kernels"
+	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
 )
@@ -114,10 +126,13 @@ type Report struct {
 	Worker           string
 	Started, Stopped time.Time
 	Tasks            int // tasks this worker completed first
-	Replays          int // deliveries of done tasks whose completion it replayed
-	Failures         int // failed attempts
-	Abandoned        int // tasks in flight when the worker was killed, left to lapse
-	Reason           string
+	// Continued counts those it ran right after their parent, from the
+	// parent's outputs in memory, without a trip through the queue.
+	Continued int `json:",omitempty"`
+	Replays   int // deliveries of done tasks whose completion it replayed
+	Failures  int // failed attempts
+	Abandoned int // tasks in flight when the worker was killed, left to lapse
+	Reason    string
 	// BLAS names the BLAS the worker's kernels ran on (kernels.BLAS of
 	// its binary: "openblas" or "gonum").
 	BLAS    string `json:",omitempty"`
@@ -181,12 +196,12 @@ func (c *Config) defaults() {
 }
 
 type worker struct {
-	cfg      Config
-	plan     *analysis.Plan
-	start    time.Time
-	deadline time.Time // zero without a runtime limit
-	compute  computeSlot
-	mem      *budget // nil without Config.Memory
+	cfg        Config
+	plan       *analysis.Plan
+	start      time.Time
+	deadline   time.Time // zero without a runtime limit
+	kernelSlot computeSlot
+	mem        *budget // nil without Config.Memory
 	// private: the tile store's reads are this worker's own memory
 	// (S3, files), so a kernel may update its first input in place.
 	private bool
@@ -348,11 +363,7 @@ func (w *worker) slot(ctx context.Context) {
 			continue
 		}
 		w.lastTask.Store(time.Now().UnixNano())
-		t0 := time.Now()
 		err = w.process(ctx, leases[0])
-		if d := time.Since(t0); d > time.Duration(w.longest.Load()) {
-			w.longest.Store(int64(d))
-		}
 		if errors.Is(err, ErrCrash) {
 			w.crashed.Store(true)
 			w.halt("crashed")
@@ -426,137 +437,6 @@ func (w *worker) hook(p Phase, task string) error {
 	return w.cfg.Hook(p, task)
 }
 
-// process runs one leased task. An error leaves the lease to lapse.
-func (w *worker) process(ctx context.Context, lease queue.Lease) error {
-	node, err := w.plan.ParseKey(lease.Body)
-	if err != nil {
-		return w.failJob(ctx, lease, fmt.Sprintf("bad task message %q: %v", lease.Body, err))
-	}
-	w.setActive(lease.Receipt, true)
-	defer w.setActive(lease.Receipt, false)
-	if err := w.hook(Leased, lease.Body); err != nil {
-		return err
-	}
-	// A done task is replayed however often it was delivered: its
-	// redeliveries only mean that acknowledgements were lost (workers
-	// killed between recording a completion and acknowledging it), not
-	// that the task cannot finish.
-	done, err := w.cfg.State.IsDone(ctx, w.cfg.Job.ID, lease.Body)
-	if err != nil {
-		return err
-	}
-	if done {
-		return w.replay(ctx, lease, node)
-	}
-	if lease.ReceiveCount > w.cfg.MaxReceives {
-		return w.failJob(ctx, lease, fmt.Sprintf("task %s was delivered %d times without finishing (its workers died or ran out of time)",
-			w.describe(node), lease.ReceiveCount))
-	}
-	reads, writes, err := w.plan.Tiles(node)
-	if err != nil {
-		return w.failJob(ctx, lease, err.Error())
-	}
-	k, ok := w.cfg.Kernel(w.plan.Kernel(node))
-	if !ok {
-		return w.failJob(ctx, lease, fmt.Sprintf("task %s: no kernel %s", w.describe(node), w.plan.Kernel(node)))
-	}
-	// update lists the inputs the kernel may compute its outputs in: with
-	// private reads, those of a kernel with Update; with a lending store,
-	// those when the store lends them all (lend).
-	var update []int
-	lend := false
-	if k.Update != nil {
-		switch {
-		case w.private:
-			update = k.Updated()
-		case w.lender != nil && w.lendable(reads, k.Updated()):
-			update, lend = k.Updated(), true
-		}
-	}
-	c, err := w.completion(node)
-	if err != nil {
-		return w.failJob(ctx, lease, err.Error())
-	}
-	var held int64 // bytes reserved in w.mem until the outputs are written
-	if w.mem != nil {
-		held = w.footprint(reads, writes, len(update), k.Workspace)
-		if err := w.mem.acquire(ctx, held); err != nil {
-			return err
-		}
-	}
-	release := func() {
-		if held > 0 {
-			w.mem.release(held)
-			held = 0
-		}
-	}
-	defer release()
-	var m state.Metrics
-	t0 := time.Now()
-	sp := Span{Task: lease.Body, Leased: t0}
-	var lendKeys []string
-	if lend {
-		lendKeys = make([]string, len(update))
-		for i, p := range update {
-			lendKeys[i] = w.cfg.Job.Key(reads[p])
-		}
-	}
-	in, err := w.read(ctx, reads, update, lendKeys, &m)
-	sp.Read = time.Now()
-	m.ReadSeconds = sp.Read.Sub(t0).Seconds()
-	if err != nil {
-		return w.readFailed(ctx, lease, node, err)
-	}
-	// Loans go back unless spent; if this attempt stops before it
-	// computes, the next one borrows the tiles as they were.
-	defer func() { w.returnLoans(in.loans) }()
-	if err := w.hook(Read, lease.Body); err != nil {
-		return err
-	}
-	outputs, updated, err := w.run(node, k, reads, in, update, &m)
-	w.mem.giveBack(in.lent) // the kernel is done reading them
-	if lend && err != nil {
-		// A kernel fails the same way on the same tiles, and a failed
-		// Update may have left borrowed tiles half done: never give them
-		// back, fail the job now.
-		in.loans = nil
-		return w.failJob(ctx, lease, fmt.Sprintf("task %s failed: %v", w.describe(node), err))
-	}
-	if err != nil {
-		return w.attemptFailed(ctx, lease, node, err)
-	}
-	sp.Computed = time.Now()
-	if lend {
-		// For borrowed tiles, computing and writing are one step: an
-		// attempt that stopped between them would leave the tiles
-		// updated and the outputs unwritten. Once written, the loans
-		// are spent, and a later attempt finds the outputs in the store.
-		if err := w.write(context.WithoutCancel(ctx), writes, outputs, &c, &m, &sp); err != nil {
-			in.loans = nil
-			return w.failJob(ctx, lease, fmt.Sprintf("task %s updated its tiles in place, then could not write them: %v", w.describe(node), err))
-		}
-		w.spendLoans(in.loans)
-		in.loans = nil
-	}
-	if err := w.hook(Computed, lease.Body); err != nil {
-		return err
-	}
-	if !lend {
-		err = w.write(ctx, writes, outputs, &c, &m, &sp)
-	}
-	if err != nil {
-		return w.attemptFailed(ctx, lease, node, err)
-	}
-	if err := w.hook(Written, lease.Body); err != nil {
-		return err
-	}
-	release() // the tiles are in the store
-	if w.cache() {
-		w.keep(reads, in, update, updated, writes, outputs, &c)
-	}
-	return w.finish(ctx, lease, node, &c, m, &sp)
-}
-
 func (w *worker) describe(n analysis.Node) string {
 	return fmt.Sprintf("%s (%s)", w.plan.Describe(n), w.plan.Position(n))
 }
@@ -588,8 +468,9 @@ type taskInputs struct {
 // (which the kernel may overwrite) leave the cache (or are copied from
 // it while another task reads them), the others are borrowed from it.
 // The tiles under lendKeys are borrowed from the lending store; if a read
-// fails, they go back.
-func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, lendKeys []string, m *state.Metrics) (taskInputs, error) {
+// fails, they go back. Those in handed (a task's outputs, handed to the
+// task continuing it) are neither fetched nor modified.
+func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, lendKeys []string, handed map[string]blas64.General, m *state.Metrics) (taskInputs, error) {
 	byKey := map[string]int{}
 	var keys []string
 	slot := make([]int, len(reads))
@@ -608,8 +489,16 @@ func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, 
 	hit := make([]bool, len(keys))
 	borrowed := make([]bool, len(keys))
 	var lent []*cached
+	for j, k := range keys {
+		if t, ok := handed[k]; ok {
+			tiles[j], borrowed[j], hit[j] = t, true, true
+		}
+	}
 	if w.cache() {
 		for j, k := range keys {
+			if hit[j] {
+				continue
+			}
 			take := false
 			for _, i := range update {
 				take = take || i < len(slot) && slot[i] == j
@@ -675,35 +564,16 @@ func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, 
 }
 
 // keep caches, after a task, the tiles a later task reads: its outputs
-// (as written) and the inputs it fetched and left unmodified that other
-// tasks read too.
-func (w *worker) keep(reads []analysis.Tile, in taskInputs, update []int, updated bool, writes []analysis.Tile, outputs []blas64.General, c *state.Completion) {
-	readers := func(t analysis.Tile, key string) int {
-		for _, wt := range c.Written {
-			if wt.Key == key {
-				return wt.Readers
-			}
-		}
-		rs, err := w.plan.Readers(t, nil)
-		if err != nil {
-			return 0
-		}
-		return len(rs)
-	}
-	for i, t := range writes {
-		if key := w.cfg.Job.Key(t); i < len(outputs) && readers(t, key) > 0 {
-			w.mem.keep(key, outputs[i], int64(8*len(outputs[i].Data)))
+// (as written) and the inputs that shrink kept.
+func (w *worker) keep(t *task) {
+	for i, wt := range t.writes {
+		if key := w.cfg.Job.Key(wt); i < len(t.outputs) && w.readers(t, wt, key) > 0 {
+			w.mem.keep(key, t.outputs[i], int64(8*len(t.outputs[i].Data)))
 		}
 	}
-	modified := map[int]bool{}
-	if updated {
-		for _, i := range update {
-			modified[i] = true
-		}
-	}
-	for i, t := range reads {
-		if in.fetched[i] && !modified[i] && readers(t, in.keys[i]) > 1 {
-			w.mem.keep(in.keys[i], in.tiles[i], int64(8*len(in.tiles[i].Data)))
+	for i, g := range t.in.tiles {
+		if len(g.Data) > 0 {
+			w.mem.keep(t.in.keys[i], g, int64(8*len(g.Data)))
 		}
 	}
 }
@@ -801,18 +671,38 @@ func (w *worker) readFailed(ctx context.Context, lease queue.Lease, node analysi
 	return w.attemptFailed(ctx, lease, node, fmt.Errorf("tile %s: %w", w.plan.TileString(re.tile), err))
 }
 
-// run computes the task on the worker's one compute slot with kernel k
-// (waiting tasks take it by priority);
-// updated says whether it ran the kernel's Update, computing outputs in
-// the memory of the inputs at the positions in update.
-func (w *worker) run(node analysis.Node, k *kernels.Kernel, reads []analysis.Tile, in taskInputs, update []int, m *state.Metrics) (out []blas64.General, updated bool, err error) {
-	name := w.plan.Kernel(node)
-	scalars, err := w.plan.ScalarArgs(node)
+// run computes the task on the worker's one compute slot (waiting tasks
+// take it by priority; a continuation takes the slot kept for it), setting
+// its outputs and whether it ran the kernel's Update, computing outputs in
+// the memory of the inputs at the positions in update. Before it lets the
+// slot go, it picks the task to continue with (t.next), for which it keeps
+// the slot unless a waiting task comes first.
+func (w *worker) run(ctx context.Context, t *task) error {
+	scalars, err := w.plan.ScalarArgs(t.node)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
-	w.compute.acquire(w.plan.Priority(node))
-	defer w.compute.release()
+	if t.reservation != nil {
+		w.kernelSlot.claim(t.reservation)
+		t.reservation = nil
+	} else {
+		w.kernelSlot.acquire(w.plan.Priority(t.node))
+	}
+	t.outputs, t.updated, err = w.kernel(t.node, t.k, t.reads, t.in, t.update, scalars, &t.m)
+	if err == nil {
+		t.next = w.nextTask(ctx, t)
+	}
+	if t.next != nil {
+		t.next.reservation = w.kernelSlot.releaseFor(w.plan.Priority(t.next.node))
+	} else {
+		w.kernelSlot.release()
+	}
+	return err
+}
+
+// kernel runs kernel k; updated says whether it ran the kernel's Update.
+func (w *worker) kernel(node analysis.Node, k *kernels.Kernel, reads []analysis.Tile, in taskInputs, update []int, scalars []lp.Value, m *state.Metrics) (out []blas64.General, updated bool, err error) {
+	name := w.plan.Kernel(node)
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("kernel %s panicked: %v", name, r)
@@ -867,14 +757,15 @@ func (w *worker) tileList(reads []analysis.Tile, inputs []blas64.General) string
 	return s
 }
 
-// write stores the output tiles in parallel, recording the sizes of the
-// scratch tiles in c and the time in m and sp. A scratch tile that no task
-// reads is not written.
-func (w *worker) write(ctx context.Context, writes []analysis.Tile, outputs []blas64.General, c *state.Completion, m *state.Metrics, sp *Span) error {
+// write stores a task's output tiles in parallel, recording the sizes of
+// the scratch tiles in its completion and the time in its metrics and
+// span. A scratch tile that no task reads is not written.
+func (w *worker) write(ctx context.Context, t *task) error {
+	writes, outputs, c, m := t.writes, t.outputs, &t.c, &t.m
 	t0 := time.Now()
 	defer func() {
-		sp.Written = time.Now()
-		m.WriteSeconds = sp.Written.Sub(t0).Seconds()
+		t.sp.Written = time.Now()
+		m.WriteSeconds = t.sp.Written.Sub(t0).Seconds()
 	}()
 	if len(outputs) != len(writes) {
 		return fmt.Errorf("kernel returned %d tiles for %d outputs", len(outputs), len(writes))
@@ -908,74 +799,6 @@ func (w *worker) write(ctx context.Context, writes []analysis.Tile, outputs []bl
 				c.Written[j].Bytes = sizes[i]
 			}
 		}
-	}
-	return nil
-}
-
-// replay replays the completion of a task that is already done, so that
-// children a crash kept from being enqueued are enqueued now.
-func (w *worker) replay(ctx context.Context, lease queue.Lease, node analysis.Node) error {
-	c, err := w.completion(node)
-	if err != nil {
-		return w.failJob(ctx, lease, err.Error())
-	}
-	return w.finish(ctx, lease, node, &c, state.Metrics{}, nil)
-}
-
-// finish records the completion c (first, or replayed for a done task),
-// enqueues the ready children, deletes tiles no longer needed and
-// acknowledges the task.
-func (w *worker) finish(ctx context.Context, lease queue.Lease, node analysis.Node, c *state.Completion, m state.Metrics, sp *Span) error {
-	c.Metrics = m
-	out, err := w.cfg.State.Complete(ctx, w.cfg.Job.ID, *c)
-	if err != nil {
-		return err
-	}
-	w.mu.Lock()
-	if out.First {
-		w.report.Tasks++
-		w.report.Metrics.Add(m)
-		if w.cfg.Trace && sp != nil {
-			sp.Done = time.Now()
-			w.report.Spans = append(w.report.Spans, *sp)
-		}
-	} else {
-		w.report.Replays++
-	}
-	w.mu.Unlock()
-	if out.First && w.cfg.OnTask != nil {
-		w.cfg.OnTask(TaskReport{Task: lease.Body, Kernel: w.plan.Kernel(node), Worker: w.cfg.ID, Metrics: m})
-	}
-	if err := w.hook(Completed, lease.Body); err != nil {
-		return err
-	}
-	if len(out.Ready) > 0 {
-		msgs := make([]queue.Message, len(out.Ready))
-		for i, key := range out.Ready {
-			child, err := w.plan.ParseKey(key)
-			if err != nil {
-				return err
-			}
-			msgs[i] = queue.Message{Body: key, Priority: w.cfg.Job.Priority(child)}
-		}
-		if err := w.cfg.Queue.Send(ctx, msgs...); err != nil {
-			return err
-		}
-	}
-	if err := w.hook(Enqueued, lease.Body); err != nil {
-		return err
-	}
-	if len(out.Free) > 0 {
-		if w.cache() {
-			w.mem.forget(out.Free)
-		}
-		if err := w.cfg.Tiles.Delete(ctx, out.Free...); err != nil {
-			w.cfg.Log.Warn("deleting scratch tiles failed", "worker", w.cfg.ID, "err", err)
-		}
-	}
-	w.acks.add(ctx, lease.Receipt)
-	if out.Phase != state.Running {
-		w.halt("job " + string(out.Phase))
 	}
 	return nil
 }

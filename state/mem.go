@@ -36,6 +36,7 @@ type memJob struct {
 	done     map[string]bool
 	ndone    int64
 	parents  map[string]map[string]bool // waiting child -> parents done
+	next     map[string]string          // task -> the child its worker continued with
 	tiles    map[string]*memTile
 	failures map[string]int
 	metrics  Metrics
@@ -76,7 +77,7 @@ func (d *MemDriver) CreateJob(_ context.Context, job Job) error {
 		phase = Done
 	}
 	d.jobs[job.ID] = &memJob{spec: job, phase: phase, done: map[string]bool{},
-		parents: map[string]map[string]bool{}, tiles: map[string]*memTile{}, failures: map[string]int{}}
+		parents: map[string]map[string]bool{}, next: map[string]string{}, tiles: map[string]*memTile{}, failures: map[string]int{}}
 	return nil
 }
 
@@ -94,6 +95,9 @@ func (d *MemDriver) Complete(_ context.Context, id string, c Completion) (Outcom
 		j.ndone++
 		j.metrics.Add(c.Metrics)
 		delete(j.parents, c.Task)
+		if c.Continued != "" {
+			j.next[c.Task] = c.Continued
+		}
 		for _, t := range c.Written {
 			if _, ok := j.tiles[t.Key]; !ok {
 				j.tiles[t.Key] = &memTile{readers: t.Readers, bytes: t.Bytes, released: map[string]bool{}}
@@ -137,7 +141,32 @@ func (d *MemDriver) Complete(_ context.Context, id string, c Completion) (Outcom
 		j.phase = Done
 	}
 	out.Phase = j.phase
+	out.Continued = j.next[c.Task]
 	return out, nil
+}
+
+// ReadyAfter implements Driver.
+func (d *MemDriver) ReadyAfter(_ context.Context, id, parent string, children []Edge) ([]string, error) {
+	j, err := d.job(id)
+	if err != nil {
+		return nil, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var ready []string
+	for _, e := range children {
+		if j.done[e.Child] {
+			continue
+		}
+		others := len(j.parents[e.Child])
+		if j.parents[e.Child][parent] {
+			others--
+		}
+		if others+1 >= e.Indegree {
+			ready = append(ready, e.Child)
+		}
+	}
+	return ready, nil
 }
 
 // free reports whether every reader of the tile has released it, and

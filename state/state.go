@@ -100,6 +100,10 @@ type Completion struct {
 	Written  []Tile   // scratch tiles the task wrote
 	Released []string // scratch tiles the task read
 	Metrics  Metrics
+	// Continued is a child that the worker runs itself next, without
+	// enqueueing it. The store keeps it (the first time), so that a
+	// replay of the task can follow it.
+	Continued string
 }
 
 // An Outcome is what a completion changed.
@@ -108,6 +112,9 @@ type Outcome struct {
 	Ready []string // children whose parents are all done and that are not done
 	Free  []string // scratch tiles among Written and Released that no task will read again
 	Phase Phase    // the job's phase afterwards
+	// Continued is the child the task's first completion said its worker
+	// would run next ("" if none).
+	Continued string
 }
 
 // ErrNoJob reports a job the store does not know (never created, or deleted).
@@ -121,6 +128,10 @@ type Driver interface {
 	Complete(ctx context.Context, job string, c Completion) (Outcome, error)
 	// IsDone reports whether a task is done.
 	IsDone(ctx context.Context, job, task string) (bool, error)
+	// ReadyAfter returns the children of parent, which is not done yet,
+	// that are not done and whose other parents all are: those its
+	// completion will make ready. It changes nothing.
+	ReadyAfter(ctx context.Context, job, parent string, children []Edge) ([]string, error)
 	// RecordFailure counts a failed attempt of a task and returns the
 	// count so far.
 	RecordFailure(ctx context.Context, job, task string) (int, error)
@@ -207,6 +218,13 @@ func (s *Store) IsDone(ctx context.Context, job, task string) (bool, error) {
 	s.requests.Add(1)
 	done, err := s.driver.IsDone(ctx, job, task)
 	return done, wrap("query", job, err)
+}
+
+// ReadyAfter returns the children that parent's completion will make ready.
+func (s *Store) ReadyAfter(ctx context.Context, job, parent string, children []Edge) ([]string, error) {
+	s.requests.Add(1)
+	ready, err := s.driver.ReadyAfter(ctx, job, parent, children)
+	return ready, wrap("query", job, err)
 }
 
 // RecordFailure counts a failed attempt of a task.

@@ -56,7 +56,10 @@ type benchResult struct {
 	ResidualKind      string  `json:"residual_kind"` // what is measured
 	ResidualEstimated bool    `json:"residual_estimated"`
 
-	Tasks         int64   `json:"tasks"`
+	Tasks int64 `json:"tasks"`
+	// Continued counts the tasks a worker ran right after their parent,
+	// from its outputs in memory (workers on S3 or files).
+	Continued     int     `json:"continued"`
 	WorkerSeconds float64 `json:"worker_seconds"`
 	PeakWorkers   int     `json:"peak_workers"`
 	UploadSeconds float64 `json:"upload_seconds"`
@@ -374,6 +377,7 @@ Algorithms: ` + strings.Join(names, ", ") + `.`,
 				r.PeakWorkers = max(r.PeakWorkers, res.PeakWorkers())
 				for _, w := range res.Workers {
 					r.WorkerPeakRSS = max(r.WorkerPeakRSS, float64(w.PeakRSS)/(1<<20))
+					r.Continued += w.Continued
 				}
 			}
 			if r.WorkerPeakRSS > 0 {
@@ -454,7 +458,7 @@ func printBench(w io.Writer, r benchResult, asJSON bool) error {
 	if r.PeakGflops > 0 {
 		fmt.Fprintf(w, "  %-12s %8.2f GFLOP/s DGEMM on all cores; npw at %.0f%% of it\n", "peak", r.PeakGflops, 100*r.PeakFraction)
 	}
-	fmt.Fprintf(w, "  %-12s %d tasks, %.1f worker-seconds, peak %d workers, upload %.2f s\n", "job", r.Tasks, r.WorkerSeconds, r.PeakWorkers, r.UploadSeconds)
+	fmt.Fprintf(w, "  %-12s %d tasks (%d continued on the worker holding their inputs), %.1f worker-seconds, peak %d workers, upload %.2f s\n", "job", r.Tasks, r.Continued, r.WorkerSeconds, r.PeakWorkers, r.UploadSeconds)
 	m := r.Metrics
 	fmt.Fprintf(w, "  %-12s read %.1f, compute %.1f, write %.1f worker-seconds; %.2f GB read (and %d tiles from workers' caches), %.2f GB written\n",
 		"tasks", m.ReadSeconds, m.ComputeSeconds, m.WriteSeconds, float64(m.BytesRead)/1e9, m.CacheHits, float64(m.BytesWritten)/1e9)

@@ -228,6 +228,7 @@ func printJobSummary(w io.Writer, title string, res *job.Result, outputs []strin
 func printSummary(w io.Writer, title string, results []*job.Result, uploaded int64, outputs []string) {
 	var wall, workerSecs float64
 	var tasks, done, launched int64
+	continued := 0
 	var m state.Metrics
 	var peakScratch int64
 	var requests executor.Requests
@@ -250,6 +251,7 @@ func printSummary(w io.Writer, title string, results []*job.Result, uploaded int
 			if w.BLAS != "" {
 				blas[w.BLAS]++
 			}
+			continued += w.Continued
 		}
 		if r.Status.Phase != state.Done {
 			phase = r.Status.Phase
@@ -278,7 +280,11 @@ func printSummary(w io.Writer, title string, results []*job.Result, uploaded int
 	if launched > 0 {
 		tasksPer = float64(done) / float64(launched)
 	}
-	row("workers", "peak %d, %d launched, %.1f worker-seconds, %.1f tasks per worker%s", peakWorkers, launched, workerSecs, tasksPer, blasText(blas))
+	chained := ""
+	if continued > 0 {
+		chained = fmt.Sprintf(", %d tasks continued on the worker holding their inputs", continued)
+	}
+	row("workers", "peak %d, %d launched, %.1f worker-seconds, %.1f tasks per worker%s%s", peakWorkers, launched, workerSecs, tasksPer, blasText(blas), chained)
 	row("time in tasks", "read %.2f s, compute %.2f s, write %.2f s (summed over tasks)", m.ReadSeconds, m.ComputeSeconds, m.WriteSeconds)
 	cached := ""
 	if m.CacheHits > 0 {

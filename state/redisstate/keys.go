@@ -14,9 +14,11 @@ package redisstate
 //	                           followed by "\n" (cleared once freed)
 //	<prefix>:{<job>}:failures  hash: task -> failed attempts
 //	<prefix>:{<job>}:workers   list of worker reports, in arrival order
+//	<prefix>:{<job>}:next      hash: task -> the child its worker ran
+//	                           next itself (a continuation)
 
 type keys struct {
-	meta, done, waiting, tiles, failures, workers string
+	meta, done, waiting, tiles, failures, workers, next string
 }
 
 func jobKeys(prefix, job string) keys {
@@ -28,10 +30,11 @@ func jobKeys(prefix, job string) keys {
 		tiles:    base + "tiles",
 		failures: base + "failures",
 		workers:  base + "workers",
+		next:     base + "next",
 	}
 }
 
 // all lists the keys in the order the scripts take them.
 func (k keys) all() []string {
-	return []string{k.meta, k.done, k.waiting, k.tiles, k.failures, k.workers}
+	return []string{k.meta, k.done, k.waiting, k.tiles, k.failures, k.workers, k.next}
 }

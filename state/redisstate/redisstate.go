@@ -107,7 +107,7 @@ func (d *Driver) CreateJob(ctx context.Context, job state.Job) error {
 func (d *Driver) Complete(ctx context.Context, job string, c state.Completion) (state.Outcome, error) {
 	m := c.Metrics
 	args := []any{c.Task, fmtFloat(m.Flops), m.BytesRead, m.BytesWritten,
-		fmtFloat(m.ReadSeconds), fmtFloat(m.ComputeSeconds), fmtFloat(m.WriteSeconds), m.CacheHits, len(c.Written)}
+		fmtFloat(m.ReadSeconds), fmtFloat(m.ComputeSeconds), fmtFloat(m.WriteSeconds), m.CacheHits, c.Continued, len(c.Written)}
 	for _, t := range c.Written {
 		args = append(args, t.Key, t.Readers, t.Bytes)
 	}
@@ -124,12 +124,26 @@ func (d *Driver) Complete(ctx context.Context, job string, c state.Completion) (
 		return state.Outcome{}, err
 	}
 	r, ok := res.([]any)
-	if !ok || len(r) != 4 {
+	if !ok || len(r) != 5 {
 		return state.Outcome{}, fmt.Errorf("redis: unexpected reply %v to complete", res)
 	}
 	first, _ := r[0].(int64)
 	phase, _ := r[1].(string)
-	return state.Outcome{First: first == 1, Phase: state.Phase(phase), Ready: strs(r[2]), Free: strs(r[3])}, nil
+	next, _ := r[4].(string)
+	return state.Outcome{First: first == 1, Phase: state.Phase(phase), Ready: strs(r[2]), Free: strs(r[3]), Continued: next}, nil
+}
+
+// ReadyAfter implements state.Driver.
+func (d *Driver) ReadyAfter(ctx context.Context, job, parent string, children []state.Edge) ([]string, error) {
+	args := []any{parent, len(children)}
+	for _, e := range children {
+		args = append(args, e.Child, e.Indegree)
+	}
+	res, err := d.run(ctx, readyAfterScript, job, args...)
+	if err != nil {
+		return nil, err
+	}
+	return strs(res), nil
 }
 
 // fmtFloat writes a float so that Redis's HINCRBYFLOAT reads it exactly.

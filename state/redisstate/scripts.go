@@ -3,10 +3,10 @@ package redisstate
 import "github.com/redis/go-redis/v9"
 
 // Each state transition is one Lua script, so it is atomic. All of them
-// take the job's six keys, in the order of keys.all:
+// take the job's seven keys, in the order of keys.all:
 //
 //	KEYS[1] meta, KEYS[2] done, KEYS[3] waiting, KEYS[4] tiles,
-//	KEYS[5] failures, KEYS[6] workers
+//	KEYS[5] failures, KEYS[6] workers, KEYS[7] next
 //
 // A script on a job that does not exist answers the error NPW_NOJOB. Every
 // script that changes a job renews the expiry of all its keys (the ttl
@@ -39,21 +39,23 @@ return 'OK'
 `)
 
 // completeScript records a finished task: marks it done (the first time:
-// counts it, adds its metrics, registers the scratch tiles it wrote),
-// releases the scratch tiles it read, and adds it to the done parents of
-// each child that is not done.
+// counts it, adds its metrics, registers the scratch tiles it wrote and
+// the child its worker continued with), releases the scratch tiles it
+// read, and adds it to the done parents of each child that is not done.
 //
 //	ARGV[1] task
 //	ARGV[2..8] flops, bytes read, bytes written, read, compute and write
 //	seconds, reads served by the worker's cache
-//	ARGV[9] W, then W triples: tile key, readers, bytes (tiles written)
+//	ARGV[9] the continued child, or ""
+//	ARGV[10] W, then W triples: tile key, readers, bytes (tiles written)
 //	then R, then R tile keys (tiles read)
 //	then C, then C pairs: child, indegree
-//	result: {first (0/1), phase, {ready children}, {tiles to delete}}
+//	result: {first (0/1), phase, {ready children}, {tiles to delete},
+//	the continued child recorded for the task or ""}
 var completeScript = redis.NewScript(touch + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
 local task = ARGV[1]
-local at = 9
+local at = 10
 local function nextArg() local v = ARGV[at]; at = at + 1; return v end
 
 local function parse(v)
@@ -93,6 +95,7 @@ if first then
   redis.call('HINCRBYFLOAT', KEYS[1], 'write_seconds', ARGV[7])
   redis.call('HINCRBY', KEYS[1], 'cache_hits', ARGV[8])
   redis.call('HDEL', KEYS[3], task)
+  if ARGV[9] ~= '' then redis.call('HSET', KEYS[7], task, ARGV[9]) end
   for _, w in ipairs(written) do
     if redis.call('HSETNX', KEYS[4], w.key, w.readers .. ' ' .. w.bytes .. ' 0\n') == 1 then
       local scratch = redis.call('HINCRBY', KEYS[1], 'scratch', w.bytes)
@@ -146,7 +149,33 @@ if tonumber(meta[1]) >= tonumber(meta[2]) and phase == 'running' then
   redis.call('HSET', KEYS[1], 'phase', phase)
 end
 touch()
-return {first and 1 or 0, phase, ready, freeList}
+return {first and 1 or 0, phase, ready, freeList, redis.call('HGET', KEYS[7], task) or ''}
+`)
+
+// readyAfterScript answers which children of a task that is not done
+// have all their other parents done.
+//
+//	ARGV[1] the parent
+//	then C, then C pairs: child, indegree
+//	result: {children}
+var readyAfterScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
+local parent = ARGV[1]
+local function count(s) local _, n = string.gsub(s, '\n', ''); return n end
+local function has(s, item) return string.find('\n' .. s, '\n' .. item .. '\n', 1, true) ~= nil end
+local ready = {}
+local at = 3
+for _ = 1, tonumber(ARGV[2]) do
+  local child, indegree = ARGV[at], tonumber(ARGV[at + 1])
+  at = at + 2
+  if redis.call('SISMEMBER', KEYS[2], child) == 0 then
+    local parents = redis.call('HGET', KEYS[3], child) or ''
+    local others = count(parents)
+    if has(parents, parent) then others = others - 1 end
+    if others + 1 >= indegree then table.insert(ready, child) end
+  end
+end
+return ready
 `)
 
 // isDoneScript answers whether a task is done.

@@ -90,6 +90,44 @@ func Run(t *testing.T, newDriver func(t *testing.T) state.Driver) {
 			}
 		}
 	})
+	t.Run("ReadyAfterAndContinued", func(t *testing.T) {
+		// A, B -> C; A -> D; C -> E. A's worker continues with D.
+		d := newDriver(t)
+		create(t, d, "j-next", 5)
+		ab := []state.Edge{{Child: "C", Indegree: 2}, {Child: "D", Indegree: 1}}
+		ready, err := d.ReadyAfter(ctx, "j-next", "A", ab)
+		if err != nil || !sameSet(ready, "D") {
+			t.Fatalf("before B: ReadyAfter(A) = %v, %v; want [D]", ready, err)
+		}
+		complete(t, d, "j-next", state.Completion{Task: "B", Children: []state.Edge{{Child: "C", Indegree: 2}}})
+		if ready, _ = d.ReadyAfter(ctx, "j-next", "A", ab); !sameSet(ready, "C", "D") {
+			t.Fatalf("after B: ReadyAfter(A) = %v, want [C D]", ready)
+		}
+		if st, _ := d.Status(ctx, "j-next"); st.Done != 1 {
+			t.Fatalf("ReadyAfter changed the job: %+v", st)
+		}
+		out := complete(t, d, "j-next", state.Completion{Task: "A", Children: ab, Continued: "D"})
+		if !out.First || !sameSet(out.Ready, "C", "D") || out.Continued != "D" {
+			t.Fatalf("A: %+v", out)
+		}
+		// A replay finds the continuation, whatever it says itself.
+		if out = complete(t, d, "j-next", state.Completion{Task: "A", Children: ab}); out.First || out.Continued != "D" {
+			t.Fatalf("replayed A: %+v", out)
+		}
+		complete(t, d, "j-next", state.Completion{Task: "D"})
+		if out = complete(t, d, "j-next", state.Completion{Task: "A", Children: ab, Continued: "C"}); out.Continued != "D" || !sameSet(out.Ready, "C") {
+			t.Fatalf("A replayed after D: %+v", out)
+		}
+		if ready, _ = d.ReadyAfter(ctx, "j-next", "A", ab); !sameSet(ready, "C") {
+			t.Fatalf("ReadyAfter(A) once D is done = %v, want [C]", ready)
+		}
+		if out = complete(t, d, "j-next", state.Completion{Task: "B"}); out.Continued != "" {
+			t.Fatalf("B has no continuation: %+v", out)
+		}
+		if _, err := d.ReadyAfter(ctx, "j-never", "A", ab); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("ReadyAfter in an unknown job: %v", err)
+		}
+	})
 	t.Run("MetricsOncePerTask", func(t *testing.T) {
 		d := newDriver(t)
 		create(t, d, "j-metrics", 2)
