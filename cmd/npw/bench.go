@@ -56,10 +56,8 @@ type benchResult struct {
 	ResidualKind      string  `json:"residual_kind"` // what is measured
 	ResidualEstimated bool    `json:"residual_estimated"`
 
-	Tasks int64 `json:"tasks"`
-	// Continued counts the tasks a worker ran right after their parent,
-	// from its outputs in memory (workers on S3 or files).
-	Continued     int     `json:"continued"`
+	Tasks         int64   `json:"tasks"`
+	Continued     int     `json:"continued"` // tasks run right after their parent, from its outputs in memory (S3, files)
 	WorkerSeconds float64 `json:"worker_seconds"`
 	PeakWorkers   int     `json:"peak_workers"`
 	UploadSeconds float64 `json:"upload_seconds"`
