@@ -52,19 +52,27 @@ func (w *worker) nextTask(ctx context.Context, t *task) *task {
 	return next
 }
 
-// computeNext computes next, the task picked to continue t, with t's
-// outputs handed over in memory. It fails with errNoRoom when next's tiles
-// do not fit the memory bound now, with a *failure, or with a hook's
-// error (a crash).
-func (w *worker) computeNext(ctx context.Context, t, next *task) error {
-	if err := w.hook(Leased, next.key); err != nil {
-		return err
+// handed returns t's outputs by key, for next to read from memory.
+func (w *worker) handed(t, next *task) map[string]blas64.General {
+	if next == nil {
+		return nil
 	}
 	handed := make(map[string]blas64.General, len(t.writes))
 	for i, wt := range t.writes {
 		if i < len(t.outputs) {
 			handed[w.cfg.Job.Key(wt)] = t.outputs[i]
 		}
+	}
+	return handed
+}
+
+// computeNext computes next, the task picked to continue a task, with
+// that task's outputs handed over in memory. It fails with errNoRoom when
+// next's tiles do not fit the memory bound now, with a *failure, or with
+// a hook's error (a crash).
+func (w *worker) computeNext(ctx context.Context, next *task, handed map[string]blas64.General) error {
+	if err := w.hook(Leased, next.key); err != nil {
+		return err
 	}
 	return w.compute(ctx, next, handed, true)
 }

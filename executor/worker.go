@@ -564,7 +564,7 @@ func (w *worker) read(ctx context.Context, reads []analysis.Tile, update []int, 
 }
 
 // keep caches, after a task, the tiles a later task reads: its outputs
-// (as written) and the inputs that shrink kept.
+// (as written) and the inputs that dropInputs kept.
 func (w *worker) keep(t *task) {
 	for i, wt := range t.writes {
 		if key := w.cfg.Job.Key(wt); i < len(t.outputs) && w.readers(t, wt, key) > 0 {
