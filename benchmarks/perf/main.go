@@ -40,6 +40,7 @@ type result struct {
 	PeakFraction     float64 `json:"peak_fraction"`
 	Residual         float64 `json:"residual"`
 	Tasks            int64   `json:"tasks"`
+	Continued        int     `json:"continued"`
 	WorkerSeconds    float64 `json:"worker_seconds"`
 	WorkerPeakRSS    float64 `json:"worker_peak_rss_mib"`
 	RSSBound         float64 `json:"rss_bound_mib"`
@@ -63,8 +64,8 @@ func main() {
 	defer os.RemoveAll(filepath.Dir(bin))
 	cloud := os.Getenv("NPW_STORE") != "" && os.Getenv("NPW_QUEUE") != "" && os.Getenv("NPW_STATE") != ""
 
-	fmt.Println("| algorithm | n | block | services | npw (s) | reference (s) | ratio | npw GFLOP/s | of DGEMM peak | residual | GB read (tiles from caches) | worker peak RSS / target (MiB) |")
-	fmt.Println("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| algorithm | n | block | services | npw (s) | reference (s) | ratio | npw GFLOP/s | of DGEMM peak | residual | tasks (continued) | GB read (tiles from caches) | worker peak RSS / target (MiB) |")
+	fmt.Println("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, alg := range strings.Split(*algs, ",") {
 		for _, s := range strings.Split(*sizes, ",") {
 			n, err := strconv.Atoi(s)
@@ -136,8 +137,8 @@ func row(bin, services, alg string, n int, flags ...string) {
 		fmt.Printf("| %s | %d | auto | %s | failed: %v |\n", alg, n, services, err)
 		return
 	}
-	fmt.Printf("| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.1f | %.0f%% | %.2g | %.2f (%d) | %s |\n", alg, n, r.Block, services,
-		r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, 100*r.PeakFraction, r.Residual,
+	fmt.Printf("| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.1f | %.0f%% | %.2g | %d (%d) | %.2f (%d) | %s |\n", alg, n, r.Block, services,
+		r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, 100*r.PeakFraction, r.Residual, r.Tasks, r.Continued,
 		float64(r.Metrics.BytesRead)/1e9, r.Metrics.CacheHits, rss(r))
 }
 
