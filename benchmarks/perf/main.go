@@ -56,6 +56,7 @@ func main() {
 	tags := flag.String("tags", "openblas", "build tags of npw (empty: pure Go)")
 	sweepN := flag.Int("sweep-n", 8192, "order of the pipelining and block-size runs (0: skip them)")
 	cloudMax := flag.Int("cloud-max", 8192, "largest order run on the local cloud")
+	memory := flag.Bool("memory", true, "run the memory services' rows (false: only the local cloud's)")
 	flag.Parse()
 	bin, err := build(*tags)
 	if err != nil {
@@ -72,8 +73,9 @@ func main() {
 			if err != nil {
 				fatal(err)
 			}
-			mem := []string{"--store", "mem://", "--queue", "mem://", "--state", "mem://"}
-			row(bin, "memory", alg, n, mem...)
+			if *memory {
+				row(bin, "memory", alg, n, "--store", "mem://", "--queue", "mem://", "--state", "mem://")
+			}
 			if cloud && n <= *cloudMax {
 				row(bin, "local cloud, processes", alg, n, "--launch", "process")
 			}
