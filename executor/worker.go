@@ -126,13 +126,14 @@ type Report struct {
 	Worker           string
 	Started, Stopped time.Time
 	Tasks            int // tasks this worker completed first
-	// Continued counts those it ran right after their parent, from the
-	// parent's outputs in memory, without a trip through the queue.
+	Replays          int // deliveries of done tasks whose completion it replayed
+	Failures         int // failed attempts
+	Abandoned        int // tasks in flight when the worker was killed, left to lapse
+	Reason           string
+	// Continued counts the tasks it completed first right after their
+	// parent, from the parent's outputs in memory, without a trip through
+	// the queue.
 	Continued int `json:",omitempty"`
-	Replays   int // deliveries of done tasks whose completion it replayed
-	Failures  int // failed attempts
-	Abandoned int // tasks in flight when the worker was killed, left to lapse
-	Reason    string
 	// BLAS names the BLAS the worker's kernels ran on (kernels.BLAS of
 	// its binary: "openblas" or "gonum").
 	BLAS    string `json:",omitempty"`
