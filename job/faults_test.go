@@ -74,30 +74,96 @@ func TestDuplicateDelivery(t *testing.T) {
 	t.Logf("%d messages sent twice; %d duplicate deliveries replayed", dq.sent.Load(), replays)
 }
 
+// stores are the tile stores the fault tests run on: the memory store,
+// which lends workers scratch tiles to update in place, and files, whose
+// reads are private copies (as on S3), where workers continue tasks.
+var stores = []struct {
+	name string
+	env  func(t *testing.T) Env
+}{{"memory", func(t *testing.T) Env { env, _, _ := testEnv(t); return env }}, {"files", fileEnv}}
+
 // TestWorkersKilledMidTask kills workers at random points of random
 // tasks: after leasing, reading, computing, writing, recording the
 // completion (before enqueueing the children) and enqueueing (before the
-// ack). Their leases lapse, other workers take the tasks over, and the
-// result is bit-identical to a clean run.
+// ack), also in chains of continued tasks. Their leases lapse, other
+// workers take the tasks over, and the result is bit-identical to a clean
+// run.
 func TestWorkersKilledMidTask(t *testing.T) {
-	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			a := spd(rand.New(rand.NewPCG(seed, 7)), 48)
-			spec := choleskyJob(t, a, 8)
-			want := cleanRun(t, spec)
-			env, _, _ := testEnv(t)
-			rng := rand.New(rand.NewPCG(seed, 8))
+	for _, store := range stores {
+		for _, seed := range []uint64{1, 2, 3} {
+			t.Run(fmt.Sprintf("%s,seed=%d", store.name, seed), func(t *testing.T) {
+				a := spd(rand.New(rand.NewPCG(seed, 7)), 48)
+				spec := choleskyJob(t, a, 8)
+				want := cleanRun(t, spec)
+				env := store.env(t)
+				rng := rand.New(rand.NewPCG(seed, 8))
+				var mu sync.Mutex
+				crashes := map[executor.Phase]int{}
+				opts := fast()
+				opts.MaxWorkers = 3
+				opts.Lease = 150 * time.Millisecond
+				opts.Worker = func(c *executor.Config) {
+					c.Hook = func(p executor.Phase, task string) error {
+						mu.Lock()
+						defer mu.Unlock()
+						if rng.Float64() < 0.06 {
+							crashes[p]++
+							return executor.ErrCrash
+						}
+						return nil
+					}
+				}
+				res := runJob(t, env, spec, opts)
+				if got := assemble(t, env, res, "O", nil); !sameBits(got, want) {
+					t.Fatal("result differs from the clean run")
+				}
+				crashed := 0
+				for _, w := range res.Workers {
+					if w.Reason == "crashed" {
+						crashed++
+					}
+				}
+				total := 0
+				for _, n := range crashes {
+					total += n
+				}
+				// Both pipeline slots of one worker may hit a crash point
+				// before it dies, so a worker may count twice.
+				if total == 0 || crashed == 0 || crashed > total {
+					t.Fatalf("%d crashes injected, %d workers report a crash", total, crashed)
+				}
+				if store.name == "files" && continued(res) == 0 {
+					t.Fatal("no task was continued")
+				}
+				t.Logf("%d workers killed %v; %d workers in all, %d tasks continued", total, crashes, len(res.Workers), continued(res))
+			})
+		}
+	}
+}
+
+// TestCrashBetweenCompletionAndEnqueue kills every worker that has just
+// recorded a completion, the first time, before it enqueues the children:
+// only the replay of the completion by the task's next delivery can
+// enqueue them. For a continued task, which has no message, that is the
+// replay of its chain's first task, which follows the recorded
+// continuations (without it, the job stalls).
+func TestCrashBetweenCompletionAndEnqueue(t *testing.T) {
+	a := spd(rand.New(rand.NewPCG(9, 9)), 40)
+	spec := choleskyJob(t, a, 8)
+	want := cleanRun(t, spec)
+	for _, store := range stores {
+		t.Run(store.name, func(t *testing.T) {
+			env := store.env(t)
 			var mu sync.Mutex
-			crashes := map[executor.Phase]int{}
+			killed := map[string]bool{}
 			opts := fast()
-			opts.MaxWorkers = 3
-			opts.Lease = 150 * time.Millisecond
+			opts.Lease = 100 * time.Millisecond
 			opts.Worker = func(c *executor.Config) {
 				c.Hook = func(p executor.Phase, task string) error {
 					mu.Lock()
 					defer mu.Unlock()
-					if rng.Float64() < 0.06 {
-						crashes[p]++
+					if p == executor.Completed && !killed[task] {
+						killed[task] = true
 						return executor.ErrCrash
 					}
 					return nil
@@ -107,56 +173,13 @@ func TestWorkersKilledMidTask(t *testing.T) {
 			if got := assemble(t, env, res, "O", nil); !sameBits(got, want) {
 				t.Fatal("result differs from the clean run")
 			}
-			crashed := 0
-			for _, w := range res.Workers {
-				if w.Reason == "crashed" {
-					crashed++
-				}
+			if int64(len(killed)) != res.Status.Tasks {
+				t.Fatalf("%d of %d tasks had their worker killed after completing", len(killed), res.Status.Tasks)
 			}
-			total := 0
-			for _, n := range crashes {
-				total += n
+			if store.name == "files" && continued(res) == 0 {
+				t.Fatal("no task was continued")
 			}
-			// Both pipeline slots of one worker may hit a crash point
-			// before it dies, so a worker may count twice.
-			if total == 0 || crashed == 0 || crashed > total {
-				t.Fatalf("%d crashes injected, %d workers report a crash", total, crashed)
-			}
-			t.Logf("%d workers killed %v; %d workers in all", total, crashes, len(res.Workers))
 		})
-	}
-}
-
-// TestCrashBetweenCompletionAndEnqueue kills every worker that has just
-// recorded a completion, the first time, before it enqueues the children:
-// only the replay of the completion by the task's next delivery can
-// enqueue them.
-func TestCrashBetweenCompletionAndEnqueue(t *testing.T) {
-	a := spd(rand.New(rand.NewPCG(9, 9)), 24)
-	spec := choleskyJob(t, a, 8)
-	want := cleanRun(t, spec)
-	env, _, _ := testEnv(t)
-	var mu sync.Mutex
-	killed := map[string]bool{}
-	opts := fast()
-	opts.Lease = 100 * time.Millisecond
-	opts.Worker = func(c *executor.Config) {
-		c.Hook = func(p executor.Phase, task string) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if p == executor.Completed && !killed[task] {
-				killed[task] = true
-				return executor.ErrCrash
-			}
-			return nil
-		}
-	}
-	res := runJob(t, env, spec, opts)
-	if got := assemble(t, env, res, "O", nil); !sameBits(got, want) {
-		t.Fatal("result differs from the clean run")
-	}
-	if int64(len(killed)) != res.Status.Tasks {
-		t.Fatalf("%d of %d tasks had their worker killed after completing", len(killed), res.Status.Tasks)
 	}
 }
 
