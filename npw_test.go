@@ -162,8 +162,9 @@ func TestAutoBlock(t *testing.T) {
 		{"cholesky", 1000, 1000, 2, 256}, // not below 256
 		{"cholesky", 262144, 262144, 2, 4096},
 		{"cholesky", 65536, 65536, 300, 1152}, // 60 tiles for 300 workers
-		{"gemm", 8192, 8192, 2, 2048},
-		{"gemm", 4096, 4096, 2, 1024},
+		{"gemm", 8192, 8192, 2, 4096},
+		{"gemm", 4096, 4096, 2, 2048},
+		{"gemm", 8192, 8192, 32, 1024}, // 8 tiles a side for 32 workers
 		{"qr", 8192, 4096, 2, 1024},
 		{"tsqr", 100000, 64, 2, 4096}, // capped
 	} {
