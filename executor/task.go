@@ -135,10 +135,11 @@ func (w *worker) process(ctx context.Context, lease queue.Lease) error {
 
 // carryOn says whether the chain goes on with next, now that its parent is
 // recorded with outcome out: next was computed (nextErr is nil), the
-// parent's completion made it ready and the job runs. If not, next is
-// dropped and, when the completion recorded it as continued and ready,
-// enqueued, since nothing else will; the lease is then acknowledged, but
-// after a crash (a hook's error in nextErr).
+// parent's completion made it ready and the worker is not stopping. If
+// not, next is dropped and, when the completion recorded it as continued
+// and ready, enqueued, since nothing else will (a worker stops, idle or
+// near its limit, with chains running); the lease is then acknowledged,
+// but after a crash (a hook's error in nextErr).
 func (w *worker) carryOn(ctx context.Context, lease queue.Lease, next *task, nextErr error, out state.Outcome) (bool, error) {
 	ready := slices.Contains(out.Ready, next.key)
 	if nextErr == nil && ready && !w.halting() {
@@ -148,7 +149,7 @@ func (w *worker) carryOn(ctx context.Context, lease queue.Lease, next *task, nex
 	if nextErr != nil && !errors.As(nextErr, new(*failure)) && !errors.Is(nextErr, errNoRoom) {
 		return false, nextErr
 	}
-	if ready && !w.halting() {
+	if ready && out.Phase == state.Running {
 		if err := w.send(ctx, next); err != nil {
 			return false, err
 		}

@@ -379,8 +379,15 @@ func (w *worker) slot(ctx context.Context) {
 }
 
 // idle stops the worker after IdleTimeout without work or when the job
-// has ended.
+// has ended. A task in flight on another slot (a long one, or a chain of
+// continued tasks) is work.
 func (w *worker) idle(ctx context.Context) {
+	w.mu.Lock()
+	busy := len(w.active) > 0
+	w.mu.Unlock()
+	if busy {
+		w.lastTask.Store(time.Now().UnixNano())
+	}
 	if time.Since(time.Unix(0, w.lastTask.Load())) >= w.cfg.IdleTimeout {
 		w.halt("idle")
 		return

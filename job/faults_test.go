@@ -36,10 +36,20 @@ func choleskyJob(t *testing.T, a blas64.General, b int) Spec {
 		Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"O"}}
 }
 
+// gemmJob returns a spec for C = A B in blocks of b, with chains of g
+// products.
+func gemmJob(t *testing.T, a, b blas64.General, block, g int) Spec {
+	args := fmt.Sprintf("M=%d N=%d K=%d G=%d", tiles(a.Rows, block), tiles(b.Cols, block), tiles(a.Cols, block), g)
+	return Spec{Plan: plan(t, "gemm", args), Block: block,
+		Inputs: []Input{{Name: "A", Array: a}, {Name: "B", Array: b}}, Outputs: []string{"C"}}
+}
+
+// cleanRun returns the job's output, O or C, from a run on memory
+// services without faults.
 func cleanRun(t *testing.T, spec Spec) blas64.General {
 	env, _, _ := testEnv(t)
 	res := runJob(t, env, spec, fast())
-	return assemble(t, env, res, "O", nil)
+	return assemble(t, env, res, spec.Outputs[0], nil)
 }
 
 func sameBits(a, b blas64.General) bool {
@@ -195,26 +205,7 @@ func TestLambdaEmulation(t *testing.T) {
 	opts.MaxWorkers = 3
 	opts.ColdStart = 30 * time.Millisecond
 	opts.RuntimeLimit = 250 * time.Millisecond
-	opts.Worker = func(c *executor.Config) {
-		c.Kernel = func(name string) (*kernels.Kernel, bool) {
-			k, ok := kernels.Lookup(name)
-			if !ok {
-				return nil, false
-			}
-			slow := *k
-			slow.Run = func(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
-				time.Sleep(15 * time.Millisecond)
-				return k.Run(in, s)
-			}
-			if k.Update != nil { // workers killed at their limit while updating borrowed tiles
-				slow.Update = func(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
-					time.Sleep(15 * time.Millisecond)
-					return k.Update(in, s)
-				}
-			}
-			return &slow, true
-		}
-	}
+	opts.Worker = func(c *executor.Config) { c.Kernel = slowKernels(15 * time.Millisecond) }
 	res := runJob(t, env, spec, opts)
 	if got := assemble(t, env, res, "O", nil); !sameBits(got, want) {
 		t.Fatal("result differs from the clean run")
@@ -247,12 +238,9 @@ func TestLambdaEmulation(t *testing.T) {
 // The result is bit-identical to a clean run.
 func TestBorrowedTilesSurviveCrashes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 11))
-	a, b := randomDense(rng, 16, 32), randomDense(rng, 32, 16)
-	spec := Spec{Plan: plan(t, "gemm", "M=2 N=2 K=4 G=4"), Block: 8,
-		Inputs: []Input{{Name: "A", Array: a}, {Name: "B", Array: b}}, Outputs: []string{"C"}}
+	spec := gemmJob(t, randomDense(rng, 16, 32), randomDense(rng, 32, 16), 8, 4)
+	want := cleanRun(t, spec)
 	env, _, _ := testEnv(t)
-	want := assemble(t, env, runJob(t, env, spec, fast()), "C", nil)
-	env, _, _ = testEnv(t)
 	var mu sync.Mutex
 	phases := []executor.Phase{executor.Read, executor.Computed, executor.Written, executor.Completed}
 	killAt := map[string]executor.Phase{}
@@ -302,4 +290,27 @@ func TestBorrowedTilesSurviveCrashes(t *testing.T) {
 		t.Fatalf("%d updates in place, %d replays, crashes %v", updates.Load(), replays, crashes)
 	}
 	t.Logf("crashes %v, %d updates in place, %d replays", crashes, updates.Load(), replays)
+}
+
+// slowKernels looks up kernels that sleep for d before they compute, in
+// Run and in Update (workers killed while updating borrowed tiles).
+func slowKernels(d time.Duration) func(string) (*kernels.Kernel, bool) {
+	return func(name string) (*kernels.Kernel, bool) {
+		k, ok := kernels.Lookup(name)
+		if !ok {
+			return nil, false
+		}
+		slow := *k
+		slow.Run = func(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
+			time.Sleep(d)
+			return k.Run(in, s)
+		}
+		if k.Update != nil {
+			slow.Update = func(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
+				time.Sleep(d)
+				return k.Update(in, s)
+			}
+		}
+		return &slow, true
+	}
 }
