@@ -7,7 +7,7 @@
 // one run.
 //
 //	eval "$(scripts/local-cloud up)"    # optional: adds the cloud rows
-//	go run ./benchmarks/perf -sizes 4096,8192,16384 > /tmp/perf.md
+//	go run ./benchmarks/perf > /tmp/perf.md  # n = 4096, 8192, 16384
 package main
 
 import (
@@ -55,7 +55,7 @@ func main() {
 	algs := flag.String("algs", "cholesky,gemm,qr,lu", "algorithms")
 	tags := flag.String("tags", "openblas", "build tags of npw (empty: pure Go)")
 	sweepN := flag.Int("sweep-n", 8192, "order of the pipelining and block-size runs (0: skip them)")
-	cloudMax := flag.Int("cloud-max", 8192, "largest order run on the local cloud")
+	cloudMax := flag.Int("cloud-max", 16384, "largest order run on the local cloud")
 	memory := flag.Bool("memory", true, "run the memory services' rows (false: only the local cloud's)")
 	flag.Parse()
 	bin, err := build(*tags)
@@ -84,9 +84,9 @@ func main() {
 	if *sweepN == 0 {
 		return
 	}
-	fmt.Printf("\nPipelining, Cholesky n=%d, block 1024:\n\n", *sweepN)
-	fmt.Println("| services | pipeline | npw (s) | reference (s) | ratio | npw GFLOP/s | worker-s | worker peak RSS / target (MiB) |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("\nPipelining, Cholesky n=%d, --block auto:\n\n", *sweepN)
+	fmt.Println("| services | pipeline | block | npw (s) | reference (s) | ratio | npw GFLOP/s | worker-s | tasks (continued) | worker peak RSS / target (MiB) |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	services := []struct {
 		name  string
 		flags []string
@@ -99,12 +99,12 @@ func main() {
 	}
 	for _, sv := range services {
 		for _, p := range []int{1, 2, 3} {
-			r, err := bench(bin, "cholesky", *sweepN, "1024", append([]string{"--pipeline", strconv.Itoa(p)}, sv.flags...)...)
+			r, err := bench(bin, "cholesky", *sweepN, "auto", append([]string{"--pipeline", strconv.Itoa(p)}, sv.flags...)...)
 			if err != nil {
 				fmt.Printf("| %s | %d | failed: %v |\n", sv.name, p, err)
 				continue
 			}
-			fmt.Printf("| %s | %d | %.2f | %.2f | %.2f | %.1f | %.1f | %s |\n", sv.name, p, r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, r.WorkerSeconds, rss(r))
+			fmt.Printf("| %s | %d | %d | %.2f | %.2f | %.2f | %.1f | %.1f | %d (%d) | %s |\n", sv.name, p, r.Block, r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, r.WorkerSeconds, r.Tasks, r.Continued, rss(r))
 		}
 	}
 	fmt.Printf("\nBlock size, n=%d, memory services (auto picks %s):\n\n", *sweepN, autoBlocks(*sweepN))
