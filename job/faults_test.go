@@ -107,21 +107,18 @@ func TestWorkersKilledMidTask(t *testing.T) {
 				want := cleanRun(t, spec)
 				env := store.env(t)
 				rng := rand.New(rand.NewPCG(seed, 8))
-				var mu sync.Mutex
 				crashes := map[executor.Phase]int{}
 				opts := fast()
 				opts.MaxWorkers = 3
 				opts.Lease = 150 * time.Millisecond
 				opts.Worker = func(c *executor.Config) {
-					c.Hook = func(p executor.Phase, task string) error {
-						mu.Lock()
-						defer mu.Unlock()
-						if rng.Float64() < 0.06 {
-							crashes[p]++
-							return executor.ErrCrash
+					c.Hook = crashHook(func(p executor.Phase, _ string) bool {
+						if rng.Float64() >= 0.06 {
+							return false
 						}
-						return nil
-					}
+						crashes[p]++
+						return true
+					})
 				}
 				res := runJob(t, env, spec, opts)
 				if got := assemble(t, env, res, "O", nil); !sameBits(got, want) {
@@ -164,20 +161,17 @@ func TestCrashBetweenCompletionAndEnqueue(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store.name, func(t *testing.T) {
 			env := store.env(t)
-			var mu sync.Mutex
 			killed := map[string]bool{}
 			opts := fast()
 			opts.Lease = 100 * time.Millisecond
 			opts.Worker = func(c *executor.Config) {
-				c.Hook = func(p executor.Phase, task string) error {
-					mu.Lock()
-					defer mu.Unlock()
-					if p == executor.Completed && !killed[task] {
-						killed[task] = true
-						return executor.ErrCrash
+				c.Hook = crashHook(func(p executor.Phase, task string) bool {
+					if p != executor.Completed || killed[task] {
+						return false
 					}
-					return nil
-				}
+					killed[task] = true
+					return true
+				})
 			}
 			res := runJob(t, env, spec, opts)
 			if got := assemble(t, env, res, "O", nil); !sameBits(got, want) {
@@ -241,7 +235,6 @@ func TestBorrowedTilesSurviveCrashes(t *testing.T) {
 	spec := gemmJob(t, randomDense(rng, 16, 32), randomDense(rng, 32, 16), 8, 4)
 	want := cleanRun(t, spec)
 	env, _, _ := testEnv(t)
-	var mu sync.Mutex
 	phases := []executor.Phase{executor.Read, executor.Computed, executor.Written, executor.Completed}
 	killAt := map[string]executor.Phase{}
 	crashes := map[executor.Phase]int{}
@@ -261,21 +254,19 @@ func TestBorrowedTilesSurviveCrashes(t *testing.T) {
 			}
 			return &counted, true
 		}
-		c.Hook = func(p executor.Phase, task string) error {
-			mu.Lock()
-			defer mu.Unlock()
+		c.Hook = crashHook(func(p executor.Phase, task string) bool {
 			at, seen := killAt[task]
 			if !seen {
 				at = phases[len(killAt)%len(phases)]
 				killAt[task] = at
 			}
-			if p == at && at != "" {
-				killAt[task] = "" // once per task
-				crashes[p]++
-				return executor.ErrCrash
+			if p != at || at == "" {
+				return false
 			}
-			return nil
-		}
+			killAt[task] = "" // once per task
+			crashes[p]++
+			return true
+		})
 	}
 	res := runJob(t, env, spec, opts)
 	if got := assemble(t, env, res, "C", nil); !sameBits(got, want) {
@@ -312,5 +303,19 @@ func slowKernels(d time.Duration) func(string) (*kernels.Kernel, bool) {
 			}
 		}
 		return &slow, true
+	}
+}
+
+// crashHook returns a worker hook that kills the worker whenever crash,
+// called under one lock for all workers, says so.
+func crashHook(crash func(p executor.Phase, task string) bool) func(executor.Phase, string) error {
+	var mu sync.Mutex
+	return func(p executor.Phase, task string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if crash(p, task) {
+			return executor.ErrCrash
+		}
+		return nil
 	}
 }
