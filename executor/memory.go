@@ -56,20 +56,12 @@ func heapObjects() int64 {
 // and waiting for tasks to release theirs until ctx is done.
 func (b *budget) acquire(ctx context.Context, n int64) error {
 	for {
-		b.mu.Lock()
-		for b.cached > 0 && b.tasks+b.cached+n > b.limit-b.slack {
-			b.evict(b.lru.Back())
-		}
-		if b.tasks == 0 || b.tasks+n <= b.limit {
-			b.tasks += n
-			b.mu.Unlock()
-			b.collect(n)
+		ok, changed := b.reserve(n, true)
+		if ok {
 			return nil
 		}
-		ch := b.changed
-		b.mu.Unlock()
 		select {
-		case <-ch:
+		case <-changed:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -79,19 +71,26 @@ func (b *budget) acquire(ctx context.Context, n int64) error {
 // tryAcquire reserves n bytes for a task if they fit now, next to the
 // tasks in flight (the cache gives up tiles to make room).
 func (b *budget) tryAcquire(n int64) bool {
+	ok, _ := b.reserve(n, false)
+	return ok
+}
+
+// reserve reserves n bytes if they fit next to the tasks in flight, or,
+// with alone, if no task is in flight; cached tiles make room first. If
+// not, it returns the channel closed on the next release.
+func (b *budget) reserve(n int64, alone bool) (bool, <-chan struct{}) {
 	b.mu.Lock()
 	for b.cached > 0 && b.tasks+b.cached+n > b.limit-b.slack {
 		b.evict(b.lru.Back())
 	}
-	ok := b.tasks+n <= b.limit
-	if ok {
+	if alone && b.tasks == 0 || b.tasks+n <= b.limit {
 		b.tasks += n
-	}
-	b.mu.Unlock()
-	if ok {
+		b.mu.Unlock()
 		b.collect(n)
+		return true, nil
 	}
-	return ok
+	defer b.mu.Unlock()
+	return false, b.changed
 }
 
 // collect runs the garbage collector before a task allocates n bytes of

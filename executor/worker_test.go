@@ -270,6 +270,17 @@ func TestBudget(t *testing.T) {
 	if err := b.acquire(ctx, 4); err != nil { // 6 + 4 fit
 		t.Fatal(err)
 	}
+	// A continuation takes room only if it fits now, never alone.
+	if b.tryAcquire(1) {
+		t.Fatal("tryAcquire reserved past the bound")
+	}
+	b.release(10)
+	if b.tryAcquire(15) {
+		t.Fatal("tryAcquire reserved a task larger than the bound")
+	}
+	if !b.tryAcquire(10) {
+		t.Fatal("tryAcquire refused room that was free")
+	}
 }
 
 // The cache lends tiles, hands a tile over to a task that will modify it
