@@ -44,14 +44,18 @@ type Options struct {
 	Queue string // queue URL (default mem://)
 	State string // state store URL (default mem://)
 
-	Workers     int     // most workers at once (default GOMAXPROCS)
-	Pipeline    int     // tasks in flight per worker (default 2)
+	// Workers caps the workers running at once: by default the number
+	// of cores for goroutine and process workers, and DefaultLambdaWorkers
+	// for Lambda workers.
+	Workers     int
 	ScaleFactor float64 // workers per pending task (default 1)
 
-	// Lambda emulation for goroutine workers: a cold start before each
-	// worker and a runtime limit after which it is killed.
-	ColdStart    time.Duration
-	RuntimeLimit time.Duration
+	// Settings are every worker's (executor.Settings: pipeline, lease,
+	// poll, idle timeout, runtime limit, attempts, memory, trace).
+	executor.Settings
+	// ColdStart, with Settings.RuntimeLimit, emulates Lambda for
+	// goroutine workers: a delay before each worker starts.
+	ColdStart time.Duration
 
 	// Launch picks where workers run: "goroutine" (the default: in this
 	// process), "process" (`npw worker` processes on this machine) or
@@ -64,10 +68,6 @@ type Options struct {
 	// WorkerCommand is a process worker's command line before its flags
 	// (default: the npw in PATH, then "worker").
 	WorkerCommand []string
-
-	// Trace keeps every task's span in the workers' reports (the
-	// Workers of each job's result).
-	Trace bool
 
 	Log *slog.Logger
 	// Progress, when set, is called about once a second during a job.
@@ -213,11 +213,7 @@ func (e *Engine) GEMM(ctx context.Context, a, b *Matrix) (*Matrix, error) {
 		return nil, fmt.Errorf("gemm: A has block %d and B block %d; they must match", a.Block, b.Block)
 	}
 	m, n, k := tilesOf(a.Rows, a.Block), tilesOf(b.Cols, a.Block), tilesOf(a.Cols, a.Block)
-	workers := e.opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	args := map[string]int{"M": m, "N": n, "K": k, "G": GemmChain(m, n, k, workers)}
+	args := map[string]int{"M": m, "N": n, "K": k, "G": GemmChain(m, n, k, e.opts.MaxWorkers())}
 	res, err := e.Run(ctx, "gemm", args, a.Block, map[string]*Matrix{"A": a, "B": b}, "C")
 	if err != nil {
 		return nil, err
@@ -307,18 +303,34 @@ func (e *Engine) env() job.Env {
 }
 
 func (e *Engine) jobOptions() job.Options {
-	o := job.Options{MaxWorkers: e.opts.Workers, Pipeline: e.opts.Pipeline, ScaleFactor: e.opts.ScaleFactor,
-		ColdStart: e.opts.ColdStart, RuntimeLimit: e.opts.RuntimeLimit, Trace: e.opts.Trace, Log: e.opts.Log, Progress: e.opts.Progress}
+	o := job.Options{Settings: e.opts.Settings, MaxWorkers: e.opts.MaxWorkers(), ScaleFactor: e.opts.ScaleFactor,
+		ColdStart: e.opts.ColdStart, Log: e.opts.Log, Progress: e.opts.Progress}
 	switch e.opts.Launch {
 	case "process":
 		command := e.opts.WorkerCommand
-		o.Pool = func(r executor.Remote, _ executor.Config) (provisioner.Pool, error) {
+		o.Pool = func(r executor.Remote) (provisioner.Pool, error) {
 			return &provisioner.Processes{Command: command, Remote: r}, nil
 		}
 	case "lambda":
 		o.Pool = provisioner.LambdaPool(e.opts.Function)
 	}
 	return o
+}
+
+// DefaultLambdaWorkers is the default cap on Lambda workers: AWS's
+// default concurrency limit of an account in a region.
+const DefaultLambdaWorkers = 1000
+
+// MaxWorkers is the cap on running workers: Workers, or its default for
+// the launcher.
+func (o *Options) MaxWorkers() int {
+	switch {
+	case o.Workers > 0:
+		return o.Workers
+	case o.Launch == "lambda":
+		return DefaultLambdaWorkers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // checkLaunch validates Options.Launch and finds the worker command.

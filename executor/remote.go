@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/manifest"
 	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
 )
@@ -23,23 +24,8 @@ type Remote struct {
 	State string `json:"state"`
 	ID    string `json:"id,omitempty"`
 
-	Pipeline     int           `json:"pipeline,omitempty"`
-	Lease        time.Duration `json:"lease,omitempty"`
-	Poll         time.Duration `json:"poll,omitempty"`
-	IdleTimeout  time.Duration `json:"idle_timeout,omitempty"`
-	RuntimeLimit time.Duration `json:"runtime_limit,omitempty"`
-	MaxAttempts  int           `json:"max_attempts,omitempty"`
-	MaxReceives  int           `json:"max_receives,omitempty"`
-	// Memory bounds the bytes of tiles the worker holds at once (see
-	// Config.Memory); 0 takes (pipeline × 3 + 2) full tiles of the job,
-	// what a task of three tiles per pipeline slot needs.
-	Memory int64 `json:"memory,omitempty"`
-	// Trace keeps every task's span in the worker's report (Config.Trace).
-	Trace bool `json:"trace,omitempty"`
+	Settings
 }
-
-// QueueName is the name of a job's queue.
-func QueueName(job string) string { return "npw-" + job }
 
 // Check reports a Remote that cannot work: a missing field, or a memory
 // URL, which no other process can share.
@@ -55,7 +41,7 @@ func (r Remote) Check() error {
 			return fmt.Errorf("a worker in another process cannot reach the %s %s: memory services live in one process; use file:// or s3:// tiles, sqs:// and redis://", u.what, u.url)
 		}
 	}
-	return nil
+	return r.Settings.Check()
 }
 
 // Serve runs one worker of a remote job to its end: it opens the job's
@@ -94,27 +80,24 @@ func Serve(ctx context.Context, r Remote, log *slog.Logger) (Report, error) {
 	case status.Phase != state.Running:
 		return ended(fmt.Errorf("the job is %s", status.Phase))
 	}
-	job, err := LoadJob(ctx, tiles, r.Job)
+	job, err := manifest.Load(ctx, tiles, r.Job)
 	if errors.Is(err, blockstore.ErrNotFound) {
 		return ended(err)
 	} else if err != nil {
 		return Report{}, err
 	}
-	q, err := queue.Open(ctx, r.Queue, QueueName(r.Job))
+	q, err := queue.Open(ctx, r.Queue, manifest.QueueName(r.Job))
 	if errors.Is(err, queue.ErrNoQueue) {
 		return ended(err)
 	} else if err != nil {
 		return Report{}, err
 	}
 	defer q.Close()
-	memory := r.Memory
-	if memory <= 0 {
-		memory = int64(3*max(r.Pipeline, 1)+2) * job.TileBytes()
+	settings := r.Settings.WithDefaults()
+	if settings.Memory == 0 {
+		settings.Memory = int64(3*settings.Pipeline+2) * job.TileBytes()
 	}
-	rep, err := Run(ctx, Config{Job: job, Tiles: tiles, Queue: q, State: st, ID: r.ID,
-		Pipeline: r.Pipeline, Lease: r.Lease, Poll: r.Poll, IdleTimeout: r.IdleTimeout,
-		RuntimeLimit: r.RuntimeLimit, MaxAttempts: r.MaxAttempts, MaxReceives: r.MaxReceives,
-		Memory: memory, Trace: r.Trace, Log: log})
+	rep, err := Run(ctx, Config{Job: job, Tiles: tiles, Queue: q, State: st, ID: r.ID, Settings: settings, Log: log})
 	rep.Requests = Requests{Tiles: tiles.Requests(), Queue: q.Requests(), State: st.Requests() + 1} // +1: the report
 	rep.PeakRSS = peakRSS()
 	if err != nil {

@@ -57,32 +57,25 @@ import (
 
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/clock"
 	"github.com/npw-dev/npw/kernels"
 	lp "github.com/npw-dev/npw/lambdapack"
+	"github.com/npw-dev/npw/manifest"
 	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
 )
 
 // Config configures a worker. Zero durations and counts take defaults.
 type Config struct {
-	Job   *Job
+	Job   *manifest.Job
 	Tiles Tiles
 	Queue Queue
 	State State
 	ID    string // names the worker in logs and reports
 
-	Pipeline     int           // tasks in flight (default 1)
-	Lease        time.Duration // lease of a task, renewed every Lease/3 (default 10s)
-	Poll         time.Duration // how long a receive waits for a task (default 1s)
-	IdleTimeout  time.Duration // stop after this long without a task (default 10s)
-	RuntimeLimit time.Duration // the worker's lifetime; 0 is unlimited
-	MaxAttempts  int           // failed attempts of one task that fail the job (default 3)
-	MaxReceives  int           // deliveries of one task that fail the job (default 10)
-	// Memory bounds the bytes of tiles the worker's tasks hold at once
-	// (inputs and outputs, each counted as a full tile): a task reads
-	// only when its tiles fit next to those of the tasks in flight, or
-	// when none is in flight. 0 is no bound.
-	Memory int64
+	Settings
+	// Clock is the worker's time (default clock.Real).
+	Clock clock.Clock
 
 	// Kernel finds a kernel by name (default kernels.Lookup).
 	Kernel func(name string) (*kernels.Kernel, bool)
@@ -92,10 +85,7 @@ type Config struct {
 	// OnTask, when set, receives the metrics of every task this worker
 	// completes first.
 	OnTask func(TaskReport)
-	// Trace, when set, keeps the span of every task the worker completes
-	// first in Report.Spans.
-	Trace bool
-	Log   *slog.Logger
+	Log    *slog.Logger
 }
 
 // A TaskReport is what one task cost.
@@ -170,24 +160,8 @@ func (r *Requests) Add(r2 Requests) {
 }
 
 func (c *Config) defaults() {
-	if c.Pipeline <= 0 {
-		c.Pipeline = 1
-	}
-	if c.Lease <= 0 {
-		c.Lease = 10 * time.Second
-	}
-	if c.Poll <= 0 {
-		c.Poll = time.Second
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 10 * time.Second
-	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 3
-	}
-	if c.MaxReceives <= 0 {
-		c.MaxReceives = 10
-	}
+	c.Settings = c.Settings.WithDefaults()
+	c.Clock = clock.Or(c.Clock)
 	if c.Kernel == nil {
 		c.Kernel = kernels.Lookup
 	}
@@ -597,7 +571,7 @@ func (w *worker) lendable(reads []analysis.Tile, update []int) bool {
 			return false
 		}
 		t := reads[i]
-		if m := &w.cfg.Job.Matrices[t.Matrix]; m.Output || m.aliased(t.Indices()) {
+		if m := &w.cfg.Job.Matrices[t.Matrix]; m.Output || m.Aliased(t.Indices()) {
 			return false
 		}
 		for j, u := range reads {

@@ -14,13 +14,14 @@ import (
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/kernels"
 	lp "github.com/npw-dev/npw/lambdapack"
+	"github.com/npw-dev/npw/manifest"
 	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
 )
 
 // harness is one job on fresh memory services, ready for workers.
 type harness struct {
-	job   *Job
+	job   *manifest.Job
 	tiles *blockstore.Store
 	queue *queue.Queue
 	state *state.Store
@@ -40,9 +41,9 @@ func newHarness(t *testing.T, n int) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{tiles: blockstore.NewStore(blockstore.NewMemDriver(), "mem://"), state: state.New(state.NewMemDriver(), "mem://")}
-	h.job = &Job{ID: "test", Plan: plan}
+	h.job = &manifest.Job{ID: "test", Plan: plan}
 	for _, m := range prog.Matrices {
-		h.job.Matrices = append(h.job.Matrices, Matrix{BigMatrix: blockstore.BigMatrix{Name: m.Name, Prefix: "jobs/test", Arity: m.Arity, Block: 4}, Output: m.Name == "R"})
+		h.job.Matrices = append(h.job.Matrices, manifest.Matrix{BigMatrix: blockstore.BigMatrix{Name: m.Name, Prefix: "jobs/test", Arity: m.Arity, Block: 4}, Output: m.Name == "R"})
 	}
 	a := blas64.General{Rows: 4 * n, Cols: 3, Stride: 3, Data: make([]float64, 12*n)}
 	for i := range a.Data {
@@ -73,8 +74,8 @@ func newHarness(t *testing.T, n int) *harness {
 }
 
 func (h *harness) config(id string) Config {
-	return Config{Job: h.job, Tiles: h.tiles, Queue: h.queue, State: h.state, ID: id,
-		Lease: time.Second, Poll: 10 * time.Millisecond, IdleTimeout: time.Second}
+	return Config{Job: h.job, Tiles: h.tiles, Queue: h.queue, State: h.state, ID: id, Settings: Settings{
+		Lease: time.Second, Poll: 10 * time.Millisecond, IdleTimeout: time.Second}}
 }
 
 // slowKernels wraps every kernel with a delay and counts runs per task.

@@ -47,8 +47,9 @@ func BenchmarkNoopTasks(b *testing.B) {
 				env, _, _ := memEnv("mem://bench")
 				spec := Spec{Plan: plan(b, "cholesky", fmt.Sprintf("N=%d", n)), Block: 1,
 					Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"O"}}
-				opts := Options{MaxWorkers: workers, Pipeline: 4, Interval: time.Millisecond, Poll: 5 * time.Millisecond, IdleTimeout: time.Second,
-					Worker: func(c *executor.Config) { c.Kernel = noop }}
+				opts := Options{MaxWorkers: workers, Interval: time.Millisecond,
+					Settings: executor.Settings{Pipeline: 4, Poll: 5 * time.Millisecond, IdleTimeout: time.Second},
+					Worker:   func(c *executor.Config) { c.Kernel = noop }}
 				res, err := Run(context.Background(), env, spec, opts)
 				if err != nil {
 					b.Fatal(err)

@@ -59,7 +59,7 @@ func BenchmarkNoopTasksCloud(b *testing.B) {
 			var secs float64
 			for b.Loop() {
 				res, err := Run(ctx, Env{Tiles: tiles, QueueURL: queue, State: s}, spec, Options{
-					MaxWorkers: tc.workers, Pipeline: 4, Poll: 20 * time.Millisecond, IdleTimeout: 2 * time.Second,
+					MaxWorkers: tc.workers, Settings: executor.Settings{Pipeline: 4, Poll: 20 * time.Millisecond, IdleTimeout: 2 * time.Second},
 					Worker: func(c *executor.Config) { c.Kernel = noop }})
 				if err != nil {
 					b.Fatal(err)

@@ -27,8 +27,10 @@ import (
 
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/clock"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/lambdapack"
+	"github.com/npw-dev/npw/manifest"
 	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
@@ -67,17 +69,14 @@ type Spec struct {
 
 // Options tune the run; zero values take defaults.
 type Options struct {
-	MaxWorkers   int     // default GOMAXPROCS
-	Pipeline     int     // tasks per worker in flight (default 2)
-	ScaleFactor  float64 // the provisioner's sf (default 1)
-	Interval     time.Duration
-	Lease        time.Duration
-	Poll         time.Duration
-	IdleTimeout  time.Duration
-	RuntimeLimit time.Duration // each worker's lifetime (Lambda emulation); 0 unlimited
-	ColdStart    time.Duration // delay before each worker starts (Lambda emulation)
-	MaxAttempts  int
-	Parallel     int // concurrent requests for uploads (default 16)
+	// Settings are every worker's; RuntimeLimit, with ColdStart, emulates
+	// Lambda for goroutine workers.
+	executor.Settings
+	MaxWorkers  int           // default GOMAXPROCS
+	ScaleFactor float64       // the provisioner's sf (default 1)
+	Interval    time.Duration // between the provisioner's rounds (default 100ms)
+	ColdStart   time.Duration // delay before each goroutine worker starts (Lambda emulation)
+	Parallel    int           // concurrent requests for uploads (default 16)
 	// Stall is how long nothing may be queued, leased or running while
 	// tasks remain before the job is failed as stalled (default 5s).
 	Stall time.Duration
@@ -90,10 +89,12 @@ type Options struct {
 	// Pool, when set, makes the launcher of the job's workers: processes
 	// or Lambda functions that serve the job described by remote through
 	// shared services. By default workers are goroutines running cfg.
-	Pool     func(remote executor.Remote, cfg executor.Config) (provisioner.Pool, error)
+	Pool     func(remote executor.Remote) (provisioner.Pool, error)
 	Progress func(state.Status) // called about once a second
-	Trace    bool               // keep every task's span in the workers' reports
 	Log      *slog.Logger
+	// Clock is the job's time: the client's, the provisioner's and its
+	// goroutine workers' (default clock.Real).
+	Clock clock.Clock
 }
 
 // A Result describes a finished job.
@@ -229,7 +230,7 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 		res.Matrices[j.Matrices[i].Name] = &j.Matrices[i].BigMatrix
 	}
 	tiles0 := snapshot(env)
-	q, err := queue.Create(ctx, env.QueueURL, executor.QueueName(id))
+	q, err := queue.Create(ctx, env.QueueURL, manifest.QueueName(id))
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +269,7 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 			if fixed == nil {
 				fixed = in.Tiles.DefaultFixed()
 			}
-			j.Matrices[grids[i].matrix].Alias = &executor.Alias{Fixed: grids[i].fixed, Tiles: *in.Tiles, TilesFixed: fixed}
+			j.Matrices[grids[i].matrix].Alias = &manifest.Alias{Fixed: grids[i].fixed, Tiles: *in.Tiles, TilesFixed: fixed}
 		}
 	}
 	if res.Uploaded, err = upload(ctx, env.Tiles, j, spec, opts.Parallel); err != nil {
@@ -294,9 +295,8 @@ func (o *Options) defaults() {
 	if o.MaxWorkers <= 0 {
 		o.MaxWorkers = runtime.GOMAXPROCS(0)
 	}
-	if o.Pipeline <= 0 {
-		o.Pipeline = 2
-	}
+	o.Settings = o.Settings.WithDefaults()
+	o.Clock = clock.Or(o.Clock)
 	if o.Parallel <= 0 {
 		o.Parallel = 16
 	}
@@ -306,34 +306,25 @@ func (o *Options) defaults() {
 	if o.Outage <= 0 {
 		o.Outage = 30 * time.Second
 	}
-	if o.Lease <= 0 {
-		o.Lease = 10 * time.Second // the paper's; a dead worker's task returns after this
-	}
-	if o.Poll <= 0 {
-		o.Poll = 250 * time.Millisecond
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 10 * time.Second
-	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 }
 
 // prepare checks the spec against the program and lays out the matrices.
-func prepare(id string, spec Spec) (*executor.Job, error) {
+func prepare(id string, spec Spec) (*manifest.Job, error) {
 	prog := spec.Plan.Program()
 	if spec.Block <= 0 {
 		return nil, fmt.Errorf("the block size must be positive, got %d", spec.Block)
 	}
-	j := &executor.Job{ID: id, Plan: spec.Plan}
+	j := &manifest.Job{ID: id, Plan: spec.Plan}
 	var written, names []string
 	for _, m := range prog.Matrices {
 		names = append(names, m.Name)
 		if m.Written {
 			written = append(written, m.Name)
 		}
-		j.Matrices = append(j.Matrices, executor.Matrix{BigMatrix: blockstore.BigMatrix{
+		j.Matrices = append(j.Matrices, manifest.Matrix{BigMatrix: blockstore.BigMatrix{
 			Name: m.Name, Prefix: "jobs/" + id, Arity: max(m.Arity, 1), Block: spec.Block}})
 	}
 	bound := map[string]bool{}
@@ -379,7 +370,7 @@ func inPlace(in Input, m *lambdapack.Matrix, block int) bool {
 // by a matrix tasks write (a grid of a matrix with more than two
 // indices, as Cholesky's S[0, j, k]), and those grids. Each can be an
 // alias if no task writes into its grid and the matrix is not kept.
-func aliasCandidates(j *executor.Job, spec Spec) ([]Input, []grid) {
+func aliasCandidates(j *manifest.Job, spec Spec) ([]Input, []grid) {
 	var ins []Input
 	var grids []grid
 	for _, in := range spec.Inputs {
@@ -395,7 +386,7 @@ func aliasCandidates(j *executor.Job, spec Spec) ([]Input, []grid) {
 	return ins, grids
 }
 
-func upload(ctx context.Context, s *blockstore.Store, j *executor.Job, spec Spec, parallel int) (int64, error) {
+func upload(ctx context.Context, s *blockstore.Store, j *manifest.Job, spec Spec, parallel int) (int64, error) {
 	var total int64
 	prog := spec.Plan.Program()
 	for _, in := range spec.Inputs {
@@ -427,7 +418,7 @@ func upload(ctx context.Context, s *blockstore.Store, j *executor.Job, spec Spec
 	return total, nil
 }
 
-func enqueueStarters(ctx context.Context, q *queue.Queue, j *executor.Job) error {
+func enqueueStarters(ctx context.Context, q *queue.Queue, j *manifest.Job) error {
 	starters, err := j.Plan.Starters()
 	if err != nil {
 		return err
@@ -447,23 +438,19 @@ func enqueueStarters(ctx context.Context, q *queue.Queue, j *executor.Job) error
 }
 
 // run provisions workers until the job ends.
-func run(ctx context.Context, env Env, j *executor.Job, q *queue.Queue, opts Options, res *Result) error {
-	cfg := executor.Config{Job: j, Tiles: env.Tiles, Queue: q, State: env.State,
-		Pipeline: opts.Pipeline, Lease: opts.Lease, Poll: opts.Poll, IdleTimeout: opts.IdleTimeout,
-		RuntimeLimit: opts.RuntimeLimit, MaxAttempts: opts.MaxAttempts, Trace: opts.Trace, Log: opts.Log}
+func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Options, res *Result) error {
+	cfg := executor.Config{Job: j, Tiles: env.Tiles, Queue: q, State: env.State, Settings: opts.Settings, Clock: opts.Clock, Log: opts.Log}
 	if opts.Worker != nil {
 		opts.Worker(&cfg)
 	}
 	var launcher provisioner.Pool = &provisioner.Goroutines{Config: cfg, ColdStart: opts.ColdStart}
 	if opts.Pool != nil {
-		remote := executor.Remote{Job: j.ID, Store: env.Tiles.URL(), Queue: env.QueueURL, State: env.State.URL(),
-			Pipeline: opts.Pipeline, Lease: opts.Lease, Poll: opts.Poll, IdleTimeout: opts.IdleTimeout,
-			RuntimeLimit: opts.RuntimeLimit, MaxAttempts: opts.MaxAttempts, Trace: opts.Trace}
+		remote := executor.Remote{Job: j.ID, Store: env.Tiles.URL(), Queue: env.QueueURL, State: env.State.URL(), Settings: opts.Settings}
 		if err := remote.Check(); err != nil {
 			return err
 		}
 		var err error
-		if launcher, err = opts.Pool(remote, cfg); err != nil {
+		if launcher, err = opts.Pool(remote); err != nil {
 			return err
 		}
 	}
@@ -563,7 +550,7 @@ func wait(ctx context.Context, env Env, id string, q *queue.Queue, launcher prov
 
 // deleteExcept removes the job's manifest and the tiles of every matrix
 // the job made that is not kept.
-func deleteExcept(ctx context.Context, s *blockstore.Store, j *executor.Job, keep []string) error {
+func deleteExcept(ctx context.Context, s *blockstore.Store, j *manifest.Job, keep []string) error {
 	var errs []error
 	for _, m := range j.Matrices {
 		if slices.Contains(keep, m.Name) || m.Prefix != "jobs/"+j.ID {
@@ -571,7 +558,7 @@ func deleteExcept(ctx context.Context, s *blockstore.Store, j *executor.Job, kee
 		}
 		errs = append(errs, s.DeletePrefix(ctx, m.Dir()))
 	}
-	errs = append(errs, s.Delete(ctx, executor.ManifestKey(j.ID)))
+	errs = append(errs, s.Delete(ctx, manifest.Key(j.ID)))
 	return errors.Join(errs...)
 }
 

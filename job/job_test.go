@@ -79,7 +79,8 @@ func tiles(n, b int) int { return (n + b - 1) / b }
 
 // fast options for small jobs in tests.
 func fast() Options {
-	return Options{MaxWorkers: 4, Pipeline: 2, Interval: 5 * time.Millisecond, Poll: 20 * time.Millisecond, IdleTimeout: time.Second, Lease: time.Second}
+	return Options{MaxWorkers: 4, Interval: 5 * time.Millisecond,
+		Settings: executor.Settings{Pipeline: 2, Poll: 20 * time.Millisecond, IdleTimeout: time.Second, Lease: time.Second}}
 }
 
 func runJob(t *testing.T, env Env, spec Spec, opts Options) *Result {

@@ -177,8 +177,8 @@ func (l *Lambda) Wait() []WorkerReport {
 // LambdaPool returns a job.Options.Pool that launches workers as
 // invocations of the named function, through the AWS SDK's default
 // configuration (AWS_ENDPOINT_URL_LAMBDA points it at an emulator).
-func LambdaPool(function string) func(executor.Remote, executor.Config) (Pool, error) {
-	return func(r executor.Remote, _ executor.Config) (Pool, error) {
+func LambdaPool(function string) func(executor.Remote) (Pool, error) {
+	return func(r executor.Remote) (Pool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cfg, _, err := awsconf.Load(ctx, &url.URL{})

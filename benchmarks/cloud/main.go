@@ -71,10 +71,10 @@ func main() {
 	var walls [2]float64
 	for i, c := range []struct {
 		name, store, queue, state string
-		pool                      func(executor.Remote, executor.Config) (provisioner.Pool, error)
+		pool                      func(executor.Remote) (provisioner.Pool, error)
 	}{
 		{"memory", "mem://", "mem://", "mem://", nil},
-		{"MinIO + fauxqs + Redis", store, queue, st, func(r executor.Remote, _ executor.Config) (provisioner.Pool, error) {
+		{"MinIO + fauxqs + Redis", store, queue, st, func(r executor.Remote) (provisioner.Pool, error) {
 			return &provisioner.Processes{Command: []string{bin, "worker"}, Remote: r}, nil
 		}},
 	} {

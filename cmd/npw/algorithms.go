@@ -15,6 +15,7 @@ import (
 
 	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
 	"github.com/npw-dev/npw/state"
 )
@@ -27,8 +28,8 @@ func (e *engineFlags) engine(ctx context.Context, stderr io.Writer, onJob func(*
 
 // engineOptions are the Go API's options of the flags.
 func (e *engineFlags) engineOptions(stderr io.Writer, onJob func(*job.Result)) engine.Options {
-	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, Pipeline: e.pipeline,
-		ScaleFactor: e.sf, ColdStart: e.coldStart, RuntimeLimit: e.runtime, Trace: e.trace != "", OnJob: onJob}
+	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, ScaleFactor: e.sf, ColdStart: e.coldStart,
+		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != ""}, OnJob: onJob}
 	switch e.launch {
 	case "process":
 		opts.Launch, opts.WorkerCommand = "process", workerCommand()

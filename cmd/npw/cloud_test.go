@@ -155,8 +155,8 @@ func same(a, b blas64.General) bool {
 
 // processPool launches `npw worker` processes (this test binary) and
 // hands the launcher to the test.
-func processPool(got chan<- *provisioner.Processes) func(executor.Remote, executor.Config) (provisioner.Pool, error) {
-	return func(r executor.Remote, _ executor.Config) (provisioner.Pool, error) {
+func processPool(got chan<- *provisioner.Processes) func(executor.Remote) (provisioner.Pool, error) {
+	return func(r executor.Remote) (provisioner.Pool, error) {
 		p := &provisioner.Processes{Command: workerCommand(), Remote: r}
 		if got != nil {
 			got <- p
@@ -195,8 +195,8 @@ func TestCloudChaos(t *testing.T) {
 			killed += pool.Kill(rng, 0.5)
 		}
 	}()
-	res, err := job.Run(context.Background(), env, spec, job.Options{MaxWorkers: 4, Lease: 2 * time.Second,
-		Poll: 500 * time.Millisecond, Pool: processPool(pools)})
+	res, err := job.Run(context.Background(), env, spec, job.Options{MaxWorkers: 4,
+		Settings: executor.Settings{Lease: 2 * time.Second, Poll: 500 * time.Millisecond}, Pool: processPool(pools)})
 	close(done)
 	<-finished // killed is the killer's until it returns
 	if err != nil {
@@ -419,8 +419,8 @@ func TestCloudRedisRestart(t *testing.T) {
 		restarted <- rs.start()
 	}()
 	start := time.Now()
-	res, err := job.Run(ctx, env, spec, job.Options{MaxWorkers: 4, Lease: 2 * time.Second,
-		Poll: 500 * time.Millisecond, Pool: processPool(nil)})
+	res, err := job.Run(ctx, env, spec, job.Options{MaxWorkers: 4,
+		Settings: executor.Settings{Lease: 2 * time.Second, Poll: 500 * time.Millisecond}, Pool: processPool(nil)})
 	took := time.Since(start)
 	stop()
 	if err := <-restarted; err != nil {

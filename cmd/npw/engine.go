@@ -198,11 +198,11 @@ func (e *engineFlags) open(ctx context.Context) (job.Env, error) {
 }
 
 func (e *engineFlags) options(stderr io.Writer) job.Options {
-	o := job.Options{MaxWorkers: e.workers, Pipeline: e.pipeline, ScaleFactor: e.sf, ColdStart: e.coldStart,
-		RuntimeLimit: e.runtime, Trace: e.trace != ""}
+	o := job.Options{MaxWorkers: e.workers, ScaleFactor: e.sf, ColdStart: e.coldStart,
+		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != ""}}
 	switch e.launch {
 	case "process":
-		o.Pool = func(r executor.Remote, _ executor.Config) (provisioner.Pool, error) {
+		o.Pool = func(r executor.Remote) (provisioner.Pool, error) {
 			return &provisioner.Processes{Command: workerCommand(), Remote: r}, nil
 		}
 	case "lambda":

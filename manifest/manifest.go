@@ -1,61 +1,19 @@
-package executor
+// Package manifest is what a job's client and its workers share: the
+// compiled plan and where each of the program's matrices keeps its tiles.
+// The client saves it next to the job's tiles (a few KB, whatever the
+// matrix size); a worker started anywhere loads it by the job's id.
+package manifest
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
-
-	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/queue"
-	"github.com/npw-dev/npw/state"
 )
-
-// The interfaces below are what a worker needs from the tile store, the
-// queue and the state store; *blockstore.Store, *queue.Queue and
-// *state.Store satisfy them, and tests wrap them to inject faults.
-
-// Tiles reads and writes tiles.
-type Tiles interface {
-	GetTile(ctx context.Context, key string) (blas64.General, int, error)
-	// AdoptTile writes a kernel's output tile, which is not modified
-	// afterwards (the store may keep it without a copy).
-	AdoptTile(ctx context.Context, key string, g blas64.General) (int, error)
-	Delete(ctx context.Context, keys ...string) error
-}
-
-// A Lender is a tile store in the worker's own process that lends a
-// scratch tile to the one task that reads it, to update in place instead
-// of copying it (blockstore.Lender says how loans end). Lends says whether
-// this store can.
-type Lender interface {
-	Lends() bool
-	LendTile(ctx context.Context, key string) (blas64.General, int, error)
-	ReturnTile(key string)
-	SpendTile(key string)
-}
-
-// Queue leases tasks.
-type Queue interface {
-	Send(ctx context.Context, msgs ...queue.Message) error
-	Receive(ctx context.Context, max int, visibility, wait time.Duration) ([]queue.Lease, error)
-	Extend(ctx context.Context, receipt string, visibility time.Duration) error
-	Ack(ctx context.Context, receipts ...string) error
-}
-
-// State records progress.
-type State interface {
-	Complete(ctx context.Context, job string, c state.Completion) (state.Outcome, error)
-	IsDone(ctx context.Context, job, task string) (bool, error)
-	ReadyAfter(ctx context.Context, job, parent string, children []state.Edge) ([]string, error)
-	RecordFailure(ctx context.Context, job, task string) (int, error)
-	Fail(ctx context.Context, job, msg string) error
-	Status(ctx context.Context, job string) (state.Status, error)
-}
 
 // A Job is what a worker knows of the job it serves: the compiled plan and
 // where each of the program's matrices keeps its tiles.
@@ -103,9 +61,9 @@ type Alias struct {
 	TilesFixed []int32
 }
 
-// aliased says whether the tile with the given indices is read from the
+// Aliased says whether the tile with the given indices is read from the
 // alias's matrix.
-func (m *Matrix) aliased(idx []int32) bool {
+func (m *Matrix) Aliased(idx []int32) bool {
 	a := m.Alias
 	return a != nil && len(idx) == len(a.Fixed)+2 && slices.Equal(idx[:len(a.Fixed)], a.Fixed)
 }
@@ -113,7 +71,7 @@ func (m *Matrix) aliased(idx []int32) bool {
 // Key returns the store key of the tile with the given indices.
 func (m *Matrix) Key(idx []int32) string {
 	a := m.Alias
-	if !m.aliased(idx) {
+	if !m.Aliased(idx) {
 		return m.BigMatrix.Key(idx)
 	}
 	var buf [8]int32
@@ -133,8 +91,8 @@ func (j *Job) TileBytes() int64 {
 // Key returns the store key of a tile.
 func (j *Job) Key(t analysis.Tile) string { return j.Matrices[t.Matrix].Key(t.Indices()) }
 
-// ManifestKey is where a job's manifest lives in the tile store.
-func ManifestKey(jobID string) string { return "jobs/" + jobID + "/job.json" }
+// Key is where a job's manifest lives in the tile store.
+func Key(jobID string) string { return "jobs/" + jobID + "/job.json" }
 
 type manifest struct {
 	ID         string          `json:"id"`
@@ -154,12 +112,12 @@ func (j *Job) Save(ctx context.Context, s *blockstore.Store) error {
 	if err != nil {
 		return err
 	}
-	return s.Put(ctx, ManifestKey(j.ID), data)
+	return s.Put(ctx, Key(j.ID), data)
 }
 
-// LoadJob reads a job's manifest.
-func LoadJob(ctx context.Context, s *blockstore.Store, id string) (*Job, error) {
-	data, err := s.Get(ctx, ManifestKey(id))
+// Load reads a job's manifest.
+func Load(ctx context.Context, s *blockstore.Store, id string) (*Job, error) {
+	data, err := s.Get(ctx, Key(id))
 	if err != nil {
 		return nil, fmt.Errorf("load job %s: %w", id, err)
 	}
@@ -176,3 +134,6 @@ func LoadJob(ctx context.Context, s *blockstore.Store, id string) (*Job, error) 
 	}
 	return &Job{ID: m.ID, Plan: plan, Matrices: m.Matrices, Priorities: m.Priorities}, nil
 }
+
+// QueueName is the name of a job's queue.
+func QueueName(job string) string { return "npw-" + job }
