@@ -397,10 +397,34 @@ func TestReadersAndWriters(t *testing.T) {
 			if !slices.Equal(sorted(got), sortUnique(want)) {
 				t.Fatalf("%s: Readers(%s) = %v, want %v", c, p.TileString(t2), got, sortUnique(want))
 			}
-			_, written := o.writer[t2]
+			w, written := o.writer[t2]
 			if has, err := p.HasWriter(t2); err != nil || has != written {
 				t.Fatalf("%s: HasWriter(%s) = %v, %v; want %v", c, p.TileString(t2), has, err, written)
 			}
+			var want1 []Node
+			if written {
+				want1 = []Node{o.Nodes[w]}
+			}
+			if got, err := p.Writers(t2, nil); err != nil || !slices.Equal(got, want1) {
+				t.Fatalf("%s: Writers(%s) = %v, %v; want %v", c, p.TileString(t2), got, err, want1)
+			}
 		}
+	}
+}
+
+// Writers finds a second writer of a tile, and stops there.
+func TestWritersOfATileWrittenTwice(t *testing.T) {
+	prog, err := lp.Load("twice.lp", "def f(A: BigMatrix, B: BigMatrix, N: int):\n    for i in range(N):\n        for j in range(N):\n            B[i] = add(A[i], A[j])\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(prog, map[string]lp.Value{"N": lp.Int(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Tile{Matrix: uint8(p.MatrixIndex("B")), N: 1}
+	got, err := p.Writers(b, nil)
+	if err != nil || len(got) != 2 || p.Describe(got[0]) != "add(i=0, j=0)" || p.Describe(got[1]) != "add(i=0, j=1)" {
+		t.Fatalf("Writers(B[0]) = %v, %v; want add(i=0, j=0) and add(i=0, j=1)", got, err)
 	}
 }

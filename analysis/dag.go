@@ -434,6 +434,20 @@ func (p *Plan) HasWriter(t Tile) (bool, error) {
 	return false, nil
 }
 
+// Writers appends to out the tasks that write tile t, stopping at two: a
+// program writes each tile once, so a second writer is a violation that
+// the caller reports (a run refuses such a program before any task starts).
+func (p *Plan) Writers(t Tile, out []Node) ([]Node, error) {
+	start := len(out)
+	for _, w := range p.writers[t.Matrix] {
+		var err error
+		if out, _, err = p.solve(w, &t, 2-(len(out)-start), out); err != nil || len(out)-start >= 2 {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
 // Priority ranks a task for scheduling, higher first. It is a closed form
 // any worker can compute from the task alone: tasks whose loop values sum
 // lower come first, and on ties earlier statements. Loop values track how

@@ -130,43 +130,67 @@ func (g grid) contains(t analysis.Tile) bool {
 	return int(t.Matrix) == g.matrix && int(t.N) == len(g.fixed)+2 && slices.Equal(t.Indices()[:len(g.fixed)], g.fixed)
 }
 
-// countTasks walks the plan once: tasks in all, tasks per kernel, the
-// range of the task priorities, and which of grids some task writes into.
-func countTasks(p *analysis.Plan, grids []grid) (int64, []KernelCount, [2]int, []bool, error) {
-	var counts []KernelCount
+// A census is what one walk over the plan learns: tasks in all and per
+// kernel, the range of the task priorities, and which of some grids a
+// task writes into. The walk also refuses a program that writes a tile
+// twice, before any task starts.
+type census struct {
+	tasks    int64
+	kernels  []KernelCount
+	priority [2]int
+	written  []bool // by grid
+}
+
+// countTasks walks the plan once and takes its census.
+func countTasks(p *analysis.Plan, grids []grid) (census, error) {
+	c := census{priority: [2]int{math.MaxInt, math.MinInt}, written: make([]bool, len(grids))}
 	index := map[string]int{}
-	var total int64
-	prio := [2]int{math.MaxInt, math.MinInt}
-	written := make([]bool, len(grids))
+	var writers []analysis.Node
 	err := p.Walk(func(n analysis.Node) error {
-		if len(grids) > 0 {
-			_, writes, err := p.Tiles(n)
-			if err != nil {
+		_, writes, err := p.Tiles(n)
+		if err != nil {
+			return err
+		}
+		for _, t := range writes {
+			if writers, err = p.Writers(t, writers[:0]); err != nil {
 				return err
 			}
-			for _, t := range writes {
-				for i, g := range grids {
-					written[i] = written[i] || g.contains(t)
-				}
+			if len(writers) > 1 {
+				return writtenTwice(p, t, writers)
+			}
+			for i, g := range grids {
+				c.written[i] = c.written[i] || g.contains(t)
 			}
 		}
-		pr := p.Priority(n)
-		prio[0], prio[1] = min(prio[0], pr), max(prio[1], pr)
-		k := p.Kernel(n)
-		i, ok := index[k]
-		if !ok {
-			i = len(counts)
-			index[k] = i
-			counts = append(counts, KernelCount{Kernel: k})
-		}
-		counts[i].Tasks++
-		total++
+		c.count(p, n, index)
 		return nil
 	})
-	if total == 0 {
-		prio = [2]int{}
+	if c.tasks == 0 {
+		c.priority = [2]int{}
 	}
-	return total, counts, prio, written, err
+	return c, err
+}
+
+// count adds task n to the census.
+func (c *census) count(p *analysis.Plan, n analysis.Node, index map[string]int) {
+	pr := p.Priority(n)
+	c.priority[0], c.priority[1] = min(c.priority[0], pr), max(c.priority[1], pr)
+	k := p.Kernel(n)
+	i, ok := index[k]
+	if !ok {
+		i = len(c.kernels)
+		index[k] = i
+		c.kernels = append(c.kernels, KernelCount{Kernel: k})
+	}
+	c.kernels[i].Tasks++
+	c.tasks++
+}
+
+// writtenTwice is the error of a program that writes tile t twice, at
+// the second writer's statement.
+func writtenTwice(p *analysis.Plan, t analysis.Tile, writers []analysis.Node) error {
+	return &lambdapack.Error{Pos: p.Position(writers[1]), Msg: fmt.Sprintf("tile %s is written twice: by %s (at %s) and by %s; a program writes each tile once",
+		p.TileString(t), p.Describe(writers[0]), p.Position(writers[0]), p.Describe(writers[1]))}
 }
 
 // TrafficStats counts requests to the services during the job (through
@@ -216,16 +240,22 @@ func NewID() string {
 }
 
 // Run runs a job and returns its result; outputs stay in the tile store
-// under Result.Matrices until the caller deletes them (Cleanup).
+// under Result.Matrices until the caller deletes them (Cleanup). Bad
+// settings, a bad spec and a program that writes a tile twice are
+// refused before the job makes anything.
 func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error) {
 	opts.defaults()
-	start := time.Now()
+	if err := opts.Settings.Check(); err != nil {
+		return nil, err
+	}
+	start := opts.Clock.Now()
 	id := NewID()
-	j, err := prepare(id, spec)
+	j, cs, err := layout(id, spec)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{ID: id, Started: start, Program: spec.Plan.Program().Name, Matrices: map[string]*blockstore.BigMatrix{}, Outputs: spec.Outputs}
+	res := &Result{ID: id, Started: start, Program: spec.Plan.Program().Name, Matrices: map[string]*blockstore.BigMatrix{},
+		Outputs: spec.Outputs, TasksByKernel: cs.kernels}
 	for i := range j.Matrices {
 		res.Matrices[j.Matrices[i].Name] = &j.Matrices[i].BigMatrix
 	}
@@ -234,35 +264,40 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		res.Traffic = snapshot(env).minus(tiles0)
-		res.Traffic.QueueSends = q.Stats().Sends.Load()
-		res.Traffic.QueueReceives = q.Stats().Receives.Load()
-		res.Traffic.Requests.Queue = q.Requests()
-		for _, w := range res.Workers {
-			res.Traffic.Requests.Add(w.Requests)
-		}
-	}()
+	defer res.account(env, q, tiles0)
 	// From here on the job owns resources: remove them on every path.
-	cleanupCtx := context.WithoutCancel(ctx)
-	defer func() {
-		if err := q.Destroy(cleanupCtx); err != nil {
-			opts.Log.Warn("deleting the queue failed", "job", id, "err", err)
-		}
-		if err := env.State.Delete(cleanupCtx, id); err != nil {
-			opts.Log.Warn("deleting the job state failed", "job", id, "err", err)
-		}
-		if err := deleteExcept(cleanupCtx, env.Tiles, j, spec.Outputs); err != nil {
-			opts.Log.Warn("deleting the job's tiles failed", "job", id, "err", err)
-		}
-	}()
-	candidates, grids := aliasCandidates(j, spec)
-	tasks, counts, prio, written, err := countTasks(spec.Plan, grids)
-	if err != nil {
+	defer cleanup(context.WithoutCancel(ctx), env, q, j, spec.Outputs, opts.Log)
+	if res.Uploaded, err = upload(ctx, env.Tiles, j, spec, opts.Parallel); err != nil {
 		return nil, err
 	}
+	if err := j.Save(ctx, env.Tiles); err != nil {
+		return nil, err
+	}
+	if err := env.State.CreateJob(ctx, state.Job{ID: id, Tasks: cs.tasks, TTL: 24 * time.Hour}); err != nil {
+		return nil, err
+	}
+	if err := enqueueStarters(ctx, q, j); err != nil {
+		return nil, err
+	}
+	err = run(ctx, env, j, q, opts, res)
+	res.Wall = opts.Clock.Since(start)
+	return res, err
+}
+
+// layout checks the spec, takes the plan's census and lays out the job's
+// matrices: an input whose grid no task writes is read in place.
+func layout(id string, spec Spec) (*manifest.Job, census, error) {
+	j, err := prepare(id, spec)
+	if err != nil {
+		return nil, census{}, err
+	}
+	candidates, grids := aliasCandidates(j, spec)
+	cs, err := countTasks(spec.Plan, grids)
+	if err != nil {
+		return nil, census{}, err
+	}
 	for i, in := range candidates {
-		if !written[i] {
+		if !cs.written[i] {
 			// No task writes the input's grid: read the input's tiles
 			// there in place instead of copying them into the job.
 			fixed := in.Fixed
@@ -272,23 +307,34 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 			j.Matrices[grids[i].matrix].Alias = &manifest.Alias{Fixed: grids[i].fixed, Tiles: *in.Tiles, TilesFixed: fixed}
 		}
 	}
-	if res.Uploaded, err = upload(ctx, env.Tiles, j, spec, opts.Parallel); err != nil {
-		return nil, err
+	j.Priorities = cs.priority
+	return j, cs, nil
+}
+
+// account sets the job's traffic: this process's requests since tiles0,
+// and those the workers reported.
+func (res *Result) account(env Env, q *queue.Queue, tiles0 TrafficStats) {
+	res.Traffic = snapshot(env).minus(tiles0)
+	res.Traffic.QueueSends = q.Stats().Sends.Load()
+	res.Traffic.QueueReceives = q.Stats().Receives.Load()
+	res.Traffic.Requests.Queue = q.Requests()
+	for _, w := range res.Workers {
+		res.Traffic.Requests.Add(w.Requests)
 	}
-	j.Priorities = prio
-	if err := j.Save(ctx, env.Tiles); err != nil {
-		return nil, err
+}
+
+// cleanup removes what the job made: its queue, its state and every tile
+// but the outputs'.
+func cleanup(ctx context.Context, env Env, q *queue.Queue, j *manifest.Job, outputs []string, log *slog.Logger) {
+	if err := q.Destroy(ctx); err != nil {
+		log.Warn("deleting the queue failed", "job", j.ID, "err", err)
 	}
-	res.TasksByKernel = counts
-	if err := env.State.CreateJob(ctx, state.Job{ID: id, Tasks: tasks, TTL: 24 * time.Hour}); err != nil {
-		return nil, err
+	if err := env.State.Delete(ctx, j.ID); err != nil {
+		log.Warn("deleting the job state failed", "job", j.ID, "err", err)
 	}
-	if err := enqueueStarters(ctx, q, j); err != nil {
-		return nil, err
+	if err := deleteExcept(ctx, env.Tiles, j, outputs); err != nil {
+		log.Warn("deleting the job's tiles failed", "job", j.ID, "err", err)
 	}
-	err = run(ctx, env, j, q, opts, res)
-	res.Wall = time.Since(start)
-	return res, err
 }
 
 func (o *Options) defaults() {
@@ -439,22 +485,11 @@ func enqueueStarters(ctx context.Context, q *queue.Queue, j *manifest.Job) error
 
 // run provisions workers until the job ends.
 func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Options, res *Result) error {
-	cfg := executor.Config{Job: j, Tiles: env.Tiles, Queue: q, State: env.State, Settings: opts.Settings, Clock: opts.Clock, Log: opts.Log}
-	if opts.Worker != nil {
-		opts.Worker(&cfg)
+	launcher, err := newLauncher(env, j, q, opts)
+	if err != nil {
+		return err
 	}
-	var launcher provisioner.Pool = &provisioner.Goroutines{Config: cfg, ColdStart: opts.ColdStart}
-	if opts.Pool != nil {
-		remote := executor.Remote{Job: j.ID, Store: env.Tiles.URL(), Queue: env.QueueURL, State: env.State.URL(), Settings: opts.Settings}
-		if err := remote.Check(); err != nil {
-			return err
-		}
-		var err error
-		if launcher, err = opts.Pool(remote); err != nil {
-			return err
-		}
-	}
-	prov := &provisioner.Provisioner{Queue: q, Launcher: launcher, Interval: opts.Interval,
+	prov := &provisioner.Provisioner{Queue: q, Launcher: launcher, Interval: opts.Interval, Clock: opts.Clock,
 		Policy: provisioner.Policy{ScaleFactor: opts.ScaleFactor, Pipeline: opts.Pipeline, MaxWorkers: opts.MaxWorkers}}
 	workCtx, stopWork := context.WithCancel(ctx)
 	provDone := make(chan struct{})
@@ -462,7 +497,8 @@ func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Opt
 		defer close(provDone)
 		prov.Run(workCtx)
 	}()
-	err := wait(ctx, env, j.ID, q, launcher, opts)
+	w := &watch{env: env, id: j.ID, q: q, prov: prov, opts: opts}
+	err = w.wait(ctx)
 	stopWork()
 	<-provDone
 	res.Workers = launcher.Wait()
@@ -474,38 +510,58 @@ func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Opt
 	return err
 }
 
+// newLauncher makes the launcher of the job's workers: goroutines running
+// the job's executor.Config, or opts.Pool's.
+func newLauncher(env Env, j *manifest.Job, q *queue.Queue, opts Options) (provisioner.Pool, error) {
+	if opts.Pool != nil {
+		remote := executor.Remote{Job: j.ID, Store: env.Tiles.URL(), Queue: env.QueueURL, State: env.State.URL(), Settings: opts.Settings}
+		if err := remote.Check(); err != nil {
+			return nil, err
+		}
+		return opts.Pool(remote)
+	}
+	cfg := executor.Config{Job: j, Tiles: env.Tiles, Queue: q, State: env.State, Settings: opts.Settings, Clock: opts.Clock, Log: opts.Log}
+	if opts.Worker != nil {
+		opts.Worker(&cfg)
+	}
+	return &provisioner.Goroutines{Config: cfg, ColdStart: opts.ColdStart}, nil
+}
+
+// A watch follows a job in the state store until it ends (wait).
+type watch struct {
+	env  Env
+	id   string
+	q    *queue.Queue
+	prov *provisioner.Provisioner
+	opts Options
+
+	lastProgress, lastDepth time.Time
+	failingSince            time.Time // zero while the services answer
+	stall                   stallWatch
+}
+
 // wait polls the state store until the job is done or failed, failing it
 // when ctx is cancelled or the job stalls. A service that fails (a Redis
 // restart, a network blip) is retried for up to opts.Outage before the
 // job is given up with that error.
-func wait(ctx context.Context, env Env, id string, q *queue.Queue, launcher provisioner.Launcher, opts Options) error {
-	tick := time.NewTicker(20 * time.Millisecond)
+func (w *watch) wait(ctx context.Context) error {
+	clk := w.opts.Clock
+	tick := clk.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	lastProgress := time.Now()
-	var quietSince, lastDepth, failingSince time.Time
-	failing := func(err error) error {
-		if failingSince.IsZero() {
-			failingSince = time.Now()
-			opts.Log.Warn("a service failed; retrying", "job", id, "err", err)
-		}
-		if time.Since(failingSince) > opts.Outage {
-			return fmt.Errorf("gave up after %v of failures: %w", opts.Outage.Round(time.Second), err)
-		}
-		return nil
-	}
+	w.lastProgress = clk.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			env.State.Fail(context.WithoutCancel(ctx), id, "cancelled: "+ctx.Err().Error())
+			w.env.State.Fail(context.WithoutCancel(ctx), w.id, "cancelled: "+ctx.Err().Error())
 			return ctx.Err()
-		case <-tick.C:
+		case <-tick.C():
 		}
-		st, err := env.State.Status(ctx, id)
+		st, err := w.env.State.Status(ctx, w.id)
 		if err != nil {
 			if errors.Is(err, state.ErrNoJob) {
-				return fmt.Errorf("job %s: its state is gone from the state store (was the store restarted without persistence?)", id)
+				return fmt.Errorf("job %s: its state is gone from the state store (was the store restarted without persistence?)", w.id)
 			}
-			if err := failing(err); err != nil {
+			if err := w.failing(err); err != nil {
 				return err
 			}
 			continue
@@ -514,38 +570,89 @@ func wait(ctx context.Context, env Env, id string, q *queue.Queue, launcher prov
 		case state.Done:
 			return nil
 		case state.Failed:
-			return &Error{ID: id, Msg: st.Error}
+			return &Error{ID: w.id, Msg: st.Error}
 		}
-		if opts.Progress != nil && time.Since(lastProgress) >= time.Second {
-			opts.Progress(st)
-			lastProgress = time.Now()
-		}
-		// The queue depth only serves to detect a stall: read it less often
-		// than the status, since a cloud queue charges per request.
-		if time.Since(lastDepth) < opts.Stall/10 {
-			continue
-		}
-		lastDepth = time.Now()
-		visible, inflight, err := q.Depth(ctx)
-		if err != nil {
-			if err := failing(err); err != nil {
-				return err
-			}
-			continue
-		}
-		failingSince = time.Time{}
-		if visible == 0 && inflight == 0 && launcher.Running() == 0 {
-			if quietSince.IsZero() {
-				quietSince = time.Now()
-			} else if time.Since(quietSince) > opts.Stall {
-				msg := fmt.Sprintf("stalled: %d of %d tasks done, and none is queued or running", st.Done, st.Tasks)
-				env.State.Fail(ctx, id, msg)
-				return &Error{ID: id, Msg: msg}
-			}
-		} else {
-			quietSince = time.Time{}
+		if err := w.running(ctx, st); err != nil {
+			return err
 		}
 	}
+}
+
+// running reports progress of a running job and checks it for a stall.
+func (w *watch) running(ctx context.Context, st state.Status) error {
+	clk := w.opts.Clock
+	if w.opts.Progress != nil && clk.Since(w.lastProgress) >= time.Second {
+		w.opts.Progress(st)
+		w.lastProgress = clk.Now()
+	}
+	// The queue depth only serves to detect a stall: read it less often
+	// than the status, since a cloud queue charges per request.
+	if clk.Since(w.lastDepth) < w.opts.Stall/10 {
+		return nil
+	}
+	w.lastDepth = clk.Now()
+	visible, inflight, err := w.q.Depth(ctx)
+	if err != nil {
+		return w.failing(err)
+	}
+	w.failingSince = time.Time{}
+	running := w.prov.Launcher.Running()
+	stopped := w.prov.Launched() - running
+	if msg := w.stall.observe(clk.Now(), w.opts.Stall, st, visible, inflight, running, stopped); msg != "" {
+		w.env.State.Fail(ctx, w.id, msg)
+		return &Error{ID: w.id, Msg: msg}
+	}
+	return nil
+}
+
+// failing notes a failed request to a service; it gives the job up once
+// the services have failed for opts.Outage.
+func (w *watch) failing(err error) error {
+	clk := w.opts.Clock
+	if w.failingSince.IsZero() {
+		w.failingSince = clk.Now()
+		w.opts.Log.Warn("a service failed; retrying", "job", w.id, "err", err)
+	}
+	if clk.Since(w.failingSince) > w.opts.Outage {
+		return fmt.Errorf("gave up after %v of failures: %w", w.opts.Outage.Round(time.Second), err)
+	}
+	return nil
+}
+
+// A stallWatch finds a job that cannot go on: for longer than the stall
+// time no task is leased or done, and either nothing is queued or running
+// (tasks remain that nothing will make ready), or tasks are queued while
+// the workers launched for them stop without leasing one (a runtime limit
+// or a lease too short to work in).
+type stallWatch struct {
+	since   time.Time // when the job went quiet; zero while it works
+	done    int64     // tasks done when it went quiet
+	stopped int       // workers stopped when it went quiet
+}
+
+// observe returns why the job stalled, or "".
+func (s *stallWatch) observe(now time.Time, stall time.Duration, st state.Status, visible, inflight, running, stopped int) string {
+	if inflight > 0 || visible == 0 && running > 0 {
+		s.since = time.Time{} // working
+		return ""
+	}
+	if s.since.IsZero() || st.Done != s.done {
+		s.since, s.done, s.stopped = now, st.Done, stopped // quiet from now on
+		return ""
+	}
+	if now.Sub(s.since) <= stall {
+		return ""
+	}
+	switch {
+	case visible == 0:
+		return fmt.Sprintf("stalled: %d of %d tasks done, and none is queued or running", st.Done, st.Tasks)
+	case stopped > s.stopped:
+		return fmt.Sprintf("stalled: %d of %d tasks done; %d tasks are queued, but the %d workers that stopped in the last %v leased none (is the runtime limit too short?)",
+			st.Done, st.Tasks, visible, stopped-s.stopped, now.Sub(s.since).Round(time.Millisecond))
+	case running == 0:
+		return fmt.Sprintf("stalled: %d of %d tasks done; %d tasks are queued and no worker runs", st.Done, st.Tasks, visible)
+	}
+	return ""
 }
 
 // deleteExcept removes the job's manifest and the tiles of every matrix

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/npw-dev/npw/clock"
 	"github.com/npw-dev/npw/executor"
 )
 
@@ -42,7 +43,8 @@ func (g *Goroutines) Launch(ctx context.Context) error {
 	id := g.started.Add(1)
 	g.running.Add(1)
 	g.wg.Add(1)
-	launched := time.Now()
+	clk := clock.Or(g.Config.Clock)
+	launched := clk.Now()
 	go func() {
 		defer g.wg.Done()
 		defer g.running.Add(-1)
@@ -51,9 +53,9 @@ func (g *Goroutines) Launch(ctx context.Context) error {
 		rep := WorkerReport{Launched: launched}
 		if g.ColdStart > 0 {
 			select {
-			case <-time.After(g.ColdStart):
+			case <-clk.After(g.ColdStart):
 			case <-ctx.Done():
-				rep.Report = executor.Report{Worker: cfg.ID, Started: launched, Stopped: time.Now(), Reason: "cancelled during cold start"}
+				rep.Report = executor.Report{Worker: cfg.ID, Started: launched, Stopped: clk.Now(), Reason: "cancelled during cold start"}
 				g.record(rep)
 				return
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/npw-dev/npw/clock"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/internal/awsconf"
 	"github.com/npw-dev/npw/state"
@@ -52,6 +53,8 @@ type Lambda struct {
 	count    int64 // reports seen in the last refresh
 	checked  time.Time
 	closer   io.Closer // the state store LambdaPool opened, closed by Wait
+	// Clock is the launcher's time (default clock.Real).
+	Clock clock.Clock
 }
 
 // NewLambda checks that the function exists and reads its timeout.
@@ -85,7 +88,7 @@ func (l *Lambda) Launch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	launched := time.Now()
+	launched := l.clock().Now()
 	_, err = l.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(l.function),
 		InvocationType: types.InvocationTypeEvent, Payload: payload})
 	if err != nil {
@@ -97,14 +100,16 @@ func (l *Lambda) Launch(ctx context.Context) error {
 	return nil
 }
 
+func (l *Lambda) clock() clock.Clock { return clock.Or(l.Clock) }
+
 // refresh reads the reports that arrived, at most every 200 ms.
 func (l *Lambda) refresh() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if time.Since(l.checked) < 200*time.Millisecond {
+	if l.clock().Since(l.checked) < 200*time.Millisecond {
 		return
 	}
-	l.checked = time.Now()
+	l.checked = l.clock().Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := l.reports.Status(ctx, l.remote.Job)
@@ -131,7 +136,7 @@ func (l *Lambda) running() int {
 	defer l.mu.Unlock()
 	n := 0
 	for id, at := range l.launched {
-		if _, ok := l.got[id]; !ok && time.Since(at) < l.timeout+5*time.Second {
+		if _, ok := l.got[id]; !ok && l.clock().Since(at) < l.timeout+5*time.Second {
 			n++
 		}
 	}
@@ -151,8 +156,9 @@ var Grace = 30 * time.Second
 // Wait implements Pool: it waits until every worker has reported (or
 // outlived the function's timeout), or Grace has passed.
 func (l *Lambda) Wait() []WorkerReport {
-	for end := time.Now().Add(Grace); l.Running() > 0 && time.Now().Before(end); {
-		time.Sleep(100 * time.Millisecond)
+	clk := l.clock()
+	for end := clk.Now().Add(Grace); l.Running() > 0 && clk.Now().Before(end); {
+		clk.Sleep(context.Background(), 100*time.Millisecond)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -163,7 +169,7 @@ func (l *Lambda) Wait() []WorkerReport {
 	for id, at := range l.launched {
 		rep, ok := l.got[id]
 		if !ok {
-			stopped := time.Now()
+			stopped := clk.Now()
 			if end := at.Add(l.timeout); end.Before(stopped) {
 				stopped = end
 			}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/npw-dev/npw/clock"
 	"github.com/npw-dev/npw/executor"
 )
 
@@ -35,6 +36,7 @@ type Processes struct {
 	Command []string
 	Remote  executor.Remote // the job and how to work; ID is set per worker
 	Env     []string        // added to this process's environment
+	Clock   clock.Clock     // default clock.Real
 
 	started atomic.Int64
 	running atomic.Int64
@@ -81,7 +83,8 @@ func (p *Processes) Launch(ctx context.Context) error {
 	var stdout bytes.Buffer
 	stderr := &tail{max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
-	launched := time.Now()
+	clk := clock.Or(p.Clock)
+	launched := clk.Now()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start worker %s: %w", r.ID, err)
 	}
@@ -99,7 +102,7 @@ func (p *Processes) Launch(ctx context.Context) error {
 		p.running.Add(-1)
 		rep := WorkerReport{Launched: launched}
 		if jerr := json.Unmarshal(lastLine(stdout.Bytes()), &rep.Report); jerr != nil || err != nil {
-			rep.Report = executor.Report{Worker: r.ID, Started: launched, Stopped: time.Now(), Reason: "exited"}
+			rep.Report = executor.Report{Worker: r.ID, Started: launched, Stopped: clk.Now(), Reason: "exited"}
 			if err != nil {
 				rep.Report.Reason = err.Error() // "signal: killed", "exit status 1"
 				if msg := strings.TrimSpace(stderr.String()); msg != "" {
@@ -123,7 +126,7 @@ func (p *Processes) stopOnDone(ctx context.Context) {
 	go func() { p.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-clock.Or(p.Clock).After(10 * time.Second):
 		p.signal(syscall.SIGKILL)
 	}
 }

@@ -9,8 +9,7 @@
 //
 // workers, capped so that at most MaxWorkers run. Counting only visible
 // tasks would leave a ready task waiting behind a busy worker's full
-// pipeline: a Cholesky of 4×4 tiles on two workers got its second worker
-// 1.0 s into a 4.1 s job instead of at 0.2 s. Workers scale down by
+// pipeline (benchmarks/README.md has the measurement). Workers scale down by
 // themselves: they stop after an idle timeout. A launcher starts workers
 // as goroutines here, as processes or Lambda functions elsewhere; a
 // goroutine launcher can emulate Lambda: a cold start before each worker
@@ -22,6 +21,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/npw-dev/npw/clock"
 )
 
 // Policy is the scaling rule.
@@ -81,9 +82,11 @@ type Provisioner struct {
 	Launcher Launcher
 	Policy   Policy
 	Interval time.Duration // default 100ms
+	Clock    clock.Clock   // default clock.Real
 
 	mu       sync.Mutex
 	timeline []Sample
+	launched int
 }
 
 // Run applies the policy every Interval until ctx is done. Errors reading
@@ -93,15 +96,16 @@ func (p *Provisioner) Run(ctx context.Context) error {
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
 	}
-	start := time.Now()
-	tick := time.NewTicker(interval)
+	clk := clock.Or(p.Clock)
+	start := clk.Now()
+	tick := clk.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		p.round(ctx, time.Since(start))
+		p.round(ctx, clk.Since(start))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-tick.C:
+		case <-tick.C():
 		}
 	}
 }
@@ -124,7 +128,15 @@ func (p *Provisioner) round(ctx context.Context, at time.Duration) {
 	}
 	p.mu.Lock()
 	p.timeline = append(p.timeline, Sample{At: at, Pending: visible, InFlight: inflight, Running: p.Launcher.Running(), Launched: launched})
+	p.launched += launched
 	p.mu.Unlock()
+}
+
+// Launched counts the workers launched so far.
+func (p *Provisioner) Launched() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.launched
 }
 
 // Timeline returns the samples taken so far.

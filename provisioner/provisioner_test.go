@@ -2,9 +2,12 @@ package provisioner
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/npw-dev/npw/clock"
 )
 
 func TestPolicy(t *testing.T) {
@@ -39,41 +42,50 @@ type fakeLauncher struct{ running atomic.Int64 }
 func (l *fakeLauncher) Launch(context.Context) error { l.running.Add(1); return nil }
 func (l *fakeLauncher) Running() int                 { return int(l.running.Load()) }
 
-// TestProvisionerFollowsQueue checks that workers are launched as the
-// queue grows, up to the cap, and that the timeline records it.
+// TestProvisionerFollowsQueue checks, round by round on a fake clock,
+// that workers are launched as the queue grows, up to the cap, and that
+// the timeline records it.
 func TestProvisionerFollowsQueue(t *testing.T) {
 	q, l := &fakeQueue{}, &fakeLauncher{}
-	p := &Provisioner{Queue: q, Launcher: l, Policy: Policy{ScaleFactor: 1, MaxWorkers: 6}, Interval: 5 * time.Millisecond}
+	clk := clock.NewFake(time.Unix(0, 0))
+	const interval = 100 * time.Millisecond
+	p := &Provisioner{Queue: q, Launcher: l, Policy: Policy{ScaleFactor: 1, MaxWorkers: 6}, Interval: interval, Clock: clk}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- p.Run(ctx) }()
-	wait := func(want int) {
+	if err := clk.BlockUntil(ctx, 1); err != nil { // the ticker is set, the first round run
+		t.Fatal(err)
+	}
+	// round runs one round: the tick, then the round's sample.
+	round := func(want int) {
 		t.Helper()
-		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-			if l.Running() == want {
-				return
-			}
+		n := len(p.Timeline())
+		clk.Advance(interval)
+		for len(p.Timeline()) == n {
+			runtime.Gosched()
 		}
-		t.Fatalf("%d workers running, want %d", l.Running(), want)
+		if got := l.Running(); got != want {
+			t.Fatalf("after the round at %v: %d workers running, want %d", clk.Since(time.Unix(0, 0)), got, want)
+		}
 	}
 	q.visible.Store(2)
-	wait(2)
+	round(2)
 	q.visible.Store(100)
-	wait(6)
+	round(6)
 	l.running.Store(1) // five stopped after an idle timeout
 	q.visible.Store(3)
-	wait(3)
+	round(3)
 	// Every worker died holding leases the queue still counts as in
 	// flight: workers are launched to take them over when they lapse.
 	q.visible.Store(0)
 	q.inflight.Store(2)
 	l.running.Store(0)
-	wait(2)
+	round(2)
 	cancel()
 	<-done
 	tl := p.Timeline()
-	if len(tl) < 3 || tl[len(tl)-1].Running != 2 {
-		t.Fatalf("timeline %+v", tl)
+	if len(tl) != 5 || tl[4].Running != 2 || tl[4].At != 4*interval {
+		t.Fatalf("timeline %+v, want 5 samples, the last at %v with 2 running", tl, 4*interval)
 	}
 	launched := 0
 	for _, s := range tl {
