@@ -101,7 +101,10 @@ func allCases(t *testing.T) []testCase {
 			}
 		}
 	}
-	files, _ := filepath.Glob("testdata/*.lp")
+	files, err := filepath.Glob("testdata/*.lp")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test programs in analysis/testdata: %v", err)
+	}
 	for _, file := range files {
 		src, err := os.ReadFile(file)
 		if err != nil {

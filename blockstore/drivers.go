@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/npw-dev/npw/internal/registry"
 )
@@ -30,6 +31,17 @@ func openMem(_ context.Context, u *url.URL) (Driver, error) {
 	}
 	return memStores.Get(u.Host, NewMemDriver), nil
 }
+
+// The capabilities of each driver (see Driver).
+var (
+	_ Copier  = (*MemDriver)(nil)
+	_ Lender  = (*MemDriver)(nil)
+	_ Adopter = (*MemDriver)(nil)
+
+	_ Copier        = (*FileDriver)(nil)
+	_ FreshReader   = (*FileDriver)(nil)
+	_ PrefixDeleter = (*FileDriver)(nil)
+)
 
 // A MemDriver keeps objects in a map. It tracks the bytes it holds and
 // their peak.
@@ -265,6 +277,10 @@ func (f *FileDriver) Put(_ context.Context, key string, data []byte) error {
 	return err
 }
 
+// linkSeq numbers the temporary names of FileDriver.Copy, so that copies
+// onto one key at once do not take each other's.
+var linkSeq atomic.Uint64
+
 // Copy implements Copier with a hard link (a copy of the bytes across
 // file systems). Put replaces files by renaming, so the two names never
 // see each other's later writes.
@@ -272,19 +288,20 @@ func (f *FileDriver) Copy(ctx context.Context, dst, src string) error {
 	sp, dp := f.path(src), f.path(dst)
 	if _, err := os.Stat(sp); errors.Is(err, fs.ErrNotExist) {
 		return ErrNotFound
+	} else if err != nil || dst == src {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(dp), 0o755); err != nil {
 		return err
 	}
 	// Link refuses an existing name: link beside it, then rename over it.
-	tmp := filepath.Join(filepath.Dir(dp), fmt.Sprintf(".tmp-link-%d-%s", os.Getpid(), filepath.Base(dp)))
-	os.Remove(tmp)
+	tmp := filepath.Join(filepath.Dir(dp), fmt.Sprintf(".tmp-link-%d-%d", os.Getpid(), linkSeq.Add(1)))
 	if err := os.Link(sp, tmp); err == nil {
-		if err := os.Rename(tmp, dp); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		return nil
+		err := os.Rename(tmp, dp)
+		// A rename onto a link of the same file (dst already a copy of
+		// src) does nothing and leaves tmp, which no one else names.
+		os.Remove(tmp)
+		return err
 	}
 	data, err := f.Get(ctx, src)
 	if err != nil {

@@ -3,8 +3,11 @@ package blockstore_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"gonum.org/v1/gonum/blas/blas64"
@@ -14,17 +17,58 @@ import (
 )
 
 func TestMemDriver(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) blockstore.Driver { return blockstore.NewMemDriver() })
+	newDriver := func(t *testing.T) blockstore.Driver { return blockstore.NewMemDriver() }
+	storetest.CheckCapabilities(t, newDriver(t), "Copier", "Lender", "Adopter")
+	storetest.Run(t, newDriver)
 }
 
 func TestFileDriver(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) blockstore.Driver {
+	newDriver := func(t *testing.T) blockstore.Driver {
 		s, err := blockstore.Open(context.Background(), "file://"+t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s.Driver()
+	}
+	storetest.CheckCapabilities(t, newDriver(t), "Copier", "PrefixDeleter", "FreshReader")
+	storetest.Run(t, newDriver)
+}
+
+// Copies leave no temporary links behind, whether they replace a file,
+// a link to the same file (a second copy) or the source itself, or race.
+func TestFileDriverCopyLeavesNoTemporaries(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := blockstore.NewFileDriver(dir)
+	for _, k := range []string{"a/src", "a/dst", "a/other"} {
+		if err := d.Put(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range [][2]string{{"a/dst", "a/src"}, {"a/dst", "a/src"}, {"a/src", "a/src"}, {"b/new", "a/src"}} {
+		if err := d.Copy(ctx, c[0], c[1]); err != nil {
+			t.Fatalf("Copy(%s, %s): %v", c[0], c[1], err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, src := range []string{"a/src", "a/other", "a/src", "a/other"} {
+		wg.Go(func() {
+			if err := d.Copy(ctx, "a/dst", src); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	var names []string
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			names = append(names, filepath.ToSlash(strings.TrimPrefix(p, dir+string(filepath.Separator))))
+		}
+		return err
 	})
+	if want := []string{"a/dst", "a/other", "a/src", "b/new"}; err != nil || !slices.Equal(names, want) {
+		t.Errorf("files after copies: %v, %v; want %v", names, err, want)
+	}
 }
 
 func TestOpenURLs(t *testing.T) {

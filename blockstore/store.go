@@ -7,58 +7,25 @@
 // parallel.
 //
 // Drivers register a URL scheme: mem:// (in this process; mem://name
-// shares a named store), file:///abs/dir. Every driver passes the suite in
-// blockstore/storetest.
+// shares a named store), file:///abs/dir, and s3:// with blockstore/s3store.
+// Beyond the methods of Driver, a driver may have optional capabilities
+// (Copier, PrefixDeleter, FreshReader, Lender, Adopter, RequestCounter),
+// which the Store uses when they are there; driver.go declares them, and
+// the doc of Driver says which driver has which. Every driver passes the
+// suite in blockstore/storetest, which also checks each capability it has.
 package blockstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas/blas64"
 
-	"github.com/npw-dev/npw/internal/registry"
 	"github.com/npw-dev/npw/internal/tilebuf"
 )
-
-// ErrNotFound is returned (wrapped) for a key that holds no object.
-var ErrNotFound = errors.New("not found")
-
-// ErrLent is returned (wrapped) for a tile lent to a task that updates it
-// in place (Store.LendTile), and ErrSpent for one that such a task has
-// updated and written out as its outputs.
-var (
-	ErrLent  = errors.New("lent to the task that updates it in place")
-	ErrSpent = errors.New("updated in place into its task's outputs")
-)
-
-// A Driver stores objects under keys. Keys are slash-separated paths
-// without a leading slash. Drivers must be safe for concurrent use.
-type Driver interface {
-	// Get returns the object, or an error wrapping ErrNotFound. The caller
-	// must not modify the returned slice.
-	Get(ctx context.Context, key string) ([]byte, error)
-	// Put stores a copy of data under key, replacing any object there.
-	Put(ctx context.Context, key string, data []byte) error
-	// Delete removes the objects; keys that hold nothing are not an error.
-	Delete(ctx context.Context, keys []string) error
-	// List returns the keys that start with prefix, sorted.
-	List(ctx context.Context, prefix string) ([]string, error)
-	Close() error
-}
-
-// An Opener opens a driver for a URL of its scheme.
-type Opener func(ctx context.Context, u *url.URL) (Driver, error)
-
-var openers = registry.New[Opener]("tile store")
-
-// Register makes a driver available under a URL scheme.
-func Register(scheme string, open Opener) { openers.Register(scheme, open) }
 
 // Open opens the tile store at a URL such as mem:// or file:///data/npw.
 func Open(ctx context.Context, rawurl string) (*Store, error) {
@@ -89,20 +56,8 @@ type Stats struct {
 	BytesRead, BytesWritten            atomic.Int64
 }
 
-// A Copier is a driver that copies objects by itself, without moving the
-// data through the caller: by reference in memory, as a hard link on
-// disk, server-side on S3. Copy returns an error wrapping ErrNotFound when
-// src holds nothing.
-type Copier interface {
-	Copy(ctx context.Context, dst, src string) error
-}
-
 // URL returns the URL the store was opened with.
 func (s *Store) URL() string { return s.url }
-
-// A RequestCounter is a driver that counts the requests it makes to its
-// service (S3: deletes go a thousand keys to a request, lists a page).
-type RequestCounter interface{ Requests() int64 }
 
 // Requests counts the requests made to the service: the driver's count
 // when it keeps one, else one per object read, written, deleted or list.
@@ -210,12 +165,6 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
-// A PrefixDeleter is a driver that removes everything under a prefix in
-// one operation (a directory tree, for files).
-type PrefixDeleter interface {
-	DeletePrefix(ctx context.Context, prefix string) error
-}
-
 // DeletePrefix removes every object under prefix.
 func (s *Store) DeletePrefix(ctx context.Context, prefix string) error {
 	if err := checkKey(strings.TrimSuffix(prefix, "/")); err != nil {
@@ -260,38 +209,11 @@ func (s *Store) GetTile(ctx context.Context, key string) (blas64.General, int, e
 	return g, len(data), nil
 }
 
-// A FreshReader is a driver whose Get returns a new buffer on every call,
-// owned by the caller (S3, files; not memory, which shares its bytes).
-type FreshReader interface {
-	FreshReads() bool
-}
-
 // PrivateReads says whether every tile GetTile returns is the caller's
 // own memory, which a kernel may then update in place.
 func (s *Store) PrivateReads() bool {
 	f, ok := s.driver.(FreshReader)
 	return ok && f.FreshReads()
-}
-
-// A Lender is a driver whose objects live in the caller's own process
-// (memory), so that it can lend an object's memory to the one task that
-// updates it in place, instead of the task copying it.
-//
-// Lend takes the object out of the store: reads of its key fail with
-// ErrLent while it is lent. The borrower then either gives it back
-// unmodified (Return), or, right after computing in it, writes its
-// outputs and spends the loan (Spend): reads fail with ErrSpent, which
-// tells a later attempt of the task that its outputs are written. There
-// is no point between computing and spending at which a borrower in the
-// same process can stop, so a loan is never left half updated.
-// Deleting the key ends a loan.
-type Lender interface {
-	// Lend returns memory the caller owns: the object's, or a copy of
-	// it when other keys share it. An error wraps ErrNotFound, ErrLent
-	// or ErrSpent.
-	Lend(key string) ([]byte, error)
-	Return(key string)
-	Spend(key string)
 }
 
 // Lends says whether the store can lend tiles (LendTile).
@@ -339,13 +261,6 @@ func (s *Store) SpendTile(key string) {
 	if l, ok := s.driver.(Lender); ok {
 		l.Spend(key)
 	}
-}
-
-// An Adopter is a driver that can keep the caller's buffer instead of a
-// copy of it.
-type Adopter interface {
-	// Adopt stores data under key; the caller no longer touches data.
-	Adopt(ctx context.Context, key string, data []byte) error
 }
 
 // PutTile encodes and writes a tile; it returns the encoded size.

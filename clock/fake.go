@@ -83,7 +83,9 @@ func (t fakeTicker) Stop()               { t.t.Stop() }
 
 func (c *Fake) add(t *fakeTimer, d time.Duration) *fakeTimer {
 	c.mu.Lock()
-	t.at = c.now.Add(d)
+	// A timer due in the past is due now: firing it must not set the
+	// time back.
+	t.at = c.now.Add(max(d, 0))
 	c.timers = append(c.timers, t)
 	close(c.changed)
 	c.changed = make(chan struct{})
@@ -110,7 +112,7 @@ func (t *fakeTimer) Stop() bool {
 
 // Advance moves the time forward by d, firing every timer due by then in
 // the order of their deadlines, with the time set to each deadline as it
-// fires.
+// fires. The time never goes back: a negative d fires what is due now.
 func (c *Fake) Advance(d time.Duration) {
 	c.mu.Lock()
 	end := c.now.Add(d)
@@ -131,7 +133,11 @@ func (c *Fake) Advance(d time.Duration) {
 		t.fire(now)
 		c.mu.Lock()
 	}
-	c.now = end
+	// Another Advance may have run while a timer fired (one that add
+	// starts for a timer due now, say) and moved the time past end.
+	if end.After(c.now) {
+		c.now = end
+	}
 	c.mu.Unlock()
 }
 

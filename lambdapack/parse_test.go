@@ -126,8 +126,14 @@ func TestRoundTripShipped(t *testing.T) {
 	}
 }
 
+// TestRoundTripTestdata round-trips the good programs of testdata (every
+// file but errors.lp, programs separated by --- lines).
 func TestRoundTripTestdata(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.lp")
+	files, err := filepath.Glob("testdata/*.lp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	programs := 0
 	for _, file := range files {
 		if strings.HasSuffix(file, "errors.lp") {
 			continue
@@ -138,7 +144,11 @@ func TestRoundTripTestdata(t *testing.T) {
 		}
 		for i, chunk := range chunks(string(src)) {
 			roundTrip(t, file+"#"+strconv.Itoa(i), chunk)
+			programs++
 		}
+	}
+	if programs < 10 {
+		t.Fatalf("round-tripped %d programs from testdata; programs.lp holds more", programs)
 	}
 }
 

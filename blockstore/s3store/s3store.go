@@ -33,6 +33,13 @@ import (
 
 func init() { blockstore.Register("s3", Open) }
 
+// The capabilities of the driver (see blockstore.Driver).
+var (
+	_ blockstore.Copier         = (*Driver)(nil)
+	_ blockstore.FreshReader    = (*Driver)(nil)
+	_ blockstore.RequestCounter = (*Driver)(nil)
+)
+
 // A Driver stores objects in one S3 bucket under a prefix.
 type Driver struct {
 	client   *s3.Client
@@ -154,6 +161,9 @@ func (d *Driver) Put(ctx context.Context, key string, data []byte) error {
 // Copy implements blockstore.Copier: CopyObject, server-side, so tile
 // data does not travel through the client.
 func (d *Driver) Copy(ctx context.Context, dst, src string) error {
+	if dst == src {
+		return d.head(ctx, src) // S3 refuses to copy an object onto itself
+	}
 	d.requests.Add(1)
 	source := url.PathEscape(d.bucket) + "/" + escapeKey(d.prefix+src)
 	_, err := d.client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &d.bucket, Key: d.key(dst), CopySource: &source})
@@ -161,6 +171,20 @@ func (d *Driver) Copy(ctx context.Context, dst, src string) error {
 		var missing *types.NoSuchKey
 		var apiErr smithy.APIError
 		if errors.As(err, &missing) || errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchKey" {
+			return blockstore.ErrNotFound
+		}
+		return errors.New(awsconf.Describe(err))
+	}
+	return nil
+}
+
+// head checks that key holds an object.
+func (d *Driver) head(ctx context.Context, key string) error {
+	d.requests.Add(1)
+	_, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &d.bucket, Key: d.key(key)})
+	if err != nil {
+		var missing *types.NotFound
+		if errors.As(err, &missing) {
 			return blockstore.ErrNotFound
 		}
 		return errors.New(awsconf.Describe(err))

@@ -51,9 +51,9 @@ func clear(d blockstore.Driver) {
 }
 
 func TestS3Driver(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) blockstore.Driver {
-		return open(t).Driver()
-	})
+	newDriver := func(t *testing.T) blockstore.Driver { return open(t).Driver() }
+	storetest.CheckCapabilities(t, newDriver(t), "Copier", "FreshReader", "RequestCounter")
+	storetest.Run(t, newDriver)
 }
 
 // TestTiles moves a matrix through MinIO as .npy tiles, in parallel.

@@ -1,5 +1,7 @@
 // Package storetest is the conformance suite every tile-store driver
-// passes.
+// passes: the methods of blockstore.Driver, the Store's work on top of
+// them, and each optional capability (blockstore.Copier, ...) the driver
+// has, in a subtest named after it ("Copier/OntoItself").
 package storetest
 
 import (
@@ -15,7 +17,8 @@ import (
 )
 
 // Run checks a driver. newDriver returns a driver on an empty namespace;
-// the suite works under a prefix of its own.
+// the suite works under a prefix of its own. It logs the capabilities it
+// finds and checks each of them; CheckCapabilities pins them down.
 func Run(t *testing.T, newDriver func(t *testing.T) blockstore.Driver) {
 	ctx := context.Background()
 	t.Run("PutGet", func(t *testing.T) {
@@ -97,6 +100,9 @@ func Run(t *testing.T, newDriver func(t *testing.T) blockstore.Driver) {
 			}
 		}
 	})
+	// DeletePrefix and Copy go through the Store: by the driver's
+	// capability when it has it (and then also checked below, directly),
+	// else by the Store's own listing, reading and writing.
 	t.Run("DeletePrefix", func(t *testing.T) {
 		s := blockstore.NewStore(newDriver(t), "test")
 		mustPut(t, s.Driver(), "t/p/a/1", "t/p/a/2", "t/p/b", "t/pq/c")
@@ -182,6 +188,7 @@ func Run(t *testing.T, newDriver func(t *testing.T) blockstore.Driver) {
 			t.Errorf("after concurrent writes: %d keys, %v; want %d", len(keys), err, 16*13)
 		}
 	})
+	runCapabilities(t, newDriver)
 }
 
 func mustPut(t *testing.T, d blockstore.Driver, keys ...string) {
