@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/clock"
 	"github.com/npw-dev/npw/executor"
 	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/queue"
@@ -126,4 +129,57 @@ func TestWrittenTwiceRefused(t *testing.T) {
 	if now, _ := tilesMem.Bytes(); now != 0 || stateMem.Jobs() != 0 {
 		t.Errorf("a refused job left %d bytes of tiles and %d jobs", now, stateMem.Jobs())
 	}
+}
+
+// flakyState is a state store whose Status fails while it is down.
+type flakyState struct {
+	*state.MemDriver
+	down     atomic.Bool
+	statuses atomic.Int64
+}
+
+func (s *flakyState) Status(ctx context.Context, job string) (state.Status, error) {
+	defer s.statuses.Add(1)
+	if s.down.Load() {
+		return state.Status{}, errors.New("connection refused")
+	}
+	return s.MemDriver.Status(ctx, job)
+}
+
+// A state store that stops answering is retried for the outage time,
+// then the job is given up with its error: on a fake clock, second by
+// second: not before 30 s, and within a tick or two after.
+func TestOutageOnFakeClock(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st := &flakyState{MemDriver: state.NewMemDriver()}
+	st.down.Store(true)
+	clk := clock.NewFake(time.Unix(0, 0))
+	opts := Options{Clock: clk}
+	opts.defaults()
+	w := &watch{env: Env{State: state.New(st, "mem://")}, id: "outage", opts: opts}
+	done := make(chan error, 1)
+	go func() { done <- w.wait(ctx) }()
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	for elapsed := time.Second; elapsed <= 40*time.Second; elapsed += time.Second {
+		n := st.statuses.Load()
+		clk.Advance(time.Second)
+		for st.statuses.Load() == n && ctx.Err() == nil {
+			runtime.Gosched()
+		}
+		select {
+		case err := <-done:
+			if elapsed <= opts.Outage || elapsed > opts.Outage+3*time.Second { // a tick after the first failure, and one to see the error
+				t.Fatalf("gave up after %v of a %v outage allowance: %v", elapsed, opts.Outage, err)
+			}
+			if err == nil || !strings.Contains(err.Error(), "gave up after 30s of failures: ") || !strings.Contains(err.Error(), "connection refused") {
+				t.Fatalf("got %v", err)
+			}
+			return
+		default:
+		}
+	}
+	t.Fatal("still waiting 40 s into a 30 s outage allowance")
 }
