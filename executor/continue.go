@@ -2,10 +2,14 @@ package executor
 
 import (
 	"context"
+	"errors"
+	"slices"
 
 	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/queue"
+	"github.com/npw-dev/npw/state"
 )
 
 // nextTask picks, among the children of t that t's completion will make
@@ -75,4 +79,65 @@ func (w *worker) computeNext(ctx context.Context, next *task, handed map[string]
 		return err
 	}
 	return w.compute(ctx, next, handed, true)
+}
+
+// carryOn says whether the chain goes on with next, now that its parent is
+// recorded with outcome out: next was computed (nextErr is nil), the
+// parent's completion made it ready, the state store recorded next as the
+// parent's continuation (out.Continued: the parent's first completion
+// says, and a replay follows, that one) and the worker is not stopping.
+// If not, next is dropped and, when ready, enqueued, since nothing else
+// will (a worker stops, idle or near its limit, with chains running;
+// another worker recorded the parent first, continuing with another
+// child or none); the lease is then acknowledged, but after a crash (a
+// hook's error in nextErr). A fatal failure of next fails the job, as it
+// would have on its own lease.
+func (w *worker) carryOn(ctx context.Context, lease queue.Lease, next *task, nextErr error, out state.Outcome) (bool, error) {
+	ready := slices.Contains(out.Ready, next.key)
+	if nextErr == nil && ready && out.Continued == next.key && !w.halting() {
+		return true, nil
+	}
+	w.drop(next)
+	var f *failure
+	isFailure := errors.As(nextErr, &f)
+	switch {
+	case isFailure && f.fatal && out.Phase == state.Running:
+		return false, w.fatal(ctx, lease, f.err)
+	case nextErr != nil && !isFailure && !errors.Is(nextErr, errNoRoom):
+		return false, nextErr
+	}
+	if ready && out.Phase == state.Running {
+		if err := w.send(ctx, next); err != nil {
+			return false, err
+		}
+	}
+	w.acks.add(ctx, lease.Receipt)
+	return false, nil
+}
+
+// A finish is what finishBehind did: t's completion, or why it could not
+// write (a *failure) or record it.
+type finish struct {
+	out state.Outcome
+	err error
+}
+
+// finishBehind writes a computed task's outputs and records its
+// completion, saying that this worker continues with next (nil: none), in
+// the background.
+func (w *worker) finishBehind(ctx context.Context, t, next *task) <-chan finish {
+	done := make(chan finish, 1)
+	var nextKey string
+	if next != nil {
+		nextKey = next.key
+	}
+	go func() {
+		if err := w.awaitWrite(ctx, t); err != nil {
+			done <- finish{err: err}
+			return
+		}
+		out, err := w.record(ctx, t, nextKey)
+		done <- finish{out, err}
+	}()
+	return done
 }

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/clock"
 	"github.com/npw-dev/npw/manifest"
 	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
@@ -48,18 +48,25 @@ func (r Remote) Check() error {
 // services, loads the job, works until the worker stops and keeps its
 // report in the state store, where the client collects it. A job that
 // has ended (its manifest, queue or state gone) is a normal stop, not an
-// error.
+// error. The worker runs on real time.
 func Serve(ctx context.Context, r Remote, log *slog.Logger) (Report, error) {
+	return ServeOn(ctx, r, log, clock.Real)
+}
+
+// ServeOn is Serve with the worker's time taken from clk (nil: real
+// time), as in a simulation.
+func ServeOn(ctx context.Context, r Remote, log *slog.Logger, clk clock.Clock) (Report, error) {
+	clk = clock.Or(clk)
 	if err := r.Check(); err != nil {
 		return Report{}, err
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	start := time.Now()
+	start := clk.Now()
 	ended := func(why error) (Report, error) {
 		log.Info("worker found its job ended", "job", r.Job, "worker", r.ID, "why", why)
-		return Report{Worker: r.ID, Started: start, Stopped: time.Now(), Reason: "the job has ended"}, nil
+		return Report{Worker: r.ID, Started: start, Stopped: clk.Now(), Reason: "the job has ended"}, nil
 	}
 	tiles, err := blockstore.Open(ctx, r.Store)
 	if err != nil {
@@ -97,7 +104,7 @@ func Serve(ctx context.Context, r Remote, log *slog.Logger) (Report, error) {
 	if settings.Memory == 0 {
 		settings.Memory = int64(3*settings.Pipeline+2) * job.TileBytes()
 	}
-	rep, err := Run(ctx, Config{Job: job, Tiles: tiles, Queue: q, State: st, ID: r.ID, Settings: settings, Log: log})
+	rep, err := Run(ctx, Config{Job: job, Tiles: tiles, Queue: q, State: st, ID: r.ID, Settings: settings, Clock: clk, Log: log})
 	rep.Requests = Requests{Tiles: tiles.Requests(), Queue: q.Requests(), State: st.Requests() + 1} // +1: the report
 	rep.PeakRSS = peakRSS()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"gonum.org/v1/gonum/blas/blas64"
 
+	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
 )
@@ -14,6 +15,17 @@ import (
 // queue and the state store; *blockstore.Store, *queue.Queue and
 // *state.Store satisfy them, and tests wrap them to inject faults.
 
+// The services satisfy the interfaces, and the tile store its
+// capabilities: a method renamed in blockstore must not silently turn a
+// capability off.
+var (
+	_ Tiles         = (*blockstore.Store)(nil)
+	_ PrivateReader = (*blockstore.Store)(nil)
+	_ Lender        = (*blockstore.Store)(nil)
+	_ Queue         = (*queue.Queue)(nil)
+	_ State         = (*state.Store)(nil)
+)
+
 // Tiles reads and writes tiles.
 type Tiles interface {
 	GetTile(ctx context.Context, key string) (blas64.General, int, error)
@@ -21,6 +33,14 @@ type Tiles interface {
 	// afterwards (the store may keep it without a copy).
 	AdoptTile(ctx context.Context, key string, g blas64.General) (int, error)
 	Delete(ctx context.Context, keys ...string) error
+}
+
+// A PrivateReader is a tile store that says whether every tile GetTile
+// returns is the caller's own memory (S3, files: a fresh copy per read),
+// which a kernel may then update in place and the worker may cache. A
+// store without the method shares the memory of its tiles.
+type PrivateReader interface {
+	PrivateReads() bool
 }
 
 // A Lender is a tile store in the worker's own process that lends a

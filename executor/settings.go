@@ -17,7 +17,7 @@ type Settings struct {
 	Poll         time.Duration `json:"poll,omitempty"`          // how long one receive waits for a task (default 250ms)
 	IdleTimeout  time.Duration `json:"idle_timeout,omitempty"`  // stop after this long without a task (default 10s)
 	RuntimeLimit time.Duration `json:"runtime_limit,omitempty"` // the worker's lifetime; 0 is unlimited
-	MaxAttempts  int           `json:"max_attempts,omitempty"`  // failed attempts of one task that fail the job (default 3)
+	MaxAttempts  int           `json:"max_attempts,omitempty"`  // failed reads or writes of one task that fail the job (default 3)
 	MaxReceives  int           `json:"max_receives,omitempty"`  // deliveries of one task that fail the job (default 10)
 	// Memory bounds the bytes of tiles the worker's tasks hold at once
 	// (inputs and outputs, each counted as a full tile): a task reads
@@ -65,8 +65,7 @@ func (s Settings) WithDefaults() Settings {
 
 // Check reports settings no worker can work with: negative counts or
 // durations, and a runtime limit too short for a worker to wait for a
-// task and run it (a limit below the poll made thousands of workers that
-// retired before their first lease).
+// task and run it (its workers would retire before their first lease).
 func (s Settings) Check() error {
 	s = s.WithDefaults()
 	for _, v := range []struct {

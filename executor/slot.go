@@ -9,10 +9,8 @@ import (
 // on one core, like a one-core Lambda); tasks waiting for it get it in
 // the plan's priority order, higher first, and in arrival order on ties.
 // The tasks of a pipeline read in the order they were leased, but when
-// two wait to compute, the one nearer the critical path goes first: in a
-// Cholesky of 4×4 tiles on the local cloud, a worker holding the update
-// that feeds the next panel's factorisation ran it after an update of a
-// later column, and chol(1) started 0.3 s later than it could have.
+// two wait to compute, the one nearer the critical path goes first, so
+// that the next panel's factorisation does not wait behind a later update.
 type computeSlot struct {
 	mu      sync.Mutex
 	busy    bool

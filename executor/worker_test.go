@@ -2,9 +2,11 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/clock"
 	"github.com/npw-dev/npw/kernels"
 	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/manifest"
@@ -28,8 +31,15 @@ type harness struct {
 	tasks int64
 }
 
-// newHarness sets up a TSQR job over n row blocks of 4×3.
+// newHarness sets up a TSQR job over n row blocks of 4×3 on the memory
+// store.
 func newHarness(t *testing.T, n int) *harness {
+	t.Helper()
+	return newHarnessOn(t, n, blockstore.NewStore(blockstore.NewMemDriver(), "mem://"))
+}
+
+// newHarnessOn sets up the job of newHarness with its tiles in tiles.
+func newHarnessOn(t *testing.T, n int, tiles *blockstore.Store) *harness {
 	t.Helper()
 	ctx := context.Background()
 	prog, err := lp.LoadProgram("tsqr")
@@ -40,7 +50,7 @@ func newHarness(t *testing.T, n int) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{tiles: blockstore.NewStore(blockstore.NewMemDriver(), "mem://"), state: state.New(state.NewMemDriver(), "mem://")}
+	h := &harness{tiles: tiles, state: state.New(state.NewMemDriver(), "mem://")}
 	h.job = &manifest.Job{ID: "test", Plan: plan}
 	for _, m := range prog.Matrices {
 		h.job.Matrices = append(h.job.Matrices, manifest.Matrix{BigMatrix: blockstore.BigMatrix{Name: m.Name, Prefix: "jobs/test", Arity: m.Arity, Block: 4}, Output: m.Name == "R"})
@@ -134,12 +144,76 @@ func TestWorkerRunsJobAlone(t *testing.T) {
 	}
 }
 
+// fakeKernels wraps every kernel so that it takes d of the fake clock's
+// time.
+func fakeKernels(fake *clock.Fake, d time.Duration) func(string) (*kernels.Kernel, bool) {
+	return func(name string) (*kernels.Kernel, bool) {
+		k, ok := kernels.Lookup(name)
+		if !ok {
+			return nil, false
+		}
+		return &kernels.Kernel{Name: name, Flops: k.Flops, Run: func(in []blas64.General, sc []lp.Value) ([]blas64.General, error) {
+			fake.Advance(d)
+			return k.Run(in, sc)
+		}}, true
+	}
+}
+
+// countingQueue counts the receives begun and returned, and the leases.
+type countingQueue struct {
+	Queue
+	begun, receives, leases atomic.Int64
+}
+
+func (q *countingQueue) Receive(ctx context.Context, max int, visibility, wait time.Duration) ([]queue.Lease, error) {
+	q.begun.Add(1)
+	ls, err := q.Queue.Receive(ctx, max, visibility, wait)
+	q.leases.Add(int64(len(ls)))
+	q.receives.Add(1)
+	return ls, err
+}
+
+// countingState counts the worker's status requests: one per idle check
+// that did not stop it.
+type countingState struct {
+	State
+	statuses atomic.Int64
+}
+
+func (s *countingState) Status(ctx context.Context, job string) (state.Status, error) {
+	defer s.statuses.Add(1)
+	return s.State.Status(ctx, job)
+}
+
+// runAsync runs a worker in the background.
+func runAsync(cfg Config) <-chan Report {
+	done := make(chan Report, 1)
+	go func() {
+		rep, _ := Run(context.Background(), cfg)
+		done <- rep
+	}()
+	return done
+}
+
+// waitFor waits, in real time, until cond holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
 // TestRuntimeLimit checks that a worker stops before its limit without
-// leasing a task it cannot finish: nothing is left leased.
+// leasing a task it cannot finish: nothing is left leased. Its kernels
+// take 60ms each of the worker's (fake) time.
 func TestRuntimeLimit(t *testing.T) {
 	h := newHarness(t, 16)
 	cfg := h.config("limited")
-	cfg.Kernel = slowKernels(60*time.Millisecond, nil)
+	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	cfg.Clock = fake
+	cfg.Kernel = fakeKernels(fake, 60*time.Millisecond)
 	cfg.RuntimeLimit = 500 * time.Millisecond
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -153,23 +227,148 @@ func TestRuntimeLimit(t *testing.T) {
 	}
 	_, inflight, _ := h.queue.Depth(context.Background())
 	if inflight != 0 {
-		t.Errorf("%d tasks left leased by a worker that stopped in time", inflight)
+		t.Errorf("%d tasks left leased by a worker that stopped in time: %+v", inflight, rep)
 	}
 }
 
+// TestRuntimeLimitKills checks that a worker waiting for a task when its
+// runtime limit passes on its clock stops, for that reason, and not
+// before.
+func TestRuntimeLimitKills(t *testing.T) {
+	h := newHarness(t, 2)
+	ls, _ := h.queue.Receive(context.Background(), 10, time.Minute, 0) // nothing to lease
+	q := &countingQueue{Queue: h.queue}
+	cfg := h.config("killed")
+	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	cfg.Queue, cfg.Clock, cfg.Pipeline = q, fake, 1
+	// A receive waits a minute of real time, so only the limit ends it.
+	cfg.Poll, cfg.RuntimeLimit, cfg.IdleTimeout = time.Minute, time.Hour, 2*time.Hour
+	done := runAsync(cfg)
+	waitFor(t, "the worker waits for a task", func() bool { return q.begun.Load() == 1 })
+	fake.Advance(time.Hour - time.Second)
+	select {
+	case rep := <-done:
+		t.Fatalf("the worker stopped a second before its limit: %+v", rep)
+	case <-time.After(20 * time.Millisecond):
+	}
+	fake.Advance(time.Second)
+	var rep Report
+	select {
+	case rep = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the worker outlived its runtime limit")
+	}
+	if rep.Reason != "runtime limit" || len(ls) == 0 || q.receives.Load() != 1 {
+		t.Fatalf("report %+v after %d receives", rep, q.receives.Load())
+	}
+	if d := rep.Stopped.Sub(rep.Started); d != time.Hour {
+		t.Errorf("stopped after %v of its clock with a runtime limit of 1h", d)
+	}
+}
+
+// TestIdleTimeout checks that a worker without work stops once
+// IdleTimeout has passed on its clock, and not before.
 func TestIdleTimeout(t *testing.T) {
 	h := newHarness(t, 2)
 	// Drain the queue so the worker finds nothing.
 	ls, _ := h.queue.Receive(context.Background(), 10, time.Minute, 0)
 	cfg := h.config("idle")
-	cfg.IdleTimeout = 200 * time.Millisecond
-	start := time.Now()
-	rep, err := Run(context.Background(), cfg)
-	if err != nil || rep.Reason != "idle" || len(ls) == 0 {
-		t.Fatalf("report %+v, %v", rep, err)
+	st := &countingState{State: h.state}
+	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	cfg.State, cfg.Clock, cfg.Pipeline = st, fake, 1
+	cfg.IdleTimeout = 10 * time.Second
+	done := runAsync(cfg)
+	if err := fake.BlockUntil(context.Background(), 1); err != nil { // the renewal ticker: the worker has started
+		t.Fatal(err)
 	}
-	if d := time.Since(start); d < 200*time.Millisecond || d > 2*time.Second {
-		t.Errorf("stopped after %v with an idle timeout of 200ms", d)
+	fake.Advance(cfg.IdleTimeout - time.Millisecond)
+	// Two idle checks that did not stop the worker: the second began
+	// after the advance.
+	base := st.statuses.Load()
+	waitFor(t, "two idle checks after the advance", func() bool { return st.statuses.Load() >= base+2 })
+	select {
+	case rep := <-done:
+		t.Fatalf("the worker stopped before its idle timeout: %+v", rep)
+	default:
+	}
+	fake.Advance(time.Millisecond)
+	var rep Report
+	select {
+	case rep = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the worker outlived its idle timeout")
+	}
+	if rep.Reason != "idle" || len(ls) == 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if d := rep.Stopped.Sub(rep.Started); d != cfg.IdleTimeout {
+		t.Errorf("stopped after %v of its clock with an idle timeout of %v", d, cfg.IdleTimeout)
+	}
+}
+
+// failingKernels fail qr_factor on tasks of n inputs, counting its runs.
+func failingKernels(n int, runs *atomic.Int64) func(string) (*kernels.Kernel, bool) {
+	return func(name string) (*kernels.Kernel, bool) {
+		k, ok := kernels.Lookup(name)
+		if !ok || name != "qr_factor" {
+			return k, ok
+		}
+		failing := *k
+		fail := func(run func([]blas64.General, []lp.Value) ([]blas64.General, error)) func([]blas64.General, []lp.Value) ([]blas64.General, error) {
+			return func(in []blas64.General, sc []lp.Value) ([]blas64.General, error) {
+				if len(in) != n {
+					return run(in, sc)
+				}
+				runs.Add(1)
+				return nil, errors.New("the tile is rank deficient (injected)")
+			}
+		}
+		failing.Run = fail(k.Run)
+		if k.Update != nil {
+			failing.Update = fail(k.Update)
+		}
+		return &failing, true
+	}
+}
+
+// A kernel's failure is deterministic: it fails the job at the first,
+// also on a store of private reads, where an attempt could be tried
+// again, and for a task the worker continued with.
+func TestKernelFailureFailsJobAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		inputs int   // the failing qr_factor's: 1 for a starter, 2 for the merge
+		leases int64 // the worker leases before the job fails
+	}{{"leased", 1, 1}, {"continued", 2, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			files, err := blockstore.Open(ctx, "file://"+t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer files.Close()
+			h := newHarnessOn(t, 2, files)
+			q := &countingQueue{Queue: h.queue}
+			cfg := h.config("failing")
+			var runs atomic.Int64
+			cfg.Queue, cfg.Pipeline, cfg.Kernel = q, 1, failingKernels(tc.inputs, &runs)
+			rep, err := Run(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Reason != "job failed" || rep.Failures != 1 || runs.Load() != 1 || q.leases.Load() != tc.leases {
+				t.Fatalf("report %+v, the failing kernel ran %d times, %d leases (want %d)", rep, runs.Load(), q.leases.Load(), tc.leases)
+			}
+			st, err := h.state.Status(ctx, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"task qr_factor(", ") failed: kernel qr_factor on tile ", "rank deficient (injected)"} {
+				if st.Phase != state.Failed || !strings.Contains(st.Error, want) {
+					t.Errorf("job %s with error %q, want it failed saying %q", st.Phase, st.Error, want)
+				}
+			}
+		})
 	}
 }
 
@@ -334,5 +533,56 @@ func TestTileCache(t *testing.T) {
 	b.forget([]string{"e"})
 	if _, _, _, ok := b.lookup("e", false); ok || b.cached != 0 {
 		t.Fatalf(`"e" cached after forget (%d bytes cached)`, b.cached)
+	}
+}
+
+// recordedElsewhere records every completion that names a continuation
+// once without it first, as if another worker that ran the task too had
+// recorded it first, continuing with nothing.
+type recordedElsewhere struct {
+	State
+	mu   sync.Mutex
+	done map[string]bool
+}
+
+func (s *recordedElsewhere) Complete(ctx context.Context, job string, c state.Completion) (state.Outcome, error) {
+	s.mu.Lock()
+	first := c.Continued != "" && !s.done[c.Task]
+	s.done[c.Task] = true
+	s.mu.Unlock()
+	if first {
+		other := c
+		other.Continued = ""
+		if _, err := s.State.Complete(ctx, job, other); err != nil {
+			return state.Outcome{}, err
+		}
+	}
+	return s.State.Complete(ctx, job, c)
+}
+
+// A worker continues only with the child the state store recorded as its
+// task's continuation, which a replay of the task follows: when another
+// worker recorded the task first, the child goes to the queue instead.
+func TestContinuesOnlyWhatTheStateRecorded(t *testing.T) {
+	ctx := context.Background()
+	files, err := blockstore.Open(ctx, "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer files.Close()
+	h := newHarnessOn(t, 2, files)
+	q := &countingQueue{Queue: h.queue}
+	st := &recordedElsewhere{State: h.state, done: map[string]bool{}}
+	cfg := h.config("second")
+	cfg.Queue, cfg.State, cfg.Pipeline = q, st, 1
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.done) == 0 {
+		t.Fatal("the worker continued with no task")
+	}
+	if rep.Reason != "job done" || rep.Continued != 0 || q.leases.Load() != h.tasks {
+		t.Fatalf("report %+v after %d leases for %d tasks, want every task leased", rep, q.leases.Load(), h.tasks)
 	}
 }

@@ -213,3 +213,32 @@ func (w *worker) footprint(reads, writes []analysis.Tile, inPlace, workspace int
 	}
 	return int64(distinct+max(len(writes)-inPlace, 0)+workspace) * w.cfg.Job.TileBytes()
 }
+
+// keep caches, after a task, the tiles a later task reads: its outputs
+// (as written) and the inputs that dropInputs kept.
+func (w *worker) keep(t *task) {
+	for i, wt := range t.writes {
+		if key := w.cfg.Job.Key(wt); i < len(t.outputs) && w.readers(t, wt, key) > 0 {
+			w.mem.keep(key, t.outputs[i], int64(8*len(t.outputs[i].Data)))
+		}
+	}
+	for i, g := range t.in.tiles {
+		if len(g.Data) > 0 {
+			w.mem.keep(t.in.keys[i], g, int64(8*len(g.Data)))
+		}
+	}
+}
+
+// readers returns the number of tasks that read a tile of t's.
+func (w *worker) readers(t *task, tile analysis.Tile, key string) int {
+	for _, wt := range t.c.Written {
+		if wt.Key == key {
+			return wt.Readers
+		}
+	}
+	rs, err := w.plan.Readers(tile, nil)
+	if err != nil {
+		return 0
+	}
+	return len(rs)
+}

@@ -1,0 +1,93 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// write stores a task's output tiles in parallel, recording the sizes of
+// the scratch tiles in its completion and the time in its metrics and
+// span. A scratch tile that no task reads is not written.
+func (w *worker) write(ctx context.Context, t *task) error {
+	writes, outputs, c, m := t.writes, t.outputs, &t.c, &t.m
+	t0 := w.cfg.Clock.Now()
+	defer func() {
+		t.sp.Written = w.cfg.Clock.Now()
+		m.WriteSeconds = t.sp.Written.Sub(t0).Seconds()
+	}()
+	if len(outputs) != len(writes) {
+		return fmt.Errorf("kernel returned %d tiles for %d outputs", len(outputs), len(writes))
+	}
+	sizes := make([]int64, len(writes))
+	dead := map[string]bool{}
+	for _, t := range c.Written {
+		if t.Readers == 0 {
+			dead[t.Key] = true
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for i, t := range writes {
+		key := w.cfg.Job.Key(t)
+		if dead[key] {
+			continue
+		}
+		g.Go(func() error {
+			n, err := w.cfg.Tiles.AdoptTile(gctx, key, outputs[i])
+			sizes[i] = int64(n)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, t := range writes {
+		m.BytesWritten += sizes[i]
+		for j := range c.Written {
+			if c.Written[j].Key == w.cfg.Job.Key(t) {
+				c.Written[j].Bytes = sizes[i]
+			}
+		}
+	}
+	return nil
+}
+
+// writeLent writes the outputs of a task that borrowed tiles from a
+// lending store as it computes: for it, computing and writing are one
+// step, since an attempt that stopped between them would leave the tiles
+// updated and the outputs unwritten. Once written, the loans are spent,
+// and a later attempt finds the outputs in the store.
+func (w *worker) writeLent(ctx context.Context, t *task) error {
+	if err := w.write(context.WithoutCancel(ctx), t); err != nil {
+		t.in.loans = nil
+		return &failure{err: fmt.Errorf("task %s updated its tiles in place, then could not write them: %v", w.describe(t.node), err), fatal: true}
+	}
+	w.spendLoans(t.in.loans)
+	t.in.loans = nil
+	return nil
+}
+
+// awaitWrite writes a computed task's outputs (a task that borrowed its
+// tiles wrote them as it computed), then lets the task's memory go to the
+// worker's cache.
+func (w *worker) awaitWrite(ctx context.Context, t *task) error {
+	if !t.lend {
+		if err := w.write(ctx, t); err != nil {
+			return &failure{err: err}
+		}
+	}
+	if err := w.hook(Written, t.key); err != nil {
+		return err
+	}
+	if n := t.held.Swap(0); n > 0 {
+		w.mem.release(n) // the tiles are in the store
+	}
+	if w.cache() {
+		w.keep(t)
+	}
+	// What the cache did not keep is garbage, or the task continuing
+	// this one holds it (and counts it).
+	t.outputs, t.in.tiles = nil, nil
+	return nil
+}
