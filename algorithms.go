@@ -5,38 +5,117 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 
+	"golang.org/x/sync/errgroup"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/band"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/job"
-	lp "github.com/npw-dev/npw/lambdapack"
 )
 
-// runJob runs a shipped program with integer arguments and inputs given
-// as job inputs (tiles in the store or arrays).
-func (e *Engine) runJob(ctx context.Context, program string, args map[string]int, block int, inputs []job.Input, outputs ...string) (*job.Result, error) {
-	prog, err := lp.LoadProgram(program)
+func tilesOf(n, block int) int { return (n + block - 1) / block }
+
+// GemmChain is the chain length G the shipped gemm program is run with
+// for an m×k by k×n tile product on at most workers workers: the longest
+// chains of accumulating products that still give every worker two tiles
+// of C to work on at once. Long chains write no partial products and need
+// no tile sums (G = k writes exactly the m·n tiles of C); shorter chains,
+// summed by a tree, are for a C too small to keep the workers busy.
+func GemmChain(m, n, k, workers int) int {
+	chains := min(max(k, 1), max(1, tilesOf(2*workers, max(m*n, 1))))
+	return tilesOf(max(k, 1), chains)
+}
+
+// Cholesky factors a symmetric positive definite matrix: A = L Lᵀ with L
+// lower triangular. Only the lower triangle of A is read.
+func (e *Engine) Cholesky(ctx context.Context, a *Matrix) (*Matrix, error) {
+	if err := e.use("cholesky", a); err != nil {
+		return nil, err
+	}
+	if a.Rows != a.Cols {
+		return nil, fmt.Errorf("cholesky: the matrix must be square, got %d×%d", a.Rows, a.Cols)
+	}
+	res, err := e.runShipped(ctx, "cholesky", map[string]int{"N": tilesOf(a.Rows, a.Block)}, a.Block, []job.Input{a.input("S")}, "O")
 	if err != nil {
 		return nil, err
 	}
-	values := make(map[string]lp.Value, len(args))
-	for k, v := range args {
-		values[k] = lp.Int(int64(v))
+	return e.output(ctx, res, "O", nil, a.Rows, a.Cols, a.Block)
+}
+
+// GEMM multiplies: C = A B. Both must use the same block size. Each tile
+// of C is a chain of accumulating products, or a tree over several chains
+// when C has too few tiles for the workers (GemmChain).
+func (e *Engine) GEMM(ctx context.Context, a, b *Matrix) (*Matrix, error) {
+	if err := e.use("gemm", a, b); err != nil {
+		return nil, err
 	}
-	plan, err := analysis.NewPlan(prog, values)
+	if a.Cols != b.Rows {
+		return nil, fmt.Errorf("gemm: A is %d×%d and B is %d×%d; A's columns must match B's rows", a.Rows, a.Cols, b.Rows, b.Cols)
+	}
+	if a.Block != b.Block {
+		return nil, fmt.Errorf("gemm: A has block %d and B block %d; they must match", a.Block, b.Block)
+	}
+	m, n, k := tilesOf(a.Rows, a.Block), tilesOf(b.Cols, a.Block), tilesOf(a.Cols, a.Block)
+	args := map[string]int{"M": m, "N": n, "K": k, "G": GemmChain(m, n, k, e.opts.MaxWorkers())}
+	res, err := e.runShipped(ctx, "gemm", args, a.Block, []job.Input{a.input("A"), b.input("B")}, "C")
 	if err != nil {
 		return nil, err
 	}
-	spec := job.Spec{Plan: plan, Block: block, Inputs: inputs, Outputs: outputs}
-	res, err := job.Run(ctx, e.env(), spec, e.jobOptions())
-	if res != nil && e.opts.OnJob != nil {
-		e.opts.OnJob(res)
+	return e.output(ctx, res, "C", nil, a.Rows, b.Cols, a.Block)
+}
+
+// TSQR computes the R factor of a tall matrix, A = Q R, with a binary tree
+// of QR factorisations over row blocks of Block rows. R is min(m,n)×n and
+// upper triangular.
+func (e *Engine) TSQR(ctx context.Context, a *Matrix) (*Matrix, error) {
+	if err := e.use("tsqr", a); err != nil {
+		return nil, err
 	}
-	return res, err
+	n := tilesOf(a.Rows, a.Block)
+	levels := int32(math.Ceil(math.Log2(float64(n)) - 1e-9))
+	in := a.input("A")
+	if a.Cols <= a.Block && a.fixed == nil && !a.gaps {
+		// One column of tiles: its tiles are the row blocks, copied in
+		// the store rather than assembled and tiled again here.
+		rows, err := e.rowBlocks(ctx, a)
+		if rows != nil {
+			defer e.tiles.DeletePrefix(context.WithoutCancel(ctx), rows.Dir())
+		}
+		if err != nil {
+			return nil, err
+		}
+		in = job.Input{Name: "A", Tiles: rows}
+	}
+	res, err := e.runShipped(ctx, "tsqr", map[string]int{"N": n}, a.Block, []job.Input{in}, "R")
+	if err != nil {
+		return nil, err
+	}
+	// Only R[0, levels] is the answer; the tree's other R tiles can go.
+	keys, err := e.tiles.List(ctx, res.Matrices["R"].Dir())
+	if err != nil {
+		return nil, err
+	}
+	final := res.Matrices["R"].Key([]int32{0, levels})
+	keys = slices.DeleteFunc(keys, func(k string) bool { return k == final })
+	if err := e.tiles.Delete(ctx, keys...); err != nil {
+		return nil, err
+	}
+	return e.output(ctx, res, "R", []int32{0, levels}, min(a.Rows, a.Cols), a.Cols, a.Block)
+}
+
+// rowBlocks copies the tiles of a matrix one tile wide, in the store, into
+// a matrix of row blocks (one index), as tsqr reads its input.
+func (e *Engine) rowBlocks(ctx context.Context, a *Matrix) (*blockstore.BigMatrix, error) {
+	rows := &blockstore.BigMatrix{Name: "A", Prefix: "matrices/" + job.NewID(), Arity: 1, Block: a.Block}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i := range int32(tilesOf(a.Rows, a.Block)) {
+		g.Go(func() error { return e.tiles.Copy(gctx, rows.Key([]int32{i}), a.tiles.Key([]int32{i, 0})) })
+	}
+	return rows, g.Wait()
 }
 
 // QRFactors is a QR factorisation A = Q R kept in the store: R as a
@@ -51,6 +130,7 @@ type QRFactors struct {
 	rowT, colT  int // tile grid of A
 	kt          int
 	factorTiles []job.Input
+	released    atomic.Bool
 }
 
 var qrFactors = []string{"Vl", "Tl", "Vt", "Tt"}
@@ -58,8 +138,11 @@ var qrFactors = []string{"Vl", "Tl", "Vt", "Tt"}
 // QR factors A = Q R with tiled communication-avoiding QR (binary
 // reduction trees over each panel). R is min(m,n)×n upper triangular.
 func (e *Engine) QR(ctx context.Context, a *Matrix) (*QRFactors, error) {
+	if err := e.use("qr", a); err != nil {
+		return nil, err
+	}
 	mt, nt := tilesOf(a.Rows, a.Block), tilesOf(a.Cols, a.Block)
-	res, err := e.runJob(ctx, "qr", map[string]int{"MT": mt, "NT": nt}, a.Block, []job.Input{a.input("A")}, append([]string{"R"}, qrFactors...)...)
+	res, err := e.runShipped(ctx, "qr", map[string]int{"MT": mt, "NT": nt}, a.Block, []job.Input{a.input("A")}, append([]string{"R"}, qrFactors...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -77,13 +160,16 @@ func (e *Engine) QR(ctx context.Context, a *Matrix) (*QRFactors, error) {
 // Q forms the thin Q (m×min(m,n)) explicitly, by applying Q to the first
 // columns of the identity.
 func (f *QRFactors) Q(ctx context.Context) (*Matrix, error) {
+	if err := f.use("form Q"); err != nil {
+		return nil, err
+	}
 	k := min(f.rows, f.cols)
 	e := blas64.General{Rows: f.rows, Cols: k, Stride: k, Data: make([]float64, f.rows*k)}
 	for i := range k {
 		e.Data[i*k+i] = 1
 	}
 	inputs := append(slices.Clone(f.factorTiles), job.Input{Name: "E", Array: e})
-	res, err := f.eng.runJob(ctx, "qr_apply_q", map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(k, f.block)}, f.block, inputs, "Q")
+	res, err := f.eng.runShipped(ctx, "qr_apply_q", map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(k, f.block)}, f.block, inputs, "Q")
 	if err != nil {
 		return nil, err
 	}
@@ -92,11 +178,14 @@ func (f *QRFactors) Q(ctx context.Context) (*Matrix, error) {
 
 // ApplyQT computes the first min(m,n) rows of Qᵀ B, for B with A's rows.
 func (f *QRFactors) ApplyQT(ctx context.Context, b *Matrix) (*Matrix, error) {
+	if err := f.use("apply Qᵀ", b); err != nil {
+		return nil, err
+	}
 	if b.Rows != f.rows || b.Block != f.block {
 		return nil, fmt.Errorf("apply Qᵀ: B is %d×%d with block %d; it needs A's %d rows and block %d", b.Rows, b.Cols, b.Block, f.rows, f.block)
 	}
 	inputs := append(slices.Clone(f.factorTiles), b.input("B"))
-	res, err := f.eng.runJob(ctx, "qr_apply_qt", map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(b.Cols, f.block)}, f.block, inputs, "C")
+	res, err := f.eng.runShipped(ctx, "qr_apply_qt", map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(b.Cols, f.block)}, f.block, inputs, "C")
 	if err != nil {
 		return nil, err
 	}
@@ -113,14 +202,33 @@ func (f *QRFactors) ApplyQT(ctx context.Context, b *Matrix) (*Matrix, error) {
 	return f.eng.Upload(ctx, "C", mat.DenseCopyOf(d.Slice(0, min(f.rows, f.cols), 0, b.Cols)), f.block)
 }
 
-// Release deletes the factorisation's tiles.
+// Release deletes the factorisation's tiles, R's among them. Releasing
+// it again does nothing.
 func (f *QRFactors) Release(ctx context.Context) error {
-	return job.Cleanup(ctx, f.eng.tiles, f.Job)
+	if f == nil || f.released.Swap(true) {
+		return nil
+	}
+	f.R.released.Store(true)
+	return f.eng.Release(ctx, f.Job)
+}
+
+// use reports why the factors cannot be used (see Engine.use).
+func (f *QRFactors) use(op string, ms ...*Matrix) error {
+	switch {
+	case f == nil:
+		return fmt.Errorf("%s: the QR factors are nil", op)
+	case f.released.Load():
+		return fmt.Errorf("%s: the QR factors were released", op)
+	}
+	return f.eng.use(op, ms...)
 }
 
 // LeastSquares solves min ‖A X − B‖ for A with at least as many rows as
 // columns (full column rank), through QR: X = R⁻¹ (Qᵀ B)[:n].
 func (e *Engine) LeastSquares(ctx context.Context, a, b *Matrix) (*Matrix, error) {
+	if err := e.use("least squares", a, b); err != nil {
+		return nil, err
+	}
 	if a.Rows < a.Cols {
 		return nil, fmt.Errorf("least squares: A is %d×%d; it needs at least as many rows as columns", a.Rows, a.Cols)
 	}
@@ -144,7 +252,7 @@ func (e *Engine) LeastSquares(ctx context.Context, a, b *Matrix) (*Matrix, error
 // 2 for U X = B.
 func (e *Engine) solveTriangular(ctx context.Context, t, b *Matrix, op int) (*Matrix, error) {
 	args := map[string]int{"N": tilesOf(t.Rows, t.Block), "NRHS": tilesOf(b.Cols, b.Block), "OP": op}
-	res, err := e.runJob(ctx, "trsolve", args, t.Block, []job.Input{t.input("T"), b.input("B")}, "X")
+	res, err := e.runShipped(ctx, "trsolve", args, t.Block, []job.Input{t.input("T"), b.input("B")}, "X")
 	if err != nil {
 		return nil, err
 	}
@@ -154,18 +262,21 @@ func (e *Engine) solveTriangular(ctx context.Context, t, b *Matrix, op int) (*Ma
 // SolveSPD solves A X = B for symmetric positive definite A in one job:
 // Cholesky, then the two triangular solves.
 func (e *Engine) SolveSPD(ctx context.Context, a, b *Matrix) (*Matrix, error) {
-	if err := checkSolve(a, b); err != nil {
+	if err := e.checkSolve(a, b); err != nil {
 		return nil, err
 	}
 	args := map[string]int{"N": tilesOf(a.Rows, a.Block), "NRHS": tilesOf(b.Cols, b.Block)}
-	res, err := e.runJob(ctx, "posv", args, a.Block, []job.Input{a.input("S"), b.input("B")}, "X")
+	res, err := e.runShipped(ctx, "posv", args, a.Block, []job.Input{a.input("S"), b.input("B")}, "X")
 	if err != nil {
 		return nil, err
 	}
 	return e.output(ctx, res, "X", nil, a.Rows, b.Cols, a.Block)
 }
 
-func checkSolve(a, b *Matrix) error {
+func (e *Engine) checkSolve(a, b *Matrix) error {
+	if err := e.use("solve", a, b); err != nil {
+		return err
+	}
 	switch {
 	case a.Rows != a.Cols:
 		return fmt.Errorf("solve: A is %d×%d; it must be square (a tall A is a least-squares problem)", a.Rows, a.Cols)
@@ -188,6 +299,9 @@ type LUFactors struct {
 // practice like partial pivoting: A[P, :] = L U, L unit lower and U upper
 // triangular. A singular matrix fails the job.
 func (e *Engine) LU(ctx context.Context, a *Matrix) (*LUFactors, error) {
+	if err := e.use("lu", a); err != nil {
+		return nil, err
+	}
 	if a.Rows != a.Cols {
 		return nil, fmt.Errorf("lu: the matrix must be square, got %d×%d", a.Rows, a.Cols)
 	}
@@ -196,7 +310,7 @@ func (e *Engine) LU(ctx context.Context, a *Matrix) (*LUFactors, error) {
 		ids.Data[i] = float64(i)
 	}
 	inputs := []job.Input{a.input("A"), {Name: "ROWS", Array: ids}}
-	res, err := e.runJob(ctx, "lu", map[string]int{"N": tilesOf(a.Rows, a.Block)}, a.Block, inputs, "L", "U", "PIV")
+	res, err := e.runShipped(ctx, "lu", map[string]int{"N": tilesOf(a.Rows, a.Block)}, a.Block, inputs, "L", "U", "PIV")
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +334,7 @@ func (e *Engine) LU(ctx context.Context, a *Matrix) (*LUFactors, error) {
 // Solve solves A X = B for square A through LU with tournament pivoting:
 // X = U⁻¹ L⁻¹ B[P, :].
 func (e *Engine) Solve(ctx context.Context, a, b *Matrix) (*Matrix, error) {
-	if err := checkSolve(a, b); err != nil {
+	if err := e.checkSolve(a, b); err != nil {
 		return nil, err
 	}
 	f, err := e.LU(ctx, a)
@@ -251,11 +365,15 @@ func (e *Engine) Solve(ctx context.Context, a, b *Matrix) (*Matrix, error) {
 }
 
 // SVD returns the singular values of A, largest first. Singular vectors
-// are not computed. The reduction to banded form runs as a job (bdfac.lp);
-// the band is then reduced to bidiagonal form and its singular values
-// computed here, in O(n·b) memory and O(n²·b) time, with no n×n matrix
-// formed. A wide matrix is reduced through its transpose.
+// are not computed. The reduction to banded form runs as a job (bdfac.lp)
+// on the workers; the band is then reduced to bidiagonal form and its
+// singular values computed in this process, the client, in O(n·b) memory
+// and O(n²·b) time, with no n×n matrix formed. A wide matrix is reduced
+// through its transpose.
 func (e *Engine) SVD(ctx context.Context, a *Matrix) ([]float64, error) {
+	if err := e.use("svd", a); err != nil {
+		return nil, err
+	}
 	if a.Rows < a.Cols {
 		d, err := a.Dense(ctx)
 		if err != nil {
@@ -269,7 +387,7 @@ func (e *Engine) SVD(ctx context.Context, a *Matrix) ([]float64, error) {
 		a = at
 	}
 	mt, nt := tilesOf(a.Rows, a.Block), tilesOf(a.Cols, a.Block)
-	res, err := e.runJob(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt}, a.Block, []job.Input{a.input("A")}, "D", "E")
+	res, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt}, a.Block, []job.Input{a.input("A")}, "D", "E")
 	if err != nil {
 		return nil, err
 	}

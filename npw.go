@@ -18,14 +18,13 @@ package npw
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"math"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gonum.org/v1/gonum/blas/blas64"
@@ -35,6 +34,7 @@ import (
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
 	"github.com/npw-dev/npw/provisioner"
+	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
 )
 
@@ -77,14 +77,18 @@ type Options struct {
 	OnJob func(*job.Result)
 }
 
+// ErrClosed is the error of every operation of a closed engine.
+var ErrClosed = errors.New("the engine is closed")
+
 // An Engine runs jobs on one set of services. It is safe for concurrent use.
 type Engine struct {
-	opts  Options
-	tiles *blockstore.Store
-	state *state.Store
+	opts   Options
+	tiles  *blockstore.Store
+	state  *state.Store
+	closed atomic.Bool
 }
 
-// Open connects to the services.
+// Open checks the options and connects to the services.
 func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.Store == "" {
 		opts.Store = "mem://"
@@ -95,7 +99,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.State == "" {
 		opts.State = "mem://"
 	}
-	if err := opts.checkLaunch(); err != nil {
+	if err := opts.check(); err != nil {
 		return nil, err
 	}
 	tiles, err := blockstore.Open(ctx, opts.Store)
@@ -104,15 +108,19 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	st, err := state.Open(ctx, opts.State)
 	if err != nil {
+		tiles.Close()
 		return nil, err
 	}
 	return &Engine{opts: opts, tiles: tiles, state: st}, nil
 }
 
-// Close releases the engine's connections.
+// Close releases the engine's connections; later operations fail with
+// ErrClosed. Matrices still in the store stay there.
 func (e *Engine) Close() error {
-	e.state.Close()
-	return e.tiles.Close()
+	if e.closed.Swap(true) {
+		return nil
+	}
+	return errors.Join(e.state.Close(), e.tiles.Close())
 }
 
 // Tiles returns the engine's tile store.
@@ -126,17 +134,24 @@ type Matrix struct {
 	tiles      *blockstore.BigMatrix
 	fixed      []int32
 	gaps       bool // some tiles of the grid were never written (they are zeros)
+	released   atomic.Bool
 	// Job describes the job that computed the matrix (nil for uploads).
 	Job *job.Result
 }
 
 // Upload stores a matrix as block×block tiles.
 func (e *Engine) Upload(ctx context.Context, name string, a *mat.Dense, block int) (*Matrix, error) {
+	if a == nil {
+		return nil, fmt.Errorf("upload %s: the matrix is nil", name)
+	}
 	return e.upload(ctx, name, a.RawMatrix(), block)
 }
 
 // UploadNPY stores a 2-D .npy file as block×block tiles.
 func (e *Engine) UploadNPY(ctx context.Context, name, path string, block int) (*Matrix, error) {
+	if err := e.use("upload " + name); err != nil {
+		return nil, err
+	}
 	arr, err := blockstore.ReadNPYFile(path)
 	if err != nil {
 		return nil, err
@@ -148,6 +163,12 @@ func (e *Engine) UploadNPY(ctx context.Context, name, path string, block int) (*
 }
 
 func (e *Engine) upload(ctx context.Context, name string, a blas64.General, block int) (*Matrix, error) {
+	if err := e.use("upload " + name); err != nil {
+		return nil, err
+	}
+	if name == "" || strings.ContainsAny(name, "/ ") {
+		return nil, fmt.Errorf("upload: bad matrix name %q: want a name without slashes or spaces", name)
+	}
 	m := &blockstore.BigMatrix{Name: name, Prefix: "matrices/" + job.NewID(), Arity: 2, Block: block}
 	if _, _, err := blockstore.Upload(ctx, e.tiles, m, a, 16); err != nil {
 		return nil, err
@@ -157,6 +178,12 @@ func (e *Engine) upload(ctx context.Context, name string, a blas64.General, bloc
 
 // Dense assembles the matrix.
 func (m *Matrix) Dense(ctx context.Context) (*mat.Dense, error) {
+	if m == nil {
+		return nil, errors.New("dense: the matrix is nil")
+	}
+	if err := m.eng.use("dense", m); err != nil {
+		return nil, err
+	}
 	g, err := blockstore.Assemble(ctx, m.eng.tiles, m.tiles, m.fixed, 16)
 	if err != nil {
 		return nil, err
@@ -166,8 +193,15 @@ func (m *Matrix) Dense(ctx context.Context) (*mat.Dense, error) {
 	return &d, nil
 }
 
-// Release deletes the matrix's tiles.
+// Release deletes the matrix's tiles; the matrix can no longer be used.
+// Releasing it again does nothing.
 func (m *Matrix) Release(ctx context.Context) error {
+	if m == nil || m.released.Swap(true) {
+		return nil
+	}
+	if m.eng.closed.Load() {
+		return fmt.Errorf("release %s: %w", m.tiles.Name, ErrClosed)
+	}
 	return m.eng.tiles.DeletePrefix(ctx, m.tiles.Dir())
 }
 
@@ -175,127 +209,25 @@ func (m *Matrix) input(name string) job.Input {
 	return job.Input{Name: name, Tiles: m.tiles, Fixed: m.fixed, Copy: m.gaps}
 }
 
-func tilesOf(n, block int) int { return (n + block - 1) / block }
-
-// GemmChain is the chain length G the shipped gemm program is run with
-// for an m×k by k×n tile product on at most workers workers: the longest
-// chains of accumulating products that still give every worker two tiles
-// of C to work on at once. Long chains write no partial products and need
-// no tile sums (G = k writes exactly the m·n tiles of C); shorter chains,
-// summed by a tree, are for a C too small to keep the workers busy.
-func GemmChain(m, n, k, workers int) int {
-	chains := min(max(k, 1), max(1, tilesOf(2*workers, max(m*n, 1))))
-	return tilesOf(max(k, 1), chains)
-}
-
-// Cholesky factors a symmetric positive definite matrix: A = L Lᵀ with L
-// lower triangular. Only the lower triangle of A is read.
-func (e *Engine) Cholesky(ctx context.Context, a *Matrix) (*Matrix, error) {
-	if a.Rows != a.Cols {
-		return nil, fmt.Errorf("cholesky: the matrix must be square, got %d×%d", a.Rows, a.Cols)
+// use reports why an operation cannot run: the engine is closed, or a
+// matrix is nil, another engine's or released.
+func (e *Engine) use(op string, ms ...*Matrix) error {
+	if e.closed.Load() {
+		return fmt.Errorf("%s: %w", op, ErrClosed)
 	}
-	res, err := e.Run(ctx, "cholesky", map[string]int{"N": tilesOf(a.Rows, a.Block)}, a.Block,
-		map[string]*Matrix{"S": a}, "O")
-	if err != nil {
-		return nil, err
-	}
-	return e.output(ctx, res, "O", nil, a.Rows, a.Cols, a.Block)
-}
-
-// GEMM multiplies: C = A B. Both must use the same block size. Each tile
-// of C is a chain of accumulating products, or a tree over several chains
-// when C has too few tiles for the workers (GemmChain).
-func (e *Engine) GEMM(ctx context.Context, a, b *Matrix) (*Matrix, error) {
-	if a.Cols != b.Rows {
-		return nil, fmt.Errorf("gemm: A is %d×%d and B is %d×%d; A's columns must match B's rows", a.Rows, a.Cols, b.Rows, b.Cols)
-	}
-	if a.Block != b.Block {
-		return nil, fmt.Errorf("gemm: A has block %d and B block %d; they must match", a.Block, b.Block)
-	}
-	m, n, k := tilesOf(a.Rows, a.Block), tilesOf(b.Cols, a.Block), tilesOf(a.Cols, a.Block)
-	args := map[string]int{"M": m, "N": n, "K": k, "G": GemmChain(m, n, k, e.opts.MaxWorkers())}
-	res, err := e.Run(ctx, "gemm", args, a.Block, map[string]*Matrix{"A": a, "B": b}, "C")
-	if err != nil {
-		return nil, err
-	}
-	return e.output(ctx, res, "C", nil, a.Rows, b.Cols, a.Block)
-}
-
-// TSQR computes the R factor of a tall matrix, A = Q R, with a binary tree
-// of QR factorisations over row blocks of Block rows. R is min(m,n)×n and
-// upper triangular.
-func (e *Engine) TSQR(ctx context.Context, a *Matrix) (*Matrix, error) {
-	n := tilesOf(a.Rows, a.Block)
-	levels := int32(math.Ceil(math.Log2(float64(n)) - 1e-9))
-	res, err := e.Run(ctx, "tsqr", map[string]int{"N": n}, a.Block, map[string]*Matrix{"A": a}, "R")
-	if err != nil {
-		return nil, err
-	}
-	// Only R[0, levels] is the answer; the tree's other R tiles can go.
-	keys, err := e.tiles.List(ctx, res.Matrices["R"].Dir())
-	if err != nil {
-		return nil, err
-	}
-	final := res.Matrices["R"].Key([]int32{0, levels})
-	keys = slices.DeleteFunc(keys, func(k string) bool { return k == final })
-	if err := e.tiles.Delete(ctx, keys...); err != nil {
-		return nil, err
-	}
-	return e.output(ctx, res, "R", []int32{0, levels}, min(a.Rows, a.Cols), a.Cols, a.Block)
-}
-
-// output wraps a job's output matrix, noting whether its tile grid has gaps.
-func (e *Engine) output(ctx context.Context, res *job.Result, name string, fixed []int32, rows, cols, block int) (*Matrix, error) {
-	m := &Matrix{Rows: rows, Cols: cols, Block: block, eng: e, tiles: res.Matrices[name], fixed: fixed, Job: res}
-	if fixed == nil {
-		keys, err := e.tiles.List(ctx, m.tiles.Dir())
-		if err != nil {
-			return nil, err
-		}
-		m.gaps = len(keys) < tilesOf(rows, block)*tilesOf(cols, block)
-	}
-	return m, nil
-}
-
-// Run runs a program (a shipped program's name or a .lp path) with
-// integer arguments and input matrices, keeping the named outputs in the
-// store. The job's result names the output matrices' tiles.
-func (e *Engine) Run(ctx context.Context, program string, args map[string]int, block int, inputs map[string]*Matrix, outputs ...string) (*job.Result, error) {
-	var in []job.Input
-	for _, name := range slices.Sorted(maps.Keys(inputs)) {
-		m := inputs[name]
-		if m.eng != e {
-			return nil, fmt.Errorf("matrix %s belongs to another engine", name)
-		}
-		in = append(in, m.input(name))
-	}
-	return e.runJob(ctx, program, args, block, in, outputs...)
-}
-
-// Output returns an output matrix of a job run with Run; fixed selects a
-// 2-D grid or a tile of a matrix with more than two indices (nil for the
-// default).
-func (e *Engine) Output(res *job.Result, name string, fixed []int32) (*Matrix, error) {
-	m := res.Matrices[name]
-	if m == nil || !contains(res.Outputs, name) {
-		return nil, fmt.Errorf("job %s kept no matrix %s (outputs: %s)", res.ID, name, strings.Join(res.Outputs, ", "))
-	}
-	out := &Matrix{Block: m.Block, eng: e, tiles: m, fixed: fixed, Job: res, gaps: true}
-	d, err := out.Dense(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	out.Rows, out.Cols = d.Dims()
-	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+	for i, m := range ms {
+		switch {
+		case m == nil && len(ms) == 1:
+			return fmt.Errorf("%s: the matrix is nil", op)
+		case m == nil:
+			return fmt.Errorf("%s: matrix %d of %d is nil", op, i+1, len(ms))
+		case m.eng != e:
+			return fmt.Errorf("%s: matrix %s belongs to another engine", op, m.tiles.Name)
+		case m.released.Load():
+			return fmt.Errorf("%s: matrix %s was released", op, m.tiles.Name)
 		}
 	}
-	return false
+	return nil
 }
 
 func (e *Engine) env() job.Env {
@@ -331,6 +263,25 @@ func (o *Options) MaxWorkers() int {
 		return DefaultLambdaWorkers
 	}
 	return runtime.GOMAXPROCS(0)
+}
+
+// check refuses options no job can run with, before anything connects.
+func (o *Options) check() error {
+	switch {
+	case o.Workers < 0:
+		return fmt.Errorf("options: Workers must not be negative, got %d", o.Workers)
+	case o.ScaleFactor < 0:
+		return fmt.Errorf("options: ScaleFactor must not be negative, got %g", o.ScaleFactor)
+	case o.ColdStart < 0:
+		return fmt.Errorf("options: ColdStart must not be negative, got %v", o.ColdStart)
+	}
+	if err := o.Settings.Check(); err != nil {
+		return fmt.Errorf("options: %w", err)
+	}
+	if err := queue.CheckURL(o.Queue); err != nil {
+		return err
+	}
+	return o.checkLaunch()
 }
 
 // checkLaunch validates Options.Launch and finds the worker command.

@@ -79,6 +79,14 @@ var openers = registry.New[Opener]("queue")
 // Register makes a driver available under a URL scheme.
 func Register(scheme string, open Opener) { openers.Register(scheme, open) }
 
+// CheckURL reports a queue URL of no registered scheme, or one that does
+// not parse, without opening anything: a client checks its queue URL
+// before its first job.
+func CheckURL(rawurl string) error {
+	_, _, err := openers.Lookup(rawurl)
+	return err
+}
+
 // Create opens the queue called name at a URL such as mem://, making it
 // if needed. A job's client creates its queue; workers Open it.
 func Create(ctx context.Context, rawurl, name string) (*Queue, error) {

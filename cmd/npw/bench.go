@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -80,8 +81,9 @@ type benchAlg struct {
 	// ref computes the reference's result in place of copies of the
 	// inputs and returns a residual function to call after timing.
 	ref func(in []blas64.General) (run func() error, check func() residual)
-	// npw runs npw on the uploaded inputs and returns its residual.
-	npw func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (check func() (residual, error), release func(), err error)
+	// npw runs npw on the uploaded inputs and returns a residual
+	// function to call after timing.
+	npw func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (check func() (residual, error), err error)
 }
 
 var benchAlgs = map[string]benchAlg{
@@ -102,10 +104,10 @@ var benchAlgs = map[string]benchAlg{
 					return choleskyResidual(in[0], c)
 				}
 		},
-		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), func(), error) {
+		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), error) {
 			l, err := eng.Cholesky(ctx, in[0])
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			return func() (residual, error) {
 				d, err := l.Dense(ctx)
@@ -113,7 +115,7 @@ var benchAlgs = map[string]benchAlg{
 					return residual{}, err
 				}
 				return choleskyResidual(a[0], d.RawMatrix()), nil
-			}, func() { l.Release(context.WithoutCancel(ctx)) }, nil
+			}, nil
 		},
 	},
 	"gemm": {
@@ -133,10 +135,10 @@ var benchAlgs = map[string]benchAlg{
 					return gemmResidual(in[0], in[1], c)
 				}
 		},
-		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), func(), error) {
+		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), error) {
 			c, err := eng.GEMM(ctx, in[0], in[1])
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			return func() (residual, error) {
 				d, err := c.Dense(ctx)
@@ -144,7 +146,7 @@ var benchAlgs = map[string]benchAlg{
 					return residual{}, err
 				}
 				return gemmResidual(a[0], a[1], d.RawMatrix()), nil
-			}, func() { c.Release(context.WithoutCancel(ctx)) }, nil
+			}, nil
 		},
 	},
 	"qr": {
@@ -164,10 +166,10 @@ var benchAlgs = map[string]benchAlg{
 					return gramResidual(in[0], c)
 				}
 		},
-		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), func(), error) {
+		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), error) {
 			f, err := eng.QR(ctx, in[0])
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			return func() (residual, error) {
 				r, err := f.R.Dense(ctx)
@@ -175,7 +177,7 @@ var benchAlgs = map[string]benchAlg{
 					return residual{}, err
 				}
 				return gramResidual(a[0], r.RawMatrix()), nil
-			}, func() { f.Release(context.WithoutCancel(ctx)) }, nil
+			}, nil
 		},
 	},
 	"lu": {
@@ -206,14 +208,10 @@ var benchAlgs = map[string]benchAlg{
 					return luResidual(in[0], perm, c, u)
 				}
 		},
-		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), func(), error) {
+		npw: func(ctx context.Context, eng *engine.Engine, in []*engine.Matrix, a []blas64.General) (func() (residual, error), error) {
 			f, err := eng.LU(ctx, in[0])
 			if err != nil {
-				return nil, nil, err
-			}
-			release := func() {
-				f.L.Release(context.WithoutCancel(ctx))
-				f.U.Release(context.WithoutCancel(ctx))
+				return nil, err
 			}
 			return func() (residual, error) {
 				l, err := f.L.Dense(ctx)
@@ -225,7 +223,7 @@ var benchAlgs = map[string]benchAlg{
 					return residual{}, err
 				}
 				return luResidual(a[0], f.P, l.RawMatrix(), u.RawMatrix()), nil
-			}, release, nil
+			}, nil
 		},
 	},
 }
@@ -264,23 +262,20 @@ func peakGflops(n int) float64 {
 	return 2 * math.Pow(float64(n), 3) / best / 1e9
 }
 
+type benchOptions struct {
+	alg     string
+	engine  engineFlags
+	n       int
+	seed    uint64
+	asJSON  bool
+	peakN   int
+	skipRef bool
+	profile string
+}
+
 func newBenchCmd() *cobra.Command {
-	var (
-		e       engineFlags
-		n       int
-		seed    uint64
-		asJSON  bool
-		peakN   int
-		skipRef bool
-		profile string
-	)
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range benchAlgs {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	var opts benchOptions
+	names := slices.Sorted(maps.Keys(benchAlgs))
 	cmd := &cobra.Command{
 		Use:   "bench ALG --n N [--block B] [--workers K] [--pipeline W] [--json]",
 		Short: "Time npw against single-node LAPACK on the same matrix, in one run",
@@ -297,125 +292,154 @@ Algorithms: ` + strings.Join(names, ", ") + `.`,
 		Example: `  npw bench cholesky --n 8192 --block 1024
   npw bench gemm --n 4096 --block 1024 --json
   eval "$(scripts/local-cloud up)"; npw bench cholesky --n 8192 --launch process`,
-		Args: cobra.ExactArgs(1),
+		Args: exactly(1, "one algorithm ("+strings.Join(names, ", ")+")"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			alg, ok := benchAlgs[args[0]]
-			if !ok {
-				return usagef("bench: unknown algorithm %q; want one of %s", args[0], strings.Join(names, ", "))
-			}
-			if err := e.check(); err != nil {
-				return err
-			}
-			if n <= 0 {
-				return usagef("bench: give the size with --n N")
-			}
-			e.fitBlock(args[0], n, n)
-			ctx := cmd.Context()
-			r := benchResult{Alg: args[0], N: n, Block: e.block, BLAS: kernels.BLAS, Cores: maxProcs(),
-				Workers: e.workers, Pipeline: e.pipeline, Launch: e.launch, Reference: alg.reference,
-				Services: e.store + " " + e.queue + " " + e.state, ResidualKind: alg.what}
-			if r.Workers == 0 {
-				r.Workers = maxProcs()
-			}
-			r.Flops = alg.flops(float64(n))
-			in := alg.inputs(rand.New(rand.NewPCG(seed, seed)), n)
-			if peakN > 0 {
-				r.PeakGflops = peakGflops(peakN)
-			}
-			if !skipRef {
-				run, check := alg.ref(in)
-				secs, err := reference{alg.reference, run}.time()
-				if err != nil {
-					return err
-				}
-				r.ReferenceSeconds = secs
-				r.ReferenceGflops = r.Flops / secs / 1e9
-				r.ReferenceResidual = check().value
-				runtime.GC()
-			}
-			var results []*job.Result
-			opts := e.engineOptions(cmd.ErrOrStderr(), func(res *job.Result) { results = append(results, res) })
-			eng, err := engine.Open(ctx, opts)
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			start := time.Now()
-			mats := make([]*engine.Matrix, len(in))
-			for i, a := range in {
-				if mats[i], err = eng.Upload(ctx, string(rune('A'+i)), toDense(a), e.block); err != nil {
-					return err
-				}
-				defer mats[i].Release(context.WithoutCancel(ctx))
-			}
-			r.UploadSeconds = time.Since(start).Seconds()
-			stopProfile, err := startCPUProfile(profile)
-			if err != nil {
-				return err
-			}
-			start = time.Now()
-			check, release, err := alg.npw(ctx, eng, mats, in)
-			r.NPWSeconds = time.Since(start).Seconds()
-			if perr := stopProfile(); err == nil {
-				err = perr
-			}
-			if err != nil {
-				return err
-			}
-			defer release()
-			res, err := check()
-			if err != nil {
-				return err
-			}
-			r.Residual, r.ResidualEstimated = res.value, res.estimated
-			for _, res := range results {
-				r.Tasks += res.Status.Done
-				r.WorkerSeconds += res.WorkerSeconds()
-				r.Metrics.Add(res.Status.Metrics)
-				r.PeakWorkers = max(r.PeakWorkers, res.PeakWorkers())
-				for _, w := range res.Workers {
-					r.WorkerPeakRSS = max(r.WorkerPeakRSS, float64(w.PeakRSS)/(1<<20))
-					r.Continued += w.Continued
-				}
-			}
-			if r.WorkerPeakRSS > 0 {
-				tile := float64(8*e.block*e.block) / (1 << 20)
-				r.RSSBound = float64(3*max(r.Pipeline, 1)+2)*tile + 64
-			}
-			r.NPWGflops = r.Flops / r.NPWSeconds / 1e9
-			if r.ReferenceSeconds > 0 {
-				r.Ratio = r.NPWSeconds / r.ReferenceSeconds
-			}
-			if r.PeakGflops > 0 {
-				r.PeakFraction = r.NPWGflops / r.PeakGflops
-			}
-			var files []string
-			if err := e.writeFiles(results, &files); err != nil {
-				return err
-			}
-			if err := printBench(cmd.OutOrStdout(), r, asJSON); err != nil {
-				return err
-			}
-			if !asJSON {
-				for _, l := range files {
-					fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", l)
-				}
-			}
-			if !(r.Residual <= 30) || (!skipRef && !(r.ReferenceResidual <= 30)) {
-				return fmt.Errorf("bench: residual too large: npw %.3g, reference %.3g (bound 30)", r.Residual, r.ReferenceResidual)
-			}
-			return nil
+			opts.alg = args[0]
+			return runBench(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &opts)
 		},
 	}
-	e.register(cmd.Flags(), 1024)
+	opts.engine.register(cmd.Flags(), 1024)
 	f := cmd.Flags()
-	f.IntVar(&n, "n", 0, "order of the generated matrices")
-	f.Uint64Var(&seed, "seed", 1, "seed of the generated input")
-	f.BoolVar(&asJSON, "json", false, "print one JSON object")
-	f.IntVar(&peakN, "peak-n", 2048, "order of the DGEMM that measures the peak (0: skip)")
-	f.BoolVar(&skipRef, "no-reference", false, "skip the single-node reference")
-	f.StringVar(&profile, "cpuprofile", "", "write a pprof CPU profile of npw's run (not the reference's) to `FILE`")
+	f.IntVar(&opts.n, "n", 0, "order of the generated matrices")
+	f.Uint64Var(&opts.seed, "seed", 1, "seed of the generated input")
+	f.BoolVar(&opts.asJSON, "json", false, "print one JSON object")
+	f.IntVar(&opts.peakN, "peak-n", 2048, "order of the DGEMM that measures the peak (0: skip)")
+	f.BoolVar(&opts.skipRef, "no-reference", false, "skip the single-node reference")
+	f.StringVar(&opts.profile, "cpuprofile", "", "write a pprof CPU profile of npw's run (not the reference's) to `FILE`")
 	return cmd
+}
+
+// check refuses an unknown algorithm and bad flags (usage errors) and
+// output files that cannot be written.
+func (opts *benchOptions) check() (benchAlg, error) {
+	alg, ok := benchAlgs[opts.alg]
+	if !ok {
+		return alg, usagef("bench: unknown algorithm %q; want one of %s", opts.alg, strings.Join(slices.Sorted(maps.Keys(benchAlgs)), ", "))
+	}
+	if err := opts.engine.check(); err != nil {
+		return alg, err
+	}
+	if opts.n <= 0 {
+		return alg, usagef("bench: give the size with --n N")
+	}
+	return alg, checkOutputs(append(opts.engine.outputs(), outputPath{"--cpuprofile", opts.profile})...)
+}
+
+func runBench(ctx context.Context, stdout, stderr io.Writer, opts *benchOptions) error {
+	alg, err := opts.check()
+	if err != nil {
+		return err
+	}
+	e := &opts.engine
+	e.fitBlock(opts.alg, opts.n, opts.n)
+	r := benchResult{Alg: opts.alg, N: opts.n, Block: e.block, BLAS: kernels.BLAS, Cores: maxProcs(),
+		Workers: e.maxWorkers(), Pipeline: e.pipeline, Launch: e.launch, Reference: alg.reference,
+		Services: e.store + " " + e.queue + " " + e.state, ResidualKind: alg.what, Flops: alg.flops(float64(opts.n))}
+	in := alg.inputs(rand.New(rand.NewPCG(opts.seed, opts.seed)), opts.n)
+	if opts.peakN > 0 {
+		r.PeakGflops = peakGflops(opts.peakN)
+	}
+	if !opts.skipRef {
+		if err := r.timeReference(alg, in); err != nil {
+			return err
+		}
+	}
+	s, err := e.session(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := r.timeNPW(s, alg, in, opts.profile); err != nil {
+		return err
+	}
+	if err := printBench(stdout, r, opts.asJSON); err != nil {
+		return err
+	}
+	if err := s.writeFiles(); err != nil {
+		return err
+	}
+	if !opts.asJSON {
+		for _, l := range s.lines {
+			fmt.Fprintf(stdout, "  %s\n", l)
+		}
+	}
+	if !(r.Residual <= 30) || (!opts.skipRef && !(r.ReferenceResidual <= 30)) {
+		return fmt.Errorf("bench: residual too large: npw %.3g, reference %.3g (bound 30)", r.Residual, r.ReferenceResidual)
+	}
+	return nil
+}
+
+// timeReference runs the single-node reference on copies of the inputs.
+func (r *benchResult) timeReference(alg benchAlg, in []blas64.General) error {
+	run, check := alg.ref(in)
+	secs, err := reference{alg.reference, run}.time()
+	if err != nil {
+		return err
+	}
+	r.ReferenceSeconds = secs
+	r.ReferenceGflops = r.Flops / secs / 1e9
+	r.ReferenceResidual = check().value
+	runtime.GC()
+	return nil
+}
+
+// timeNPW uploads the inputs and runs npw on them, with a CPU profile
+// into profile if given, and sums up its jobs.
+func (r *benchResult) timeNPW(s *session, alg benchAlg, in []blas64.General, profile string) error {
+	start := time.Now()
+	mats := make([]*engine.Matrix, len(in))
+	for i, a := range in {
+		var err error
+		if mats[i], err = s.upload(string(rune('A'+i)), a); err != nil {
+			return err
+		}
+	}
+	r.UploadSeconds = time.Since(start).Seconds()
+	stopProfile, err := startCPUProfile(profile)
+	if err != nil {
+		return err
+	}
+	start = time.Now()
+	check, err := alg.npw(s.ctx, s.eng, mats, in)
+	r.NPWSeconds = time.Since(start).Seconds()
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
+	if err != nil {
+		return err
+	}
+	res, err := check()
+	if err != nil {
+		return err
+	}
+	r.Residual, r.ResidualEstimated = res.value, res.estimated
+	r.addJobs(s.results)
+	return nil
+}
+
+// addJobs sums up npw's jobs and derives the rates.
+func (r *benchResult) addJobs(results []*job.Result) {
+	for _, res := range results {
+		r.Tasks += res.Status.Done
+		r.WorkerSeconds += res.WorkerSeconds()
+		r.Metrics.Add(res.Status.Metrics)
+		r.PeakWorkers = max(r.PeakWorkers, res.PeakWorkers())
+		for _, w := range res.Workers {
+			r.WorkerPeakRSS = max(r.WorkerPeakRSS, float64(w.PeakRSS)/(1<<20))
+			r.Continued += w.Continued
+		}
+	}
+	if r.WorkerPeakRSS > 0 {
+		tile := float64(8*r.Block*r.Block) / (1 << 20)
+		r.RSSBound = float64(3*max(r.Pipeline, 1)+2)*tile + 64
+	}
+	r.NPWGflops = r.Flops / r.NPWSeconds / 1e9
+	if r.ReferenceSeconds > 0 {
+		r.Ratio = r.NPWSeconds / r.ReferenceSeconds
+	}
+	if r.PeakGflops > 0 {
+		r.PeakFraction = r.NPWGflops / r.PeakGflops
+	}
 }
 
 // startCPUProfile starts a pprof CPU profile into path (none if path is

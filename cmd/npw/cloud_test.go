@@ -21,10 +21,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gonum.org/v1/gonum/blas/blas64"
 
+	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/internal/localcloud"
 	"github.com/npw-dev/npw/job"
+	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/state"
 )
@@ -118,7 +120,11 @@ func memEnv(t *testing.T) job.Env {
 
 func choleskySpec(t *testing.T, a blas64.General, block int) job.Spec {
 	t.Helper()
-	plan, err := loadShipped("cholesky", map[string]int64{"N": tileCount(a.Rows, block)})
+	prog, err := lp.LoadProgram("cholesky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := analysis.NewPlan(prog, map[string]lp.Value{"N": lp.Int(int64((a.Rows + block - 1) / block))})
 	if err != nil {
 		t.Fatal(err)
 	}

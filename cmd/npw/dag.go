@@ -71,6 +71,9 @@ type dagReport struct {
 }
 
 func runDag(w io.Writer, opts dagOptions) error {
+	if err := checkOutputs(outputPath{"--dot", opts.dot}); err != nil {
+		return err
+	}
 	filename, src, err := lp.ReadSource(opts.prog)
 	if err != nil {
 		return err

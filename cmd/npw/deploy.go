@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +27,7 @@ func newDeployCmd() *cobra.Command {
 		Use:   "deploy",
 		Short: "Deploy npw's workers to AWS Lambda, and print the IAM policy they need",
 	}
+	commandGroup(cmd)
 	cmd.AddCommand(newDeployLambdaCmd(), newDeployPolicyCmd())
 	return cmd
 }
@@ -58,7 +58,7 @@ Jobs then use it with --launch lambda --function NAME; each invocation is
 one worker, which stops itself shortly before the timeout.`,
 		Example: `  npw deploy lambda --function npw --role arn:aws:iam::123456789012:role/npw-worker
   npw deploy lambda --zip npw-lambda.zip --arch x86_64`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return deployLambda(cmd.Context(), cmd.OutOrStdout(), o)
 		},
@@ -76,24 +76,38 @@ one worker, which stops itself shortly before the timeout.`,
 	return cmd
 }
 
-func deployLambda(ctx context.Context, stdout io.Writer, o deployOptions) error {
-	goarch := map[string]string{"arm64": "arm64", "x86_64": "amd64"}[o.arch]
+// check refuses bad flags (usage errors) and a --zip file that cannot
+// be written, and returns Go's name of the architecture and the
+// function's environment.
+func (o *deployOptions) check() (goarch string, env *types.Environment, err error) {
+	goarch = map[string]string{"arm64": "arm64", "x86_64": "amd64"}[o.arch]
 	if goarch == "" {
-		return usagef("--arch %q: want arm64 or x86_64", o.arch)
+		return "", nil, usagef("--arch %q: want arm64 or x86_64", o.arch)
 	}
 	if o.timeout < time.Second || o.timeout > 15*time.Minute {
-		return usagef("--timeout %v: Lambda allows 1s to 15m", o.timeout)
+		return "", nil, usagef("--timeout %v: Lambda allows 1s to 15m", o.timeout)
 	}
 	if o.memory < 128 || o.memory > 10240 {
-		return usagef("--memory %d: Lambda allows 128 to 10240 MB", o.memory)
+		return "", nil, usagef("--memory %d: Lambda allows 128 to 10240 MB", o.memory)
 	}
 	vars := map[string]string{}
 	for _, kv := range o.env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return usagef("--env %q: want NAME=VALUE", kv)
+			return "", nil, usagef("--env %q: want NAME=VALUE", kv)
 		}
 		vars[k] = v
+	}
+	if len(vars) > 0 {
+		env = &types.Environment{Variables: vars}
+	}
+	return goarch, env, checkOutputs(outputPath{"--zip", o.zip})
+}
+
+func deployLambda(ctx context.Context, stdout io.Writer, o deployOptions) error {
+	goarch, env, err := o.check()
+	if err != nil {
+		return err
 	}
 	zipped, err := lambdaZip(ctx, o, goarch)
 	if err != nil {
@@ -111,56 +125,64 @@ func deployLambda(ctx context.Context, stdout io.Writer, o deployOptions) error 
 		return err
 	}
 	client := lambda.NewFromConfig(cfg)
-	arch := []types.Architecture{types.Architecture(o.arch)}
-	timeout := int32(o.timeout / time.Second)
-	var env *types.Environment
-	if len(vars) > 0 {
-		env = &types.Environment{Variables: vars}
-	}
 	_, err = client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &o.function})
 	var missing *types.ResourceNotFoundException
 	switch {
 	case errors.As(err, &missing):
-		if o.role == "" {
-			return usagef("function %s does not exist: creating it needs --role ARN (see npw deploy policy)", o.function)
-		}
-		out, err := client.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: &o.function,
-			Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"), Role: &o.role,
-			Code: &types.FunctionCode{ZipFile: zipped}, Architectures: arch, MemorySize: &o.memory, Timeout: &timeout,
-			Environment: env, Description: aws.String("npw worker: one invocation serves one job's tasks")})
-		if err != nil {
-			return fmt.Errorf("create function %s: %s", o.function, awsconf.Describe(err))
-		}
-		if err := lambda.NewFunctionActiveV2Waiter(client).Wait(ctx, &lambda.GetFunctionInput{FunctionName: &o.function}, 5*time.Minute); err != nil {
-			return fmt.Errorf("function %s did not become active: %w", o.function, err)
-		}
-		fmt.Fprintf(stdout, "created %s (%s, %d MB, timeout %v, %d-byte zip)\n", aws.ToString(out.FunctionArn), o.arch, o.memory, o.timeout, len(zipped))
+		return createFunction(ctx, stdout, client, o, zipped, env)
 	case err != nil:
 		return fmt.Errorf("function %s: %s", o.function, awsconf.Describe(err))
-	default:
-		updated := lambda.NewFunctionUpdatedV2Waiter(client)
-		get := &lambda.GetFunctionInput{FunctionName: &o.function}
-		if _, err := client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: &o.function,
-			ZipFile: zipped, Architectures: arch}); err != nil {
-			return fmt.Errorf("update the code of %s: %s", o.function, awsconf.Describe(err))
-		}
-		if err := updated.Wait(ctx, get, 5*time.Minute); err != nil {
-			return fmt.Errorf("function %s: %w", o.function, err)
-		}
-		in := &lambda.UpdateFunctionConfigurationInput{FunctionName: &o.function, MemorySize: &o.memory,
-			Timeout: &timeout, Environment: env}
-		if o.role != "" {
-			in.Role = &o.role
-		}
-		out, err := client.UpdateFunctionConfiguration(ctx, in)
-		if err != nil {
-			return fmt.Errorf("update the configuration of %s: %s", o.function, awsconf.Describe(err))
-		}
-		if err := updated.Wait(ctx, get, 5*time.Minute); err != nil {
-			return fmt.Errorf("function %s: %w", o.function, err)
-		}
-		fmt.Fprintf(stdout, "updated %s (%s, %d MB, timeout %v, %d-byte zip)\n", aws.ToString(out.FunctionArn), o.arch, o.memory, o.timeout, len(zipped))
 	}
+	return updateFunction(ctx, stdout, client, o, zipped, env)
+}
+
+// createFunction creates the function and waits until it is active.
+func createFunction(ctx context.Context, stdout io.Writer, client *lambda.Client, o deployOptions, zipped []byte, env *types.Environment) error {
+	if o.role == "" {
+		return usagef("function %s does not exist: creating it needs --role ARN (see npw deploy policy)", o.function)
+	}
+	timeout := int32(o.timeout / time.Second)
+	out, err := client.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: &o.function,
+		Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"), Role: &o.role,
+		Code: &types.FunctionCode{ZipFile: zipped}, Architectures: []types.Architecture{types.Architecture(o.arch)},
+		MemorySize: &o.memory, Timeout: &timeout,
+		Environment: env, Description: aws.String("npw worker: one invocation serves one job's tasks")})
+	if err != nil {
+		return fmt.Errorf("create function %s: %s", o.function, awsconf.Describe(err))
+	}
+	if err := lambda.NewFunctionActiveV2Waiter(client).Wait(ctx, &lambda.GetFunctionInput{FunctionName: &o.function}, 5*time.Minute); err != nil {
+		return fmt.Errorf("function %s did not become active: %w", o.function, err)
+	}
+	fmt.Fprintf(stdout, "created %s (%s, %d MB, timeout %v, %d-byte zip)\n", aws.ToString(out.FunctionArn), o.arch, o.memory, o.timeout, len(zipped))
+	return nil
+}
+
+// updateFunction updates the function's code, then its configuration,
+// waiting for each update to land.
+func updateFunction(ctx context.Context, stdout io.Writer, client *lambda.Client, o deployOptions, zipped []byte, env *types.Environment) error {
+	updated := lambda.NewFunctionUpdatedV2Waiter(client)
+	get := &lambda.GetFunctionInput{FunctionName: &o.function}
+	if _, err := client.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: &o.function,
+		ZipFile: zipped, Architectures: []types.Architecture{types.Architecture(o.arch)}}); err != nil {
+		return fmt.Errorf("update the code of %s: %s", o.function, awsconf.Describe(err))
+	}
+	if err := updated.Wait(ctx, get, 5*time.Minute); err != nil {
+		return fmt.Errorf("function %s: %w", o.function, err)
+	}
+	timeout := int32(o.timeout / time.Second)
+	in := &lambda.UpdateFunctionConfigurationInput{FunctionName: &o.function, MemorySize: &o.memory,
+		Timeout: &timeout, Environment: env}
+	if o.role != "" {
+		in.Role = &o.role
+	}
+	out, err := client.UpdateFunctionConfiguration(ctx, in)
+	if err != nil {
+		return fmt.Errorf("update the configuration of %s: %s", o.function, awsconf.Describe(err))
+	}
+	if err := updated.Wait(ctx, get, 5*time.Minute); err != nil {
+		return fmt.Errorf("function %s: %w", o.function, err)
+	}
+	fmt.Fprintf(stdout, "updated %s (%s, %d MB, timeout %v, %d-byte zip)\n", aws.ToString(out.FunctionArn), o.arch, o.memory, o.timeout, len(zipped))
 	return nil
 }
 
@@ -235,94 +257,4 @@ func buildForLambda(ctx context.Context, source, goarch, out string) error {
 		return fmt.Errorf("go build for linux/%s: %v: %s", goarch, err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
-}
-
-func newDeployPolicyCmd() *cobra.Command {
-	var store, queue, region, account, function, who string
-	cmd := &cobra.Command{
-		Use:   "policy --store s3://bucket/prefix --queue sqs://[prefix] [--for worker|client]",
-		Short: "Print the least-privilege IAM policy of npw's workers (or of a client)",
-		Long: `Policy prints an IAM policy document (JSON) with only what npw needs.
-
-For the workers' role (--for worker, the default): read, write and
-delete tiles under the store's prefix (and list it, so that a missing
-tile reads as missing), use the jobs' queues — receive, send, delete,
-renew leases, look them up — and write the function's logs. Workers
-never create or delete queues. For a client that runs jobs (--for
-client): the same tiles, creating and deleting the jobs' queues, and
-invoking the function. Redis is reached over the network (its password
-or TLS), not through IAM.`,
-		Example: `  npw deploy policy --store s3://my-bucket/npw --queue sqs:// --region us-east-1 --account 123456789012`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			doc, err := iamPolicy(store, queue, region, account, function, who)
-			if err != nil {
-				return err
-			}
-			out, _ := json.MarshalIndent(doc, "", "  ")
-			fmt.Fprintln(cmd.OutOrStdout(), string(out))
-			return nil
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&store, "store", os.Getenv("NPW_STORE"), "the tile store `URL` (s3://bucket/prefix; default $NPW_STORE)")
-	f.StringVar(&queue, "queue", envOr("NPW_QUEUE", "sqs://"), "the queue `URL` (sqs://[prefix]; default $NPW_QUEUE)")
-	f.StringVar(&region, "region", envOr("AWS_REGION", "*"), "the AWS region (default $AWS_REGION)")
-	f.StringVar(&account, "account", "*", "the AWS account ID")
-	f.StringVar(&function, "function", envOr("NPW_FUNCTION", "npw"), "the Lambda function's `NAME`")
-	f.StringVar(&who, "for", "worker", "whose policy: worker or client")
-	return cmd
-}
-
-type statement struct {
-	Sid       string         `json:"Sid"`
-	Effect    string         `json:"Effect"`
-	Action    []string       `json:"Action"`
-	Resource  []string       `json:"Resource"`
-	Condition map[string]any `json:"Condition,omitempty"`
-}
-
-// iamPolicy builds the policy document of --for worker or client.
-func iamPolicy(store, queue, region, account, function, who string) (map[string]any, error) {
-	su, err := url.Parse(store)
-	if err != nil || su.Scheme != "s3" || su.Host == "" {
-		return nil, usagef("--store %q: want s3://bucket/prefix", store)
-	}
-	qu, err := url.Parse(queue)
-	if err != nil || qu.Scheme != "sqs" {
-		return nil, usagef("--queue %q: want sqs://[prefix]", queue)
-	}
-	if who != "worker" && who != "client" {
-		return nil, usagef("--for %q: want worker or client", who)
-	}
-	prefix := strings.Trim(su.Path, "/")
-	if prefix != "" {
-		prefix += "/"
-	}
-	queues := "npw-*"
-	if qu.Host != "" {
-		queues = qu.Host + "-npw-*"
-	}
-	queueARN := fmt.Sprintf("arn:aws:sqs:%s:%s:%s", region, account, queues)
-	tiles := []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
-	stmts := []statement{
-		{Sid: "Tiles", Effect: "Allow", Action: tiles, Resource: []string{fmt.Sprintf("arn:aws:s3:::%s/%sjobs/*", su.Host, prefix)}},
-		{Sid: "ListTiles", Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: []string{"arn:aws:s3:::" + su.Host},
-			Condition: map[string]any{"StringLike": map[string]any{"s3:prefix": []string{prefix + "jobs/*"}}}},
-	}
-	queueActions := []string{"sqs:ReceiveMessage", "sqs:SendMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-		"sqs:GetQueueUrl", "sqs:GetQueueAttributes"}
-	if who == "worker" {
-		stmts = append(stmts,
-			statement{Sid: "JobQueues", Effect: "Allow", Action: queueActions, Resource: []string{queueARN}},
-			statement{Sid: "Logs", Effect: "Allow", Action: []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
-				Resource: []string{fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s", region, account, function),
-					fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s:*", region, account, function)}})
-	} else {
-		stmts = append(stmts,
-			statement{Sid: "JobQueues", Effect: "Allow", Action: append(queueActions, "sqs:CreateQueue", "sqs:DeleteQueue"), Resource: []string{queueARN}},
-			statement{Sid: "Workers", Effect: "Allow", Action: []string{"lambda:InvokeFunction", "lambda:GetFunction"},
-				Resource: []string{fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, account, function)}})
-	}
-	return map[string]any{"Version": "2012-10-17", "Statement": stmts}, nil
 }

@@ -146,7 +146,7 @@ func TestBadInput(t *testing.T) {
 		{name: "float for int", args: []string{"dag", "cholesky", "N=2.5"}, code: 2, stderr: `npw: cholesky.lp: parameter N is an int, got 2.5\n`},
 		{name: "no such program", args: []string{"dag", "nosuch", "N=2"}, code: 1, stderr: `npw: nosuch: no such file or shipped program \(shipped: .*cholesky.*tsqr\)`},
 		{name: "unknown flag", args: []string{"dag", "cholesky", "N=2", "--jsn"}, code: 2, stderr: `npw: unknown flag: --jsn\nRun 'npw dag --help' for usage.`},
-		{name: "unknown command", args: []string{"frobnicate"}, code: 1, stderr: `npw: unknown command "frobnicate" for "npw"`},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: `npw: unknown command "frobnicate" for "npw"\nRun 'npw help' for usage.`},
 		{name: "too big for dot", args: []string{"dag", "cholesky", "N=100", "--dot", "/dev/null"}, code: 1, stderr: `npw: --dot: the DAG has 171700 tasks; only DAGs of up to 100000 tasks are drawn`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -9,32 +10,38 @@ import (
 	lp "github.com/npw-dev/npw/lambdapack"
 )
 
+type programsOptions struct {
+	name string // a program to print; empty to list them
+}
+
 func newProgramsCmd() *cobra.Command {
+	var opts programsOptions
 	return &cobra.Command{
 		Use:   "programs [NAME]",
 		Short: "List the shipped programs, or print one",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  atMost(1, "one program name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				src, ok := lp.ShippedSource(args[0])
-				if !ok {
-					return fmt.Errorf("no shipped program %s (shipped: %s)", args[0], strings.Join(lp.Shipped(), ", "))
-				}
-				fmt.Fprint(cmd.OutOrStdout(), src)
-				return nil
-			}
-			for _, name := range lp.Shipped() {
-				prog, err := lp.LoadProgram(name)
-				if err != nil {
-					return err
-				}
-				var params []string
-				for _, p := range prog.Params {
-					params = append(params, p.Name.Name+": "+p.Type.String())
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%-10s def %s(%s)\n", name, prog.Name, strings.Join(params, ", "))
-			}
-			return nil
+			opts.name = arg(args, 0)
+			return runPrograms(cmd.OutOrStdout(), &opts)
 		},
 	}
+}
+
+func runPrograms(w io.Writer, opts *programsOptions) error {
+	if opts.name != "" {
+		src, ok := lp.ShippedSource(opts.name)
+		if !ok {
+			return fmt.Errorf("no shipped program %s (shipped: %s)", opts.name, strings.Join(lp.Shipped(), ", "))
+		}
+		fmt.Fprint(w, src)
+		return nil
+	}
+	for _, name := range lp.Shipped() {
+		prog, err := lp.LoadProgram(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%-10s %s\n", name, signature(prog))
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 
 	"gonum.org/v1/gonum/blas"
@@ -32,6 +33,9 @@ func printCompare(w io.Writer, ref reference, npw time.Duration) error {
 		"reference", ref.name, kernels.BLAS, maxProcs(), secs, npw.Seconds()/secs)
 	return nil
 }
+
+// maxProcs is the cores a reference runs on.
+func maxProcs() int { return runtime.GOMAXPROCS(0) }
 
 // time runs the reference on all cores and returns its wall time.
 func (ref reference) time() (float64, error) {

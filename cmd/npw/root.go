@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,8 +24,20 @@ type usageError struct{ error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// start runs npw: inside AWS Lambda it serves worker invocations, and
+// elsewhere the command line, returning the exit status.
+func start(args []string, stdout, stderr io.Writer) int {
+	tuneGC()
+	if inLambda() {
+		serveLambda()
+		return 0
+	}
+	return run(args, stdout, stderr)
+}
+
 // run executes the command line and returns the exit status. Errors are
 // printed as one line each; program errors as file:line:col: message.
+// A usage error adds a line that says where the usage is.
 func run(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
@@ -45,18 +58,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var usage usageError
 	var badArgs *analysis.ArgsError
 	if errors.As(err, &usage) || errors.As(err, &badArgs) {
-		fmt.Fprintf(stderr, "Run 'npw %s --help' for usage.\n", commandPath(root, args))
+		fmt.Fprintln(stderr, usageHint(root, args))
 		return exitUsage
 	}
 	return exitFailure
 }
 
-func commandPath(root *cobra.Command, args []string) string {
+// usageHint names the help of the command the arguments call.
+func usageHint(root *cobra.Command, args []string) string {
 	cmd, _, err := root.Find(args)
 	if err != nil || cmd == root {
-		return "help"
+		return "Run 'npw help' for usage."
 	}
-	return strings.TrimPrefix(cmd.CommandPath(), "npw ")
+	return fmt.Sprintf("Run 'npw %s --help' for usage.", strings.TrimPrefix(cmd.CommandPath(), "npw "))
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -68,15 +82,79 @@ LAmbdaPACK as an implicit task DAG on short-lived workers.
 
 Programs are given as a .lp file or by the short name of a shipped
 program (` + strings.Join(lp.Shipped(), ", ") + `).`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	commandGroup(root)
+	root.SetVersionTemplate("npw {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newCheckCmd(), newBenchCmd(), newDagCmd(), newProgramsCmd(), newRunCmd(), newCholeskyCmd(), newGemmCmd(), newTsqrCmd(),
 		newQRCmd(), newSVDCmd(), newSolveCmd(), newLUCmd(), newWorkerCmd(), newDeployCmd())
 	return root
+}
+
+// commandGroup makes cmd, a command of subcommands, refuse an unknown
+// subcommand as a usage error of one line (cobra prints help, or several
+// lines of suggestions), and print its help when called alone.
+func commandGroup(cmd *cobra.Command) {
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return unknownCommand(cmd, args[0])
+	}
+}
+
+func unknownCommand(group *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, group.CommandPath())
+	if group.SuggestionsMinimumDistance <= 0 {
+		group.SuggestionsMinimumDistance = 2
+	}
+	if s := group.SuggestionsFor(name); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usageError{errors.New(msg)}
+}
+
+// flagError makes a bad flag a usage error. On a command of subcommands
+// after an unknown subcommand, the subcommand is the mistake.
+func flagError(cmd *cobra.Command, err error) error {
+	if cmd.HasSubCommands() && cmd.Flags().NArg() > 0 {
+		return unknownCommand(cmd, cmd.Flags().Arg(0))
+	}
+	return usageError{err}
+}
+
+// atMost accepts up to n arguments, named by what in the error.
+func atMost(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usagef("%s takes at most %s, got %d arguments: %s", cmd.Name(), what, len(args), strings.Join(args, " "))
+		}
+		return nil
+	}
+}
+
+// exactly accepts n arguments, named by what in the error.
+func exactly(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s takes %s, got %d arguments", cmd.Name(), what, len(args))
+		}
+		return nil
+	}
+}
+
+// noArgs refuses arguments.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %s", cmd.Name(), strings.Join(args, " "))
+	}
+	return nil
 }
 
 // programArgs validates "PROG [NAME=VALUE ...]" and splits it.
@@ -92,4 +170,35 @@ func programArgs(args []string, needSizes bool) (prog string, scalars map[string
 		return "", nil, usageError{err}
 	}
 	return args[0], scalars, nil
+}
+
+// version is the version of the module npw was built from, or "devel"
+// and the VCS revision for a build from a checkout.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	return versionOf(info)
+}
+
+func versionOf(info *debug.BuildInfo) string {
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(len(s.Value), 12)]
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = " (modified)"
+			}
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return "devel " + rev + modified
 }

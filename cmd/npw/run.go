@@ -5,22 +5,21 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/npw-dev/npw/analysis"
-	"github.com/npw-dev/npw/blockstore"
-	"github.com/npw-dev/npw/job"
+	engine "github.com/npw-dev/npw"
 	lp "github.com/npw-dev/npw/lambdapack"
 )
 
 type runOptions struct {
 	prog   string
 	args   map[string]lp.Value
-	ins    []string
-	outs   []string
+	ins    []string // --in NAME=FILE.npy
+	outs   []string // --out NAME[IDX,...]=FILE.npy
 	engine engineFlags
 }
 
@@ -31,6 +30,7 @@ func newRunCmd() *cobra.Command {
 		Short: "Run a LAmbdaPACK program on .npy files",
 		Long: `Run runs a program as a job: its inputs are uploaded as tiles, workers
 run its tasks, and the requested outputs are assembled into .npy files.
+Its scalar parameters take int and float values (N=8 alpha=0.5).
 
 --in NAME=FILE.npy binds a 2-D array to a matrix: tiled B×B for a matrix
 with two indices, in row blocks of B rows for one index, and into the
@@ -51,10 +51,7 @@ Services default to memory and goroutine workers in this process.`,
 			if opts.prog, opts.args, err = programArgs(args, false); err != nil {
 				return err
 			}
-			if err := opts.engine.check(); err != nil {
-				return err
-			}
-			return runRun(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), opts)
+			return runRun(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &opts)
 		},
 	}
 	f := cmd.Flags()
@@ -63,6 +60,9 @@ Services default to memory and goroutine workers in this process.`,
 	opts.engine.register(f, 1024)
 	return cmd
 }
+
+// An inSpec is one --in: a matrix and a file.
+type inSpec struct{ name, file string }
 
 // An outSpec is one --out: a matrix, an optional index prefix and a file.
 type outSpec struct {
@@ -92,107 +92,84 @@ func parseOut(s string) (outSpec, error) {
 	return o, nil
 }
 
-func parseIn(s string) (name, file string, err error) {
+func parseIn(s string) (inSpec, error) {
 	name, file, ok := strings.Cut(s, "=")
 	if !ok || name == "" || file == "" {
-		return "", "", usagef("bad --in %q: want NAME=FILE.npy", s)
+		return inSpec{}, usagef("bad --in %q: want NAME=FILE.npy", s)
 	}
-	return name, file, nil
+	return inSpec{name, file}, nil
 }
 
-func runRun(ctx context.Context, stdout, stderr io.Writer, opts runOptions) error {
-	if opts.engine.autoBlock {
-		return usagef("--block auto needs a command that knows the algorithm (npw cholesky, qr, ...); npw run takes its tile counts from the program's parameters, so give --block B")
-	}
-	filename, src, err := lp.ReadSource(opts.prog)
-	if err != nil {
-		return err
-	}
-	plan, err := analysis.Compile(filename, src, opts.args)
-	if err != nil {
-		return err
-	}
-	prog := plan.Program()
-	var outs []outSpec
-	var names []string
+// parse parses --in and --out, checking the selectors against the
+// program: a selector must leave one or two of its matrix's indices free.
+func (opts *runOptions) parse(p *engine.Program) (ins []inSpec, outs []outSpec, err error) {
 	for _, s := range opts.outs {
 		o, err := parseOut(s)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		if m := prog.Matrix(o.name); m != nil && o.fixed != nil {
-			if free := m.Arity - len(o.fixed); free < 0 || free > 2 {
-				return usagef("--out %s: %s has %d indices; give %d to %d of them", s, o.name, m.Arity, max(m.Arity-2, 0), m.Arity)
+		if arity, ok := p.Indices(o.name); ok && o.fixed != nil {
+			if free := arity - len(o.fixed); free < 0 || free > 2 {
+				return nil, nil, usagef("--out %s: %s has %d indices; give %d to %d of them", s, o.name, arity, max(arity-2, 0), arity)
 			}
 		}
 		outs = append(outs, o)
-		if !containsString(names, o.name) {
-			names = append(names, o.name)
-		}
 	}
-	spec := job.Spec{Plan: plan, Block: opts.engine.block, Outputs: names}
 	for _, s := range opts.ins {
-		name, file, err := parseIn(s)
+		in, err := parseIn(s)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		arr, err := blockstore.ReadNPYFile(file)
-		if err != nil {
-			return err
-		}
-		if len(arr.Shape) != 2 {
-			return fmt.Errorf("--in %s: %s is a %d-dimensional array; inputs are 2-D", s, file, len(arr.Shape))
-		}
-		spec.Inputs = append(spec.Inputs, job.Input{Name: name, Array: arr.Matrix()})
+		ins = append(ins, in)
 	}
-	res, lines, err := runJob(ctx, stderr, opts.engine, spec, outs)
+	return ins, outs, nil
+}
+
+func runRun(ctx context.Context, stdout, stderr io.Writer, opts *runOptions) error {
+	if err := opts.engine.check(); err != nil {
+		return err
+	}
+	if opts.engine.autoBlock {
+		return usagef("--block auto needs a command that knows the algorithm (npw cholesky, qr, ...); npw run takes its tile counts from the program's parameters, so give --block B")
+	}
+	p, err := engine.Compile(opts.prog, opts.args)
 	if err != nil {
 		return err
 	}
-	printJobSummary(stdout, fmt.Sprintf("%s %s, block %d", filename, argString(plan.Args()), spec.Block), res, lines)
-	return nil
-}
-
-// runJob runs a job, writes its outputs, prints nothing, and removes the
-// job's tiles. It returns a line per output for the summary.
-func runJob(ctx context.Context, stderr io.Writer, ef engineFlags, spec job.Spec, outs []outSpec) (*job.Result, []string, error) {
-	env, err := ef.open(ctx)
+	ins, outs, err := opts.parse(p)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	defer env.Tiles.Close()
-	defer env.State.Close()
-	res, err := job.Run(ctx, env, spec, ef.options(stderr))
+	files := opts.engine.outputs()
+	var names []string // the matrices to keep
+	for _, o := range outs {
+		files = append(files, outputPath{"--out", o.file})
+		if !slices.Contains(names, o.name) {
+			names = append(names, o.name)
+		}
+	}
+	if err := checkOutputs(files...); err != nil {
+		return err
+	}
+	s, err := opts.engine.session(ctx, stderr)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	defer job.Cleanup(context.WithoutCancel(ctx), env.Tiles, res)
-	var lines []string
-	if err := ef.writeFiles([]*job.Result{res}, &lines); err != nil {
-		return nil, nil, err
+	defer s.close()
+	inputs := map[string]*engine.Matrix{}
+	for _, in := range ins {
+		if inputs[in.name], err = s.uploadNPY(in.name, in.file); err != nil {
+			return err
+		}
+	}
+	res, err := s.eng.RunProgram(ctx, p, opts.engine.block, inputs, names...)
+	if err != nil {
+		return err
 	}
 	for _, o := range outs {
-		g, err := blockstore.Assemble(ctx, env.Tiles, res.Matrices[o.name], o.fixed, 16)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--out %s: %w", o.name, err)
-		}
-		if err := blockstore.WriteMatrixFile(o.file, g); err != nil {
-			return nil, nil, err
-		}
-		sel := o.name
-		if o.fixed != nil {
-			sel += fmt.Sprint(o.fixed)
-		}
-		lines = append(lines, fmt.Sprintf("%s → %s (%d×%d)", sel, o.file, g.Rows, g.Cols))
-	}
-	return res, lines, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+		if err := s.writeOutput(res, o); err != nil {
+			return err
 		}
 	}
-	return false
+	return s.summary(stdout, fmt.Sprintf("%s, block %d", p, opts.engine.block))
 }

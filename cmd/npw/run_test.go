@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -220,6 +221,48 @@ func TestTimelineAndTrace(t *testing.T) {
 		}
 		if len(jobs) != tc.jobs {
 			t.Errorf("npw %v: trace of %d jobs, want %d", tc.args, len(jobs), tc.jobs)
+		}
+	}
+}
+
+// npw run takes float scalars, and a command leaves nothing in the store:
+// neither its uploads nor its jobs' outputs.
+func TestRunFloatScalarLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	prog := writeProgram(t, "def scaled(A: BigMatrix, B: BigMatrix, N: int, alpha: float):\n"+
+		"    for i in range(N):\n        for j in range(N):\n            B[i, j] = scale(A[i, j], alpha)\n")
+	a := randomGaussian(rand.New(rand.NewPCG(6, 6)), 10, 10)
+	in, out := writeNPY(t, dir, "a.npy", a), filepath.Join(dir, "b.npy")
+	storeDir := t.TempDir()
+	store := "file://" + storeDir
+	code, stdout, stderr := npw(t, "run", prog, "N=3", "alpha=-0.5", "--in", "A="+in, "--out", "B="+out, "--block", "4", "--store", store)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "prog.lp N=3 alpha=-0.5, block 4: done") || !strings.Contains(stdout, "B → "+out+" (10×10)") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+	b := readNPY(t, out)
+	for i, x := range a.Data {
+		if b.Data[i] != -0.5*x {
+			t.Fatalf("B[%d] = %v, want %v", i, b.Data[i], -0.5*x)
+		}
+	}
+	for _, args := range [][]string{nil, {"cholesky", "--n", "20", "--block", "8", "-o", filepath.Join(dir, "l.npy")}, {"qr", "--m", "20", "--n", "12", "--block", "8", "--verify"}} {
+		if args != nil {
+			if code, _, stderr := npw(t, append(args, "--store", store)...); code != 0 {
+				t.Fatalf("npw %v: exit %d: %s", args, code, stderr)
+			}
+		}
+		var left []string
+		filepath.WalkDir(storeDir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				left = append(left, path)
+			}
+			return nil
+		})
+		if len(left) != 0 {
+			t.Errorf("npw %v left %d files in the store: %v", args, len(left), left)
 		}
 	}
 }

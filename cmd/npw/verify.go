@@ -1,6 +1,11 @@
 package main
 
+// The residuals of --verify and npw bench: every check of a result
+// against its input, scaled by the input's norm, the size and ε.
+
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -149,4 +154,72 @@ func luResidual(a blas64.General, perm []int, l, u blas64.General) residual {
 		})
 	}
 	return residual{e / (mat.Norm(A, 2) * float64(n) * eps), n > exactLimit}
+}
+
+// qrResiduals are ‖A − QR‖_F/(‖A‖_F·n·ε) and ‖QᵀQ − I‖_F/(n·ε), exact.
+func qrResiduals(a, q, r blas64.General) (factors, orthogonality residual) {
+	A, Q, R := asDense(a), asDense(q), asDense(r)
+	n := float64(a.Cols)
+	var qr, qtq mat.Dense
+	qr.Mul(Q, R)
+	qr.Sub(A, &qr)
+	qtq.Mul(Q.T(), Q)
+	k, _ := qtq.Dims()
+	for i := range k {
+		qtq.Set(i, i, qtq.At(i, i)-1)
+	}
+	return residual{mat.Norm(&qr, 2) / (mat.Norm(A, 2) * n * eps), false}, residual{mat.Norm(&qtq, 2) / (n * eps), false}
+}
+
+// solveResidual is the backward error ‖AX − B‖_F/(‖A‖_F·‖X‖_F·n·ε), exact.
+func solveResidual(a, b, x blas64.General) residual {
+	A, X := asDense(a), asDense(x)
+	var r mat.Dense
+	r.Mul(A, X)
+	r.Sub(&r, asDense(b))
+	return residual{mat.Norm(&r, 2) / (mat.Norm(A, 2) * mat.Norm(X, 2) * float64(a.Cols) * eps), false}
+}
+
+// leastSquaresResidual is ‖Aᵀ(AX − B)‖_F/(‖A‖_F·(‖A‖_F·‖X‖_F + ‖B‖_F)·n·ε),
+// exact: the normal equations' residual of a least-squares solution.
+func leastSquaresResidual(a, b, x blas64.General) residual {
+	A, B, X := asDense(a), asDense(b), asDense(x)
+	var r, atr mat.Dense
+	r.Mul(A, X)
+	r.Sub(&r, B)
+	atr.Mul(A.T(), &r)
+	na := mat.Norm(A, 2)
+	return residual{mat.Norm(&atr, 2) / (na * (na*mat.Norm(X, 2) + mat.Norm(B, 2)) * float64(a.Cols) * eps), false}
+}
+
+// svdError is max|σ − σ_Dgesvd| / σmax against gonum's dense SVD.
+func svdError(a blas64.General, sv []float64) (float64, error) {
+	var ref mat.SVD
+	if !ref.Factorize(asDense(a), mat.SVDNone) {
+		return 0, errors.New("the reference SVD did not converge")
+	}
+	want := ref.Values(nil)
+	if len(sv) != len(want) {
+		return 0, fmt.Errorf("%d singular values, the reference has %d", len(sv), len(want))
+	}
+	worst := 0.0
+	for i := range want {
+		worst = max(worst, math.Abs(sv[i]-want[i]))
+	}
+	return worst / max(want[0], math.SmallestNonzeroFloat64), nil
+}
+
+// growthFactor is max|U| / max|A| of an LU factorisation.
+func growthFactor(a, u blas64.General) float64 {
+	return maxAbs(u) / maxAbs(a)
+}
+
+func maxAbs(g blas64.General) float64 {
+	v := 0.0
+	for i := range g.Rows {
+		for _, x := range g.Data[i*g.Stride : i*g.Stride+g.Cols] {
+			v = max(v, math.Abs(x))
+		}
+	}
+	return v
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -16,12 +18,15 @@ import (
 	"github.com/npw-dev/npw/executor"
 )
 
+type workerOptions struct {
+	remote  executor.Remote
+	verbose bool
+	profDir string // --memprofile
+}
+
 func newWorkerCmd() *cobra.Command {
-	var r executor.Remote
-	var (
-		verbose bool
-		profDir string
-	)
+	var opts workerOptions
+	r := &opts.remote
 	cmd := &cobra.Command{
 		Use:   "worker --job ID [--store URL --queue URL --state URL]",
 		Short: "Run one worker of a job (what a process or a Lambda function runs)",
@@ -37,32 +42,9 @@ prints its report as one line of JSON on stdout and keeps it in the state
 store.`,
 		Example: `  eval "$(scripts/local-cloud up)"
   npw worker --job 3f2a9c01d4e5 --pipeline 2`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := r.Check(); err != nil {
-				return usagef("%v", err)
-			}
-			tuneWorkerGC()
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
-			defer stop()
-			log := slog.New(slog.DiscardHandler)
-			if verbose {
-				log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			}
-			if r.ID == "" {
-				host, _ := os.Hostname()
-				r.ID = host + "/" + itoa(os.Getpid())
-			}
-			rep, err := executor.Serve(ctx, r, log)
-			if err != nil {
-				return err
-			}
-			if profDir != "" {
-				if err := writeHeapProfile(filepath.Join(profDir, "worker-"+itoa(os.Getpid())+".heap")); err != nil {
-					return err
-				}
-			}
-			return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
+			return runWorker(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &opts)
 		},
 	}
 	f := cmd.Flags()
@@ -71,17 +53,45 @@ store.`,
 	f.StringVar(&r.Queue, "queue", os.Getenv("NPW_QUEUE"), "task queue `URL` (default $NPW_QUEUE)")
 	f.StringVar(&r.State, "state", os.Getenv("NPW_STATE"), "state store `URL` (default $NPW_STATE)")
 	f.StringVar(&r.ID, "id", "", "the worker's name in reports (default host/pid)")
-	f.IntVar(&r.Pipeline, "pipeline", 2, "tasks in flight")
-	f.DurationVar(&r.Lease, "lease", 0, "lease of a task, renewed every third of it (default 10s)")
-	f.DurationVar(&r.Poll, "poll", 0, "how long one receive waits for a task (default 1s)")
-	f.DurationVar(&r.IdleTimeout, "idle-timeout", 0, "stop after this long without a task (default 10s)")
+	f.IntVar(&r.Pipeline, "pipeline", executor.DefaultPipeline, "tasks in flight")
+	f.DurationVar(&r.Lease, "lease", 0, fmt.Sprintf("lease of a task, renewed every third of it (default %v)", executor.DefaultLease))
+	f.DurationVar(&r.Poll, "poll", 0, fmt.Sprintf("how long one receive waits for a task (default %v)", executor.DefaultPoll))
+	f.DurationVar(&r.IdleTimeout, "idle-timeout", 0, fmt.Sprintf("stop after this long without a task (default %v)", executor.DefaultIdleTimeout))
 	f.DurationVar(&r.RuntimeLimit, "runtime-limit", 0, "stop before this lifetime is up (0: unlimited)")
-	f.IntVar(&r.MaxAttempts, "max-attempts", 0, "failed attempts of one task that fail the job (default 3)")
-	f.IntVar(&r.MaxReceives, "max-receives", 0, "deliveries of one task that fail the job (default 10)")
+	f.IntVar(&r.MaxAttempts, "max-attempts", 0, fmt.Sprintf("failed attempts of one task that fail the job (default %d)", executor.DefaultMaxAttempts))
+	f.IntVar(&r.MaxReceives, "max-receives", 0, fmt.Sprintf("deliveries of one task that fail the job (default %d)", executor.DefaultMaxReceives))
 	f.BoolVar(&r.Trace, "trace", false, "keep every task's span (leased, read, computed, written, done) in the report")
-	f.BoolVarP(&verbose, "verbose", "v", false, "log the worker's events to stderr")
-	f.StringVar(&profDir, "memprofile", os.Getenv("NPW_WORKER_MEMPROFILE"), "write a pprof heap profile (peak-sized: all allocations) to `DIR`/worker-PID.heap at the end (default $NPW_WORKER_MEMPROFILE)")
+	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log the worker's events to stderr")
+	f.StringVar(&opts.profDir, "memprofile", os.Getenv("NPW_WORKER_MEMPROFILE"), "write a pprof heap profile (peak-sized: all allocations) to `DIR`/worker-PID.heap at the end (default $NPW_WORKER_MEMPROFILE)")
 	return cmd
+}
+
+func runWorker(ctx context.Context, stdout, stderr io.Writer, opts *workerOptions) error {
+	r := opts.remote
+	if err := r.Check(); err != nil {
+		return usagef("%v", err)
+	}
+	tuneWorkerGC()
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	log := slog.New(slog.DiscardHandler)
+	if opts.verbose {
+		log = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	if r.ID == "" {
+		host, _ := os.Hostname()
+		r.ID = host + "/" + itoa(os.Getpid())
+	}
+	rep, err := executor.Serve(ctx, r, log)
+	if err != nil {
+		return err
+	}
+	if opts.profDir != "" {
+		if err := writeHeapProfile(filepath.Join(opts.profDir, "worker-"+itoa(os.Getpid())+".heap")); err != nil {
+			return err
+		}
+	}
+	return json.NewEncoder(stdout).Encode(rep)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

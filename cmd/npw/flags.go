@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	engine "github.com/npw-dev/npw"
+	"github.com/npw-dev/npw/executor"
+	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/state"
+)
+
+// engineFlags are the flags of every command that runs a job: the
+// services, the tile size, the workers and the files of the job's
+// timeline and trace.
+type engineFlags struct {
+	store, queue, state string
+	block               int
+	autoBlock           bool // --block auto: set block from the input (fitBlock)
+	workers, pipeline   int
+	sf                  float64
+	coldStart, runtime  time.Duration
+	verbose             bool
+	timeline, trace     string
+	launch, function    string
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
+	f.StringVar(&e.store, "store", envOr("NPW_STORE", "mem://"), "tile store `URL` (mem://, file:///dir, s3://bucket/prefix); default $NPW_STORE or mem://")
+	f.StringVar(&e.queue, "queue", envOr("NPW_QUEUE", "mem://"), "task queue `URL` (mem://, sqs://); default $NPW_QUEUE or mem://")
+	f.StringVar(&e.state, "state", envOr("NPW_STATE", "mem://"), "state store `URL` (mem://, redis://host:port/db); default $NPW_STATE or mem://")
+	e.block = defaultBlock
+	f.Var((*blockValue)(e), "block", "tile size `B` (tiles are B×B), or auto: chosen from the matrix size and --workers (see npw.AutoBlock)")
+	f.IntVar(&e.workers, "workers", 0, fmt.Sprintf("most workers at once (default: the number of cores; with --launch lambda, %d, AWS's default concurrency limit)", engine.DefaultLambdaWorkers))
+	f.IntVar(&e.pipeline, "pipeline", 2, "tasks in flight per worker (reads and writes overlap the computation)")
+	f.Float64Var(&e.sf, "sf", 1, "scaling factor: workers per pending task")
+	f.DurationVar(&e.coldStart, "cold-start", 0, "Lambda emulation: delay before each worker starts")
+	f.DurationVar(&e.runtime, "runtime-limit", 0, "Lambda emulation: each worker's lifetime (0: unlimited)")
+	f.StringVar(&e.launch, "launch", "goroutine", "where workers run: goroutine (in this process), process (npw worker processes) or lambda (invocations of --function); the last two need shared services")
+	f.StringVar(&e.function, "function", envOr("NPW_FUNCTION", "npw"), "the Lambda function of --launch lambda (default $NPW_FUNCTION or npw)")
+	f.BoolVarP(&e.verbose, "verbose", "v", false, "log workers' events and progress to stderr")
+	f.StringVar(&e.timeline, "timeline", "", "write workers and queued tasks over time to `FILE.csv`")
+	f.StringVar(&e.trace, "trace", "", "write every task's span (worker; leased, read, computed, written, done) to `FILE.csv`")
+}
+
+// check refuses flags no job can run with, as usage errors.
+func (e *engineFlags) check() error {
+	switch {
+	case e.block <= 0 && !e.autoBlock:
+		return usagef("--block must be positive, got %d", e.block)
+	case e.workers < 0:
+		return usagef("--workers must not be negative, got %d", e.workers)
+	case e.pipeline <= 0:
+		return usagef("--pipeline must be positive, got %d", e.pipeline)
+	case e.sf <= 0:
+		return usagef("--sf must be positive, got %g", e.sf)
+	case e.launch != "goroutine" && e.launch != "process" && e.launch != "lambda":
+		return usagef("--launch %q: want goroutine, process or lambda", e.launch)
+	}
+	return nil
+}
+
+// outputs are the files the flags name for writing.
+func (e *engineFlags) outputs() []outputPath {
+	return []outputPath{{"--timeline", e.timeline}, {"--trace", e.trace}}
+}
+
+// blockValue is the --block flag: a positive size or "auto".
+type blockValue engineFlags
+
+func (b *blockValue) String() string {
+	if b.autoBlock {
+		return "auto"
+	}
+	return strconv.Itoa(b.block)
+}
+
+func (b *blockValue) Set(s string) error {
+	if s == "auto" {
+		b.autoBlock, b.block = true, 0
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("want a tile size or auto, got %q", s)
+	}
+	b.autoBlock, b.block = false, n
+	return nil
+}
+
+func (b *blockValue) Type() string { return "B" }
+
+// fitBlock resolves --block auto for algorithm alg on a rows×cols input.
+func (e *engineFlags) fitBlock(alg string, rows, cols int) {
+	if e.autoBlock {
+		remote := e.launch != "goroutine"
+		for _, u := range []string{e.store, e.queue, e.state} {
+			remote = remote || !strings.HasPrefix(u, "mem://")
+		}
+		e.block = engine.AutoBlock(alg, rows, cols, e.maxWorkers(), remote)
+	}
+}
+
+// maxWorkers is the cap on workers: --workers, or the engine's default
+// for the launcher.
+func (e *engineFlags) maxWorkers() int {
+	opts := engine.Options{Workers: e.workers, Launch: e.launch}
+	return opts.MaxWorkers()
+}
+
+// workerCommand is how this npw starts a worker process.
+func workerCommand() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return []string{exe, "worker"}
+}
+
+// engineOptions are the Go API's options of the flags; onJob sees every
+// job the engine runs.
+func (e *engineFlags) engineOptions(stderr io.Writer, onJob func(*job.Result)) engine.Options {
+	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, ScaleFactor: e.sf, ColdStart: e.coldStart,
+		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != ""}, OnJob: onJob}
+	switch e.launch {
+	case "process":
+		opts.Launch, opts.WorkerCommand = "process", workerCommand()
+	case "lambda":
+		opts.Launch, opts.Function = "lambda", e.function
+	}
+	if e.verbose {
+		opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		opts.Progress = func(st state.Status) { fmt.Fprintf(stderr, "npw: %d of %d tasks done\n", st.Done, st.Tasks) }
+	}
+	return opts
+}

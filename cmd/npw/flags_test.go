@@ -1,0 +1,52 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+
+	engine "github.com/npw-dev/npw"
+)
+
+func parseEngineFlags(t *testing.T, args ...string) *engineFlags {
+	t.Helper()
+	var e engineFlags
+	f := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	e.register(f, 1024)
+	if err := f.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return &e
+}
+
+// Without --workers, Lambda workers are capped at AWS's default
+// concurrency, not at the client's cores: --block auto sizes tiles for
+// that many, and the help says so.
+func TestLambdaWorkerCap(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		workers int
+		block   int // --block auto for Cholesky of order 65536
+	}{
+		{[]string{"--launch", "lambda", "--block", "auto"}, engine.DefaultLambdaWorkers, 1024},
+		{[]string{"--launch", "lambda", "--block", "auto", "--workers", "8"}, 8, 4096},
+		{[]string{"--launch", "process", "--block", "auto", "--workers", "300"}, 300, 1536},
+	} {
+		e := parseEngineFlags(t, tc.args...)
+		e.fitBlock("cholesky", 65536, 65536)
+		if got := e.maxWorkers(); got != tc.workers {
+			t.Errorf("%v: %d workers, want %d", tc.args, got, tc.workers)
+		}
+		if e.block != tc.block {
+			t.Errorf("%v: block %d, want %d", tc.args, e.block, tc.block)
+		}
+		if opts := e.engineOptions(nil, nil); opts.MaxWorkers() != tc.workers {
+			t.Errorf("%v: the engine caps workers at %d, want %d", tc.args, opts.MaxWorkers(), tc.workers)
+		}
+	}
+	code, stdout, _ := npw(t, "cholesky", "--help")
+	if code != 0 || !strings.Contains(stdout, "with --launch lambda, 1000") {
+		t.Errorf("--workers help does not state the Lambda default:\n%s", stdout)
+	}
+}

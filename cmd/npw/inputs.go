@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/spf13/cobra"
+	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/blockstore"
+)
+
+// algFlags are the flags of the commands that run one algorithm on
+// matrices read from .npy files or generated: the result's file, the
+// sizes and seed of generated inputs, --verify, --compare, and the
+// engine's flags.
+type algFlags struct {
+	engine  engineFlags
+	out     string
+	m, k, n int
+	seed    uint64
+	verify  bool
+	compare bool
+}
+
+// register adds the flags, with the size flags named in sizes ("mkn").
+func (s *algFlags) register(cmd *cobra.Command, sizes string) {
+	f := cmd.Flags()
+	f.StringVarP(&s.out, "output", "o", "", "write the result to `FILE.npy`")
+	f.Uint64Var(&s.seed, "seed", 1, "seed of generated inputs")
+	f.BoolVar(&s.verify, "verify", false, "print the scaled residual of the result")
+	for _, c := range sizes {
+		switch c {
+		case 'm':
+			f.IntVar(&s.m, "m", 0, "rows of a generated input")
+		case 'k':
+			f.IntVar(&s.k, "k", 0, "inner dimension of generated inputs")
+		case 'n':
+			f.IntVar(&s.n, "n", 0, "columns (or the order) of a generated input")
+		}
+	}
+	s.engine.register(f, 1024)
+}
+
+// registerCompare adds --compare, which times the LAPACK routines named
+// on the same input after npw's run.
+func (s *algFlags) registerCompare(cmd *cobra.Command, routines string) {
+	cmd.Flags().BoolVar(&s.compare, "compare", false, "also time gonum's single-node lapack64."+routines+" on the same input and print npw's time over it")
+}
+
+// check refuses bad engine flags (usage errors) and output files that
+// cannot be written, before any work.
+func (s *algFlags) check(outputs ...outputPath) error {
+	if err := s.engine.check(); err != nil {
+		return err
+	}
+	paths := append([]outputPath{{"-o", s.out}}, outputs...)
+	return checkOutputs(append(paths, s.engine.outputs()...)...)
+}
+
+// input reads the .npy file at path, or generates the matrix when path is
+// empty; i tells the generated inputs of one command apart.
+func (s *algFlags) input(path string, i int, generate func(*rand.Rand) (blas64.General, error)) (blas64.General, error) {
+	if path != "" {
+		return readMatrix(path, false)
+	}
+	return generate(rand.New(rand.NewPCG(s.seed, uint64(i))))
+}
+
+// readMatrix reads a 2-D .npy file, or with vector also a 1-D one as a
+// column.
+func readMatrix(path string, vector bool) (blas64.General, error) {
+	arr, err := blockstore.ReadNPYFile(path)
+	if err != nil {
+		return blas64.General{}, err
+	}
+	if len(arr.Shape) != 2 && !(vector && len(arr.Shape) == 1) {
+		return blas64.General{}, fmt.Errorf("%s is a %d-dimensional array; a matrix needs 2", path, len(arr.Shape))
+	}
+	return arr.Matrix(), nil
+}
+
+// gaussian returns a generator of a Gaussian rows×cols matrix whose
+// sizes are given by the named flags.
+func (s *algFlags) gaussian(rows, cols string) func(*rand.Rand) (blas64.General, error) {
+	size := map[string]int{"m": s.m, "k": s.k, "n": s.n}
+	return func(rng *rand.Rand) (blas64.General, error) {
+		r, c := size[rows], size[cols]
+		if r <= 0 || c <= 0 {
+			return blas64.General{}, usagef("give A.npy or sizes: --%s and --%s", rows, cols)
+		}
+		return randomGaussian(rng, r, c), nil
+	}
+}
+
+// arg returns argument i, or "" if there are fewer.
+func arg(args []string, i int) string {
+	if i < len(args) {
+		return args[i]
+	}
+	return ""
+}
+
+// randomSPD returns a random symmetric matrix with entries in [-1, 1) and
+// n on the diagonal: diagonally dominant, so positive definite.
+func randomSPD(rng *rand.Rand, n int) blas64.General {
+	a := blas64.General{Rows: n, Cols: n, Stride: n, Data: make([]float64, n*n)}
+	for i := range n {
+		for j := range i {
+			v := 2*rng.Float64() - 1
+			a.Data[i*n+j], a.Data[j*n+i] = v, v
+		}
+		a.Data[i*n+i] = float64(n)
+	}
+	return a
+}
+
+func randomGaussian(rng *rand.Rand, r, c int) blas64.General {
+	a := blas64.General{Rows: r, Cols: c, Stride: c, Data: make([]float64, r*c)}
+	for i := range a.Data {
+		a.Data[i] = rng.NormFloat64()
+	}
+	return a
+}

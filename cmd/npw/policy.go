@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+type policyOptions struct {
+	store, queue, region, account, function, who string
+}
+
+func newDeployPolicyCmd() *cobra.Command {
+	var o policyOptions
+	cmd := &cobra.Command{
+		Use:   "policy --store s3://bucket/prefix --queue sqs://[prefix] [--for worker|client]",
+		Short: "Print the least-privilege IAM policy of npw's workers (or of a client)",
+		Long: `Policy prints an IAM policy document (JSON) with only what npw needs.
+
+For the workers' role (--for worker, the default): read, write and
+delete the jobs' tiles (jobs/ under the store's prefix), read the
+matrices clients upload (matrices/), list both (so that a missing tile
+reads as missing), use the jobs' queues — receive, send, delete, renew
+leases, look them up — and write the function's logs. Workers never
+create or delete queues. For a client that runs jobs (--for client): the
+same, also writing and deleting matrices, creating and deleting the
+jobs' queues, and invoking the function. Redis is reached over the network (its password
+or TLS), not through IAM.`,
+		Example: `  npw deploy policy --store s3://my-bucket/npw --queue sqs:// --region us-east-1 --account 123456789012`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPolicy(cmd.OutOrStdout(), &o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.store, "store", os.Getenv("NPW_STORE"), "the tile store `URL` (s3://bucket/prefix; default $NPW_STORE)")
+	f.StringVar(&o.queue, "queue", envOr("NPW_QUEUE", "sqs://"), "the queue `URL` (sqs://[prefix]; default $NPW_QUEUE)")
+	f.StringVar(&o.region, "region", envOr("AWS_REGION", "*"), "the AWS region (default $AWS_REGION)")
+	f.StringVar(&o.account, "account", "*", "the AWS account ID")
+	f.StringVar(&o.function, "function", envOr("NPW_FUNCTION", "npw"), "the Lambda function's `NAME`")
+	f.StringVar(&o.who, "for", "worker", "whose policy: worker or client")
+	return cmd
+}
+
+func runPolicy(w io.Writer, o *policyOptions) error {
+	doc, err := iamPolicy(o.store, o.queue, o.region, o.account, o.function, o.who)
+	if err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(out))
+	return err
+}
+
+type statement struct {
+	Sid       string         `json:"Sid"`
+	Effect    string         `json:"Effect"`
+	Action    []string       `json:"Action"`
+	Resource  []string       `json:"Resource"`
+	Condition map[string]any `json:"Condition,omitempty"`
+}
+
+// iamPolicy builds the policy document of --for worker or client.
+func iamPolicy(store, queue, region, account, function, who string) (map[string]any, error) {
+	su, err := url.Parse(store)
+	if err != nil || su.Scheme != "s3" || su.Host == "" {
+		return nil, usagef("--store %q: want s3://bucket/prefix", store)
+	}
+	qu, err := url.Parse(queue)
+	if err != nil || qu.Scheme != "sqs" {
+		return nil, usagef("--queue %q: want sqs://[prefix]", queue)
+	}
+	if who != "worker" && who != "client" {
+		return nil, usagef("--for %q: want worker or client", who)
+	}
+	prefix := strings.Trim(su.Path, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	queues := "npw-*"
+	if qu.Host != "" {
+		queues = qu.Host + "-npw-*"
+	}
+	queueARN := fmt.Sprintf("arn:aws:sqs:%s:%s:%s", region, account, queues)
+	// Jobs keep their tiles under jobs/; the Go API uploads matrices under
+	// matrices/, which workers read in place and clients write.
+	tiles := []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+	jobs, matrices := fmt.Sprintf("arn:aws:s3:::%s/%sjobs/*", su.Host, prefix), fmt.Sprintf("arn:aws:s3:::%s/%smatrices/*", su.Host, prefix)
+	stmts := []statement{
+		{Sid: "Tiles", Effect: "Allow", Action: tiles, Resource: []string{jobs}},
+		{Sid: "ListTiles", Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: []string{"arn:aws:s3:::" + su.Host},
+			Condition: map[string]any{"StringLike": map[string]any{"s3:prefix": []string{prefix + "jobs/*", prefix + "matrices/*"}}}},
+	}
+	if who == "worker" {
+		stmts = append(stmts, statement{Sid: "Matrices", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: []string{matrices}})
+	} else {
+		stmts = append(stmts, statement{Sid: "Matrices", Effect: "Allow", Action: tiles, Resource: []string{matrices}})
+	}
+	queueActions := []string{"sqs:ReceiveMessage", "sqs:SendMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+		"sqs:GetQueueUrl", "sqs:GetQueueAttributes"}
+	if who == "worker" {
+		stmts = append(stmts,
+			statement{Sid: "JobQueues", Effect: "Allow", Action: queueActions, Resource: []string{queueARN}},
+			statement{Sid: "Logs", Effect: "Allow", Action: []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+				Resource: []string{fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s", region, account, function),
+					fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s:*", region, account, function)}})
+	} else {
+		stmts = append(stmts,
+			statement{Sid: "JobQueues", Effect: "Allow", Action: append(queueActions, "sqs:CreateQueue", "sqs:DeleteQueue"), Resource: []string{queueARN}},
+			statement{Sid: "Workers", Effect: "Allow", Action: []string{"lambda:InvokeFunction", "lambda:GetFunction"},
+				Resource: []string{fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, account, function)}})
+	}
+	return map[string]any{"Version": "2012-10-17", "Statement": stmts}, nil
+}

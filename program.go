@@ -1,0 +1,279 @@
+package npw
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/job"
+	lp "github.com/npw-dev/npw/lambdapack"
+)
+
+// A Program is a LAmbdaPACK program with its scalar parameters bound:
+// what RunProgram runs.
+type Program struct {
+	file string
+	plan *analysis.Plan
+}
+
+// Compile reads a program — a shipped program's name or a .lp file — and
+// binds its scalar parameters to args (lp.Int and lp.Float values).
+// Errors in the program are lp.ErrorList or *lp.Error, positioned in its
+// file; bad arguments are *analysis.ArgsError.
+func Compile(program string, args map[string]lp.Value) (*Program, error) {
+	file, src, err := lp.ReadSource(program)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := analysis.Compile(file, src, args)
+	if err != nil {
+		return nil, err
+	}
+	return &Program{file: file, plan: plan}, nil
+}
+
+// String returns the program's file and arguments, as "cholesky.lp N=4".
+func (p *Program) String() string {
+	var args []string
+	for name, v := range p.plan.Args() {
+		args = append(args, name+"="+v.String())
+	}
+	slices.Sort(args)
+	return strings.TrimSpace(p.file + " " + strings.Join(args, " "))
+}
+
+// Indices returns the number of indices of the program's matrix name, and
+// false if the program has no matrix of that name.
+func (p *Program) Indices(matrix string) (int, bool) {
+	m := p.plan.Program().Matrix(matrix)
+	if m == nil {
+		return 0, false
+	}
+	return m.Arity, true
+}
+
+// Run runs a program (a shipped program's name or a .lp path) with
+// integer arguments and input matrices, keeping the named outputs in the
+// store: Compile and RunProgram in one call.
+func (e *Engine) Run(ctx context.Context, program string, args map[string]int, block int, inputs map[string]*Matrix, outputs ...string) (*job.Result, error) {
+	p, err := compileInts(program, args)
+	if err != nil {
+		return nil, err
+	}
+	return e.RunProgram(ctx, p, block, inputs, outputs...)
+}
+
+// compileInts compiles a program with integer arguments.
+func compileInts(program string, args map[string]int) (*Program, error) {
+	values := make(map[string]lp.Value, len(args))
+	for k, v := range args {
+		values[k] = lp.Int(int64(v))
+	}
+	return Compile(program, values)
+}
+
+// RunProgram runs a compiled program as one job on block×block tiles,
+// with inputs bound to the program's matrices by name, keeping the named
+// outputs in the store. The job's result names the output matrices'
+// tiles: Output wraps them as matrices and Release deletes them. A job
+// that fails keeps nothing.
+func (e *Engine) RunProgram(ctx context.Context, p *Program, block int, inputs map[string]*Matrix, outputs ...string) (*job.Result, error) {
+	if p == nil {
+		return nil, errors.New("run: the program is nil")
+	}
+	var in []job.Input
+	for _, name := range slices.Sorted(maps.Keys(inputs)) {
+		if err := e.use("run "+p.plan.Program().Name+": input "+name, inputs[name]); err != nil {
+			return nil, err
+		}
+		in = append(in, inputs[name].input(name))
+	}
+	return e.runJob(ctx, p.plan, block, in, outputs...)
+}
+
+// runJob runs a job on inputs given as job inputs (tiles in the store or
+// arrays).
+func (e *Engine) runJob(ctx context.Context, plan *analysis.Plan, block int, inputs []job.Input, outputs ...string) (*job.Result, error) {
+	if err := e.use(plan.Program().Name); err != nil {
+		return nil, err
+	}
+	spec := job.Spec{Plan: plan, Block: block, Inputs: inputs, Outputs: outputs}
+	res, err := job.Run(ctx, e.env(), spec, e.jobOptions())
+	if res != nil && e.opts.OnJob != nil {
+		e.opts.OnJob(res)
+	}
+	if err != nil && res != nil {
+		if cerr := job.Cleanup(context.WithoutCancel(ctx), e.tiles, res); cerr != nil {
+			err = fmt.Errorf("%w (and deleting its outputs failed: %v)", err, cerr)
+		}
+	}
+	return res, err
+}
+
+// runShipped runs a shipped program with integer arguments.
+func (e *Engine) runShipped(ctx context.Context, program string, args map[string]int, block int, inputs []job.Input, outputs ...string) (*job.Result, error) {
+	p, err := compileInts(program, args)
+	if err != nil {
+		return nil, err
+	}
+	return e.runJob(ctx, p.plan, block, inputs, outputs...)
+}
+
+// Release deletes the tiles a job kept (its outputs, and so the matrices
+// Output made of them).
+func (e *Engine) Release(ctx context.Context, res *job.Result) error {
+	if res == nil {
+		return nil
+	}
+	if err := e.use("release job " + res.ID); err != nil {
+		return err
+	}
+	return job.Cleanup(ctx, e.tiles, res)
+}
+
+// Output returns an output matrix of a job run with Run; fixed selects a
+// 2-D grid or a tile of a matrix with more than two indices (nil for the
+// default). Its size comes from the names of its tiles and the shapes of
+// the last ones; nothing else is read.
+func (e *Engine) Output(ctx context.Context, res *job.Result, name string, fixed []int32) (*Matrix, error) {
+	if err := e.use("output " + name); err != nil {
+		return nil, err
+	}
+	if res == nil {
+		return nil, fmt.Errorf("output %s: the job result is nil", name)
+	}
+	m := res.Matrices[name]
+	if m == nil || !slices.Contains(res.Outputs, name) {
+		return nil, fmt.Errorf("job %s kept no matrix %s (outputs: %s)", res.ID, name, strings.Join(res.Outputs, ", "))
+	}
+	out := &Matrix{Block: m.Block, eng: e, tiles: m, fixed: fixed, Job: res}
+	var err error
+	if out.Rows, out.Cols, out.gaps, err = e.extent(ctx, m, fixed); err != nil {
+		return nil, fmt.Errorf("output %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// output wraps a job's output matrix of known size, noting whether its
+// tile grid has gaps.
+func (e *Engine) output(ctx context.Context, res *job.Result, name string, fixed []int32, rows, cols, block int) (*Matrix, error) {
+	m := &Matrix{Rows: rows, Cols: cols, Block: block, eng: e, tiles: res.Matrices[name], fixed: fixed, Job: res}
+	if fixed == nil {
+		keys, err := e.tiles.List(ctx, m.tiles.Dir())
+		if err != nil {
+			return nil, err
+		}
+		m.gaps = len(keys) < tilesOf(rows, block)*tilesOf(cols, block)
+	}
+	return m, nil
+}
+
+// extent returns the size of the 2-D array the tiles of m's grid fixed
+// assemble to (blockstore.Assemble), and whether tiles of the grid are
+// missing, from the tiles' keys and the shapes of a tile of the last row
+// and one of the last column (the corner tile, when written, is both).
+func (e *Engine) extent(ctx context.Context, m *blockstore.BigMatrix, fixed []int32) (rows, cols int, gaps bool, err error) {
+	if fixed == nil {
+		fixed = m.DefaultFixed()
+	}
+	free := m.Arity - len(fixed)
+	if free < 0 || free > 2 {
+		return 0, 0, false, fmt.Errorf("%s has %d indices; give %d to %d of them", m.Name, m.Arity, max(m.Arity-2, 0), m.Arity)
+	}
+	grid, err := e.grid(ctx, m, fixed)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	last := [2]int{-1, -1}
+	for _, ij := range grid {
+		last = [2]int{max(last[0], ij[0]), max(last[1], ij[1])}
+	}
+	inRow, inCol := last, last
+	if !slices.Contains(grid, last) {
+		for _, ij := range grid {
+			if ij[0] == last[0] {
+				inRow = ij
+			}
+			if ij[1] == last[1] {
+				inCol = ij
+			}
+		}
+	}
+	r, err := e.tileShape(ctx, m, fixed, free, inRow)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	c := r
+	if inCol != inRow {
+		if c, err = e.tileShape(ctx, m, fixed, free, inCol); err != nil {
+			return 0, 0, false, err
+		}
+	}
+	return last[0]*m.Block + r[0], last[1]*m.Block + c[1], len(grid) < (last[0]+1)*(last[1]+1), nil
+}
+
+// grid lists the (row, column) places of the written tiles of m's grid
+// fixed (a column 0 for a grid of one free index).
+func (e *Engine) grid(ctx context.Context, m *blockstore.BigMatrix, fixed []int32) ([][2]int, error) {
+	keys, err := e.tiles.List(ctx, m.Dir())
+	if err != nil {
+		return nil, err
+	}
+	var grid [][2]int
+	for _, k := range keys {
+		if idx, ok := tileIndex(m, k); ok && slices.Equal(idx[:len(fixed)], fixed) {
+			var ij [2]int
+			for i, x := range idx[len(fixed):] {
+				ij[i] = int(x)
+			}
+			grid = append(grid, ij)
+		}
+	}
+	if len(grid) == 0 {
+		return nil, fmt.Errorf("no tile of %s%v was written", m.Name, fixed)
+	}
+	return grid, nil
+}
+
+// tileShape reads the rows and columns of tile ij of a grid.
+func (e *Engine) tileShape(ctx context.Context, m *blockstore.BigMatrix, fixed []int32, free int, ij [2]int) ([2]int, error) {
+	idx := slices.Clone(fixed)
+	for i := range free {
+		idx = append(idx, int32(ij[i]))
+	}
+	t, _, err := e.tiles.GetTile(ctx, m.Key(idx))
+	if err != nil {
+		return [2]int{}, err
+	}
+	return [2]int{t.Rows, t.Cols}, nil
+}
+
+// tileIndex returns the indices of a tile key of m (BigMatrix.Key).
+func tileIndex(m *blockstore.BigMatrix, key string) ([]int32, bool) {
+	rest, ok := strings.CutPrefix(key, m.Dir())
+	if !ok {
+		return nil, false
+	}
+	if rest, ok = strings.CutSuffix(rest, ".npy"); !ok {
+		return nil, false
+	}
+	parts := strings.Split(rest, "_")
+	if len(parts) != m.Arity {
+		return nil, false
+	}
+	idx := make([]int32, len(parts))
+	for i, p := range parts {
+		v, err := strconv.ParseInt(p, 10, 32)
+		if err != nil || v < 0 {
+			return nil, false
+		}
+		idx[i] = int32(v)
+	}
+	return idx, true
+}
