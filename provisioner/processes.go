@@ -63,6 +63,7 @@ func Args(r executor.Remote) []string {
 	add("--runtime-limit", r.RuntimeLimit > 0, r.RuntimeLimit.String())
 	add("--max-attempts", r.MaxAttempts > 0, strconv.Itoa(r.MaxAttempts))
 	add("--max-receives", r.MaxReceives > 0, strconv.Itoa(r.MaxReceives))
+	add("--memory", r.Memory > 0, strconv.FormatInt(r.Memory, 10))
 	if r.Trace {
 		args = append(args, "--trace")
 	}

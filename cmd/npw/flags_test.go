@@ -1,12 +1,16 @@
 package main
 
 import (
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	engine "github.com/npw-dev/npw"
+	"github.com/npw-dev/npw/executor"
+	"github.com/npw-dev/npw/provisioner"
 )
 
 func parseEngineFlags(t *testing.T, args ...string) *engineFlags {
@@ -48,5 +52,30 @@ func TestLambdaWorkerCap(t *testing.T) {
 	code, stdout, _ := npw(t, "cholesky", "--help")
 	if code != 0 || !strings.Contains(stdout, "with --launch lambda, 1000") {
 		t.Errorf("--workers help does not state the Lambda default:\n%s", stdout)
+	}
+}
+
+// Every worker setting travels to a process worker: provisioner.Args
+// writes the flags that npw worker reads back into the same Remote.
+func TestWorkerArgsCarryEverySetting(t *testing.T) {
+	want := executor.Remote{Job: "j1", Store: "file:///tmp/t", Queue: "sqs://", State: "redis://127.0.0.1:1/0", ID: "p7",
+		Settings: executor.Settings{Pipeline: 3, Lease: 7 * time.Second, Poll: 300 * time.Millisecond, IdleTimeout: 11 * time.Second,
+			RuntimeLimit: 13 * time.Second, MaxAttempts: 4, MaxReceives: 12, Memory: 1 << 30, Trace: true}}
+	// Every field of Settings is set above: a new one fails here until it
+	// is set, and then until Args and the flags carry it.
+	v := reflect.ValueOf(want.Settings)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Fatalf("set Settings.%s in this test", v.Type().Field(i).Name)
+		}
+	}
+	var opts workerOptions
+	f := pflag.NewFlagSet("worker", pflag.ContinueOnError)
+	registerWorkerFlags(f, &opts)
+	if err := f.Parse(provisioner.Args(want)); err != nil {
+		t.Fatal(err)
+	}
+	if opts.remote != want {
+		t.Errorf("npw worker %v\nread  %+v\nwant  %+v", provisioner.Args(want), opts.remote, want)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/npw-dev/npw/executor"
 )
@@ -26,7 +27,6 @@ type workerOptions struct {
 
 func newWorkerCmd() *cobra.Command {
 	var opts workerOptions
-	r := &opts.remote
 	cmd := &cobra.Command{
 		Use:   "worker --job ID [--store URL --queue URL --state URL]",
 		Short: "Run one worker of a job (what a process or a Lambda function runs)",
@@ -47,7 +47,14 @@ store.`,
 			return runWorker(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &opts)
 		},
 	}
-	f := cmd.Flags()
+	registerWorkerFlags(cmd.Flags(), &opts)
+	return cmd
+}
+
+// registerWorkerFlags defines the worker's flags: every executor.Settings
+// field has one, which provisioner.Args sets.
+func registerWorkerFlags(f *pflag.FlagSet, opts *workerOptions) {
+	r := &opts.remote
 	f.StringVar(&r.Job, "job", os.Getenv("NPW_JOB"), "the job `ID` (default $NPW_JOB)")
 	f.StringVar(&r.Store, "store", os.Getenv("NPW_STORE"), "tile store `URL` (default $NPW_STORE)")
 	f.StringVar(&r.Queue, "queue", os.Getenv("NPW_QUEUE"), "task queue `URL` (default $NPW_QUEUE)")
@@ -60,10 +67,10 @@ store.`,
 	f.DurationVar(&r.RuntimeLimit, "runtime-limit", 0, "stop before this lifetime is up (0: unlimited)")
 	f.IntVar(&r.MaxAttempts, "max-attempts", 0, fmt.Sprintf("failed attempts of one task that fail the job (default %d)", executor.DefaultMaxAttempts))
 	f.IntVar(&r.MaxReceives, "max-receives", 0, fmt.Sprintf("deliveries of one task that fail the job (default %d)", executor.DefaultMaxReceives))
+	f.Int64Var(&r.Memory, "memory", 0, "most `BYTES` of tiles the worker holds at once (default (pipeline×3+2) full tiles of the job)")
 	f.BoolVar(&r.Trace, "trace", false, "keep every task's span (leased, read, computed, written, done) in the report")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log the worker's events to stderr")
 	f.StringVar(&opts.profDir, "memprofile", os.Getenv("NPW_WORKER_MEMPROFILE"), "write a pprof heap profile (peak-sized: all allocations) to `DIR`/worker-PID.heap at the end (default $NPW_WORKER_MEMPROFILE)")
-	return cmd
 }
 
 func runWorker(ctx context.Context, stdout, stderr io.Writer, opts *workerOptions) error {
