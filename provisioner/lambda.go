@@ -110,7 +110,7 @@ func (l *Lambda) refresh() {
 		return
 	}
 	l.checked = l.clock().Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := clock.WithTimeout(context.Background(), l.clock(), 10*time.Second, errors.New("reading the worker reports timed out"))
 	defer cancel()
 	st, err := l.reports.Status(ctx, l.remote.Job)
 	if err != nil || st.Workers == l.count {
