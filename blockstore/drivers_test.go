@@ -100,7 +100,7 @@ func TestOpenURLs(t *testing.T) {
 			t.Errorf("Open(%q) = %v, want an error containing %q", tc.url, err, tc.want)
 		}
 	}
-	for _, key := range []string{"", "/abs", "a/../b"} {
+	for _, key := range []string{"", "/abs", "a/../b", "..", "../a", "a/..", "a/b/../../c"} {
 		if err := a.Put(ctx, key, nil); err == nil {
 			t.Errorf("Put accepted the bad key %q", key)
 		}
@@ -110,6 +110,11 @@ func TestOpenURLs(t *testing.T) {
 	}
 	if s := a.Stats(); s.Puts.Load() != 1 || s.Gets.Load() != 1 || s.BytesWritten.Load() != 1 {
 		t.Errorf("stats: %d puts, %d gets, %d bytes", s.Puts.Load(), s.Gets.Load(), s.BytesWritten.Load())
+	}
+	for _, key := range []string{"a..b/c", "a/..b", "a/b..", "jobs/x/S/0_1_2.npy"} {
+		if err := a.Put(ctx, key, nil); err != nil {
+			t.Errorf("Put refused the good key %q: %v", key, err)
+		}
 	}
 }
 

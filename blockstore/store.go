@@ -18,7 +18,6 @@ package blockstore
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -76,10 +75,25 @@ func (s *Store) Stats() *Stats { return &s.stats }
 func (s *Store) Driver() Driver { return s.driver }
 
 func checkKey(key string) error {
-	if key == "" || strings.HasPrefix(key, "/") || slices.Contains(strings.Split(key, "/"), "..") {
+	if key == "" || strings.HasPrefix(key, "/") || hasDotDot(key) {
 		return fmt.Errorf("bad key %q", key)
 	}
 	return nil
+}
+
+// hasDotDot reports whether a segment of key is "..". It runs on every
+// request, so it walks the key in place instead of splitting it.
+func hasDotDot(key string) bool {
+	for {
+		seg, rest, more := strings.Cut(key, "/")
+		if seg == ".." {
+			return true
+		}
+		if !more {
+			return false
+		}
+		key = rest
+	}
 }
 
 // Get returns the object under key.
