@@ -122,29 +122,35 @@ func (w *worker) fetch(ctx context.Context, srcs []source, reads []analysis.Tile
 		mu    sync.Mutex
 		loans []string
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	for j := range srcs {
-		s := &srcs[j]
-		if s.local {
-			continue
+	get := func(ctx context.Context, s *source) error {
+		get := w.cfg.Tiles.GetTile
+		if s.lend {
+			get = w.lender.LendTile
 		}
-		g.Go(func() error {
-			get := w.cfg.Tiles.GetTile
-			if s.lend {
-				get = w.lender.LendTile
-			}
-			t, n, err := get(gctx, s.key)
-			if err != nil {
-				return &readError{tile: reads[s.read], err: err}
-			}
-			if s.lend {
-				mu.Lock()
-				loans = append(loans, s.key)
-				mu.Unlock()
-			}
-			s.tile, s.size = t, n
-			return nil
-		})
+		t, n, err := get(ctx, s.key)
+		if err != nil {
+			return &readError{tile: reads[s.read], err: err}
+		}
+		if s.lend {
+			mu.Lock()
+			loans = append(loans, s.key)
+			mu.Unlock()
+		}
+		s.tile, s.size = t, n
+		return nil
+	}
+	var remote []*source
+	for j := range srcs {
+		if !srcs[j].local {
+			remote = append(remote, &srcs[j])
+		}
+	}
+	if len(remote) == 1 { // no goroutine for a single read
+		return loans, get(ctx, remote[0])
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range remote {
+		g.Go(func() error { return get(gctx, s) })
 	}
 	err := g.Wait()
 	return loans, err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/npw-dev/npw/analysis"
 	"golang.org/x/sync/errgroup"
+	"gonum.org/v1/gonum/blas/blas64"
 )
 
 // write stores a task's output tiles in parallel, recording the sizes of
@@ -27,19 +29,7 @@ func (w *worker) write(ctx context.Context, t *task) error {
 			dead[t.Key] = true
 		}
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	for i, t := range writes {
-		key := w.cfg.Job.Key(t)
-		if dead[key] {
-			continue
-		}
-		g.Go(func() error {
-			n, err := w.cfg.Tiles.AdoptTile(gctx, key, outputs[i])
-			sizes[i] = int64(n)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	if err := w.put(ctx, writes, outputs, dead, sizes); err != nil {
 		return err
 	}
 	for i, t := range writes {
@@ -90,4 +80,28 @@ func (w *worker) awaitWrite(ctx context.Context, t *task) error {
 	// this one holds it (and counts it).
 	t.outputs, t.in.tiles = nil, nil
 	return nil
+}
+
+// put writes the outputs whose tiles are not dead, in parallel, and sets
+// their sizes; a single write runs without a goroutine.
+func (w *worker) put(ctx context.Context, writes []analysis.Tile, outputs []blas64.General, dead map[string]bool, sizes []int64) error {
+	var live []int
+	for i, t := range writes {
+		if !dead[w.cfg.Job.Key(t)] {
+			live = append(live, i)
+		}
+	}
+	adopt := func(ctx context.Context, i int) error {
+		n, err := w.cfg.Tiles.AdoptTile(ctx, w.cfg.Job.Key(writes[i]), outputs[i])
+		sizes[i] = int64(n)
+		return err
+	}
+	if len(live) == 1 {
+		return adopt(ctx, live[0])
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, i := range live {
+		g.Go(func() error { return adopt(gctx, i) })
+	}
+	return g.Wait()
 }
