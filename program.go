@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/npw-dev/npw/analysis"
@@ -227,7 +226,7 @@ func (e *Engine) grid(ctx context.Context, m *blockstore.BigMatrix, fixed []int3
 	}
 	var grid [][2]int
 	for _, k := range keys {
-		if idx, ok := tileIndex(m, k); ok && slices.Equal(idx[:len(fixed)], fixed) {
+		if idx, ok := m.ParseKey(k); ok && slices.Equal(idx[:len(fixed)], fixed) && !slices.ContainsFunc(idx, func(x int32) bool { return x < 0 }) {
 			var ij [2]int
 			for i, x := range idx[len(fixed):] {
 				ij[i] = int(x)
@@ -252,28 +251,4 @@ func (e *Engine) tileShape(ctx context.Context, m *blockstore.BigMatrix, fixed [
 		return [2]int{}, err
 	}
 	return [2]int{t.Rows, t.Cols}, nil
-}
-
-// tileIndex returns the indices of a tile key of m (BigMatrix.Key).
-func tileIndex(m *blockstore.BigMatrix, key string) ([]int32, bool) {
-	rest, ok := strings.CutPrefix(key, m.Dir())
-	if !ok {
-		return nil, false
-	}
-	if rest, ok = strings.CutSuffix(rest, ".npy"); !ok {
-		return nil, false
-	}
-	parts := strings.Split(rest, "_")
-	if len(parts) != m.Arity {
-		return nil, false
-	}
-	idx := make([]int32, len(parts))
-	for i, p := range parts {
-		v, err := strconv.ParseInt(p, 10, 32)
-		if err != nil || v < 0 {
-			return nil, false
-		}
-		idx[i] = int32(v)
-	}
-	return idx, true
 }

@@ -43,8 +43,9 @@ func (m *BigMatrix) Key(idx []int32) string {
 	return b.String()
 }
 
-// parseKey returns the indices of a key under Dir, or false.
-func (m *BigMatrix) parseKey(key string) ([]int32, bool) {
+// ParseKey returns the indices of a tile key of m (Key's inverse), or
+// false for a key that is not one.
+func (m *BigMatrix) ParseKey(key string) ([]int32, bool) {
 	rest, ok := strings.CutPrefix(key, m.Dir())
 	if !ok {
 		return nil, false
@@ -167,7 +168,7 @@ func Assemble(ctx context.Context, s *Store, m *BigMatrix, fixed []int32, parall
 	var where []placed
 	var found []string
 	for _, k := range keys {
-		idx, ok := m.parseKey(k)
+		idx, ok := m.ParseKey(k)
 		if !ok || !hasPrefix(idx, fixed) {
 			continue
 		}
@@ -283,7 +284,7 @@ func CopyTiles(ctx context.Context, s *Store, src *BigMatrix, fixed []int32, dst
 	g.SetLimit(max(parallel, 1))
 	copied := 0
 	for _, key := range keys {
-		idx, ok := src.parseKey(key)
+		idx, ok := src.ParseKey(key)
 		if !ok || !slices.Equal(idx[:len(fixed)], fixed) {
 			continue
 		}

@@ -38,6 +38,20 @@ func newHarness(t *testing.T, n int) *harness {
 	return newHarnessOn(t, n, blockstore.NewStore(blockstore.NewMemDriver(), "mem://"))
 }
 
+// newFilesHarness sets up the TSQR job of newHarness on a file store
+// (private reads: kernels update in place, workers continue tasks), with
+// a queue that counts its receives.
+func newFilesHarness(t *testing.T, n int) (*harness, *countingQueue) {
+	t.Helper()
+	files, err := blockstore.Open(context.Background(), "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { files.Close() })
+	h := newHarnessOn(t, n, files)
+	return h, &countingQueue{Queue: h.queue}
+}
+
 // newHarnessOn sets up the job of newHarness with its tiles in tiles.
 func newHarnessOn(t *testing.T, n int, tiles *blockstore.Store) *harness {
 	t.Helper()
@@ -342,13 +356,7 @@ func TestKernelFailureFailsJobAtOnce(t *testing.T) {
 	}{{"leased", 1, 1}, {"continued", 2, 2}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			files, err := blockstore.Open(ctx, "file://"+t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer files.Close()
-			h := newHarnessOn(t, 2, files)
-			q := &countingQueue{Queue: h.queue}
+			h, q := newFilesHarness(t, 2)
 			cfg := h.config("failing")
 			var runs atomic.Int64
 			cfg.Queue, cfg.Pipeline, cfg.Kernel = q, 1, failingKernels(tc.inputs, &runs)
@@ -565,13 +573,7 @@ func (s *recordedElsewhere) Complete(ctx context.Context, job string, c state.Co
 // worker recorded the task first, the child goes to the queue instead.
 func TestContinuesOnlyWhatTheStateRecorded(t *testing.T) {
 	ctx := context.Background()
-	files, err := blockstore.Open(ctx, "file://"+t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer files.Close()
-	h := newHarnessOn(t, 2, files)
-	q := &countingQueue{Queue: h.queue}
+	h, q := newFilesHarness(t, 2)
 	st := &recordedElsewhere{State: h.state, done: map[string]bool{}}
 	cfg := h.config("second")
 	cfg.Queue, cfg.State, cfg.Pipeline = q, st, 1
