@@ -387,12 +387,9 @@ func (r *benchResult) timeReference(alg benchAlg, in []blas64.General) error {
 // into profile if given, and sums up its jobs.
 func (r *benchResult) timeNPW(s *session, alg benchAlg, in []blas64.General, profile string) error {
 	start := time.Now()
-	mats := make([]*engine.Matrix, len(in))
-	for i, a := range in {
-		var err error
-		if mats[i], err = s.upload(string(rune('A'+i)), a); err != nil {
-			return err
-		}
+	mats, err := s.uploadAll(in)
+	if err != nil {
+		return err
 	}
 	r.UploadSeconds = time.Since(start).Seconds()
 	stopProfile, err := startCPUProfile(profile)

@@ -10,18 +10,30 @@ import (
 	"github.com/npw-dev/npw/blockstore"
 )
 
-// algFlags are the flags of the commands that run one algorithm on
-// matrices read from .npy files or generated: the result's file, the
-// sizes and seed of generated inputs, --verify, --compare, and the
-// engine's flags.
+// algFlags are the flags and arguments of the commands that run one
+// algorithm on matrices read from .npy files or generated: the input
+// files, the files of the results, the sizes and seed of generated
+// inputs, --verify, --compare, and the engine's flags.
 type algFlags struct {
 	engine  engineFlags
-	out     string
+	a, b    string       // the file arguments, A.npy and B.npy; empty to generate
+	out     string       // -o
+	outputs []outputFlag // the command's further result files (registerOutput)
 	m, k, n int
 	seed    uint64
 	verify  bool
 	compare bool
 }
+
+// An outputFlag is a flag that names a file the command writes.
+type outputFlag struct {
+	flag string
+	path *string
+}
+
+// flags lets the commands' option types, which embed algFlags, share
+// runE.
+func (s *algFlags) flags() *algFlags { return s }
 
 // register adds the flags, with the size flags named in sizes ("mkn").
 func (s *algFlags) register(cmd *cobra.Command, sizes string) {
@@ -48,13 +60,23 @@ func (s *algFlags) registerCompare(cmd *cobra.Command, routines string) {
 	cmd.Flags().BoolVar(&s.compare, "compare", false, "also time gonum's single-node lapack64."+routines+" on the same input and print npw's time over it")
 }
 
+// registerOutput adds --name, a flag that names a further file the
+// command writes into *path; check checks it with -o.
+func (s *algFlags) registerOutput(cmd *cobra.Command, path *string, name, usage string) {
+	cmd.Flags().StringVar(path, name, "", usage)
+	s.outputs = append(s.outputs, outputFlag{"--" + name, path})
+}
+
 // check refuses bad engine flags (usage errors) and output files that
 // cannot be written, before any work.
-func (s *algFlags) check(outputs ...outputPath) error {
+func (s *algFlags) check() error {
 	if err := s.engine.check(); err != nil {
 		return err
 	}
-	paths := append([]outputPath{{"-o", s.out}}, outputs...)
+	paths := []outputPath{{"-o", s.out}}
+	for _, o := range s.outputs {
+		paths = append(paths, outputPath{o.flag, *o.path})
+	}
 	return checkOutputs(append(paths, s.engine.outputs()...)...)
 }
 
@@ -65,6 +87,27 @@ func (s *algFlags) input(path string, i int, generate func(*rand.Rand) (blas64.G
 		return readMatrix(path, false)
 	}
 	return generate(rand.New(rand.NewPCG(s.seed, uint64(i))))
+}
+
+// matrixA returns a load of one input, A: read from its file or made by
+// generate.
+func (s *algFlags) matrixA(generate func(*rand.Rand) (blas64.General, error)) func() ([]blas64.General, error) {
+	return func() ([]blas64.General, error) {
+		a, err := s.input(s.a, 0, generate)
+		return []blas64.General{a}, err
+	}
+}
+
+// squareA is matrixA for a square A; notSquare formats the error for
+// another shape from A's rows and columns.
+func (s *algFlags) squareA(generate func(*rand.Rand) (blas64.General, error), notSquare string) func() ([]blas64.General, error) {
+	return func() ([]blas64.General, error) {
+		a, err := s.input(s.a, 0, generate)
+		if err == nil && a.Rows != a.Cols {
+			err = fmt.Errorf(notSquare, a.Rows, a.Cols)
+		}
+		return []blas64.General{a}, err
+	}
 }
 
 // readMatrix reads a 2-D .npy file, or with vector also a 1-D one as a
@@ -90,6 +133,17 @@ func (s *algFlags) gaussian(rows, cols string) func(*rand.Rand) (blas64.General,
 			return blas64.General{}, usagef("give A.npy or sizes: --%s and --%s", rows, cols)
 		}
 		return randomGaussian(rng, r, c), nil
+	}
+}
+
+// spd returns a generator of a random symmetric positive definite matrix
+// of the order --n.
+func (s *algFlags) spd() func(*rand.Rand) (blas64.General, error) {
+	return func(rng *rand.Rand) (blas64.General, error) {
+		if s.n <= 0 {
+			return blas64.General{}, usagef("give A.npy or a size: --n N")
+		}
+		return randomSPD(rng, s.n), nil
 	}
 }
 

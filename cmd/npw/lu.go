@@ -4,16 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
+	"gonum.org/v1/gonum/mat"
 
+	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/blockstore"
 )
 
 type luOptions struct {
 	algFlags
-	a       string // A.npy; empty to generate A
 	l, u, p string // where to write L, U and the permutation
 }
 
@@ -31,76 +31,63 @@ A singular matrix fails with an error. --verify prints
 		Example: `  npw lu a.npy --l l.npy --u u.npy --p p.npy
   npw lu --n 2048 --block 256 --verify`,
 		Args: atMost(1, "one file, A.npy"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.a = arg(args, 0)
-			return runLU(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &opts)
-		},
+		RunE: runE(&opts, runLU),
 	}
 	opts.register(cmd, "n")
 	opts.registerCompare(cmd, "Getrf")
-	f := cmd.Flags()
-	f.StringVar(&opts.l, "l", "", "write L to `FILE.npy`")
-	f.StringVar(&opts.u, "u", "", "write U to `FILE.npy`")
-	f.StringVar(&opts.p, "p", "", "write the permutation to `FILE.npy` (1-D int64)")
+	opts.registerOutput(cmd, &opts.l, "l", "write L to `FILE.npy`")
+	opts.registerOutput(cmd, &opts.u, "u", "write U to `FILE.npy`")
+	opts.registerOutput(cmd, &opts.p, "p", "write the permutation to `FILE.npy` (1-D int64)")
 	return cmd
 }
 
 func runLU(ctx context.Context, stdout, stderr io.Writer, opts *luOptions) error {
-	if err := opts.check(outputPath{"--l", opts.l}, outputPath{"--u", opts.u}, outputPath{"--p", opts.p}); err != nil {
-		return err
-	}
-	a, err := opts.input(opts.a, 0, opts.gaussian("n", "n"))
-	if err != nil {
-		return err
-	}
-	if a.Rows != a.Cols {
-		return fmt.Errorf("lu: the matrix must be square, got %d×%d", a.Rows, a.Cols)
-	}
-	opts.engine.fitBlock("lu", a.Rows, a.Cols)
-	s, err := opts.engine.session(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	A, err := s.upload("A", a)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	f, err := s.eng.LU(ctx, A)
-	if err != nil {
-		return err
-	}
-	elapsed := time.Since(start)
-	l, err := s.result(f.L, opts.l, "L", opts.verify)
-	if err != nil {
-		return err
-	}
-	u, err := s.result(f.U, opts.u, "U", opts.verify)
-	if err != nil {
-		return err
-	}
-	if opts.p != "" {
-		p := make([]int64, len(f.P))
-		for i, x := range f.P {
-			p[i] = int64(x)
-		}
-		if err := blockstore.WriteIntsFile(opts.p, p); err != nil {
+	load := opts.squareA(opts.gaussian("n", "n"), "lu: the matrix must be square, got %d×%d")
+	return opts.run(ctx, stderr, "lu", load, func(s *algSession) error {
+		f, err := timedA(s, s.eng.LU)
+		if err != nil {
 			return err
 		}
-		s.note("P → %s (%d row indices)", opts.p, len(p))
-	}
-	if err := s.summary(stdout, fmt.Sprintf("lu %d×%d, block %d", a.Rows, a.Cols, opts.engine.block)); err != nil {
-		return err
-	}
-	if opts.compare {
-		if err := printCompare(stdout, getrfReference(a), elapsed); err != nil {
+		l, u, err := opts.write(s, f)
+		if err != nil {
 			return err
 		}
+		a := s.in[0]
+		return s.finish(stdout, s.title(),
+			s.compared(func() reference { return getrfReference(a) }),
+			s.verified(func(w io.Writer) error {
+				printResidual(w, "‖A[P,:] − LU‖/(‖A‖·n·ε)", luResidual(a, f.P, l.RawMatrix(), u.RawMatrix()))
+				fmt.Fprintf(w, "  %-16s max|U| / max|A| = %.3g\n", "growth factor", growthFactor(a, u.RawMatrix()))
+				return nil
+			}))
+	})
+}
+
+// write writes the factors to --l, --u and --p, those given, and returns
+// L and U assembled when they are written or --verify checks them.
+func (opts *luOptions) write(s *algSession, f *engine.LUFactors) (l, u *mat.Dense, err error) {
+	if l, err = s.result(f.L, opts.l, "L", opts.verify); err != nil {
+		return nil, nil, err
 	}
-	if opts.verify {
-		printResidual(stdout, "‖A[P,:] − LU‖/(‖A‖·n·ε)", luResidual(a, f.P, l.RawMatrix(), u.RawMatrix()))
-		fmt.Fprintf(stdout, "  %-16s max|U| / max|A| = %.3g\n", "growth factor", growthFactor(a, u.RawMatrix()))
+	if u, err = s.result(f.U, opts.u, "U", opts.verify); err != nil {
+		return nil, nil, err
 	}
+	return l, u, writePermutation(s.session, opts.p, f.P)
+}
+
+// writePermutation writes the row permutation perm to path, if given, as
+// a 1-D int64 .npy file.
+func writePermutation(s *session, path string, perm []int) error {
+	if path == "" {
+		return nil
+	}
+	p := make([]int64, len(perm))
+	for i, x := range perm {
+		p[i] = int64(x)
+	}
+	if err := blockstore.WriteIntsFile(path, p); err != nil {
+		return err
+	}
+	s.note("P → %s (%d row indices)", path, len(p))
 	return nil
 }

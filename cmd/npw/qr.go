@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/mat"
+
+	engine "github.com/npw-dev/npw"
 )
 
 type qrOptions struct {
 	algFlags
-	a string // A.npy; empty to generate A
 	q string // --q: where to write Q
 }
 
@@ -30,70 +29,50 @@ a second job. --verify prints ‖A − QR‖/(‖A‖·n·ε) and ‖QᵀQ − I
 		Example: `  npw qr a.npy -o r.npy --q q.npy
   npw qr --m 4096 --n 4096 --block 512 --verify`,
 		Args: atMost(1, "one file, A.npy"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.a = arg(args, 0)
-			return runQR(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &opts)
-		},
+		RunE: runE(&opts, runQR),
 	}
 	opts.register(cmd, "mn")
 	opts.registerCompare(cmd, "Geqrf (and Orgqr when Q is formed)")
-	cmd.Flags().StringVar(&opts.q, "q", "", "also form the thin Q and write it to `FILE.npy`")
+	opts.registerOutput(cmd, &opts.q, "q", "also form the thin Q and write it to `FILE.npy`")
 	return cmd
 }
 
 func runQR(ctx context.Context, stdout, stderr io.Writer, opts *qrOptions) error {
-	if err := opts.check(outputPath{"--q", opts.q}); err != nil {
-		return err
-	}
-	a, err := opts.input(opts.a, 0, opts.gaussian("m", "n"))
-	if err != nil {
-		return err
-	}
-	opts.engine.fitBlock("qr", a.Rows, a.Cols)
-	s, err := opts.engine.session(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	A, err := s.upload("A", a)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	f, err := s.eng.QR(ctx, A)
-	if err != nil {
-		return err
-	}
-	elapsed := time.Since(start)
-	r, err := s.result(f.R, opts.out, "R", opts.verify)
-	if err != nil {
-		return err
-	}
-	var q *mat.Dense
-	formQ := opts.q != "" || opts.verify
-	if formQ {
-		start := time.Now()
-		Q, err := f.Q(ctx)
+	return opts.run(ctx, stderr, "qr", opts.matrixA(opts.gaussian("m", "n")), func(s *algSession) error {
+		f, err := timedA(s, s.eng.QR)
 		if err != nil {
 			return err
 		}
-		elapsed += time.Since(start)
-		if q, err = s.result(Q, opts.q, "Q", true); err != nil {
+		r, err := s.result(f.R, opts.out, "R", opts.verify)
+		if err != nil {
 			return err
 		}
-	}
-	if err := s.summary(stdout, fmt.Sprintf("qr %d×%d, block %d", a.Rows, a.Cols, opts.engine.block)); err != nil {
-		return err
-	}
-	if opts.compare {
-		if err := printCompare(stdout, qrReference(a, formQ), elapsed); err != nil {
+		formQ := opts.q != "" || opts.verify
+		q, err := opts.formQ(s, f, formQ)
+		if err != nil {
 			return err
 		}
+		a := s.in[0]
+		return s.finish(stdout, s.title(),
+			s.compared(func() reference { return qrReference(a, formQ) }),
+			s.verified(func(w io.Writer) error {
+				qr, orth := qrResiduals(a, q.RawMatrix(), r.RawMatrix())
+				printResidual(w, "‖A − QR‖/(‖A‖·n·ε)", qr)
+				printResidual(w, "‖QᵀQ − I‖/(n·ε)", orth)
+				return nil
+			}))
+	})
+}
+
+// formQ forms the thin Q of f, timed, if form says so, and writes it to
+// --q if given.
+func (opts *qrOptions) formQ(s *algSession, f *engine.QRFactors, form bool) (*mat.Dense, error) {
+	if !form {
+		return nil, nil
 	}
-	if opts.verify {
-		qr, orth := qrResiduals(a, q.RawMatrix(), r.RawMatrix())
-		printResidual(stdout, "‖A − QR‖/(‖A‖·n·ε)", qr)
-		printResidual(stdout, "‖QᵀQ − I‖/(n·ε)", orth)
+	Q, err := timed(s, f.Q)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return s.result(Q, opts.q, "Q", true)
 }

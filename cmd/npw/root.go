@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -134,6 +135,41 @@ func atMost(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) > n {
 			return usagef("%s takes at most %s, got %d arguments: %s", cmd.Name(), what, len(args), strings.Join(args, " "))
+		}
+		return nil
+	}
+}
+
+// runE is the RunE of an algorithm command: it takes the file arguments,
+// A.npy and B.npy, into opts and calls run.
+func runE[O interface{ flags() *algFlags }](opts O, run func(ctx context.Context, stdout, stderr io.Writer, opts O) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		f := opts.flags()
+		f.a, f.b = arg(args, 0), arg(args, 1)
+		return run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), opts)
+	}
+}
+
+// newAlgCmd completes cmd, the command of an algorithm on one matrix
+// whose options are algFlags alone: it takes at most one file, A.npy,
+// and the size flags sizes, --compare if routines names the reference's
+// LAPACK routines, and run runs it.
+func newAlgCmd(cmd *cobra.Command, sizes, routines string, run func(ctx context.Context, stdout, stderr io.Writer, opts *algFlags) error) *cobra.Command {
+	var opts algFlags
+	cmd.Args = atMost(1, "one file, A.npy")
+	cmd.RunE = runE(&opts, run)
+	opts.register(cmd, sizes)
+	if routines != "" {
+		opts.registerCompare(cmd, routines)
+	}
+	return cmd
+}
+
+// noneOrTwo accepts no arguments or two; usage says what to give.
+func noneOrTwo(usage string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != 0 && len(args) != 2 {
+			return usageError{errors.New(usage)}
 		}
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
@@ -36,6 +37,140 @@ func (e *engineFlags) session(ctx context.Context, stderr io.Writer) (*session, 
 	}
 	s.eng = eng
 	return s, nil
+}
+
+// An algSession is the session of an algorithm command, with the
+// command's inputs, as loaded and as uploaded (A, B), and npw's time: the
+// wall time of the Engine calls timed, which --compare sets against the
+// reference's.
+type algSession struct {
+	*session
+	flags   *algFlags
+	alg     string
+	in      []blas64.General
+	up      []*engine.Matrix
+	elapsed time.Duration
+}
+
+// run takes the steps every algorithm command, alg, takes around its
+// own, body: it checks the flags and the files to write, reads or
+// generates the inputs with load, fits --block auto to them, opens a
+// session, uploads the inputs as A, B, ..., runs body and closes the
+// session.
+func (f *algFlags) run(ctx context.Context, stderr io.Writer, alg string, load func() ([]blas64.General, error), body func(s *algSession) error) error {
+	if err := f.check(); err != nil {
+		return err
+	}
+	in, err := load()
+	if err != nil {
+		return err
+	}
+	rows, cols := in[0].Rows, in[0].Cols
+	if alg == "gemm" { // the tiles of A, B and C: fit all three sizes
+		rows, cols = max(in[0].Rows, in[0].Cols), max(in[1].Rows, in[1].Cols)
+	}
+	f.engine.fitBlock(alg, rows, cols)
+	s, err := f.engine.session(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	up, err := s.uploadAll(in)
+	if err != nil {
+		return err
+	}
+	return body(&algSession{session: s, flags: f, alg: alg, in: in, up: up})
+}
+
+// uploadAll uploads an algorithm's inputs as A, B, ....
+func (s *session) uploadAll(in []blas64.General) ([]*engine.Matrix, error) {
+	up := make([]*engine.Matrix, len(in))
+	for i, a := range in {
+		var err error
+		if up[i], err = s.upload(string(rune('A'+i)), a); err != nil {
+			return nil, err
+		}
+	}
+	return up, nil
+}
+
+// timed runs call, an Engine call, and adds its wall time to npw's.
+func timed[T any](s *algSession, call func(context.Context) (T, error)) (T, error) {
+	start := time.Now()
+	v, err := call(s.ctx)
+	s.elapsed += time.Since(start)
+	return v, err
+}
+
+// timedA is timed for an Engine call on the first input, A.
+func timedA[T any](s *algSession, call func(context.Context, *engine.Matrix) (T, error)) (T, error) {
+	return timed(s, func(ctx context.Context) (T, error) { return call(ctx, s.up[0]) })
+}
+
+// compute runs call, an Engine call on A with one matrix as its result,
+// timed, and assembles the result when -o names its file (noted as name)
+// or --verify checks it.
+func (s *algSession) compute(name string, call func(context.Context, *engine.Matrix) (*engine.Matrix, error)) (*mat.Dense, error) {
+	m, err := timedA(s, call)
+	if err != nil {
+		return nil, err
+	}
+	return s.result(m, s.flags.out, name, s.flags.verify)
+}
+
+// computeAB is compute for an Engine call on A and B.
+func (s *algSession) computeAB(name string, call func(ctx context.Context, a, b *engine.Matrix) (*engine.Matrix, error)) (*mat.Dense, error) {
+	return s.compute(name, func(ctx context.Context, a *engine.Matrix) (*engine.Matrix, error) { return call(ctx, a, s.up[1]) })
+}
+
+// title is the usual title of the summary: the algorithm, A's size and
+// the block.
+func (s *algSession) title() string {
+	return fmt.Sprintf("%s %d×%d, block %d", s.alg, s.in[0].Rows, s.in[0].Cols, s.flags.engine.block)
+}
+
+// finish writes the session's files and prints its summary under title,
+// then the lines of each of after, in order; a nil one prints nothing.
+func (s *session) finish(w io.Writer, title string, after ...func(io.Writer) error) error {
+	if err := s.summary(w, title); err != nil {
+		return err
+	}
+	for _, lines := range after {
+		if lines == nil {
+			continue
+		}
+		if err := lines(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compared is the --compare line for finish: the reference ref makes,
+// timed against npw's time; nil without --compare.
+func (s *algSession) compared(ref func() reference) func(io.Writer) error {
+	if !s.flags.compare {
+		return nil
+	}
+	return func(w io.Writer) error { return printCompare(w, ref(), s.elapsed) }
+}
+
+// verified is the --verify lines for finish, printed by check; nil
+// without --verify.
+func (s *algSession) verified(check func(io.Writer) error) func(io.Writer) error {
+	if !s.flags.verify {
+		return nil
+	}
+	return check
+}
+
+// verifiedResidual is the --verify line for finish of one scaled
+// residual, what, computed by r; nil without --verify.
+func (s *algSession) verifiedResidual(what string, r func() residual) func(io.Writer) error {
+	return s.verified(func(w io.Writer) error {
+		printResidual(w, what, r())
+		return nil
+	})
 }
 
 // upload stores a matrix in tiles of the flags' block size.

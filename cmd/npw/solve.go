@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"time"
 
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -13,9 +12,8 @@ import (
 
 type solveOptions struct {
 	algFlags
-	a, b string // A.npy and B.npy; empty to generate them
-	spd  bool   // --spd: solve with Cholesky
-	nrhs int    // columns of a generated B
+	spd  bool // --spd: solve with Cholesky
+	nrhs int  // columns of a generated B
 }
 
 func newSolveCmd() *cobra.Command {
@@ -34,16 +32,8 @@ backward error ‖AX − B‖/(‖A‖·‖X‖·n·ε), or for least squares
 		Example: `  npw solve a.npy b.npy -o x.npy
   npw solve a.npy b.npy -o x.npy --spd
   npw solve --n 2048 --nrhs 4 --block 256 --verify`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 0 && len(args) != 2 {
-				return usagef("give two files, A.npy and B.npy, or sizes")
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.a, opts.b = arg(args, 0), arg(args, 1)
-			return runSolve(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &opts)
-		},
+		Args: noneOrTwo("give two files, A.npy and B.npy, or sizes"),
+		RunE: runE(&opts, runSolve),
 	}
 	opts.register(cmd, "mn")
 	cmd.Flags().BoolVar(&opts.spd, "spd", false, "A is symmetric positive definite: solve with Cholesky")
@@ -54,92 +44,66 @@ backward error ‖AX − B‖/(‖A‖·‖X‖·n·ε), or for least squares
 
 // inputs reads or generates A and B and checks that they make a system
 // npw solves.
-func (opts *solveOptions) inputs() (a, b blas64.General, err error) {
+func (opts *solveOptions) inputs() ([]blas64.General, error) {
 	rows := opts.m
 	if rows == 0 {
 		rows = opts.n
 	}
 	if opts.a == "" && (opts.n <= 0 || opts.nrhs <= 0) {
-		return a, b, usagef("give A.npy and B.npy or sizes: --n N --nrhs K (and --m M for least squares)")
+		return nil, usagef("give A.npy and B.npy or sizes: --n N --nrhs K (and --m M for least squares)")
 	}
-	if a, err = opts.input(opts.a, 0, func(rng *rand.Rand) (blas64.General, error) {
+	a, err := opts.input(opts.a, 0, func(rng *rand.Rand) (blas64.General, error) {
 		if opts.spd {
 			return randomSPD(rng, opts.n), nil
 		}
 		return randomGaussian(rng, rows, opts.n), nil
-	}); err != nil {
-		return a, b, err
+	})
+	if err != nil {
+		return nil, err
 	}
+	var b blas64.General
 	if opts.b != "" {
 		b, err = readMatrix(opts.b, true)
 	} else {
 		b, err = opts.input("", 1, func(rng *rand.Rand) (blas64.General, error) { return randomGaussian(rng, rows, opts.nrhs), nil })
 	}
 	if err != nil {
-		return a, b, err
+		return nil, err
 	}
 	switch {
 	case b.Rows != a.Rows:
-		return a, b, fmt.Errorf("solve: B has %d rows, A has %d", b.Rows, a.Rows)
+		return nil, fmt.Errorf("solve: B has %d rows, A has %d", b.Rows, a.Rows)
 	case a.Rows < a.Cols:
-		return a, b, fmt.Errorf("solve: A is %d×%d, with more columns than rows; the system is underdetermined", a.Rows, a.Cols)
+		return nil, fmt.Errorf("solve: A is %d×%d, with more columns than rows; the system is underdetermined", a.Rows, a.Cols)
 	case opts.spd && a.Rows != a.Cols:
-		return a, b, fmt.Errorf("solve: --spd needs a square A, got %d×%d", a.Rows, a.Cols)
+		return nil, fmt.Errorf("solve: --spd needs a square A, got %d×%d", a.Rows, a.Cols)
 	}
-	return a, b, nil
+	return []blas64.General{a, b}, nil
 }
 
 func runSolve(ctx context.Context, stdout, stderr io.Writer, opts *solveOptions) error {
-	if err := opts.check(); err != nil {
-		return err
-	}
-	a, b, err := opts.inputs()
-	if err != nil {
-		return err
-	}
-	opts.engine.fitBlock("solve", a.Rows, a.Cols)
-	s, err := opts.engine.session(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	A, err := s.upload("A", a)
-	if err != nil {
-		return err
-	}
-	B, err := s.upload("B", b)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	method, solve := "LU with tournament pivoting", s.eng.Solve
-	switch {
-	case opts.spd:
-		method, solve = "Cholesky", s.eng.SolveSPD
-	case a.Rows > a.Cols:
-		method, solve = "least squares through QR", s.eng.LeastSquares
-	}
-	X, err := solve(ctx, A, B)
-	if err != nil {
-		return err
-	}
-	elapsed := time.Since(start)
-	x, err := s.result(X, opts.out, "X", opts.verify)
-	if err != nil {
-		return err
-	}
-	if err := s.summary(stdout, fmt.Sprintf("solve %d×%d with %d right-hand sides, %s, block %d", a.Rows, a.Cols, b.Cols, method, opts.engine.block)); err != nil {
-		return err
-	}
-	if opts.compare {
-		if err := printCompare(stdout, solveReference(a, b, opts.spd), elapsed); err != nil {
+	return opts.run(ctx, stderr, "solve", opts.inputs, func(s *algSession) error {
+		a, b := s.in[0], s.in[1]
+		method, solve := "LU with tournament pivoting", s.eng.Solve
+		switch {
+		case opts.spd:
+			method, solve = "Cholesky", s.eng.SolveSPD
+		case a.Rows > a.Cols:
+			method, solve = "least squares through QR", s.eng.LeastSquares
+		}
+		x, err := s.computeAB("X", solve)
+		if err != nil {
 			return err
 		}
-	}
-	if opts.verify && a.Rows == a.Cols {
-		printResidual(stdout, "‖AX − B‖/(‖A‖·‖X‖·n·ε)", solveResidual(a, b, x.RawMatrix()))
-	} else if opts.verify {
-		printResidual(stdout, "‖Aᵀ(AX − B)‖/(‖A‖(‖A‖‖X‖+‖B‖)nε)", leastSquaresResidual(a, b, x.RawMatrix()))
-	}
-	return nil
+		return s.finish(stdout, fmt.Sprintf("solve %d×%d with %d right-hand sides, %s, block %d", a.Rows, a.Cols, b.Cols, method, opts.engine.block),
+			s.compared(func() reference { return solveReference(a, b, opts.spd) }),
+			s.verified(func(w io.Writer) error {
+				if a.Rows == a.Cols {
+					printResidual(w, "‖AX − B‖/(‖A‖·‖X‖·n·ε)", solveResidual(a, b, x.RawMatrix()))
+				} else {
+					printResidual(w, "‖Aᵀ(AX − B)‖/(‖A‖(‖A‖‖X‖+‖B‖)nε)", leastSquaresResidual(a, b, x.RawMatrix()))
+				}
+				return nil
+			}))
+	})
 }

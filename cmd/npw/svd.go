@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -12,14 +11,8 @@ import (
 	"github.com/npw-dev/npw/blockstore"
 )
 
-type svdOptions struct {
-	algFlags
-	a string // A.npy; empty to generate A
-}
-
 func newSVDCmd() *cobra.Command {
-	var opts svdOptions
-	cmd := &cobra.Command{
+	return newAlgCmd(&cobra.Command{
 		Use:   "svd [A.npy] -o S.npy [--m M --n N] [--verify]",
 		Short: "Singular values of A (values only)",
 		Long: `Svd computes the singular values of A, read from a .npy file or generated
@@ -31,67 +24,50 @@ O(n·b) memory. Singular vectors are not computed. --verify compares with
 gonum's dense Dgesvd (up to n = 2048).`,
 		Example: `  npw svd a.npy -o s.npy
   npw svd --m 2048 --n 2048 --block 256 --verify`,
-		Args: atMost(1, "one file, A.npy"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.a = arg(args, 0)
-			return runSVD(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &opts)
-		},
-	}
-	opts.register(cmd, "mn")
-	opts.registerCompare(cmd, "Gesvd (values only)")
-	return cmd
+	}, "mn", "Gesvd (values only)", runSVD)
 }
 
-func runSVD(ctx context.Context, stdout, stderr io.Writer, opts *svdOptions) error {
-	if err := opts.check(); err != nil {
-		return err
-	}
-	a, err := opts.input(opts.a, 0, opts.gaussian("m", "n"))
-	if err != nil {
-		return err
-	}
-	opts.engine.fitBlock("svd", a.Rows, a.Cols)
-	s, err := opts.engine.session(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	A, err := s.upload("A", a)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	sv, err := s.eng.SVD(ctx, A)
-	if err != nil {
-		return err
-	}
-	total := time.Since(start)
-	if opts.out != "" {
-		if err := blockstore.WriteNPYFile(opts.out, []int{len(sv)}, sv); err != nil {
+func runSVD(ctx context.Context, stdout, stderr io.Writer, opts *algFlags) error {
+	return opts.run(ctx, stderr, "svd", opts.matrixA(opts.gaussian("m", "n")), func(s *algSession) error {
+		sv, err := singularValues(s, opts.out)
+		if err != nil {
 			return err
 		}
-		s.note("S → %s (%d values, largest first)", opts.out, len(sv))
+		a := s.in[0]
+		return s.finish(stdout, s.title(),
+			func(w io.Writer) error { printLastStep(w, s, sv); return nil },
+			s.compared(func() reference { return svdReference(a) }),
+			s.verified(func(w io.Writer) error { return printSVDCheck(w, a, sv) }))
+	})
+}
+
+// singularValues computes the singular values of A, timed, and writes
+// them to path, if given, as a 1-D .npy file.
+func singularValues(s *algSession, path string) ([]float64, error) {
+	sv, err := timedA(s, s.eng.SVD)
+	if err != nil || path == "" {
+		return sv, err
 	}
-	if err := s.summary(stdout, fmt.Sprintf("svd %d×%d, block %d", a.Rows, a.Cols, opts.engine.block)); err != nil {
-		return err
+	if err := blockstore.WriteNPYFile(path, []int{len(sv)}, sv); err != nil {
+		return nil, err
 	}
+	s.note("S → %s (%d values, largest first)", path, len(sv))
+	return sv, nil
+}
+
+// printLastStep prints the time of the step of the SVD that runs in this
+// client, out of npw's time, and the largest and smallest singular
+// values, sv.
+func printLastStep(w io.Writer, s *algSession, sv []float64) {
+	total := s.elapsed
 	last := total
 	for _, r := range s.results {
 		last -= r.Wall
 	}
-	fmt.Fprintf(stdout, "  %-16s band → bidiagonal → values in this client: %.2f s (whole SVD %.2f s)\n", "last step", last.Seconds(), total.Seconds())
+	fmt.Fprintf(w, "  %-16s band → bidiagonal → values in this client: %.2f s (whole SVD %.2f s)\n", "last step", last.Seconds(), total.Seconds())
 	if len(sv) > 0 {
-		fmt.Fprintf(stdout, "  %-16s largest %.6g, smallest %.6g\n", "singular values", sv[0], sv[len(sv)-1])
+		fmt.Fprintf(w, "  %-16s largest %.6g, smallest %.6g\n", "singular values", sv[0], sv[len(sv)-1])
 	}
-	if opts.compare {
-		if err := printCompare(stdout, svdReference(a), total); err != nil {
-			return err
-		}
-	}
-	if opts.verify {
-		return printSVDCheck(stdout, a, sv)
-	}
-	return nil
 }
 
 // printSVDCheck compares the values with gonum's dense SVD, up to
