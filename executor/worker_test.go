@@ -265,13 +265,7 @@ func TestRuntimeLimitKills(t *testing.T) {
 		t.Fatalf("the worker stopped a second before its limit: %+v", rep)
 	case <-time.After(20 * time.Millisecond):
 	}
-	fake.Advance(time.Second)
-	var rep Report
-	select {
-	case rep = <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the worker outlived its runtime limit")
-	}
+	rep := advanceToStop(t, fake, time.Second, done, "its runtime limit")
 	if rep.Reason != "runtime limit" || len(ls) == 0 || q.receives.Load() != 1 {
 		t.Fatalf("report %+v after %d receives", rep, q.receives.Load())
 	}
@@ -305,13 +299,7 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatalf("the worker stopped before its idle timeout: %+v", rep)
 	default:
 	}
-	fake.Advance(time.Millisecond)
-	var rep Report
-	select {
-	case rep = <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the worker outlived its idle timeout")
-	}
+	rep := advanceToStop(t, fake, time.Millisecond, done, "its idle timeout")
 	if rep.Reason != "idle" || len(ls) == 0 {
 		t.Fatalf("report %+v", rep)
 	}
@@ -586,5 +574,19 @@ func TestContinuesOnlyWhatTheStateRecorded(t *testing.T) {
 	}
 	if rep.Reason != "job done" || rep.Continued != 0 || q.leases.Load() != h.tasks {
 		t.Fatalf("report %+v after %d leases for %d tasks, want every task leased", rep, q.leases.Load(), h.tasks)
+	}
+}
+
+// advanceToStop advances the fake clock by d, past what, and returns the
+// report of the worker that must stop then.
+func advanceToStop(t *testing.T, fake *clock.Fake, d time.Duration, done <-chan Report, what string) Report {
+	t.Helper()
+	fake.Advance(d)
+	select {
+	case rep := <-done:
+		return rep
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the worker outlived %s", what)
+		return Report{}
 	}
 }
