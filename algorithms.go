@@ -77,7 +77,7 @@ func (e *Engine) TSQR(ctx context.Context, a *Matrix) (*Matrix, error) {
 	n := tilesOf(a.Rows, a.Block)
 	levels := int32(math.Ceil(math.Log2(float64(n)) - 1e-9))
 	in := a.input("A")
-	if a.Cols <= a.Block && a.fixed == nil && !a.gaps {
+	if a.Cols <= a.Block && a.fixed == nil && !a.gaps && a.store == e.tiles {
 		// One column of tiles: its tiles are the row blocks, copied in
 		// the store rather than assembled and tiled again here.
 		rows, err := e.rowBlocks(ctx, a)
@@ -189,7 +189,7 @@ func (f *QRFactors) ApplyQT(ctx context.Context, b *Matrix) (*Matrix, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := f.eng.output(ctx, res, "C", nil, 0, b.Cols, f.block)
+	c, err := f.eng.output(ctx, res, "C", nil, f.rows, b.Cols, f.block)
 	if err != nil {
 		return nil, err
 	}

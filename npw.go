@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -86,6 +87,9 @@ type Engine struct {
 	tiles  *blockstore.Store
 	state  *state.Store
 	closed atomic.Bool
+
+	mu     sync.Mutex
+	stores map[string]*blockstore.Store // other stores that hold matrices, by URL
 }
 
 // Open checks the options and connects to the services.
@@ -111,7 +115,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		tiles.Close()
 		return nil, err
 	}
-	return &Engine{opts: opts, tiles: tiles, state: st}, nil
+	return &Engine{opts: opts, tiles: tiles, state: st, stores: map[string]*blockstore.Store{}}, nil
 }
 
 // Close releases the engine's connections; later operations fail with
@@ -120,23 +124,42 @@ func (e *Engine) Close() error {
 	if e.closed.Swap(true) {
 		return nil
 	}
-	return errors.Join(e.state.Close(), e.tiles.Close())
+	errs := []error{e.state.Close(), e.tiles.Close()}
+	e.mu.Lock()
+	for _, s := range e.stores {
+		errs = append(errs, s.Close())
+	}
+	e.mu.Unlock()
+	return errors.Join(errs...)
 }
 
 // Tiles returns the engine's tile store.
 func (e *Engine) Tiles() *blockstore.Store { return e.tiles }
 
-// A Matrix is a matrix stored as tiles.
+// A Matrix is a matrix stored as tiles: the engine's own (uploads and
+// job outputs, deleted by Release), or a stored matrix at a URL
+// (OpenMatrix, Save), which stays.
 type Matrix struct {
 	Rows, Cols int
 	Block      int
 	eng        *Engine
+	store      *blockstore.Store // holds the tiles: the engine's, or the store of url
 	tiles      *blockstore.BigMatrix
 	fixed      []int32
-	gaps       bool // some tiles of the grid were never written (they are zeros)
+	gaps       bool   // some tiles of the grid were never written (they are zeros)
+	url        string // where the matrix is stored; "" for the engine's own
 	released   atomic.Bool
 	// Job describes the job that computed the matrix (nil for uploads).
 	Job *job.Result
+}
+
+// URL returns where the matrix is stored, or "" for a matrix of the
+// engine's own.
+func (m *Matrix) URL() string { return m.url }
+
+// grid returns the matrix's tiles as a grid of its store.
+func (m *Matrix) grid() *blockstore.Grid {
+	return &blockstore.Grid{Store: m.store, Matrix: m.tiles, Fixed: m.fixed, Rows: m.Rows, Cols: m.Cols}
 }
 
 // Upload stores a matrix as block×block tiles.
@@ -147,36 +170,62 @@ func (e *Engine) Upload(ctx context.Context, name string, a *mat.Dense, block in
 	return e.upload(ctx, name, a.RawMatrix(), block)
 }
 
-// UploadNPY stores a 2-D .npy file as block×block tiles.
+// UploadNPY stores a .npy file as block×block tiles, streaming it tile by
+// tile from the file: a 2-D array, or a 1-D one as a column.
 func (e *Engine) UploadNPY(ctx context.Context, name, path string, block int) (*Matrix, error) {
-	if err := e.use("upload " + name); err != nil {
+	if err := e.newMatrix("upload", name, block); err != nil {
 		return nil, err
 	}
-	arr, err := blockstore.ReadNPYFile(path)
+	r, err := blockstore.OpenNPY(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(arr.Shape) != 2 {
-		return nil, fmt.Errorf("%s: a %d-dimensional array; a matrix needs 2", path, len(arr.Shape))
+	defer r.Close()
+	m := e.scratch(name, r.Rows, r.Cols, block)
+	if _, err := blockstore.ReadNPYTiles(ctx, r, m.grid(), parallelRequests); err != nil {
+		e.tiles.DeletePrefix(context.WithoutCancel(ctx), m.tiles.Dir())
+		return nil, fmt.Errorf("upload %s: %w", path, err)
 	}
-	return e.upload(ctx, name, arr.Matrix(), block)
+	return m, nil
 }
+
+// parallelRequests is the number of tiles moved at once between the
+// client and a store.
+const parallelRequests = 16
 
 func (e *Engine) upload(ctx context.Context, name string, a blas64.General, block int) (*Matrix, error) {
-	if err := e.use("upload " + name); err != nil {
+	if err := e.newMatrix("upload", name, block); err != nil {
 		return nil, err
 	}
-	if name == "" || strings.ContainsAny(name, "/ ") {
-		return nil, fmt.Errorf("upload: bad matrix name %q: want a name without slashes or spaces", name)
-	}
-	m := &blockstore.BigMatrix{Name: name, Prefix: "matrices/" + job.NewID(), Arity: 2, Block: block}
-	if _, _, err := blockstore.Upload(ctx, e.tiles, m, a, 16); err != nil {
+	m := e.scratch(name, a.Rows, a.Cols, block)
+	if _, _, err := blockstore.Upload(ctx, e.tiles, m.tiles, a, parallelRequests); err != nil {
 		return nil, err
 	}
-	return &Matrix{Rows: a.Rows, Cols: a.Cols, Block: block, eng: e, tiles: m}, nil
+	return m, nil
 }
 
-// Dense assembles the matrix.
+// newMatrix refuses to make a matrix of a closed engine, with a bad name
+// or a bad block size.
+func (e *Engine) newMatrix(op, name string, block int) error {
+	if err := e.use(op + " " + name); err != nil {
+		return err
+	}
+	if name == "" || strings.ContainsAny(name, "/ ") {
+		return fmt.Errorf("%s: bad matrix name %q: want a name without slashes or spaces", op, name)
+	}
+	if block <= 0 {
+		return fmt.Errorf("%s %s: the block size must be positive, got %d", op, name, block)
+	}
+	return nil
+}
+
+// scratch returns a new matrix of the engine's own, not yet written.
+func (e *Engine) scratch(name string, rows, cols, block int) *Matrix {
+	tiles := &blockstore.BigMatrix{Name: name, Prefix: "matrices/" + job.NewID(), Arity: 2, Block: block}
+	return &Matrix{Rows: rows, Cols: cols, Block: block, eng: e, store: e.tiles, tiles: tiles}
+}
+
+// Dense assembles the matrix in memory.
 func (m *Matrix) Dense(ctx context.Context) (*mat.Dense, error) {
 	if m == nil {
 		return nil, errors.New("dense: the matrix is nil")
@@ -184,7 +233,7 @@ func (m *Matrix) Dense(ctx context.Context) (*mat.Dense, error) {
 	if err := m.eng.use("dense", m); err != nil {
 		return nil, err
 	}
-	g, err := blockstore.Assemble(ctx, m.eng.tiles, m.tiles, m.fixed, 16)
+	g, err := m.grid().Dense(ctx, parallelRequests)
 	if err != nil {
 		return nil, err
 	}
@@ -193,10 +242,14 @@ func (m *Matrix) Dense(ctx context.Context) (*mat.Dense, error) {
 	return &d, nil
 }
 
-// Release deletes the matrix's tiles; the matrix can no longer be used.
-// Releasing it again does nothing.
+// Release deletes the tiles of a matrix of the engine's own; a stored
+// matrix (OpenMatrix, Save) stays where it is (Remove deletes it). The
+// matrix can no longer be used. Releasing it again does nothing.
 func (m *Matrix) Release(ctx context.Context) error {
 	if m == nil || m.released.Swap(true) {
+		return nil
+	}
+	if m.url != "" {
 		return nil
 	}
 	if m.eng.closed.Load() {
@@ -206,7 +259,11 @@ func (m *Matrix) Release(ctx context.Context) error {
 }
 
 func (m *Matrix) input(name string) job.Input {
-	return job.Input{Name: name, Tiles: m.tiles, Fixed: m.fixed, Copy: m.gaps}
+	in := job.Input{Name: name, Tiles: m.tiles, Fixed: m.fixed, Copy: m.gaps, Rows: m.Rows, Cols: m.Cols}
+	if m.store != m.eng.tiles {
+		in.Store = m.store
+	}
+	return in
 }
 
 // use reports why an operation cannot run: the engine is closed, or a

@@ -151,7 +151,7 @@ func (e *Engine) Output(ctx context.Context, res *job.Result, name string, fixed
 	if m == nil || !slices.Contains(res.Outputs, name) {
 		return nil, fmt.Errorf("job %s kept no matrix %s (outputs: %s)", res.ID, name, strings.Join(res.Outputs, ", "))
 	}
-	out := &Matrix{Block: m.Block, eng: e, tiles: m, fixed: fixed, Job: res}
+	out := &Matrix{Block: m.Block, eng: e, store: e.tiles, tiles: m, fixed: fixed, Job: res}
 	var err error
 	if out.Rows, out.Cols, out.gaps, err = e.extent(ctx, m, fixed); err != nil {
 		return nil, fmt.Errorf("output %s: %w", name, err)
@@ -162,7 +162,7 @@ func (e *Engine) Output(ctx context.Context, res *job.Result, name string, fixed
 // output wraps a job's output matrix of known size, noting whether its
 // tile grid has gaps.
 func (e *Engine) output(ctx context.Context, res *job.Result, name string, fixed []int32, rows, cols, block int) (*Matrix, error) {
-	m := &Matrix{Rows: rows, Cols: cols, Block: block, eng: e, tiles: res.Matrices[name], fixed: fixed, Job: res}
+	m := &Matrix{Rows: rows, Cols: cols, Block: block, eng: e, store: e.tiles, tiles: res.Matrices[name], fixed: fixed, Job: res}
 	if fixed == nil {
 		keys, err := e.tiles.List(ctx, m.tiles.Dir())
 		if err != nil {

@@ -257,10 +257,7 @@ func (f *FileDriver) Get(_ context.Context, key string) ([]byte, error) {
 // Put implements Driver.
 func (f *FileDriver) Put(_ context.Context, key string, data []byte) error {
 	p := f.path(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	tmp, err := createTemp(filepath.Dir(p))
 	if err != nil {
 		return err
 	}
@@ -275,6 +272,21 @@ func (f *FileDriver) Put(_ context.Context, key string, data []byte) error {
 		os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// createTemp creates a temporary file in dir, making dir first. It tries
+// again when dir goes away in between: DeletePrefix removes directories
+// it empties, which another writer may be about to fill.
+func createTemp(dir string) (f *os.File, err error) {
+	for range 5 {
+		if err = os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		if f, err = os.CreateTemp(dir, ".tmp-*"); !errors.Is(err, fs.ErrNotExist) {
+			return f, err
+		}
+	}
+	return nil, err
 }
 
 // linkSeq numbers the temporary names of FileDriver.Copy, so that copies
@@ -322,7 +334,8 @@ func (f *FileDriver) Delete(_ context.Context, keys []string) error {
 }
 
 // DeletePrefix removes every object under a prefix that names a
-// directory ("jobs/x/"), with the directory itself.
+// directory ("jobs/x/"), with the directory itself and the parents it
+// leaves empty, up to the root.
 func (f *FileDriver) DeletePrefix(ctx context.Context, prefix string) error {
 	if !strings.HasSuffix(prefix, "/") {
 		keys, err := f.List(ctx, prefix)
@@ -331,7 +344,14 @@ func (f *FileDriver) DeletePrefix(ctx context.Context, prefix string) error {
 		}
 		return f.Delete(ctx, keys)
 	}
-	return os.RemoveAll(f.path(prefix))
+	dir := f.path(prefix)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	// Remove fails on a directory that is not empty, which ends the walk.
+	for dir = filepath.Dir(dir); dir != f.root && strings.HasPrefix(dir, f.root) && os.Remove(dir) == nil; dir = filepath.Dir(dir) {
+	}
+	return nil
 }
 
 // List implements Driver.

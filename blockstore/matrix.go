@@ -27,7 +27,12 @@ type BigMatrix struct {
 }
 
 // Dir returns the key prefix of the matrix's tiles.
-func (m *BigMatrix) Dir() string { return m.Prefix + "/" + m.Name + "/" }
+func (m *BigMatrix) Dir() string {
+	if m.Prefix == "" {
+		return m.Name + "/"
+	}
+	return m.Prefix + "/" + m.Name + "/"
+}
 
 // Key returns the key of the tile with the given indices.
 func (m *BigMatrix) Key(idx []int32) string {

@@ -46,18 +46,29 @@ type Env struct {
 
 // An Input binds a BigMatrix parameter to data: a 2-D array to upload
 // (under the binding rule of blockstore.BigMatrix), or tiles already in
-// the store, such as another job's output. Tiles with the parameter's
-// layout that the program only reads are used in place; otherwise they
-// are assembled (with the selector Fixed) and re-tiled into the job.
+// a store, such as another job's output or a stored matrix. Tiles in the
+// job's store with the parameter's layout that the program only reads
+// are used in place; otherwise the tiles of the Rows×Cols array they
+// form (with the selector Fixed) are copied into the job, tile by tile,
+// and cut again where the layouts differ (blockstore.Retile).
 type Input struct {
 	Name  string
 	Array blas64.General
 	Tiles *blockstore.BigMatrix
 	Fixed []int32 // leading indices selecting Tiles' 2-D array; nil for the default
+	// Rows and Cols are the size of Tiles' array.
+	Rows, Cols int
+	// Store holds Tiles when it is not the job's store; they are then
+	// copied into the job.
+	Store *blockstore.Store
 	// Copy re-tiles even a matching layout: for tiles with gaps, which
-	// assemble as zeros but cannot be read in place.
+	// read as zeros but cannot be read in place.
 	Copy bool
 }
+
+// elsewhere says whether the input's tiles are in another store than the
+// job's.
+func (in Input) elsewhere(s *blockstore.Store) bool { return in.Store != nil && in.Store != s }
 
 // Spec is one job.
 type Spec struct {
@@ -250,7 +261,7 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 	}
 	start := opts.Clock.Now()
 	id := NewID()
-	j, cs, err := layout(id, spec)
+	j, cs, err := layout(id, spec, env.Tiles)
 	if err != nil {
 		return nil, err
 	}
@@ -286,12 +297,12 @@ func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error)
 
 // layout checks the spec, takes the plan's census and lays out the job's
 // matrices: an input whose grid no task writes is read in place.
-func layout(id string, spec Spec) (*manifest.Job, census, error) {
-	j, err := prepare(id, spec)
+func layout(id string, spec Spec, s *blockstore.Store) (*manifest.Job, census, error) {
+	j, err := prepare(id, spec, s)
 	if err != nil {
 		return nil, census{}, err
 	}
-	candidates, grids := aliasCandidates(j, spec)
+	candidates, grids := aliasCandidates(j, spec, s)
 	cs, err := countTasks(spec.Plan, grids)
 	if err != nil {
 		return nil, census{}, err
@@ -308,6 +319,12 @@ func layout(id string, spec Spec) (*manifest.Job, census, error) {
 		}
 	}
 	j.Priorities = cs.priority
+	for _, in := range spec.Inputs {
+		copied := !inPlace(in, spec.Plan.Program().Matrix(in.Name), spec.Block, s) && j.Matrices[spec.Plan.MatrixIndex(in.Name)].Alias == nil
+		if in.Tiles != nil && copied && (in.Rows <= 0 || in.Cols <= 0) {
+			return nil, census{}, fmt.Errorf("input %s: tiles to copy into the job need the size of their array (Input.Rows and Cols)", in.Name)
+		}
+	}
 	return j, cs, nil
 }
 
@@ -358,7 +375,7 @@ func (o *Options) defaults() {
 }
 
 // prepare checks the spec against the program and lays out the matrices.
-func prepare(id string, spec Spec) (*manifest.Job, error) {
+func prepare(id string, spec Spec, s *blockstore.Store) (*manifest.Job, error) {
 	prog := spec.Plan.Program()
 	if spec.Block <= 0 {
 		return nil, fmt.Errorf("the block size must be positive, got %d", spec.Block)
@@ -383,7 +400,7 @@ func prepare(id string, spec Spec) (*manifest.Job, error) {
 			return nil, fmt.Errorf("matrix %s is bound twice", in.Name)
 		}
 		bound[in.Name] = true
-		if inPlace(in, m, spec.Block) {
+		if inPlace(in, m, spec.Block, s) {
 			// Read in place: point the job's matrix at the existing tiles.
 			j.Matrices[spec.Plan.MatrixIndex(in.Name)].BigMatrix = *in.Tiles
 		}
@@ -408,21 +425,21 @@ func prepare(id string, spec Spec) (*manifest.Job, error) {
 
 // inPlace reports whether existing tiles can serve as a matrix as they
 // are: same layout, and no task writes into the matrix.
-func inPlace(in Input, m *lambdapack.Matrix, block int) bool {
-	return in.Tiles != nil && !in.Copy && in.Fixed == nil && in.Tiles.Arity == m.Arity && in.Tiles.Block == block && !m.Written
+func inPlace(in Input, m *lambdapack.Matrix, block int, s *blockstore.Store) bool {
+	return in.Tiles != nil && !in.Copy && !in.elsewhere(s) && in.Fixed == nil && in.Tiles.Arity == m.Arity && in.Tiles.Block == block && !m.Written
 }
 
 // aliasCandidates returns the inputs whose tiles could be read in place
 // by a matrix tasks write (a grid of a matrix with more than two
 // indices, as Cholesky's S[0, j, k]), and those grids. Each can be an
 // alias if no task writes into its grid and the matrix is not kept.
-func aliasCandidates(j *manifest.Job, spec Spec) ([]Input, []grid) {
+func aliasCandidates(j *manifest.Job, spec Spec, s *blockstore.Store) ([]Input, []grid) {
 	var ins []Input
 	var grids []grid
 	for _, in := range spec.Inputs {
 		i := spec.Plan.MatrixIndex(in.Name)
 		m := &j.Matrices[i].BigMatrix
-		if in.Tiles == nil || in.Copy || inPlace(in, spec.Plan.Program().Matrix(in.Name), spec.Block) ||
+		if in.Tiles == nil || in.Copy || in.elsewhere(s) || inPlace(in, spec.Plan.Program().Matrix(in.Name), spec.Block, s) ||
 			m.Arity <= 2 || slices.Contains(spec.Outputs, in.Name) || !blockstore.CanCopyTiles(in.Tiles, in.Fixed, m) {
 			continue
 		}
@@ -432,32 +449,33 @@ func aliasCandidates(j *manifest.Job, spec Spec) ([]Input, []grid) {
 	return ins, grids
 }
 
+// upload writes the inputs that are not read in place into the job's
+// matrices: arrays as tiles, tiles copied as they are stored where the
+// layouts match, else cut again; tile by tile, parallel at once.
 func upload(ctx context.Context, s *blockstore.Store, j *manifest.Job, spec Spec, parallel int) (int64, error) {
 	var total int64
 	prog := spec.Plan.Program()
 	for _, in := range spec.Inputs {
 		jm := &j.Matrices[spec.Plan.MatrixIndex(in.Name)]
-		if inPlace(in, prog.Matrix(in.Name), spec.Block) || jm.Alias != nil {
+		if inPlace(in, prog.Matrix(in.Name), spec.Block, s) || jm.Alias != nil {
 			continue
 		}
 		m := &jm.BigMatrix
-		if in.Tiles != nil && !in.Copy && blockstore.CanCopyTiles(in.Tiles, in.Fixed, m) {
-			// The tiles are already right: copy them as stored.
-			if _, err := blockstore.CopyTiles(ctx, s, in.Tiles, in.Fixed, m, parallel); err != nil {
+		if in.Tiles == nil {
+			_, n, err := blockstore.Upload(ctx, s, m, in.Array, parallel)
+			if err != nil {
 				return 0, err
 			}
+			total += n
 			continue
 		}
-		data := in.Array
-		if in.Tiles != nil {
-			var err error
-			if data, err = blockstore.Assemble(ctx, s, in.Tiles, in.Fixed, parallel); err != nil {
-				return 0, fmt.Errorf("re-tile %s: %w", in.Name, err)
-			}
+		src := &blockstore.Grid{Store: s, Matrix: in.Tiles, Fixed: in.Fixed, Rows: in.Rows, Cols: in.Cols}
+		if in.elsewhere(s) {
+			src.Store = in.Store
 		}
-		_, n, err := blockstore.Upload(ctx, s, m, data, parallel)
+		n, err := blockstore.Retile(ctx, src, &blockstore.Grid{Store: s, Matrix: m, Rows: in.Rows, Cols: in.Cols}, parallel)
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("input %s: %w", in.Name, err)
 		}
 		total += n
 	}

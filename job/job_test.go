@@ -360,7 +360,7 @@ def grow(S: BigMatrix, O: BigMatrix, N: int):
 		t.Fatal(err)
 	}
 	before := snapshotTiles(t, env, in.Dir())
-	res := runJob(t, env, Spec{Plan: p, Block: 4, Inputs: []Input{{Name: "S", Tiles: in}}, Outputs: []string{"O"}}, fast())
+	res := runJob(t, env, Spec{Plan: p, Block: 4, Inputs: []Input{{Name: "S", Tiles: in, Rows: 8, Cols: 8}}, Outputs: []string{"O"}}, fast())
 	if after := snapshotTiles(t, env, in.Dir()); !maps.EqualFunc(before, after, bytes.Equal) {
 		t.Errorf("the job wrote into its input's tiles: %d before, %d after", len(before), len(after))
 	}

@@ -28,7 +28,7 @@ func runCholesky(ctx context.Context, stdout, stderr io.Writer, opts *algFlags) 
 		if err != nil {
 			return err
 		}
-		a := s.in[0]
+		a := s.in[0].data
 		return s.finish(stdout, s.title(),
 			s.verifiedResidual("‖A − LLᵀ‖/(‖A‖·n·ε)", func() residual { return choleskyResidual(a, l.RawMatrix()) }),
 			s.compared(func() reference { return potrfReference(a) }))

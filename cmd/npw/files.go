@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
 )
@@ -25,6 +27,15 @@ type outputPath struct{ flag, path string }
 func checkOutputs(paths ...outputPath) error {
 	for _, p := range paths {
 		if p.path == "" {
+			continue
+		}
+		if isURL(p.path) {
+			// Reach the store now, rather than after the job.
+			s, _, err := blockstore.OpenURL(context.Background(), p.path, true)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.flag, err)
+			}
+			s.Close()
 			continue
 		}
 		if err := canWrite(p.path); err != nil {

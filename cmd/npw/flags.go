@@ -24,6 +24,7 @@ type engineFlags struct {
 	store, queue, state string
 	block               int
 	autoBlock           bool // --block auto: set block from the input (fitBlock)
+	blockSet            bool // --block was given
 	workers, pipeline   int
 	sf                  float64
 	coldStart, runtime  time.Duration
@@ -90,6 +91,7 @@ func (b *blockValue) String() string {
 }
 
 func (b *blockValue) Set(s string) error {
+	b.blockSet = true
 	if s == "auto" {
 		b.autoBlock, b.block = true, 0
 		return nil

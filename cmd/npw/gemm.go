@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	"gonum.org/v1/gonum/blas/blas64"
 )
 
 // gemmOptions are algFlags; A and B are generated m×k and k×n.
@@ -31,20 +30,20 @@ chains when C has too few tiles (G = engine.GemmChain).`,
 	return cmd
 }
 
-// inputs reads or generates A and B, which must be conformable.
-func (opts *gemmOptions) inputs() ([]blas64.General, error) {
+// inputs opens or generates A and B, which must be conformable.
+func (opts *gemmOptions) inputs(ctx context.Context) ([]*operand, error) {
 	if opts.a == "" && (opts.m <= 0 || opts.k <= 0 || opts.n <= 0) {
 		return nil, usagef("give A.npy and B.npy or sizes: --m M --k K --n N")
 	}
-	a, err := opts.input(opts.a, 0, opts.gaussian("m", "k"))
+	a, err := opts.input(ctx, opts.a, 0, opts.gaussian("m", "k"))
 	if err != nil {
 		return nil, err
 	}
-	b, err := opts.input(opts.b, 1, opts.gaussian("k", "n"))
-	if err == nil && a.Cols != b.Rows {
-		err = fmt.Errorf("gemm: A is %d×%d and B is %d×%d; A's columns must match B's rows", a.Rows, a.Cols, b.Rows, b.Cols)
+	b, err := opts.input(ctx, opts.b, 1, opts.gaussian("k", "n"))
+	if err == nil && a.cols != b.rows {
+		err = fmt.Errorf("gemm: A is %d×%d and B is %d×%d; A's columns must match B's rows", a.rows, a.cols, b.rows, b.cols)
 	}
-	return []blas64.General{a, b}, err
+	return []*operand{a, b}, err
 }
 
 func runGemm(ctx context.Context, stdout, stderr io.Writer, opts *gemmOptions) error {
@@ -53,8 +52,8 @@ func runGemm(ctx context.Context, stdout, stderr io.Writer, opts *gemmOptions) e
 		if err != nil {
 			return err
 		}
-		a, b := s.in[0], s.in[1]
-		return s.finish(stdout, fmt.Sprintf("gemm %d×%d · %d×%d, block %d", a.Rows, a.Cols, b.Rows, b.Cols, opts.engine.block),
+		a, b := s.in[0].data, s.in[1].data
+		return s.finish(stdout, fmt.Sprintf("gemm %d×%d · %d×%d, block %d", s.in[0].rows, s.in[0].cols, s.in[1].rows, s.in[1].cols, opts.engine.block),
 			s.verifiedResidual("‖C − AB‖/(‖A‖·‖B‖·k·ε)", func() residual { return gemmResidual(a, b, c.RawMatrix()) }))
 	})
 }

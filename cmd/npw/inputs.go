@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/blas/blas64"
 
+	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/blockstore"
 )
 
@@ -38,7 +41,7 @@ func (s *algFlags) flags() *algFlags { return s }
 // register adds the flags, with the size flags named in sizes ("mkn").
 func (s *algFlags) register(cmd *cobra.Command, sizes string) {
 	f := cmd.Flags()
-	f.StringVarP(&s.out, "output", "o", "", "write the result to `FILE.npy`")
+	f.StringVarP(&s.out, "output", "o", "", "write the result to `FILE.npy`, or store it at a URL (file:///dir/name, s3://bucket/prefix/name)")
 	f.Uint64Var(&s.seed, "seed", 1, "seed of generated inputs")
 	f.BoolVar(&s.verify, "verify", false, "print the scaled residual of the result")
 	for _, c := range sizes {
@@ -80,47 +83,67 @@ func (s *algFlags) check() error {
 	return checkOutputs(append(paths, s.engine.outputs()...)...)
 }
 
-// input reads the .npy file at path, or generates the matrix when path is
-// empty; i tells the generated inputs of one command apart.
-func (s *algFlags) input(path string, i int, generate func(*rand.Rand) (blas64.General, error)) (blas64.General, error) {
-	if path != "" {
-		return readMatrix(path, false)
+// An operand is an input of an algorithm command: a .npy file, streamed
+// into the store tile by tile; a stored matrix's URL, used where it is;
+// or a matrix generated here. Its values are read into memory only for
+// --verify and --compare (loadValues).
+type operand struct {
+	rows, cols int
+	path, url  string
+	block      int            // a stored matrix's block size
+	data       blas64.General // generated, or loaded
+	loaded     bool
+}
+
+// isURL says whether an argument names a stored matrix rather than a file.
+func isURL(s string) bool { return strings.Contains(s, "://") }
+
+// input opens the .npy file or stored matrix at path for its size, or
+// generates the matrix when path is empty; i tells the generated inputs
+// of one command apart.
+func (s *algFlags) input(ctx context.Context, path string, i int, generate func(*rand.Rand) (blas64.General, error)) (*operand, error) {
+	switch {
+	case path == "":
+		g, err := generate(rand.New(rand.NewPCG(s.seed, uint64(i))))
+		return &operand{rows: g.Rows, cols: g.Cols, data: g, loaded: true}, err
+	case isURL(path):
+		meta, err := engine.Stat(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		return &operand{rows: meta.Shape[0], cols: meta.Shape[1], url: path, block: meta.Block}, nil
 	}
-	return generate(rand.New(rand.NewPCG(s.seed, uint64(i))))
+	r, err := blockstore.OpenNPY(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return &operand{rows: r.Rows, cols: r.Cols, path: path}, nil
 }
 
 // matrixA returns a load of one input, A: read from its file or made by
 // generate.
-func (s *algFlags) matrixA(generate func(*rand.Rand) (blas64.General, error)) func() ([]blas64.General, error) {
-	return func() ([]blas64.General, error) {
-		a, err := s.input(s.a, 0, generate)
-		return []blas64.General{a}, err
+func (s *algFlags) matrixA(generate func(*rand.Rand) (blas64.General, error)) loadFunc {
+	return func(ctx context.Context) ([]*operand, error) {
+		a, err := s.input(ctx, s.a, 0, generate)
+		return []*operand{a}, err
 	}
 }
+
+// A loadFunc opens or generates the inputs of an algorithm command and
+// checks their sizes.
+type loadFunc func(context.Context) ([]*operand, error)
 
 // squareA is matrixA for a square A; notSquare formats the error for
 // another shape from A's rows and columns.
-func (s *algFlags) squareA(generate func(*rand.Rand) (blas64.General, error), notSquare string) func() ([]blas64.General, error) {
-	return func() ([]blas64.General, error) {
-		a, err := s.input(s.a, 0, generate)
-		if err == nil && a.Rows != a.Cols {
-			err = fmt.Errorf(notSquare, a.Rows, a.Cols)
+func (s *algFlags) squareA(generate func(*rand.Rand) (blas64.General, error), notSquare string) loadFunc {
+	return func(ctx context.Context) ([]*operand, error) {
+		a, err := s.input(ctx, s.a, 0, generate)
+		if err == nil && a.rows != a.cols {
+			err = fmt.Errorf(notSquare, a.rows, a.cols)
 		}
-		return []blas64.General{a}, err
+		return []*operand{a}, err
 	}
-}
-
-// readMatrix reads a 2-D .npy file, or with vector also a 1-D one as a
-// column.
-func readMatrix(path string, vector bool) (blas64.General, error) {
-	arr, err := blockstore.ReadNPYFile(path)
-	if err != nil {
-		return blas64.General{}, err
-	}
-	if len(arr.Shape) != 2 && !(vector && len(arr.Shape) == 1) {
-		return blas64.General{}, fmt.Errorf("%s is a %d-dimensional array; a matrix needs 2", path, len(arr.Shape))
-	}
-	return arr.Matrix(), nil
 }
 
 // gaussian returns a generator of a Gaussian rows×cols matrix whose

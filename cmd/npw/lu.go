@@ -52,7 +52,7 @@ func runLU(ctx context.Context, stdout, stderr io.Writer, opts *luOptions) error
 		if err != nil {
 			return err
 		}
-		a := s.in[0]
+		a := s.in[0].data
 		return s.finish(stdout, s.title(),
 			s.compared(func() reference { return getrfReference(a) }),
 			s.verified(func(w io.Writer) error {

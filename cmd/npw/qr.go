@@ -52,7 +52,7 @@ func runQR(ctx context.Context, stdout, stderr io.Writer, opts *qrOptions) error
 		if err != nil {
 			return err
 		}
-		a := s.in[0]
+		a := s.in[0].data
 		return s.finish(stdout, s.title(),
 			s.compared(func() reference { return qrReference(a, formQ) }),
 			s.verified(func(w io.Writer) error {

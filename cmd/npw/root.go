@@ -93,7 +93,8 @@ program (` + strings.Join(lp.Shipped(), ", ") + `).`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newCheckCmd(), newBenchCmd(), newDagCmd(), newProgramsCmd(), newRunCmd(), newCholeskyCmd(), newGemmCmd(), newTsqrCmd(),
-		newQRCmd(), newSVDCmd(), newSolveCmd(), newLUCmd(), newWorkerCmd(), newDeployCmd())
+		newQRCmd(), newSVDCmd(), newSolveCmd(), newLUCmd(), newWorkerCmd(), newDeployCmd(),
+		newPutCmd(), newGetCmd(), newLsCmd(), newRmCmd())
 	return root
 }
 

@@ -35,12 +35,17 @@ Its scalar parameters take int and float values (N=8 alpha=0.5).
 --in NAME=FILE.npy binds a 2-D array to a matrix: tiled B×B for a matrix
 with two indices, in row blocks of B rows for one index, and into the
 tiles whose leading indices are 0 for more (so S[0, j, k] of the shipped
-Cholesky is the input).
+Cholesky is the input). The file is streamed into the store tile by
+tile. --in NAME=URL binds a stored matrix (npw put, or another job's
+--out NAME=URL): inside the --store, and in tiles of the program's
+layout, it is read where it is; otherwise it is copied into the job.
 
---out NAME=FILE.npy assembles the matrix's 2-D grid of tiles (with the
-leading indices 0 for more than two indices); --out 'NAME[i,j]=FILE.npy'
-writes one tile; --out 'NAME[i]=FILE.npy' the grid NAME[i, ·, ·]. Tiles
-that were never written assemble as zeros.
+--out NAME=FILE.npy writes the matrix's 2-D grid of tiles (with the
+leading indices 0 for more than two indices) tile by tile into the file;
+--out 'NAME[i,j]=FILE.npy' writes one tile; --out 'NAME[i]=FILE.npy' the
+grid NAME[i, ·, ·]. Tiles that were never written are zeros. --out
+NAME=URL stores the grid at the URL instead, without passing through
+this process when the URL is inside the --store.
 
 Services default to memory and goroutine workers in this process.`,
 		Example: `  npw run cholesky N=4 --in S=a.npy --out O=l.npy --block 1024
@@ -55,8 +60,8 @@ Services default to memory and goroutine workers in this process.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&opts.ins, "in", nil, "bind a matrix to a .npy file: `NAME=FILE.npy` (repeatable)")
-	f.StringArrayVar(&opts.outs, "out", nil, "write an output: `NAME[IDX,...]=FILE.npy` (repeatable)")
+	f.StringArrayVar(&opts.ins, "in", nil, "bind a matrix to a .npy file or a stored matrix: `NAME=FILE.npy|URL` (repeatable)")
+	f.StringArrayVar(&opts.outs, "out", nil, "write an output to a .npy file or store it at a URL: `NAME[IDX,...]=FILE.npy|URL` (repeatable)")
 	opts.engine.register(f, 1024)
 	return cmd
 }
@@ -158,7 +163,12 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, opts *runOptions) err
 	defer s.close()
 	inputs := map[string]*engine.Matrix{}
 	for _, in := range ins {
-		if inputs[in.name], err = s.uploadNPY(in.name, in.file); err != nil {
+		if isURL(in.file) {
+			inputs[in.name], err = s.eng.OpenMatrix(ctx, in.file)
+		} else {
+			inputs[in.name], err = s.uploadNPY(in.name, in.file)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -40,49 +40,116 @@ func (e *engineFlags) session(ctx context.Context, stderr io.Writer) (*session, 
 }
 
 // An algSession is the session of an algorithm command, with the
-// command's inputs, as loaded and as uploaded (A, B), and npw's time: the
-// wall time of the Engine calls timed, which --compare sets against the
-// reference's.
+// command's inputs, as opened and as in the store (A, B), and npw's time:
+// the wall time of the Engine calls timed, which --compare sets against
+// the reference's.
 type algSession struct {
 	*session
 	flags   *algFlags
 	alg     string
-	in      []blas64.General
+	in      []*operand
 	up      []*engine.Matrix
 	elapsed time.Duration
 }
 
 // run takes the steps every algorithm command, alg, takes around its
-// own, body: it checks the flags and the files to write, reads or
-// generates the inputs with load, fits --block auto to them, opens a
-// session, uploads the inputs as A, B, ..., runs body and closes the
-// session.
-func (f *algFlags) run(ctx context.Context, stderr io.Writer, alg string, load func() ([]blas64.General, error), body func(s *algSession) error) error {
+// own, body: it checks the flags and the files to write, opens or
+// generates the inputs with load, fits the block to them (a stored
+// input's own, unless --block says otherwise), opens a session, puts the
+// inputs in the store as A, B, ..., reads their values when --verify or
+// --compare needs them, runs body and closes the session.
+func (f *algFlags) run(ctx context.Context, stderr io.Writer, alg string, load loadFunc, body func(s *algSession) error) error {
 	if err := f.check(); err != nil {
 		return err
 	}
-	in, err := load()
+	in, err := load(ctx)
 	if err != nil {
 		return err
 	}
-	rows, cols := in[0].Rows, in[0].Cols
+	rows, cols := in[0].rows, in[0].cols
 	if alg == "gemm" { // the tiles of A, B and C: fit all three sizes
-		rows, cols = max(in[0].Rows, in[0].Cols), max(in[1].Rows, in[1].Cols)
+		rows, cols = max(in[0].rows, in[0].cols), max(in[1].rows, in[1].cols)
 	}
 	f.engine.fitBlock(alg, rows, cols)
+	if in[0].url != "" && !f.engine.blockSet {
+		f.engine.block = in[0].block
+	}
 	s, err := f.engine.session(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	up, err := s.uploadAll(in)
-	if err != nil {
+	as := &algSession{session: s, flags: f, alg: alg, in: in}
+	if as.up, err = s.put(in); err != nil {
 		return err
 	}
-	return body(&algSession{session: s, flags: f, alg: alg, in: in, up: up})
+	if f.verify || f.compare {
+		if err := as.loadValues(); err != nil {
+			return err
+		}
+	}
+	return body(as)
 }
 
-// uploadAll uploads an algorithm's inputs as A, B, ....
+// put puts an algorithm's inputs in the store as A, B, ...: files
+// streamed, generated matrices uploaded, stored matrices opened where
+// they are (and copied in tiles of the flags' block when theirs differs).
+func (s *session) put(in []*operand) ([]*engine.Matrix, error) {
+	up := make([]*engine.Matrix, len(in))
+	for i, o := range in {
+		name := string(rune('A' + i))
+		var err error
+		switch {
+		case o.url != "":
+			up[i], err = s.open(name, o.url)
+		case o.path != "":
+			up[i], err = s.uploadNPY(name, o.path)
+		default:
+			up[i], err = s.upload(name, o.data)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return up, nil
+}
+
+// open opens a stored matrix, in tiles of the flags' block size: copied
+// into the engine's own matrix when its own block differs.
+func (s *session) open(name, url string) (*engine.Matrix, error) {
+	m, err := s.eng.OpenMatrix(s.ctx, url)
+	if err != nil || m.Block == s.flags.block {
+		return m, err
+	}
+	return s.track(m.Reblock(s.ctx, name, s.flags.block))
+}
+
+// loadValues reads the inputs' values into memory, for --verify and
+// --compare: a file as it is, a stored matrix from the store.
+func (s *algSession) loadValues() error {
+	for i, o := range s.in {
+		if o.loaded {
+			continue
+		}
+		if o.path != "" {
+			arr, err := blockstore.ReadNPYFile(o.path)
+			if err != nil {
+				return err
+			}
+			o.data = arr.Matrix()
+		} else {
+			d, err := s.up[i].Dense(s.ctx)
+			if err != nil {
+				return err
+			}
+			o.data = d.RawMatrix()
+		}
+		o.loaded = true
+	}
+	return nil
+}
+
+// uploadAll uploads matrices as A, B, ....
 func (s *session) uploadAll(in []blas64.General) ([]*engine.Matrix, error) {
 	up := make([]*engine.Matrix, len(in))
 	for i, a := range in {
@@ -126,7 +193,7 @@ func (s *algSession) computeAB(name string, call func(ctx context.Context, a, b 
 // title is the usual title of the summary: the algorithm, A's size and
 // the block.
 func (s *algSession) title() string {
-	return fmt.Sprintf("%s %d×%d, block %d", s.alg, s.in[0].Rows, s.in[0].Cols, s.flags.engine.block)
+	return fmt.Sprintf("%s %d×%d, block %d", s.alg, s.in[0].rows, s.in[0].cols, s.flags.engine.block)
 }
 
 // finish writes the session's files and prints its summary under title,
@@ -195,29 +262,32 @@ func (s *session) track(m *engine.Matrix, err error) (*engine.Matrix, error) {
 	return m, nil
 }
 
-// result assembles m when it is to be written to path or checked, and
-// writes it to path, if given.
-func (s *session) result(m *engine.Matrix, path, name string, check bool) (*mat.Dense, error) {
-	if path == "" && !check {
-		return nil, nil
-	}
-	d, err := m.Dense(s.ctx)
-	if err != nil {
+// result writes m to out — a .npy file, streamed tile by tile, or a URL
+// where it is stored — if out is given, noting it as name, and reads it
+// into memory when check says it is to be checked.
+func (s *session) result(m *engine.Matrix, out, name string, check bool) (*mat.Dense, error) {
+	if err := s.write(m, out, name); err != nil || !check {
 		return nil, err
 	}
-	return d, s.write(path, name, d)
+	return m.Dense(s.ctx)
 }
 
-// write writes a result to path, if given, and notes it for the summary.
-func (s *session) write(path, name string, d *mat.Dense) error {
-	if path == "" {
+// write writes m to out, if given, and notes it for the summary.
+func (s *session) write(m *engine.Matrix, out, name string) error {
+	switch {
+	case out == "":
+		return nil
+	case isURL(out):
+		if _, err := m.Save(s.ctx, out); err != nil {
+			return err
+		}
+		s.note("%s → %s (%d×%d, block %d, stored)", name, out, m.Rows, m.Cols, m.Block)
 		return nil
 	}
-	if err := blockstore.WriteMatrixFile(path, d.RawMatrix()); err != nil {
+	if err := m.WriteNPYFile(s.ctx, out); err != nil {
 		return err
 	}
-	r, c := d.Dims()
-	s.note("%s → %s (%d×%d)", name, path, r, c)
+	s.note("%s → %s (%d×%d)", name, out, m.Rows, m.Cols)
 	return nil
 }
 
@@ -278,13 +348,12 @@ func (s *session) writeOutput(res *job.Result, o outSpec) error {
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", o.name, err)
 	}
-	d, err := m.Dense(s.ctx)
-	if err != nil {
-		return fmt.Errorf("--out %s: %w", o.name, err)
-	}
 	sel := o.name
 	if o.fixed != nil {
 		sel += fmt.Sprint(o.fixed)
 	}
-	return s.write(o.file, sel, d)
+	if err := s.write(m, o.file, sel); err != nil {
+		return fmt.Errorf("--out %s: %w", o.name, err)
+	}
+	return nil
 }

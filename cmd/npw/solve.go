@@ -42,9 +42,9 @@ backward error ‖AX − B‖/(‖A‖·‖X‖·n·ε), or for least squares
 	return cmd
 }
 
-// inputs reads or generates A and B and checks that they make a system
-// npw solves.
-func (opts *solveOptions) inputs() ([]blas64.General, error) {
+// inputs opens or generates A and B (a 1-D B is one column) and checks
+// that they make a system npw solves.
+func (opts *solveOptions) inputs(ctx context.Context) ([]*operand, error) {
 	rows := opts.m
 	if rows == 0 {
 		rows = opts.n
@@ -52,7 +52,7 @@ func (opts *solveOptions) inputs() ([]blas64.General, error) {
 	if opts.a == "" && (opts.n <= 0 || opts.nrhs <= 0) {
 		return nil, usagef("give A.npy and B.npy or sizes: --n N --nrhs K (and --m M for least squares)")
 	}
-	a, err := opts.input(opts.a, 0, func(rng *rand.Rand) (blas64.General, error) {
+	a, err := opts.input(ctx, opts.a, 0, func(rng *rand.Rand) (blas64.General, error) {
 		if opts.spd {
 			return randomSPD(rng, opts.n), nil
 		}
@@ -61,41 +61,36 @@ func (opts *solveOptions) inputs() ([]blas64.General, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b blas64.General
-	if opts.b != "" {
-		b, err = readMatrix(opts.b, true)
-	} else {
-		b, err = opts.input("", 1, func(rng *rand.Rand) (blas64.General, error) { return randomGaussian(rng, rows, opts.nrhs), nil })
-	}
+	b, err := opts.input(ctx, opts.b, 1, func(rng *rand.Rand) (blas64.General, error) { return randomGaussian(rng, rows, opts.nrhs), nil })
 	if err != nil {
 		return nil, err
 	}
 	switch {
-	case b.Rows != a.Rows:
-		return nil, fmt.Errorf("solve: B has %d rows, A has %d", b.Rows, a.Rows)
-	case a.Rows < a.Cols:
-		return nil, fmt.Errorf("solve: A is %d×%d, with more columns than rows; the system is underdetermined", a.Rows, a.Cols)
-	case opts.spd && a.Rows != a.Cols:
-		return nil, fmt.Errorf("solve: --spd needs a square A, got %d×%d", a.Rows, a.Cols)
+	case b.rows != a.rows:
+		return nil, fmt.Errorf("solve: B has %d rows, A has %d", b.rows, a.rows)
+	case a.rows < a.cols:
+		return nil, fmt.Errorf("solve: A is %d×%d, with more columns than rows; the system is underdetermined", a.rows, a.cols)
+	case opts.spd && a.rows != a.cols:
+		return nil, fmt.Errorf("solve: --spd needs a square A, got %d×%d", a.rows, a.cols)
 	}
-	return []blas64.General{a, b}, nil
+	return []*operand{a, b}, nil
 }
 
 func runSolve(ctx context.Context, stdout, stderr io.Writer, opts *solveOptions) error {
 	return opts.run(ctx, stderr, "solve", opts.inputs, func(s *algSession) error {
-		a, b := s.in[0], s.in[1]
+		a, b := s.in[0].data, s.in[1].data
 		method, solve := "LU with tournament pivoting", s.eng.Solve
 		switch {
 		case opts.spd:
 			method, solve = "Cholesky", s.eng.SolveSPD
-		case a.Rows > a.Cols:
+		case s.in[0].rows > s.in[0].cols:
 			method, solve = "least squares through QR", s.eng.LeastSquares
 		}
 		x, err := s.computeAB("X", solve)
 		if err != nil {
 			return err
 		}
-		return s.finish(stdout, fmt.Sprintf("solve %d×%d with %d right-hand sides, %s, block %d", a.Rows, a.Cols, b.Cols, method, opts.engine.block),
+		return s.finish(stdout, fmt.Sprintf("solve %d×%d with %d right-hand sides, %s, block %d", s.in[0].rows, s.in[0].cols, s.in[1].cols, method, opts.engine.block),
 			s.compared(func() reference { return solveReference(a, b, opts.spd) }),
 			s.verified(func(w io.Writer) error {
 				if a.Rows == a.Cols {

@@ -33,7 +33,7 @@ func runSVD(ctx context.Context, stdout, stderr io.Writer, opts *algFlags) error
 		if err != nil {
 			return err
 		}
-		a := s.in[0]
+		a := s.in[0].data
 		return s.finish(stdout, s.title(),
 			func(w io.Writer) error { printLastStep(w, s, sv); return nil },
 			s.compared(func() reference { return svdReference(a) }),

@@ -26,8 +26,8 @@ func runTsqr(ctx context.Context, stdout, stderr io.Writer, opts *algFlags) erro
 		if err != nil {
 			return err
 		}
-		a := s.in[0]
-		return s.finish(stdout, fmt.Sprintf("tsqr %d×%d, row blocks of %d", a.Rows, a.Cols, opts.engine.block),
+		a := s.in[0].data
+		return s.finish(stdout, fmt.Sprintf("tsqr %d×%d, row blocks of %d", s.in[0].rows, s.in[0].cols, opts.engine.block),
 			s.verifiedResidual("‖RᵀR − AᵀA‖/(‖A‖²·m·ε)", func() residual { return tsqrResidual(a, r.RawMatrix()) }))
 	})
 }

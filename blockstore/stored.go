@@ -1,0 +1,308 @@
+package blockstore
+
+// A stored matrix is a 2-D float64 array kept at a URL, the way Zarr
+// keeps an array: a small manifest, matrix.json, beside B×B tiles named
+// i_j.npy. A tile that was never written is zeros (a triangular factor
+// keeps only its triangle). The manifest is written last, so a matrix
+// whose upload stopped half way has none and is no matrix.
+//
+// URLs name a store and a key in it: file:///dir/A is the key A of the
+// store file:///dir, s3://bucket/prefix/A?endpoint=... the key A of
+// s3://bucket/prefix?endpoint=..., and mem://name/path/A the key path/A
+// of the memory store mem://name. A matrix under an engine's store is
+// also a key of that store (Within), which is how jobs read it in place.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"slices"
+	"strings"
+)
+
+// MetaName is the name of a stored matrix's manifest, beside its tiles.
+const MetaName = "matrix.json"
+
+// metaFormat names the manifest's format, so that a stray JSON file is
+// not taken for one.
+const metaFormat = "npw-matrix"
+
+// Meta is a stored matrix's manifest.
+type Meta struct {
+	Format  string `json:"format"`  // "npw-matrix"
+	Version int    `json:"version"` // 1
+	Shape   [2]int `json:"shape"`   // rows, columns
+	Block   int    `json:"block"`   // tiles are Block×Block, smaller at the edges
+	DType   string `json:"dtype"`   // "<f8"
+	Order   string `json:"order"`   // "C": each tile's elements row by row
+	Tiles   string `json:"tiles"`   // "{i}_{j}.npy"
+}
+
+// NewMeta returns the manifest of a rows×cols matrix of block×block tiles.
+func NewMeta(rows, cols, block int) Meta {
+	return Meta{Format: metaFormat, Version: 1, Shape: [2]int{rows, cols}, Block: block, DType: "<f8", Order: "C", Tiles: "{i}_{j}.npy"}
+}
+
+// Check refuses a manifest npw cannot read.
+func (m Meta) Check() error {
+	switch {
+	case m.Format != metaFormat:
+		return fmt.Errorf("format %q is not %q", m.Format, metaFormat)
+	case m.Version != 1:
+		return fmt.Errorf("version %d: this npw reads version 1", m.Version)
+	case m.Shape[0] <= 0 || m.Shape[1] <= 0:
+		return fmt.Errorf("shape [%d, %d]: a matrix needs positive sizes", m.Shape[0], m.Shape[1])
+	case m.Block <= 0:
+		return fmt.Errorf("block %d must be positive", m.Block)
+	case m.DType != "<f8":
+		return fmt.Errorf("dtype %q: npw stores <f8", m.DType)
+	case m.Order != "C":
+		return fmt.Errorf("order %q: npw stores C-order tiles", m.Order)
+	case m.Tiles != "{i}_{j}.npy":
+		return fmt.Errorf("tiles %q: npw names tiles {i}_{j}.npy", m.Tiles)
+	}
+	return nil
+}
+
+// Bytes is the size of the matrix's values.
+func (m Meta) Bytes() int64 { return 8 * int64(m.Shape[0]) * int64(m.Shape[1]) }
+
+// A Stored is a matrix stored at a URL: its manifest, and its tiles as a
+// grid of a store.
+type Stored struct {
+	URL string
+	At  string // the matrix's key in Store
+	Meta
+	Grid
+	// Missing counts the tiles of the grid never written (zeros), as
+	// OpenStored found them.
+	Missing int
+}
+
+// KeyMatrix returns the BigMatrix whose tiles are key/i_j.npy.
+func KeyMatrix(key string, block int) *BigMatrix {
+	dir, name := path.Split(key)
+	return &BigMatrix{Prefix: strings.TrimSuffix(dir, "/"), Name: name, Arity: 2, Block: block}
+}
+
+// SplitURL returns the store a matrix URL names and the matrix's key in
+// it: the parent of its path for file:// and s3://, and the path for
+// mem:// (whose stores are named by host).
+func SplitURL(rawurl string) (store, key string, err error) {
+	u, err := url.Parse(rawurl)
+	if err != nil {
+		return "", "", fmt.Errorf("matrix URL %q: %w", rawurl, err)
+	}
+	p := strings.Trim(u.Path, "/")
+	if u.Scheme == "" || p == "" || hasDotDot(p) || u.Scheme == "s3" && u.Host == "" {
+		return "", "", fmt.Errorf("matrix URL %q: want file:///dir/name, s3://bucket/prefix/name or mem://store/name", rawurl)
+	}
+	if u.Scheme == "mem" {
+		u.Path = ""
+		return u.String(), p, nil
+	}
+	dir, name := path.Split(p)
+	u.Path = "/" + strings.TrimSuffix(dir, "/")
+	if u.Path == "/" && u.Scheme != "file" {
+		u.Path = ""
+	}
+	return u.String(), name, nil
+}
+
+// JoinURL returns the URL of the object at key in the store at storeURL
+// (SplitURL's inverse).
+func JoinURL(storeURL, key string) string {
+	u, err := url.Parse(storeURL)
+	if err != nil {
+		return storeURL + "/" + key
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + key
+	return u.String()
+}
+
+// Within returns the key of the object a URL names in the store at
+// storeURL, if the URL is inside that store: same scheme, host and query,
+// and a path below the store's.
+func Within(storeURL, rawurl string) (string, bool) {
+	s, err1 := url.Parse(storeURL)
+	u, err2 := url.Parse(rawurl)
+	if err1 != nil || err2 != nil || s.Scheme != u.Scheme || s.Host != u.Host || s.RawQuery != u.RawQuery || s.User.String() != u.User.String() {
+		return "", false
+	}
+	base := strings.Trim(s.Path, "/")
+	key := strings.Trim(u.Path, "/")
+	if base != "" {
+		var ok bool
+		if key, ok = strings.CutPrefix(key, base+"/"); !ok {
+			return "", false
+		}
+	}
+	return key, key != "" && !hasDotDot(key)
+}
+
+// OpenURL opens the store that holds the matrix at a URL and returns the
+// matrix's key in it. For reading (create false), a file:// directory
+// that does not exist is an error, not made.
+func OpenURL(ctx context.Context, rawurl string, create bool) (*Store, string, error) {
+	storeURL, key, err := SplitURL(rawurl)
+	if err != nil {
+		return nil, "", err
+	}
+	if u, _ := url.Parse(storeURL); !create && u.Scheme == "file" {
+		if _, err := os.Stat(u.Path); errors.Is(err, fs.ErrNotExist) {
+			return nil, "", fmt.Errorf("%s: no such matrix (no directory %s)", rawurl, u.Path)
+		}
+	}
+	s, err := Open(ctx, storeURL)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, key, nil
+}
+
+// OpenStored reads and checks the manifest of the matrix at key in s,
+// and checks its tiles against it: no tile outside the grid, and the
+// tiles of the last row and column of the right shapes.
+func OpenStored(ctx context.Context, s *Store, key, rawurl string) (*Stored, error) {
+	data, err := s.Get(ctx, key+"/"+MetaName)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%s: no such matrix (no %s)", rawurl, MetaName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rawurl, err)
+	}
+	var meta Meta
+	if err := json.Unmarshal(data, &meta); err != nil {
+		return nil, fmt.Errorf("%s: corrupt %s: %w", rawurl, MetaName, err)
+	}
+	if err := meta.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", rawurl, MetaName, err)
+	}
+	st := &Stored{URL: rawurl, At: key, Meta: meta, Grid: Grid{Store: s, Matrix: KeyMatrix(key, meta.Block), Rows: meta.Shape[0], Cols: meta.Shape[1], Sparse: true}}
+	if err := st.checkTiles(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", rawurl, err)
+	}
+	return st, nil
+}
+
+// checkTiles checks the stored tiles against the manifest.
+func (st *Stored) checkTiles(ctx context.Context) error {
+	keys, err := st.Store.List(ctx, st.Matrix.Dir())
+	if err != nil {
+		return err
+	}
+	ti, tj := st.TileGrid()
+	lastRow, lastCol := -1, -1 // a written tile in the last tile row and column
+	st.Missing = ti * tj
+	for _, k := range keys {
+		idx, ok := st.Matrix.ParseKey(k)
+		if !ok {
+			continue
+		}
+		st.Missing--
+		i, j := int(idx[0]), int(idx[1])
+		if i < 0 || j < 0 || i >= ti || j >= tj {
+			return fmt.Errorf("%s says %d×%d in blocks of %d (%d×%d tiles), but tile %d_%d is stored", MetaName, st.Rows, st.Cols, st.Block, ti, tj, i, j)
+		}
+		if i == ti-1 {
+			lastRow = j
+		}
+		if j == tj-1 {
+			lastCol = i
+		}
+	}
+	for _, ij := range [][2]int{{ti - 1, lastRow}, {lastCol, tj - 1}} {
+		if ij[0] >= 0 && ij[1] >= 0 {
+			if _, _, err := st.ReadTile(ctx, ij[0], ij[1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SaveMeta writes a matrix's manifest: the last step of storing it.
+func SaveMeta(ctx context.Context, s *Store, key string, meta Meta) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "<f8", as NumPy writes it
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(meta); err != nil {
+		return err
+	}
+	return s.Put(ctx, key+"/"+MetaName, buf.Bytes())
+}
+
+// Create prepares key in s for a new rows×cols matrix of block×block
+// tiles: whatever was stored there is removed first, so that no tile of
+// an older matrix outlives it. Write its tiles to the returned Stored's
+// grid, then SaveMeta.
+func Create(ctx context.Context, s *Store, key, rawurl string, rows, cols, block int) (*Stored, error) {
+	if rows <= 0 || cols <= 0 || block <= 0 {
+		return nil, fmt.Errorf("%s: a %d×%d matrix of block %d cannot be stored", rawurl, rows, cols, block)
+	}
+	if err := s.DeletePrefix(ctx, key+"/"); err != nil {
+		return nil, err
+	}
+	meta := NewMeta(rows, cols, block)
+	return &Stored{URL: rawurl, At: key, Meta: meta, Grid: Grid{Store: s, Matrix: KeyMatrix(key, block), Rows: rows, Cols: cols, Sparse: true}}, nil
+}
+
+// Remove deletes the matrix at key in s, manifest first, so that a
+// removal that stops half way leaves no matrix with missing tiles. A key
+// that holds no matrix is an error.
+func Remove(ctx context.Context, s *Store, key, rawurl string) error {
+	if _, err := s.Get(ctx, key+"/"+MetaName); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("%s: no such matrix", rawurl)
+		}
+		return err
+	}
+	if err := s.Delete(ctx, key+"/"+MetaName); err != nil {
+		return err
+	}
+	return s.DeletePrefix(ctx, key+"/")
+}
+
+// A Listing is one matrix List found.
+type Listing struct {
+	Key  string
+	Meta Meta
+	Err  error // a manifest that cannot be read
+}
+
+// List returns the matrices stored under prefix (a key or ""), by key.
+func List(ctx context.Context, s *Store, prefix string) ([]Listing, error) {
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	keys, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []Listing
+	for _, k := range keys {
+		key, ok := strings.CutSuffix(k, "/"+MetaName)
+		if !ok {
+			continue
+		}
+		l := Listing{Key: key}
+		data, err := s.Get(ctx, k)
+		if err == nil {
+			err = json.Unmarshal(data, &l.Meta)
+		}
+		if err == nil {
+			err = l.Meta.Check()
+		}
+		l.Err = err
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b Listing) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}

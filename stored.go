@@ -1,0 +1,256 @@
+package npw
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/npw-dev/npw/blockstore"
+)
+
+// Stored matrices live at URLs (file:///dir/A, s3://bucket/prefix/A,
+// mem://name/A): a manifest, matrix.json, beside B×B .npy tiles (see
+// blockstore's stored matrices). They outlive engines and jobs, feed
+// jobs without passing through this process, and take jobs' results.
+// Nothing here holds more than a few tiles of a matrix at once.
+
+// locate returns the store that holds the matrix at rawurl and its key
+// there: the engine's own store when the URL is inside it, so that jobs
+// read its tiles in place, else that URL's store, opened once.
+func (e *Engine) locate(ctx context.Context, rawurl string, create bool) (*blockstore.Store, string, error) {
+	if key, ok := blockstore.Within(e.opts.Store, rawurl); ok {
+		return e.tiles, key, nil
+	}
+	storeURL, key, err := blockstore.SplitURL(rawurl)
+	if err != nil {
+		return nil, "", err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s := e.stores[storeURL]; s != nil {
+		return s, key, nil
+	}
+	s, key, err := blockstore.OpenURL(ctx, rawurl, create)
+	if err != nil {
+		return nil, "", err
+	}
+	e.stores[storeURL] = s
+	return s, key, nil
+}
+
+// OpenMatrix opens the matrix stored at a URL, checking its manifest and
+// its tiles' names and edge shapes. Jobs read it where it is when it is
+// inside the engine's store and its tiles fit the job; otherwise they
+// copy it into the job, tile by tile.
+func (e *Engine) OpenMatrix(ctx context.Context, rawurl string) (*Matrix, error) {
+	if err := e.use("open " + rawurl); err != nil {
+		return nil, err
+	}
+	s, key, err := e.locate(ctx, rawurl, false)
+	if err != nil {
+		return nil, err
+	}
+	st, err := blockstore.OpenStored(ctx, s, key, rawurl)
+	if err != nil {
+		return nil, err
+	}
+	return &Matrix{Rows: st.Rows, Cols: st.Cols, Block: st.Block, eng: e, store: s, tiles: st.Matrix, gaps: st.Missing > 0, url: rawurl}, nil
+}
+
+// Save stores the matrix at a URL, replacing what was there, and returns
+// it opened there. Its tiles are copied by the store itself when the URL
+// is in the matrix's store (a hard link for files, a server-side copy on
+// S3), and else stream through this process a few at a time. A save
+// that fails leaves nothing at the URL.
+func (m *Matrix) Save(ctx context.Context, rawurl string) (*Matrix, error) {
+	if m == nil {
+		return nil, errors.New("save: the matrix is nil")
+	}
+	if err := m.eng.use("save "+rawurl, m); err != nil {
+		return nil, err
+	}
+	s, key, err := m.eng.locate(ctx, rawurl, true)
+	if err != nil {
+		return nil, err
+	}
+	if s == m.store && key+"/" == m.tiles.Dir() {
+		return m, nil // already stored there
+	}
+	st, err := blockstore.Create(ctx, s, key, rawurl, m.Rows, m.Cols, m.Block)
+	if err != nil {
+		return nil, err
+	}
+	_, err = blockstore.Retile(ctx, m.grid(), &st.Grid, parallelRequests)
+	if err == nil {
+		err = blockstore.SaveMeta(ctx, s, key, st.Meta)
+	}
+	if err != nil {
+		s.DeletePrefix(context.WithoutCancel(ctx), key+"/")
+		return nil, fmt.Errorf("save %s: %w", rawurl, err)
+	}
+	return m.eng.OpenMatrix(ctx, rawurl)
+}
+
+// WriteNPY writes the matrix to w as a 2-D float64 .npy array, streamed
+// in order: it holds one row of tiles at a time. WriteNPYFile holds a few
+// tiles.
+func (m *Matrix) WriteNPY(ctx context.Context, w io.Writer) error {
+	if m == nil {
+		return errors.New("write: the matrix is nil")
+	}
+	if err := m.eng.use("write", m); err != nil {
+		return err
+	}
+	return blockstore.StreamGrid(ctx, m.grid(), w, parallelRequests)
+}
+
+// WriteNPYFile writes the matrix to a .npy file, tile by tile at their
+// offsets, a few tiles at a time; tiles never written are left as the
+// file's zeros.
+func (m *Matrix) WriteNPYFile(ctx context.Context, path string) error {
+	if m == nil {
+		return errors.New("write: the matrix is nil")
+	}
+	if err := m.eng.use("write "+path, m); err != nil {
+		return err
+	}
+	return writeGridFile(ctx, m.grid(), path)
+}
+
+// writeGridFile writes a grid's array to a new .npy file; a write that
+// fails removes the file.
+func writeGridFile(ctx context.Context, g *blockstore.Grid, path string) error {
+	w, err := blockstore.CreateNPY(path, g.Rows, g.Cols)
+	if err != nil {
+		return err
+	}
+	err = blockstore.WriteGrid(ctx, g, w, true, parallelRequests)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// PutNPY stores the .npy file at path (2-D, or 1-D as a column) as a
+// matrix of block×block tiles at a URL, replacing what was there,
+// streaming it tile by tile. A put that fails leaves nothing at the URL.
+func PutNPY(ctx context.Context, path, rawurl string, block int) (blockstore.Meta, error) {
+	if block <= 0 {
+		return blockstore.Meta{}, fmt.Errorf("put %s: the block size must be positive, got %d", rawurl, block)
+	}
+	r, err := blockstore.OpenNPY(path)
+	if err != nil {
+		return blockstore.Meta{}, err
+	}
+	defer r.Close()
+	s, key, err := blockstore.OpenURL(ctx, rawurl, true)
+	if err != nil {
+		return blockstore.Meta{}, err
+	}
+	defer s.Close()
+	st, err := blockstore.Create(ctx, s, key, rawurl, r.Rows, r.Cols, block)
+	if err != nil {
+		return blockstore.Meta{}, err
+	}
+	if _, err := blockstore.PutNPY(ctx, r, st, parallelRequests); err != nil {
+		s.DeletePrefix(context.WithoutCancel(ctx), key+"/")
+		return blockstore.Meta{}, err
+	}
+	return st.Meta, nil
+}
+
+// GetNPY writes the matrix stored at a URL to a .npy file, tile by tile.
+func GetNPY(ctx context.Context, rawurl, path string) (blockstore.Meta, error) {
+	s, key, err := blockstore.OpenURL(ctx, rawurl, false)
+	if err != nil {
+		return blockstore.Meta{}, err
+	}
+	defer s.Close()
+	st, err := blockstore.OpenStored(ctx, s, key, rawurl)
+	if err != nil {
+		return blockstore.Meta{}, err
+	}
+	return st.Meta, writeGridFile(ctx, &st.Grid, path)
+}
+
+// A Listing is a matrix stored under a URL.
+type Listing struct {
+	URL  string
+	Meta blockstore.Meta
+	Err  error // its manifest cannot be read
+}
+
+// List returns the matrices stored at or under a URL.
+func List(ctx context.Context, rawurl string) ([]Listing, error) {
+	storeURL, key, err := blockstore.SplitURL(rawurl)
+	if err != nil {
+		return nil, err
+	}
+	s, _, err := blockstore.OpenURL(ctx, rawurl, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	found, err := blockstore.List(ctx, s, key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Listing, len(found))
+	for i, l := range found {
+		out[i] = Listing{URL: blockstore.JoinURL(storeURL, l.Key), Meta: l.Meta, Err: l.Err}
+	}
+	return out, nil
+}
+
+// Remove deletes the matrix stored at a URL: its manifest first, then
+// its tiles. A URL that holds no matrix is an error.
+func Remove(ctx context.Context, rawurl string) error {
+	s, key, err := blockstore.OpenURL(ctx, rawurl, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return blockstore.Remove(ctx, s, key, rawurl)
+}
+
+// Stat reads and checks the manifest of the matrix stored at a URL (its
+// tiles' names and edge shapes too), without an engine.
+func Stat(ctx context.Context, rawurl string) (blockstore.Meta, error) {
+	s, key, err := blockstore.OpenURL(ctx, rawurl, false)
+	if err != nil {
+		return blockstore.Meta{}, err
+	}
+	defer s.Close()
+	st, err := blockstore.OpenStored(ctx, s, key, rawurl)
+	if err != nil {
+		return blockstore.Meta{}, err
+	}
+	return st.Meta, nil
+}
+
+// Reblock returns the matrix in block×block tiles: a new matrix of the
+// engine's own, named name, cut from m's tiles a few at a time.
+// TODO(issue 14): cut by tasks on the workers instead of in this process.
+func (m *Matrix) Reblock(ctx context.Context, name string, block int) (*Matrix, error) {
+	if m == nil {
+		return nil, errors.New("reblock: the matrix is nil")
+	}
+	if err := m.eng.use("reblock "+name, m); err != nil {
+		return nil, err
+	}
+	if err := m.eng.newMatrix("reblock", name, block); err != nil {
+		return nil, err
+	}
+	out := m.eng.scratch(name, m.Rows, m.Cols, block)
+	if _, err := blockstore.Retile(ctx, m.grid(), out.grid(), parallelRequests); err != nil {
+		m.eng.tiles.DeletePrefix(context.WithoutCancel(ctx), out.tiles.Dir())
+		return nil, err
+	}
+	return out, nil
+}
