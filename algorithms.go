@@ -164,11 +164,12 @@ func (f *QRFactors) Q(ctx context.Context) (*Matrix, error) {
 		return nil, err
 	}
 	k := min(f.rows, f.cols)
-	e := blas64.General{Rows: f.rows, Cols: k, Stride: k, Data: make([]float64, f.rows*k)}
-	for i := range k {
-		e.Data[i*k+i] = 1
+	E, err := f.eng.Generate(ctx, "E", Identity, f.rows, k, f.block, 0)
+	if err != nil {
+		return nil, err
 	}
-	inputs := append(slices.Clone(f.factorTiles), job.Input{Name: "E", Array: e})
+	defer E.Release(ctx)
+	inputs := append(slices.Clone(f.factorTiles), E.input("E"))
 	res, err := f.eng.runShipped(ctx, "qr_apply_q", map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(k, f.block)}, f.block, inputs, "Q")
 	if err != nil {
 		return nil, err
@@ -323,6 +324,10 @@ func (e *Engine) LU(ctx context.Context, a *Matrix) (*LUFactors, error) {
 	}
 	p, err := blockstore.Assemble(ctx, e.tiles, res.Matrices["PIV"], nil, 16)
 	if err != nil {
+		return nil, err
+	}
+	// The permutation is f.P now; its tiles would outlive L and U.
+	if err := e.tiles.DeletePrefix(ctx, res.Matrices["PIV"].Dir()); err != nil {
 		return nil, err
 	}
 	for i := range p.Rows {

@@ -338,7 +338,15 @@ func (o *Options) check() error {
 	if err := queue.CheckURL(o.Queue); err != nil {
 		return err
 	}
-	return o.checkLaunch()
+	if err := o.checkLaunch(); err != nil {
+		return err
+	}
+	if o.Launch == "process" || o.Launch == "lambda" {
+		// Workers elsewhere reach the services by URL: refuse memory ones
+		// now, before anything is uploaded.
+		return executor.Remote{Job: "-", Store: o.Store, Queue: o.Queue, State: o.State, Settings: o.Settings}.Check()
+	}
+	return nil
 }
 
 // checkLaunch validates Options.Launch and finds the worker command.

@@ -7,7 +7,12 @@ import (
 	"io"
 	"os"
 
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/kernels"
+	lp "github.com/npw-dev/npw/lambdapack"
 )
 
 // Stored matrices live at URLs (file:///dir/A, s3://bucket/prefix/A,
@@ -253,4 +258,50 @@ func (m *Matrix) Reblock(ctx context.Context, name string, block int) (*Matrix, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// The kinds of matrices Generate makes.
+const (
+	Gaussian = kernels.Gaussian // independent N(0, 1) entries
+	SPD      = kernels.SPD      // symmetric positive definite: uniform in [-1, 1) off the diagonal, n on it
+	Identity = kernels.Identity // ones on the diagonal
+)
+
+// Generate makes a rows×cols matrix of block×block tiles of a kind
+// (Gaussian, SPD, Identity) from a seed, as a job whose tasks generate
+// the tiles on the workers: nothing passes through this process. Each
+// entry depends on the seed and its place only, so the matrix is the
+// same whatever the block; GenerateDense makes it here.
+func (e *Engine) Generate(ctx context.Context, name string, kind, rows, cols, block int, seed uint64) (*Matrix, error) {
+	if err := e.newMatrix("generate", name, block); err != nil {
+		return nil, err
+	}
+	switch {
+	case rows <= 0 || cols <= 0:
+		return nil, fmt.Errorf("generate %s: a %d×%d matrix is empty", name, rows, cols)
+	case kind < Gaussian || kind > Identity:
+		return nil, fmt.Errorf("generate %s: unknown kind %d", name, kind)
+	case kind == SPD && rows != cols:
+		return nil, fmt.Errorf("generate %s: a symmetric positive definite matrix is square, not %d×%d", name, rows, cols)
+	}
+	args := map[string]lp.Value{"MT": lp.Int(int64(tilesOf(rows, block))), "NT": lp.Int(int64(tilesOf(cols, block))), "KIND": lp.Int(int64(kind)),
+		"SEED": lp.Int(int64(seed)), "ROWS": lp.Int(int64(rows)), "COLS": lp.Int(int64(cols)), "B": lp.Int(int64(block))}
+	p, err := Compile("generate", args)
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.runJob(ctx, p.plan, block, nil, "A")
+	if err != nil {
+		return nil, err
+	}
+	return e.output(ctx, res, "A", nil, rows, cols, block)
+}
+
+// GenerateDense makes in memory the matrix Generate makes on the workers.
+func GenerateDense(kind, rows, cols int, seed uint64) *mat.Dense {
+	t := blas64.General{Rows: rows, Cols: cols, Stride: cols, Data: make([]float64, rows*cols)}
+	kernels.Generate(kind, seed, rows, 0, 0, t)
+	var d mat.Dense
+	d.SetRawMatrix(t)
+	return &d
 }

@@ -230,9 +230,9 @@ func DecodeNPY(data []byte) (Array, error) {
 	if err != nil {
 		return Array{}, err
 	}
-	n := 1
-	for _, d := range shape {
-		n *= d
+	n, err := elements(shape, size)
+	if err != nil {
+		return Array{}, err
 	}
 	if len(body) < n*size {
 		return bad("data is truncated: shape %v needs %d bytes, found %d", shape, n*size, len(body))
@@ -265,9 +265,9 @@ func fastHeader(header string) ([]int, bool) {
 
 // decodeFloats reads little-endian float64 data of a shape.
 func decodeFloats(shape []int, body []byte) (Array, error) {
-	n := 1
-	for _, d := range shape {
-		n *= d
+	n, err := elements(shape, 8)
+	if err != nil {
+		return Array{}, err
 	}
 	if len(body) < 8*n {
 		return Array{}, fmt.Errorf("%w: data is truncated: shape %v needs %d bytes, found %d", ErrNotNPY, shape, 8*n, len(body))
@@ -281,6 +281,23 @@ func decodeFloats(shape []int, body []byte) (Array, error) {
 		}
 	}
 	return Array{Shape: shape, Data: out}, nil
+}
+
+// elements returns the number of elements of a shape of at most two
+// dimensions, refusing one whose data of size-byte elements would not
+// fit in memory (a corrupt header).
+func elements(shape []int, size int) (int, error) {
+	rows, cols := 1, 1
+	switch len(shape) {
+	case 1:
+		rows = shape[0]
+	case 2:
+		rows, cols = shape[0], shape[1]
+	}
+	if _, ok := npyBytes(rows, cols, size); !ok {
+		return 0, fmt.Errorf("%w: shape %v is too large", ErrNotNPY, shape)
+	}
+	return rows * cols, nil
 }
 
 func parseShape(text string) ([]int, error) {

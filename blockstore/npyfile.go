@@ -20,6 +20,8 @@ import (
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/internal/tilebuf"
 )
 
 // maxNPYHeader bounds the header an NPYReader reads, so that a corrupt
@@ -197,9 +199,12 @@ func (r *NPYReader) ReadTile(r0, c0, rows, cols int) (blas64.General, error) {
 	if err := checkNPYTile(r0, c0, rows, cols, r.Rows, r.Cols); err != nil {
 		return blas64.General{}, r.wrap(err)
 	}
-	t := blas64.General{Rows: rows, Cols: cols, Stride: max(cols, 1), Data: make([]float64, rows*cols)}
-	if len(t.Data) == 0 {
-		return t, nil
+	var t blas64.General
+	if rows > 0 && cols > 0 {
+		// Inside its own .npy encoding, so that storing it copies nothing.
+		t = tilebuf.New(rows, cols)
+	} else {
+		return blas64.General{Rows: rows, Cols: cols, Stride: max(cols, 1)}, nil
 	}
 	var err error
 	if r.fortran {

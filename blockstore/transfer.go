@@ -41,7 +41,7 @@ func ReadNPYTiles(ctx context.Context, r *NPYReader, g *Grid, parallel int) (int
 		if err != nil {
 			return err
 		}
-		n, err := g.Store.PutTile(ctx, g.Key(i, j), t)
+		n, err := g.Store.AdoptTile(ctx, g.Key(i, j), t)
 		written.Add(int64(n))
 		return err
 	})

@@ -47,6 +47,8 @@ var kernelList = []Signature{
 	{Name: "lu_nopiv", Inputs: []string{"A"}, Outputs: []string{"L", "U"}, Doc: "A = L U without pivoting, L unit lower, U upper"},
 	{Name: "solve_lower_t", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "L⁻ᵀ B"},
 	{Name: "solve_upper", Inputs: []string{"U", "B"}, Outputs: []string{"X"}, Doc: "U⁻¹ B"},
+	{Name: "random", Outputs: []string{"A"}, Scalars: []string{"kind", "seed", "i", "j", "rows", "cols", "block"},
+		Doc: "tile (i, j) of a generated rows×cols matrix: kind 0 Gaussian, 1 symmetric positive definite, 2 identity"},
 }
 
 var kernelTable = func() map[string]*Signature {

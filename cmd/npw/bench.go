@@ -360,7 +360,7 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, opts *benchOptions)
 	}
 	if !opts.asJSON {
 		for _, l := range s.lines {
-			fmt.Fprintf(stdout, "  %s\n", l)
+			fmt.Fprintf(stdout, "  %s\n", l.text)
 		}
 	}
 	if !(r.Residual <= 30) || (!opts.skipRef && !(r.ReferenceResidual <= 30)) {

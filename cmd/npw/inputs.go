@@ -85,15 +85,21 @@ func (s *algFlags) check() error {
 
 // An operand is an input of an algorithm command: a .npy file, streamed
 // into the store tile by tile; a stored matrix's URL, used where it is;
-// or a matrix generated here. Its values are read into memory only for
-// --verify and --compare (loadValues).
+// or a matrix generated on the workers. Its values are read into memory
+// only for --verify and --compare (loadValues).
 type operand struct {
 	rows, cols int
 	path, url  string
-	block      int            // a stored matrix's block size
-	data       blas64.General // generated, or loaded
+	block      int      // a stored matrix's block size
+	gen        *genSpec // a generated matrix
+	seed       uint64   // of a generated matrix
+	data       blas64.General
 	loaded     bool
 }
+
+// A genSpec is a matrix to generate: its kind (engine.Gaussian, SPD) and
+// size.
+type genSpec struct{ kind, rows, cols int }
 
 // isURL says whether an argument names a stored matrix rather than a file.
 func isURL(s string) bool { return strings.Contains(s, "://") }
@@ -101,11 +107,15 @@ func isURL(s string) bool { return strings.Contains(s, "://") }
 // input opens the .npy file or stored matrix at path for its size, or
 // generates the matrix when path is empty; i tells the generated inputs
 // of one command apart.
-func (s *algFlags) input(ctx context.Context, path string, i int, generate func(*rand.Rand) (blas64.General, error)) (*operand, error) {
+func (s *algFlags) input(ctx context.Context, path string, i int, generate func() (genSpec, error)) (*operand, error) {
 	switch {
 	case path == "":
-		g, err := generate(rand.New(rand.NewPCG(s.seed, uint64(i))))
-		return &operand{rows: g.Rows, cols: g.Cols, data: g, loaded: true}, err
+		g, err := generate()
+		if err != nil {
+			return nil, err
+		}
+		// Inputs i of one seed differ; so do seeds.
+		return &operand{rows: g.rows, cols: g.cols, gen: &g, seed: rand.New(rand.NewPCG(s.seed, uint64(i))).Uint64()}, nil
 	case isURL(path):
 		meta, err := engine.Stat(ctx, path)
 		if err != nil {
@@ -123,7 +133,7 @@ func (s *algFlags) input(ctx context.Context, path string, i int, generate func(
 
 // matrixA returns a load of one input, A: read from its file or made by
 // generate.
-func (s *algFlags) matrixA(generate func(*rand.Rand) (blas64.General, error)) loadFunc {
+func (s *algFlags) matrixA(generate func() (genSpec, error)) loadFunc {
 	return func(ctx context.Context) ([]*operand, error) {
 		a, err := s.input(ctx, s.a, 0, generate)
 		return []*operand{a}, err
@@ -136,7 +146,7 @@ type loadFunc func(context.Context) ([]*operand, error)
 
 // squareA is matrixA for a square A; notSquare formats the error for
 // another shape from A's rows and columns.
-func (s *algFlags) squareA(generate func(*rand.Rand) (blas64.General, error), notSquare string) loadFunc {
+func (s *algFlags) squareA(generate func() (genSpec, error), notSquare string) loadFunc {
 	return func(ctx context.Context) ([]*operand, error) {
 		a, err := s.input(ctx, s.a, 0, generate)
 		if err == nil && a.rows != a.cols {
@@ -148,25 +158,25 @@ func (s *algFlags) squareA(generate func(*rand.Rand) (blas64.General, error), no
 
 // gaussian returns a generator of a Gaussian rows×cols matrix whose
 // sizes are given by the named flags.
-func (s *algFlags) gaussian(rows, cols string) func(*rand.Rand) (blas64.General, error) {
+func (s *algFlags) gaussian(rows, cols string) func() (genSpec, error) {
 	size := map[string]int{"m": s.m, "k": s.k, "n": s.n}
-	return func(rng *rand.Rand) (blas64.General, error) {
+	return func() (genSpec, error) {
 		r, c := size[rows], size[cols]
 		if r <= 0 || c <= 0 {
-			return blas64.General{}, usagef("give A.npy or sizes: --%s and --%s", rows, cols)
+			return genSpec{}, usagef("give A.npy or sizes: --%s and --%s", rows, cols)
 		}
-		return randomGaussian(rng, r, c), nil
+		return genSpec{engine.Gaussian, r, c}, nil
 	}
 }
 
 // spd returns a generator of a random symmetric positive definite matrix
 // of the order --n.
-func (s *algFlags) spd() func(*rand.Rand) (blas64.General, error) {
-	return func(rng *rand.Rand) (blas64.General, error) {
+func (s *algFlags) spd() func() (genSpec, error) {
+	return func() (genSpec, error) {
 		if s.n <= 0 {
-			return blas64.General{}, usagef("give A.npy or a size: --n N")
+			return genSpec{}, usagef("give A.npy or a size: --n N")
 		}
-		return randomSPD(rng, s.n), nil
+		return genSpec{engine.SPD, s.n, s.n}, nil
 	}
 }
 

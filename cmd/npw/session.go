@@ -24,7 +24,7 @@ type session struct {
 	uploads  []*engine.Matrix
 	results  []*job.Result
 	uploaded int64 // bytes of the inputs
-	lines    []string
+	lines    []summaryLine
 	stderr   io.Writer
 }
 
@@ -105,13 +105,27 @@ func (s *session) put(in []*operand) ([]*engine.Matrix, error) {
 		case o.path != "":
 			up[i], err = s.uploadNPY(name, o.path)
 		default:
-			up[i], err = s.upload(name, o.data)
+			up[i], err = s.generate(name, o)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	return up, nil
+}
+
+// generate generates a matrix on the workers. The generating job is
+// not the command's: it is noted, not summed up.
+func (s *session) generate(name string, o *operand) (*engine.Matrix, error) {
+	start, jobs := time.Now(), len(s.results)
+	m, err := s.eng.Generate(s.ctx, name, o.gen.kind, o.rows, o.cols, s.flags.block, o.seed)
+	s.results = s.results[:jobs]
+	if err != nil {
+		return nil, err
+	}
+	s.uploads = append(s.uploads, m)
+	s.lines = append(s.lines, summaryLine{"input", fmt.Sprintf("%s: %d×%d generated on the workers in %.2f s", name, o.rows, o.cols, time.Since(start).Seconds())})
+	return m, nil
 }
 
 // open opens a stored matrix, in tiles of the flags' block size: copied
@@ -131,7 +145,9 @@ func (s *algSession) loadValues() error {
 		if o.loaded {
 			continue
 		}
-		if o.path != "" {
+		if o.gen != nil {
+			o.data = engine.GenerateDense(o.gen.kind, o.rows, o.cols, o.seed).RawMatrix()
+		} else if o.path != "" {
 			arr, err := blockstore.ReadNPYFile(o.path)
 			if err != nil {
 				return err
@@ -293,7 +309,7 @@ func (s *session) write(m *engine.Matrix, out, name string) error {
 
 // note adds a line to the end of the summary.
 func (s *session) note(format string, args ...any) {
-	s.lines = append(s.lines, fmt.Sprintf(format, args...))
+	s.lines = append(s.lines, summaryLine{"output", fmt.Sprintf(format, args...)})
 }
 
 // writeFiles writes the --timeline and --trace files of the session's

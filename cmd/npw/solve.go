@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 
 	"github.com/spf13/cobra"
-	"gonum.org/v1/gonum/blas/blas64"
+
+	engine "github.com/npw-dev/npw"
 )
 
 type solveOptions struct {
@@ -52,16 +52,16 @@ func (opts *solveOptions) inputs(ctx context.Context) ([]*operand, error) {
 	if opts.a == "" && (opts.n <= 0 || opts.nrhs <= 0) {
 		return nil, usagef("give A.npy and B.npy or sizes: --n N --nrhs K (and --m M for least squares)")
 	}
-	a, err := opts.input(ctx, opts.a, 0, func(rng *rand.Rand) (blas64.General, error) {
+	a, err := opts.input(ctx, opts.a, 0, func() (genSpec, error) {
 		if opts.spd {
-			return randomSPD(rng, opts.n), nil
+			return genSpec{engine.SPD, opts.n, opts.n}, nil
 		}
-		return randomGaussian(rng, rows, opts.n), nil
+		return genSpec{engine.Gaussian, rows, opts.n}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	b, err := opts.input(ctx, opts.b, 1, func(rng *rand.Rand) (blas64.General, error) { return randomGaussian(rng, rows, opts.nrhs), nil })
+	b, err := opts.input(ctx, opts.b, 1, func() (genSpec, error) { return genSpec{engine.Gaussian, rows, opts.nrhs}, nil })
 	if err != nil {
 		return nil, err
 	}

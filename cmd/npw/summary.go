@@ -61,10 +61,14 @@ func sum(results []*job.Result, uploaded int64) totals {
 	return t
 }
 
+// A summaryLine is a line the summary ends with: what it is about (input,
+// output) and what it says.
+type summaryLine struct{ label, text string }
+
 // printSummary prints the one-screen account of one job or of a chain of
 // jobs run one after the other; uploaded counts input bytes uploaded
-// before the jobs, and outputs are the closing lines.
-func printSummary(w io.Writer, title string, results []*job.Result, uploaded int64, outputs []string) {
+// before the jobs, and lines are the closing lines.
+func printSummary(w io.Writer, title string, results []*job.Result, uploaded int64, lines []summaryLine) {
 	t := sum(results, uploaded)
 	m := t.metrics
 	fmt.Fprintf(w, "%s: %s in %.2f s\n", title, t.phase, t.wall)
@@ -98,8 +102,8 @@ func printSummary(w io.Writer, title string, results []*job.Result, uploaded int
 		row("requests", "per task: tile store %.1f, queue %.1f, state store %.1f (%d, %d, %d in all)",
 			per(t.requests.Tiles), per(t.requests.Queue), per(t.requests.State), t.requests.Tiles, t.requests.Queue, t.requests.State)
 	}
-	for _, o := range outputs {
-		row("output", "%s", o)
+	for _, l := range lines {
+		row(l.label, "%s", l.text)
 	}
 }
 
