@@ -34,7 +34,6 @@ import (
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
-	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
 )
@@ -70,12 +69,28 @@ type Options struct {
 	// (default: the npw in PATH, then "worker").
 	WorkerCommand []string
 
+	// Detach makes every job the engine runs for an Engine call (but
+	// Generate's) a detached one: submitted, left to a provisioner
+	// process (ProvisionCommand) that finishes it, and reported by a
+	// *Detached error. It needs workers in other processes (Launch
+	// "process" or "lambda") on shared services. Targets maps the
+	// program's output matrices (cholesky's O, gemm's C, ...) to URLs of
+	// stored matrices where the job's end saves them.
+	Detach  bool
+	Targets map[string]string
+	// ProvisionCommand is the provisioner's command line before its
+	// flags (default: WorkerCommand's program, then "provision").
+	ProvisionCommand []string
+
 	Log *slog.Logger
 	// Progress, when set, is called about once a second during a job.
 	Progress func(state.Status)
 	// OnJob, when set, receives the result of every job the engine runs
 	// (an operation such as Solve may run several).
 	OnJob func(*job.Result)
+	// OnSubmit, when set, sees every job's record once its tasks are
+	// queued, before its workers start: its ID, program and size.
+	OnSubmit func(*job.Record)
 }
 
 // ErrClosed is the error of every operation of a closed engine.
@@ -259,7 +274,7 @@ func (m *Matrix) Release(ctx context.Context) error {
 }
 
 func (m *Matrix) input(name string) job.Input {
-	in := job.Input{Name: name, Tiles: m.tiles, Fixed: m.fixed, Copy: m.gaps, Rows: m.Rows, Cols: m.Cols}
+	in := job.Input{Name: name, Tiles: m.tiles, Fixed: m.fixed, Copy: m.gaps, Rows: m.Rows, Cols: m.Cols, Scratch: m.url == ""}
 	if m.store != m.eng.tiles {
 		in.Store = m.store
 	}
@@ -293,15 +308,11 @@ func (e *Engine) env() job.Env {
 
 func (e *Engine) jobOptions() job.Options {
 	o := job.Options{Settings: e.opts.Settings, MaxWorkers: e.opts.MaxWorkers(), ScaleFactor: e.opts.ScaleFactor,
-		ColdStart: e.opts.ColdStart, Log: e.opts.Log, Progress: e.opts.Progress}
+		ColdStart: e.opts.ColdStart, Log: e.opts.Log, Progress: e.opts.Progress, OnSubmit: e.opts.OnSubmit}
 	switch e.opts.Launch {
-	case "process":
-		command := e.opts.WorkerCommand
-		o.Pool = func(r executor.Remote) (provisioner.Pool, error) {
-			return &provisioner.Processes{Command: command, Remote: r}, nil
-		}
-	case "lambda":
-		o.Pool = provisioner.LambdaPool(e.opts.Function)
+	case "process", "lambda":
+		o.Launch = job.Launch{Kind: e.opts.Launch, Command: e.opts.WorkerCommand, Function: e.opts.Function}
+		o.Pool, _ = o.Launch.Pool()
 	}
 	return o
 }
@@ -340,6 +351,9 @@ func (o *Options) check() error {
 	}
 	if err := o.checkLaunch(); err != nil {
 		return err
+	}
+	if o.Detach && o.Launch != "process" && o.Launch != "lambda" {
+		return errors.New("options: Detach needs workers in other processes (Launch process or lambda)")
 	}
 	if o.Launch == "process" || o.Launch == "lambda" {
 		// Workers elsewhere reach the services by URL: refuse memory ones

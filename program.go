@@ -98,11 +98,21 @@ func (e *Engine) RunProgram(ctx context.Context, p *Program, block int, inputs m
 
 // runJob runs a job on inputs given as job inputs (tiles in the store or
 // arrays).
+// A detaching engine (Options.Detach) submits it and returns a *Detached
+// error instead.
 func (e *Engine) runJob(ctx context.Context, plan *analysis.Plan, block int, inputs []job.Input, outputs ...string) (*job.Result, error) {
+	if e.opts.Detach {
+		return nil, e.submit(ctx, plan, block, inputs, outputs)
+	}
+	return e.runAttached(ctx, plan, block, inputs, outputs...)
+}
+
+// runAttached runs a job in this process, as its client.
+func (e *Engine) runAttached(ctx context.Context, plan *analysis.Plan, block int, inputs []job.Input, outputs ...string) (*job.Result, error) {
 	if err := e.use(plan.Program().Name); err != nil {
 		return nil, err
 	}
-	spec := job.Spec{Plan: plan, Block: block, Inputs: inputs, Outputs: outputs}
+	spec := job.Spec{Plan: plan, Block: block, Inputs: inputs, Outputs: outputs, Owned: owned(inputs)}
 	res, err := job.Run(ctx, e.env(), spec, e.jobOptions())
 	if res != nil && e.opts.OnJob != nil {
 		e.opts.OnJob(res)
@@ -173,82 +183,8 @@ func (e *Engine) output(ctx context.Context, res *job.Result, name string, fixed
 	return m, nil
 }
 
-// extent returns the size of the 2-D array the tiles of m's grid fixed
-// assemble to (blockstore.Assemble), and whether tiles of the grid are
-// missing, from the tiles' keys and the shapes of a tile of the last row
-// and one of the last column (the corner tile, when written, is both).
+// extent returns the size of the array the tiles of m's grid fixed form
+// and whether tiles are missing (blockstore.Extent).
 func (e *Engine) extent(ctx context.Context, m *blockstore.BigMatrix, fixed []int32) (rows, cols int, gaps bool, err error) {
-	if fixed == nil {
-		fixed = m.DefaultFixed()
-	}
-	free := m.Arity - len(fixed)
-	if free < 0 || free > 2 {
-		return 0, 0, false, fmt.Errorf("%s has %d indices; give %d to %d of them", m.Name, m.Arity, max(m.Arity-2, 0), m.Arity)
-	}
-	grid, err := e.grid(ctx, m, fixed)
-	if err != nil {
-		return 0, 0, false, err
-	}
-	last := [2]int{-1, -1}
-	for _, ij := range grid {
-		last = [2]int{max(last[0], ij[0]), max(last[1], ij[1])}
-	}
-	inRow, inCol := last, last
-	if !slices.Contains(grid, last) {
-		for _, ij := range grid {
-			if ij[0] == last[0] {
-				inRow = ij
-			}
-			if ij[1] == last[1] {
-				inCol = ij
-			}
-		}
-	}
-	r, err := e.tileShape(ctx, m, fixed, free, inRow)
-	if err != nil {
-		return 0, 0, false, err
-	}
-	c := r
-	if inCol != inRow {
-		if c, err = e.tileShape(ctx, m, fixed, free, inCol); err != nil {
-			return 0, 0, false, err
-		}
-	}
-	return last[0]*m.Block + r[0], last[1]*m.Block + c[1], len(grid) < (last[0]+1)*(last[1]+1), nil
-}
-
-// grid lists the (row, column) places of the written tiles of m's grid
-// fixed (a column 0 for a grid of one free index).
-func (e *Engine) grid(ctx context.Context, m *blockstore.BigMatrix, fixed []int32) ([][2]int, error) {
-	keys, err := e.tiles.List(ctx, m.Dir())
-	if err != nil {
-		return nil, err
-	}
-	var grid [][2]int
-	for _, k := range keys {
-		if idx, ok := m.ParseKey(k); ok && slices.Equal(idx[:len(fixed)], fixed) && !slices.ContainsFunc(idx, func(x int32) bool { return x < 0 }) {
-			var ij [2]int
-			for i, x := range idx[len(fixed):] {
-				ij[i] = int(x)
-			}
-			grid = append(grid, ij)
-		}
-	}
-	if len(grid) == 0 {
-		return nil, fmt.Errorf("no tile of %s%v was written", m.Name, fixed)
-	}
-	return grid, nil
-}
-
-// tileShape reads the rows and columns of tile ij of a grid.
-func (e *Engine) tileShape(ctx context.Context, m *blockstore.BigMatrix, fixed []int32, free int, ij [2]int) ([2]int, error) {
-	idx := slices.Clone(fixed)
-	for i := range free {
-		idx = append(idx, int32(ij[i]))
-	}
-	t, _, err := e.tiles.GetTile(ctx, m.Key(idx))
-	if err != nil {
-		return [2]int{}, err
-	}
-	return [2]int{t.Rows, t.Cols}, nil
+	return blockstore.Extent(ctx, e.tiles, m, fixed)
 }

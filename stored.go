@@ -83,17 +83,8 @@ func (m *Matrix) Save(ctx context.Context, rawurl string) (*Matrix, error) {
 	if s == m.store && key+"/" == m.tiles.Dir() {
 		return m, nil // already stored there
 	}
-	st, err := blockstore.Create(ctx, s, key, rawurl, m.Rows, m.Cols, m.Block)
-	if err != nil {
+	if _, err := blockstore.SaveGrid(ctx, m.grid(), s, key, rawurl); err != nil {
 		return nil, err
-	}
-	_, err = blockstore.Retile(ctx, m.grid(), &st.Grid, parallelRequests)
-	if err == nil {
-		err = blockstore.SaveMeta(ctx, s, key, st.Meta)
-	}
-	if err != nil {
-		s.DeletePrefix(context.WithoutCancel(ctx), key+"/")
-		return nil, fmt.Errorf("save %s: %w", rawurl, err)
 	}
 	return m.eng.OpenMatrix(ctx, rawurl)
 }
@@ -290,7 +281,7 @@ func (e *Engine) Generate(ctx context.Context, name string, kind, rows, cols, bl
 	if err != nil {
 		return nil, err
 	}
-	res, err := e.runJob(ctx, p.plan, block, nil, "A")
+	res, err := e.runAttached(ctx, p.plan, block, nil, "A")
 	if err != nil {
 		return nil, err
 	}

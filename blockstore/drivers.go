@@ -322,15 +322,25 @@ func (f *FileDriver) Copy(ctx context.Context, dst, src string) error {
 	return f.Put(ctx, dst, data)
 }
 
-// Delete implements Driver. Directories stay, since a job keeps writing
-// into them; DeletePrefix removes a job's whole tree.
+// Delete implements Driver; it removes the directories it empties (a
+// writer that finds its directory gone makes it again: createTemp).
 func (f *FileDriver) Delete(_ context.Context, keys []string) error {
 	for _, k := range keys {
-		if err := os.Remove(f.path(k)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p := f.path(k)
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+		f.prune(filepath.Dir(p))
 	}
 	return nil
+}
+
+// prune removes dir and its parents, up to the root, while they are
+// empty.
+func (f *FileDriver) prune(dir string) {
+	// Remove fails on a directory that is not empty, which ends the walk.
+	for ; dir != f.root && strings.HasPrefix(dir, f.root+string(filepath.Separator)) && os.Remove(dir) == nil; dir = filepath.Dir(dir) {
+	}
 }
 
 // DeletePrefix removes every object under a prefix that names a
@@ -348,9 +358,7 @@ func (f *FileDriver) DeletePrefix(ctx context.Context, prefix string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	// Remove fails on a directory that is not empty, which ends the walk.
-	for dir = filepath.Dir(dir); dir != f.root && strings.HasPrefix(dir, f.root) && os.Remove(dir) == nil; dir = filepath.Dir(dir) {
-	}
+	f.prune(filepath.Dir(dir))
 	return nil
 }
 

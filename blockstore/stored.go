@@ -306,3 +306,104 @@ func List(ctx context.Context, s *Store, prefix string) ([]Listing, error) {
 	slices.SortFunc(out, func(a, b Listing) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
 }
+
+// SaveGrid stores src's array as a matrix at key in s (the URL rawurl),
+// replacing what was there: its tiles copied by the store when src is in
+// s and tiled alike, else cut and moved a few at a time; the manifest
+// last. A save that fails leaves nothing at key.
+func SaveGrid(ctx context.Context, src *Grid, s *Store, key, rawurl string) (*Stored, error) {
+	st, err := Create(ctx, s, key, rawurl, src.Rows, src.Cols, src.Matrix.Block)
+	if err != nil {
+		return nil, err
+	}
+	_, err = Retile(ctx, src, &st.Grid, 16)
+	if err == nil {
+		err = SaveMeta(ctx, s, key, st.Meta)
+	}
+	if err != nil {
+		s.DeletePrefix(context.WithoutCancel(ctx), key+"/")
+		return nil, fmt.Errorf("save %s: %w", rawurl, err)
+	}
+	return st, nil
+}
+
+// Extent returns the size of the array the written tiles of m's grid
+// fixed (nil: the binding rule's) form, and whether tiles of the grid
+// are missing, from the tiles' keys and the shapes of a tile of the last
+// row and one of the last column (the corner tile, when written, is
+// both); nothing else is read.
+func Extent(ctx context.Context, s *Store, m *BigMatrix, fixed []int32) (rows, cols int, gaps bool, err error) {
+	if fixed == nil {
+		fixed = m.DefaultFixed()
+	}
+	free := m.Arity - len(fixed)
+	if free < 0 || free > 2 {
+		return 0, 0, false, fmt.Errorf("%s has %d indices; give %d to %d of them", m.Name, m.Arity, max(m.Arity-2, 0), m.Arity)
+	}
+	grid, err := writtenGrid(ctx, s, m, fixed)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	last := [2]int{-1, -1}
+	for _, ij := range grid {
+		last = [2]int{max(last[0], ij[0]), max(last[1], ij[1])}
+	}
+	inRow, inCol := last, last
+	if !slices.Contains(grid, last) {
+		for _, ij := range grid {
+			if ij[0] == last[0] {
+				inRow = ij
+			}
+			if ij[1] == last[1] {
+				inCol = ij
+			}
+		}
+	}
+	r, err := tileShape(ctx, s, m, fixed, free, inRow)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	c := r
+	if inCol != inRow {
+		if c, err = tileShape(ctx, s, m, fixed, free, inCol); err != nil {
+			return 0, 0, false, err
+		}
+	}
+	return last[0]*m.Block + r[0], last[1]*m.Block + c[1], len(grid) < (last[0]+1)*(last[1]+1), nil
+}
+
+// writtenGrid lists the (row, column) places of the written tiles of m's
+// grid fixed (a column 0 for a grid of one free index).
+func writtenGrid(ctx context.Context, s *Store, m *BigMatrix, fixed []int32) ([][2]int, error) {
+	keys, err := s.List(ctx, m.Dir())
+	if err != nil {
+		return nil, err
+	}
+	var grid [][2]int
+	for _, k := range keys {
+		if idx, ok := m.ParseKey(k); ok && slices.Equal(idx[:len(fixed)], fixed) && !slices.ContainsFunc(idx, func(x int32) bool { return x < 0 }) {
+			var ij [2]int
+			for i, x := range idx[len(fixed):] {
+				ij[i] = int(x)
+			}
+			grid = append(grid, ij)
+		}
+	}
+	if len(grid) == 0 {
+		return nil, fmt.Errorf("no tile of %s%v was written", m.Name, fixed)
+	}
+	return grid, nil
+}
+
+// tileShape reads the rows and columns of tile ij of a grid.
+func tileShape(ctx context.Context, s *Store, m *BigMatrix, fixed []int32, free int, ij [2]int) ([2]int, error) {
+	idx := slices.Clone(fixed)
+	for i := range free {
+		idx = append(idx, int32(ij[i]))
+	}
+	t, _, err := s.GetTile(ctx, m.Key(idx))
+	if err != nil {
+		return [2]int{}, err
+	}
+	return [2]int{t.Rows, t.Cols}, nil
+}

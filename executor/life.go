@@ -30,12 +30,15 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	ctx, w.kill = context.WithCancel(ctx)
 	defer w.kill()
 	w.renew.start(ctx)
+	beating := w.beat(ctx)
 	var wg sync.WaitGroup
 	for range cfg.Pipeline {
 		wg.Go(func() { w.slot(ctx) })
 	}
 	wg.Wait()
-	return w.retire(ctx), nil
+	rep := w.retire(ctx)
+	<-beating
+	return rep, nil
 }
 
 // retire ends the worker once its slots have returned: it sends the

@@ -64,6 +64,9 @@ type Input struct {
 	// Copy re-tiles even a matching layout: for tiles with gaps, which
 	// read as zeros but cannot be read in place.
 	Copy bool
+	// Scratch says the tiles are the client's own (an upload, an earlier
+	// job's output), not a stored matrix of the user's.
+	Scratch bool
 }
 
 // elsewhere says whether the input's tiles are in another store than the
@@ -76,6 +79,13 @@ type Spec struct {
 	Block   int
 	Inputs  []Input
 	Outputs []string // matrices whose tiles are kept after the job
+	// Targets maps outputs to URLs of stored matrices: the job's end
+	// saves them there (and keeps no tiles of them in the job).
+	Targets map[string]string
+	// Owned are key prefixes of tiles the job's client made for it, such
+	// as its uploaded inputs: they go when the job ends, unless an
+	// attached client (the one that runs it) deletes them itself.
+	Owned []string
 }
 
 // Options tune the run; zero values take defaults.
@@ -106,6 +116,15 @@ type Options struct {
 	// Clock is the job's time: the client's, the provisioner's and its
 	// goroutine workers' (default clock.Real).
 	Clock clock.Clock
+	// Launch describes Pool for the job's record, so that a provisioner
+	// in another process can start its workers (Provision).
+	Launch Launch
+	// Detach submits the job for a provisioner in another process: no
+	// client waits for it, and its record stays after its end for Wait.
+	Detach bool
+	// OnSubmit, when set, sees the job's record once its tasks are
+	// queued, before any worker starts.
+	OnSubmit func(*Record)
 }
 
 // A Result describes a finished job.
@@ -253,47 +272,113 @@ func NewID() string {
 // Run runs a job and returns its result; outputs stay in the tile store
 // under Result.Matrices until the caller deletes them (Cleanup). Bad
 // settings, a bad spec and a program that writes a tile twice are
-// refused before the job makes anything.
+// refused before the job makes anything. Run is Submit, then Follow.
 func Run(ctx context.Context, env Env, spec Spec, opts Options) (*Result, error) {
+	s, err := Submit(ctx, env, spec, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.Follow(ctx, opts)
+}
+
+// A Submission is a job whose tasks are queued: Follow provisions and
+// finishes it in this process; Release leaves it to a provisioner
+// elsewhere (Provision).
+type Submission struct {
+	Record *Record
+	env    Env
+	job    *manifest.Job
+	queue  *queue.Queue
+	res    *Result
+	tiles0 TrafficStats
+}
+
+// Submit creates a job and returns once its starter tasks are queued:
+// inputs in the store, the manifest saved, the state created, the record
+// kept. Nothing is provisioned. A Submit that fails removes what it made.
+func Submit(ctx context.Context, env Env, spec Spec, opts Options) (_ *Submission, err error) {
 	opts.defaults()
 	if err := opts.Settings.Check(); err != nil {
 		return nil, err
 	}
-	start := opts.Clock.Now()
+	if err := checkTargets(spec); err != nil {
+		return nil, err
+	}
 	id := NewID()
 	j, cs, err := layout(id, spec, env.Tiles)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{ID: id, Started: start, Program: spec.Plan.Program().Name, Matrices: map[string]*blockstore.BigMatrix{},
-		Outputs: spec.Outputs, TasksByKernel: cs.kernels}
-	for i := range j.Matrices {
-		res.Matrices[j.Matrices[i].Name] = &j.Matrices[i].BigMatrix
-	}
-	tiles0 := snapshot(env)
-	q, err := queue.Create(ctx, env.QueueURL, manifest.QueueName(id))
-	if err != nil {
+	s := &Submission{env: env, job: j, tiles0: snapshot(env), res: newResult(j, spec.Outputs, cs.kernels, opts.Clock.Now())}
+	s.Record = newRecord(j, spec, cs, env, opts)
+	if s.queue, err = queue.Create(ctx, env.QueueURL, manifest.QueueName(id)); err != nil {
 		return nil, err
 	}
-	defer res.account(env, q, tiles0)
-	// From here on the job owns resources: remove them on every path.
-	defer cleanup(context.WithoutCancel(ctx), env, q, j, spec.Outputs, opts.Log)
-	if res.Uploaded, err = upload(ctx, env.Tiles, j, spec, opts.Parallel); err != nil {
+	defer func() {
+		if err != nil { // the job owns resources from here: remove them
+			cleanup(context.WithoutCancel(ctx), env, s.queue, j, nil, opts.Log)
+			env.State.DeleteRecord(context.WithoutCancel(ctx), id)
+		}
+	}()
+	if s.res.Uploaded, err = upload(ctx, env.Tiles, j, spec, opts.Parallel); err != nil {
 		return nil, err
 	}
+	s.Record.Uploaded = s.res.Uploaded
 	if err := j.Save(ctx, env.Tiles); err != nil {
 		return nil, err
 	}
 	if err := env.State.CreateJob(ctx, state.Job{ID: id, Tasks: cs.tasks, TTL: 24 * time.Hour}); err != nil {
 		return nil, err
 	}
-	if err := enqueueStarters(ctx, q, j); err != nil {
+	if err := putRecord(ctx, env.State, s.Record); err != nil {
 		return nil, err
 	}
-	err = run(ctx, env, j, q, opts, res)
-	res.Wall = opts.Clock.Since(start)
-	return res, err
+	if err := enqueueStarters(ctx, s.queue, j); err != nil {
+		return nil, err
+	}
+	if opts.OnSubmit != nil {
+		opts.OnSubmit(s.Record)
+	}
+	return s, nil
 }
+
+// newResult starts the result of job j.
+func newResult(j *manifest.Job, outputs []string, kernels []KernelCount, start time.Time) *Result {
+	res := &Result{ID: j.ID, Started: start, Program: j.Plan.Program().Name, Matrices: map[string]*blockstore.BigMatrix{},
+		Outputs: outputs, TasksByKernel: kernels}
+	for i := range j.Matrices {
+		res.Matrices[j.Matrices[i].Name] = &j.Matrices[i].BigMatrix
+	}
+	return res
+}
+
+// newRecord is the record of a job about to be submitted.
+func newRecord(j *manifest.Job, spec Spec, cs census, env Env, opts Options) *Record {
+	r := &Record{ID: j.ID, Program: programText(spec.Plan), Created: opts.Clock.Now(), Tasks: cs.tasks, Kernels: cs.kernels,
+		Store: env.Tiles.URL(), Queue: env.QueueURL, Owned: spec.Owned, Launch: opts.Launch, Attached: !opts.Detach}
+	r.Launch.MaxWorkers, r.Launch.ScaleFactor, r.Launch.Settings = opts.MaxWorkers, opts.ScaleFactor, opts.Settings
+	if !opts.Detach {
+		r.Provisioner = whoAmI("client")
+	}
+	for _, name := range spec.Outputs {
+		r.Outputs = append(r.Outputs, Output{Name: name, Target: spec.Targets[name]})
+	}
+	return r
+}
+
+// Follow provisions the job's workers in this process and follows the
+// job until it ends, then finishes it (Provision's end).
+func (s *Submission) Follow(ctx context.Context, opts Options) (*Result, error) {
+	opts.defaults()
+	err := run(ctx, s.env, s.job, s.queue, opts, s.res)
+	s.res.Wall = opts.Clock.Since(s.res.Started)
+	s.res.account(s.env, s.queue, s.tiles0)
+	return s.res, finish(ctx, s.env, s.Record, s.job, s.queue, s.res, err, opts)
+}
+
+// Release leaves the job to a provisioner in another process
+// (Provision) and closes this process's hold on its queue.
+func (s *Submission) Release() error { return s.queue.Close() }
 
 // layout checks the spec, takes the plan's census and lays out the job's
 // matrices: an input whose grid no task writes is read in place.
@@ -520,6 +605,7 @@ func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Opt
 	stopWork()
 	<-provDone
 	res.Workers = launcher.Wait()
+	res.Workers = append(res.Workers, othersReports(context.WithoutCancel(ctx), env.State, j.ID, res.Workers, opts.Clock)...)
 	res.Timeline = prov.Timeline()
 	st, serr := env.State.Status(context.WithoutCancel(ctx), j.ID)
 	if serr == nil {

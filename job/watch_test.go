@@ -89,7 +89,7 @@ func TestStallWhenWorkersRetireIdle(t *testing.T) {
 	if !errors.As(err, &jerr) || !strings.Contains(err.Error(), "leased none") {
 		t.Fatalf("got %v, want a stall of workers that lease nothing", err)
 	}
-	if stateMem.Jobs() != 0 {
+	if held(stateMem) != 0 {
 		t.Error("a stalled job left its state behind")
 	}
 }
@@ -103,8 +103,8 @@ func TestRuntimeLimitTooShort(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the runtime limit 200ms is too short") {
 		t.Fatalf("got %v, want the runtime limit refused", err)
 	}
-	if now, _ := tilesMem.Bytes(); now != 0 || stateMem.Jobs() != 0 {
-		t.Errorf("a refused job left %d bytes of tiles and %d jobs", now, stateMem.Jobs())
+	if now, _ := tilesMem.Bytes(); now != 0 || held(stateMem) != 0 {
+		t.Errorf("a refused job left %d bytes of tiles and %d jobs", now, held(stateMem))
 	}
 }
 
@@ -126,8 +126,8 @@ func TestWrittenTwiceRefused(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("got %v, want %q", err, want)
 	}
-	if now, _ := tilesMem.Bytes(); now != 0 || stateMem.Jobs() != 0 {
-		t.Errorf("a refused job left %d bytes of tiles and %d jobs", now, stateMem.Jobs())
+	if now, _ := tilesMem.Bytes(); now != 0 || held(stateMem) != 0 {
+		t.Errorf("a refused job left %d bytes of tiles and %d jobs", now, held(stateMem))
 	}
 }
 

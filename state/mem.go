@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/npw-dev/npw/internal/registry"
 )
@@ -23,10 +24,19 @@ func openMem(_ context.Context, u *url.URL) (Driver, error) {
 }
 
 // A MemDriver keeps job state in maps; each transition holds the job's lock.
+// Records expire by the real clock.
 type MemDriver struct {
-	mu   sync.Mutex
-	jobs map[string]*memJob
+	mu      sync.Mutex
+	jobs    map[string]*memJob
+	records map[string]memRecord
 }
+
+type memRecord struct {
+	data    []byte
+	expires time.Time // zero: never
+}
+
+func (r memRecord) expired(now time.Time) bool { return !r.expires.IsZero() && !now.Before(r.expires) }
 
 type memJob struct {
 	mu       sync.Mutex
@@ -43,6 +53,7 @@ type memJob struct {
 	scratch  int64
 	peak     int64
 	reports  [][]byte
+	beats    map[string]time.Time // worker -> last heartbeat
 }
 
 type memTile struct {
@@ -53,7 +64,9 @@ type memTile struct {
 }
 
 // NewMemDriver returns an empty memory state store.
-func NewMemDriver() *MemDriver { return &MemDriver{jobs: map[string]*memJob{}} }
+func NewMemDriver() *MemDriver {
+	return &MemDriver{jobs: map[string]*memJob{}, records: map[string]memRecord{}}
+}
 
 func (d *MemDriver) job(id string) (*memJob, error) {
 	d.mu.Lock()
@@ -77,7 +90,8 @@ func (d *MemDriver) CreateJob(_ context.Context, job Job) error {
 		phase = Done
 	}
 	d.jobs[job.ID] = &memJob{spec: job, phase: phase, done: map[string]bool{},
-		parents: map[string]map[string]bool{}, next: map[string]string{}, tiles: map[string]*memTile{}, failures: map[string]int{}}
+		parents: map[string]map[string]bool{}, next: map[string]string{}, tiles: map[string]*memTile{}, failures: map[string]int{},
+		beats: map[string]time.Time{}}
 	return nil
 }
 
@@ -260,8 +274,103 @@ func (d *MemDriver) Delete(_ context.Context, id string) error {
 	return nil
 }
 
-// Jobs returns the number of jobs held, for tests of cleanup.
-func (d *MemDriver) Jobs() int {
+// PutRecord implements Driver.
+func (d *MemDriver) PutRecord(_ context.Context, id string, record []byte, ttl time.Duration) error {
+	r := memRecord{data: slices.Clone(record)}
+	if ttl > 0 {
+		r.expires = time.Now().Add(ttl)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.records[id] = r
+	return nil
+}
+
+// Record implements Driver.
+func (d *MemDriver) Record(_ context.Context, id string) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, ok := d.records[id]
+	if ok && r.expired(time.Now()) {
+		delete(d.records, id)
+		ok = false
+	}
+	if !ok {
+		return nil, ErrNoJob
+	}
+	return slices.Clone(r.data), nil
+}
+
+// Jobs implements Driver.
+func (d *MemDriver) Jobs(context.Context) ([]string, error) {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := []string{}
+	for id, r := range d.records {
+		if r.expired(now) {
+			delete(d.records, id)
+			continue
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// DeleteRecord implements Driver.
+func (d *MemDriver) DeleteRecord(_ context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.records, id)
+	return nil
+}
+
+// Heartbeat implements Driver.
+func (d *MemDriver) Heartbeat(_ context.Context, id, worker string, now time.Time) error {
+	j, err := d.job(id)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.beats[worker] = now
+	return nil
+}
+
+// Retire implements Driver.
+func (d *MemDriver) Retire(_ context.Context, id, worker string) error {
+	j, err := d.job(id)
+	if err != nil {
+		return nil // an unknown job has no workers to forget
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	delete(j.beats, worker)
+	return nil
+}
+
+// Workers implements Driver.
+func (d *MemDriver) Workers(_ context.Context, id string, since time.Time) ([]string, error) {
+	j, err := d.job(id)
+	if err != nil {
+		return nil, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	workers := []string{}
+	for w, at := range j.beats {
+		if !at.Before(since) {
+			workers = append(workers, w)
+		}
+	}
+	slices.Sort(workers)
+	return workers, nil
+}
+
+// Tracked returns the number of jobs with task state (created and not
+// deleted), for tests of cleanup; records are not counted.
+func (d *MemDriver) Tracked() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.jobs)

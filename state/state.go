@@ -147,6 +147,38 @@ type Driver interface {
 	WorkerReports(ctx context.Context, job string) ([][]byte, error)
 	// Delete forgets a job.
 	Delete(ctx context.Context, job string) error
+
+	// PutRecord creates or replaces the job's record: opaque bytes (JSON
+	// in practice) that any process reaching the store reads to follow,
+	// provision, finish or cancel the job (what it runs, where its tiles
+	// and queue are, where its outputs go, how it ended). ttl > 0 makes
+	// the record expire ttl after this put (a finished job's last word);
+	// 0 keeps it until DeleteRecord. A record is independent of the job's
+	// task state: CreateJob does not need one and Delete does not remove
+	// it.
+	PutRecord(ctx context.Context, job string, record []byte, ttl time.Duration) error
+	// Record returns the job's record, or an error wrapping ErrNoJob.
+	Record(ctx context.Context, job string) ([]byte, error)
+	// Jobs returns the ids of the jobs that have a record, sorted;
+	// expired records are not listed (the Redis index is a set cleaned
+	// as it is read: ids whose record key is gone are removed).
+	Jobs(ctx context.Context) ([]string, error)
+	// DeleteRecord removes the record (and the id from Jobs); a missing
+	// record is not an error.
+	DeleteRecord(ctx context.Context, job string) error
+
+	// Heartbeat notes that worker (an id such as "p3" or a Lambda request
+	// id) of the job is alive at now; Retire forgets it; Workers returns
+	// the workers whose last heartbeat is at or after since, sorted.
+	// Heartbeat on a job the store does not know (no task state: never
+	// created or deleted) returns an error wrapping ErrNoJob, so that a
+	// worker of a cancelled job stops. Delete removes the heartbeats.
+	// Retire on an unknown job is not an error; Workers on one returns an
+	// error wrapping ErrNoJob. Drivers may keep times to the millisecond.
+	Heartbeat(ctx context.Context, job, worker string, now time.Time) error
+	Retire(ctx context.Context, job, worker string) error
+	Workers(ctx context.Context, job string, since time.Time) ([]string, error)
+
 	Close() error
 }
 
@@ -264,6 +296,58 @@ func (s *Store) WorkerReports(ctx context.Context, job string) ([][]byte, error)
 func (s *Store) Delete(ctx context.Context, job string) error {
 	s.requests.Add(1)
 	return wrap("delete", job, s.driver.Delete(ctx, job))
+}
+
+// PutRecord creates or replaces the job's record; ttl > 0 makes it
+// expire, 0 keeps it until DeleteRecord.
+func (s *Store) PutRecord(ctx context.Context, job string, record []byte, ttl time.Duration) error {
+	if job == "" || ttl < 0 {
+		return fmt.Errorf("put a record: need a job id and a ttl of 0 or more, got %q and %v", job, ttl)
+	}
+	s.requests.Add(1)
+	return wrap("put the record of", job, s.driver.PutRecord(ctx, job, record, ttl))
+}
+
+// Record returns the job's record, or an error wrapping ErrNoJob.
+func (s *Store) Record(ctx context.Context, job string) ([]byte, error) {
+	s.requests.Add(1)
+	r, err := s.driver.Record(ctx, job)
+	return r, wrap("read the record of", job, err)
+}
+
+// Jobs returns the ids of the jobs that have a record, sorted.
+func (s *Store) Jobs(ctx context.Context) ([]string, error) {
+	s.requests.Add(1)
+	ids, err := s.driver.Jobs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list the jobs: %w", err)
+	}
+	return ids, nil
+}
+
+// DeleteRecord removes the job's record.
+func (s *Store) DeleteRecord(ctx context.Context, job string) error {
+	s.requests.Add(1)
+	return wrap("delete the record of", job, s.driver.DeleteRecord(ctx, job))
+}
+
+// Heartbeat notes that a worker of the job is alive at now.
+func (s *Store) Heartbeat(ctx context.Context, job, worker string, now time.Time) error {
+	s.requests.Add(1)
+	return wrap("heartbeat of worker "+worker+" in", job, s.driver.Heartbeat(ctx, job, worker, now))
+}
+
+// Retire forgets a worker of the job.
+func (s *Store) Retire(ctx context.Context, job, worker string) error {
+	s.requests.Add(1)
+	return wrap("retire worker "+worker+" of", job, s.driver.Retire(ctx, job, worker))
+}
+
+// Workers returns the workers of the job heard from at or after since.
+func (s *Store) Workers(ctx context.Context, job string, since time.Time) ([]string, error) {
+	s.requests.Add(1)
+	w, err := s.driver.Workers(ctx, job, since)
+	return w, wrap("list the workers of", job, err)
 }
 
 // Close releases the driver.

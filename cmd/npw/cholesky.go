@@ -23,6 +23,7 @@ this run, and prints the ratio of the times.`,
 
 func runCholesky(ctx context.Context, stdout, stderr io.Writer, opts *algFlags) error {
 	load := opts.squareA(opts.spd(), "cholesky needs a square matrix, got %d×%d")
+	opts.detachAs = "O"
 	return opts.run(ctx, stderr, "cholesky", load, func(s *algSession) error {
 		l, err := s.compute("O", s.eng.Cholesky)
 		if err != nil {

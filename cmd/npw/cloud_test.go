@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	if os.Getenv("NPW_TEST_MAIN") == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(start(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Setenv("NPW_TEST_MAIN", "1")
 	localcloud.Main(m)

@@ -31,6 +31,8 @@ type engineFlags struct {
 	verbose             bool
 	timeline, trace     string
 	launch, function    string
+	detach              bool
+	targets             map[string]string // outputs a detached job saves, by the program's name for them
 }
 
 func envOr(name, def string) string {
@@ -56,6 +58,7 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.BoolVarP(&e.verbose, "verbose", "v", false, "log workers' events and progress to stderr")
 	f.StringVar(&e.timeline, "timeline", "", "write workers and queued tasks over time to `FILE.csv`")
 	f.StringVar(&e.trace, "trace", "", "write every task's span (worker; leased, read, computed, written, done) to `FILE.csv`")
+	f.BoolVar(&e.detach, "detach", false, "submit the job, leave it to a provisioner process and return: follow it with npw status, wait and cancel")
 }
 
 // check refuses flags no job can run with, as usage errors.
@@ -71,6 +74,10 @@ func (e *engineFlags) check() error {
 		return usagef("--sf must be positive, got %g", e.sf)
 	case e.launch != "goroutine" && e.launch != "process" && e.launch != "lambda":
 		return usagef("--launch %q: want goroutine, process or lambda", e.launch)
+	case e.detach && e.launch == "goroutine":
+		return usagef("--detach needs workers that outlive this process: --launch process or lambda, on shared services")
+	case e.detach && (e.timeline != "" || e.trace != ""):
+		return usagef("--detach returns before the job has a timeline or a trace")
 	}
 	return nil
 }
@@ -137,7 +144,8 @@ func workerCommand() []string {
 // job the engine runs.
 func (e *engineFlags) engineOptions(stderr io.Writer, onJob func(*job.Result)) engine.Options {
 	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, ScaleFactor: e.sf, ColdStart: e.coldStart,
-		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != ""}, OnJob: onJob}
+		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != ""}, OnJob: onJob, OnSubmit: onSubmit(stderr),
+		Detach: e.detach, Targets: e.targets}
 	switch e.launch {
 	case "process":
 		opts.Launch, opts.WorkerCommand = "process", workerCommand()

@@ -47,6 +47,7 @@ func (opts *gemmOptions) inputs(ctx context.Context) ([]*operand, error) {
 }
 
 func runGemm(ctx context.Context, stdout, stderr io.Writer, opts *gemmOptions) error {
+	opts.detachAs = "C"
 	return opts.run(ctx, stderr, "gemm", opts.inputs, func(s *algSession) error {
 		c, err := s.computeAB("C", s.eng.GEMM)
 		if err != nil {

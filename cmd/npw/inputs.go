@@ -26,6 +26,9 @@ type algFlags struct {
 	seed    uint64
 	verify  bool
 	compare bool
+	// detachAs is the name of the program's matrix that -o names, for
+	// --detach; "" for commands that cannot detach.
+	detachAs string
 }
 
 // An outputFlag is a flag that names a file the command writes.
@@ -74,6 +77,9 @@ func (s *algFlags) registerOutput(cmd *cobra.Command, path *string, name, usage 
 // cannot be written, before any work.
 func (s *algFlags) check() error {
 	if err := s.engine.check(); err != nil {
+		return err
+	}
+	if err := s.checkDetach(); err != nil {
 		return err
 	}
 	paths := []outputPath{{"-o", s.out}}
@@ -129,6 +135,31 @@ func (s *algFlags) input(ctx context.Context, path string, i int, generate func(
 	}
 	defer r.Close()
 	return &operand{rows: r.Rows, cols: r.Cols, path: path}, nil
+}
+
+// checkDetach refuses --detach where the command needs this process
+// after the job, and names the target of -o for the detached job.
+func (s *algFlags) checkDetach() error {
+	if !s.engine.detach {
+		return nil
+	}
+	switch {
+	case s.detachAs == "":
+		return usagef("--detach runs one job to its end without this process; this command runs several jobs or a step here (detach run, cholesky, gemm or qr)")
+	case s.verify || s.compare:
+		return usagef("--detach returns before the result exists; --verify and --compare need it")
+	case s.out != "" && !isURL(s.out):
+		return usagef("--detach leaves results in the store: give -o a URL (file:///dir/name, s3://bucket/prefix/name)")
+	}
+	for _, o := range s.outputs {
+		if *o.path != "" {
+			return usagef("--detach saves one result, -o URL; %s needs this process", o.flag)
+		}
+	}
+	if s.out != "" {
+		s.engine.targets = map[string]string{s.detachAs: s.out}
+	}
+	return nil
 }
 
 // matrixA returns a load of one input, A: read from its file or made by

@@ -38,6 +38,7 @@ a second job. --verify prints ‖A − QR‖/(‖A‖·n·ε) and ‖QᵀQ − I
 }
 
 func runQR(ctx context.Context, stdout, stderr io.Writer, opts *qrOptions) error {
+	opts.detachAs = "R"
 	return opts.run(ctx, stderr, "qr", opts.matrixA(opts.gaussian("m", "n")), func(s *algSession) error {
 		f, err := timedA(s, s.eng.QR)
 		if err != nil {

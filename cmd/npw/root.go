@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
+	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/analysis"
 	lp "github.com/npw-dev/npw/lambdapack"
 )
@@ -33,17 +37,42 @@ func start(args []string, stdout, stderr io.Writer) int {
 		serveLambda()
 		return 0
 	}
-	return run(args, stdout, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C ends npw at once
+	}()
+	return runContext(ctx, args, stdout, stderr)
 }
+
+// exitInterrupted is the status of a command stopped by Ctrl-C (128 +
+// SIGINT), as shells report it.
+const exitInterrupted = 130
 
 // run executes the command line and returns the exit status. Errors are
 // printed as one line each; program errors as file:line:col: message.
 // A usage error adds a line that says where the usage is.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run until ctx ends (Ctrl-C): the command in progress is
+// cancelled, its jobs with it, and what they made is removed.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
+		return 0
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "npw: interrupted%s\n", interruptedJobs())
+		return exitInterrupted
+	}
+	var detached *engine.Detached
+	if errors.As(err, &detached) {
+		printDetached(stdout, detached)
 		return 0
 	}
 	switch e := err.(type) {
@@ -94,7 +123,8 @@ program (` + strings.Join(lp.Shipped(), ", ") + `).`,
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newCheckCmd(), newBenchCmd(), newDagCmd(), newProgramsCmd(), newRunCmd(), newCholeskyCmd(), newGemmCmd(), newTsqrCmd(),
 		newQRCmd(), newSVDCmd(), newSolveCmd(), newLUCmd(), newWorkerCmd(), newDeployCmd(),
-		newPutCmd(), newGetCmd(), newLsCmd(), newRmCmd())
+		newPutCmd(), newGetCmd(), newLsCmd(), newRmCmd(),
+		newProvisionCmd(), newStatusCmd(), newWaitCmd(), newCancelCmd(), newJobsCmd())
 	return root
 }
 

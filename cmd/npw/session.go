@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -31,7 +32,10 @@ type session struct {
 // session opens the Go API's engine on the flags' services.
 func (e *engineFlags) session(ctx context.Context, stderr io.Writer) (*session, error) {
 	s := &session{ctx: ctx, flags: e, stderr: stderr}
-	eng, err := engine.Open(ctx, e.engineOptions(stderr, func(r *job.Result) { s.results = append(s.results, r) }))
+	eng, err := engine.Open(ctx, e.engineOptions(stderr, func(r *job.Result) {
+		finished(r.ID)
+		s.results = append(s.results, r)
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +186,17 @@ func timed[T any](s *algSession, call func(context.Context) (T, error)) (T, erro
 	start := time.Now()
 	v, err := call(s.ctx)
 	s.elapsed += time.Since(start)
+	s.handOver(err)
 	return v, err
+}
+
+// handOver notes that err is a detached job's: the inputs the session
+// put in the store are the job's now, which deletes them when it ends.
+func (s *session) handOver(err error) {
+	var d *engine.Detached
+	if errors.As(err, &d) {
+		s.uploads = nil
+	}
 }
 
 // timedA is timed for an Engine call on the first input, A.

@@ -16,9 +16,26 @@ package redisstate
 //	<prefix>:{<job>}:workers   list of worker reports, in arrival order
 //	<prefix>:{<job>}:next      hash: task -> the child its worker ran
 //	                           next itself (a continuation)
+//	<prefix>:{<job>}:beats     sorted set: worker -> its last heartbeat,
+//	                           in unix milliseconds
+//
+// The keys above are the job's task state: the scripts take them all
+// (keys.all), renew their expiry together, and Delete removes them. Two
+// more keys are apart from the task state and no script takes them:
+//
+//	<prefix>:{<job>}:record    string: the job's record (state.Driver's
+//	                           PutRecord), with an expiry of its own (none
+//	                           for a ttl of 0); Delete leaves it
+//	<prefix>:jobs              set: the ids of the jobs that have a record.
+//	                           Not hash-tagged (it spans jobs, so it lives
+//	                           in a slot of its own) and touched only with
+//	                           plain commands outside scripts; ids whose
+//	                           record is gone (expired) are removed as it
+//	                           is read.
 
 type keys struct {
-	meta, done, waiting, tiles, failures, workers, next string
+	meta, done, waiting, tiles, failures, workers, next, beats string
+	record                                                     string // not in all
 }
 
 func jobKeys(prefix, job string) keys {
@@ -31,10 +48,16 @@ func jobKeys(prefix, job string) keys {
 		failures: base + "failures",
 		workers:  base + "workers",
 		next:     base + "next",
+		beats:    base + "beats",
+		record:   base + "record",
 	}
 }
 
-// all lists the keys in the order the scripts take them.
+// all lists the keys of the job's task state in the order the scripts
+// take them; the record is not among them.
 func (k keys) all() []string {
-	return []string{k.meta, k.done, k.waiting, k.tiles, k.failures, k.workers, k.next}
+	return []string{k.meta, k.done, k.waiting, k.tiles, k.failures, k.workers, k.next, k.beats}
 }
+
+// indexKey is the set of the ids of the jobs that have a record.
+func indexKey(prefix string) string { return prefix + ":jobs" }

@@ -6,7 +6,8 @@
 // The password may also come from NPW_REDIS_PASSWORD. Every transition is
 // one Lua script (scripts.go) on the job's keys (keys.go), which carry the
 // job id as a hash tag; a job's keys expire after the job's TTL without a
-// change.
+// change. A job's record and the index of the jobs that have one are
+// plain keys apart from the task state (keys.go).
 package redisstate
 
 import (
@@ -16,6 +17,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,10 +240,121 @@ func (d *Driver) WorkerReports(ctx context.Context, job string) ([][]byte, error
 	return out, nil
 }
 
-// Delete implements state.Driver.
+// Delete implements state.Driver: it removes the job's task state and
+// heartbeats (keys.all), not its record.
 func (d *Driver) Delete(ctx context.Context, job string) error {
 	_, err := d.run(ctx, deleteScript, job)
 	return err
+}
+
+// PutRecord implements state.Driver: the record is set (with its expiry,
+// or none), then its id added to the index, in one pipeline outside any
+// script (the index is not in the job's slot).
+func (d *Driver) PutRecord(ctx context.Context, job string, record []byte, ttl time.Duration) error {
+	var exp time.Duration // 0: a plain SET, which drops an earlier expiry
+	if ttl > 0 {
+		exp = (ttl + time.Millisecond - 1).Truncate(time.Millisecond) // PX: whole milliseconds, rounded up
+	}
+	_, err := d.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, jobKeys(d.prefix, job).record, record, exp)
+		p.SAdd(ctx, indexKey(d.prefix), job)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+// Record implements state.Driver.
+func (d *Driver) Record(ctx context.Context, job string) ([]byte, error) {
+	b, err := d.client.Get(ctx, jobKeys(d.prefix, job).record).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, state.ErrNoJob
+	case err != nil:
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	return b, nil
+}
+
+// Jobs implements state.Driver: the ids of the index whose record is
+// gone are removed from it.
+func (d *Driver) Jobs(ctx context.Context) ([]string, error) {
+	ids, err := d.client.SMembers(ctx, indexKey(d.prefix)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	exists := make([]*redis.IntCmd, len(ids))
+	if _, err := d.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			exists[i] = p.Exists(ctx, jobKeys(d.prefix, id).record)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	live := []string{}
+	for i, id := range ids {
+		if exists[i].Val() == 1 {
+			live = append(live, id)
+		} else if err := d.unindex(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(live)
+	return live, nil
+}
+
+// unindex removes a job from the index unless its record exists. The
+// record is checked again after the removal, and the id put back if a
+// PutRecord (SET, then SADD) set it meanwhile: either the check sees the
+// record or the SADD comes after the SREM, so a record that exists stays
+// listed.
+func (d *Driver) unindex(ctx context.Context, job string) error {
+	index := indexKey(d.prefix)
+	if err := d.client.SRem(ctx, index, job).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	n, err := d.client.Exists(ctx, jobKeys(d.prefix, job).record).Result()
+	if err == nil && n == 1 {
+		err = d.client.SAdd(ctx, index, job).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+// DeleteRecord implements state.Driver.
+func (d *Driver) DeleteRecord(ctx context.Context, job string) error {
+	if err := d.client.Del(ctx, jobKeys(d.prefix, job).record).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return d.unindex(ctx, job)
+}
+
+// Heartbeat implements state.Driver.
+func (d *Driver) Heartbeat(ctx context.Context, job, worker string, now time.Time) error {
+	_, err := d.run(ctx, heartbeatScript, job, worker, now.UnixMilli())
+	return err
+}
+
+// Retire implements state.Driver.
+func (d *Driver) Retire(ctx context.Context, job, worker string) error {
+	_, err := d.run(ctx, retireScript, job, worker)
+	return err
+}
+
+// Workers implements state.Driver.
+func (d *Driver) Workers(ctx context.Context, job string, since time.Time) ([]string, error) {
+	res, err := d.run(ctx, workersScript, job, since.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	workers := strs(res)
+	slices.Sort(workers)
+	return workers, nil
 }
 
 // Close implements state.Driver.

@@ -3,10 +3,14 @@ package redisstate
 import "github.com/redis/go-redis/v9"
 
 // Each state transition is one Lua script, so it is atomic. All of them
-// take the job's seven keys, in the order of keys.all:
+// take the job's eight keys, in the order of keys.all:
 //
 //	KEYS[1] meta, KEYS[2] done, KEYS[3] waiting, KEYS[4] tiles,
-//	KEYS[5] failures, KEYS[6] workers, KEYS[7] next
+//	KEYS[5] failures, KEYS[6] workers, KEYS[7] next, KEYS[8] beats
+//
+// The job's record and the index of jobs are not among them: they are
+// read and written with plain commands (redisstate.go), and Delete
+// leaves the record.
 //
 // A script on a job that does not exist answers the error NPW_NOJOB. Every
 // script that changes a job renews the expiry of all its keys (the ttl
@@ -229,6 +233,38 @@ return n
 var reportsScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
 return redis.call('LRANGE', KEYS[6], 0, -1)
+`)
+
+// heartbeatScript notes that a worker of the job is alive.
+//
+//	ARGV[1] worker, ARGV[2] the time, in unix milliseconds
+//	result: "OK"
+var heartbeatScript = redis.NewScript(touch + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
+redis.call('ZADD', KEYS[8], ARGV[2], ARGV[1])
+touch()
+return 'OK'
+`)
+
+// retireScript forgets a worker of the job; a job that does not exist
+// has none to forget, which is not an error.
+//
+//	ARGV[1] worker
+//	result: 1 if the worker was known, else 0
+var retireScript = redis.NewScript(touch + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = redis.call('ZREM', KEYS[8], ARGV[1])
+touch()
+return n
+`)
+
+// workersScript returns the workers heard from since a time.
+//
+//	ARGV[1] the time, in unix milliseconds
+//	result: the workers whose last heartbeat is at or after it
+var workersScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
+return redis.call('ZRANGEBYSCORE', KEYS[8], ARGV[1], '+inf')
 `)
 
 // deleteScript forgets a job.

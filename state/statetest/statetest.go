@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/npw-dev/npw/state"
 )
@@ -234,6 +236,163 @@ func Run(t *testing.T, newDriver func(t *testing.T) state.Driver) {
 			t.Errorf("status of a deleted job: %v", err)
 		}
 	})
+	t.Run("Records", func(t *testing.T) {
+		d := newDriver(t)
+		if _, err := d.Record(ctx, "rec-a"); !errors.Is(err, state.ErrNoJob) {
+			t.Fatalf("record of a job without one: %v", err)
+		}
+		putRecord(t, d, "rec-b", `{"v":1}`, 0)
+		a := []byte(`{"a":1}`)
+		putRecord(t, d, "rec-a", string(a), 0)
+		a[1] = 'X' // the store keeps its own copy
+		wantRecord(t, d, "rec-a", `{"a":1}`)
+		wantRecord(t, d, "rec-b", `{"v":1}`)
+		putRecord(t, d, "rec-b", `{"v":2}`, 0)
+		wantRecord(t, d, "rec-b", `{"v":2}`)
+		wantJobs(t, d, "rec-", "rec-a", "rec-b")
+		// A record needs no task state, and makes none.
+		if _, err := d.Status(ctx, "rec-a"); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("a record made task state: status %v", err)
+		}
+		if err := d.DeleteRecord(ctx, "rec-a"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Record(ctx, "rec-a"); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("record after DeleteRecord: %v", err)
+		}
+		wantJobs(t, d, "rec-", "rec-b")
+		for _, id := range []string{"rec-a", "rec-never"} {
+			if err := d.DeleteRecord(ctx, id); err != nil {
+				t.Errorf("DeleteRecord of a missing record %s: %v", id, err)
+			}
+		}
+		if err := d.DeleteRecord(ctx, "rec-b"); err != nil {
+			t.Fatal(err)
+		}
+		wantJobs(t, d, "rec-")
+	})
+	t.Run("RecordExpiry", func(t *testing.T) {
+		d := newDriver(t)
+		putRecord(t, d, "exp-kept", `{"kept":true}`, 0)
+		putRecord(t, d, "exp-long", `{"long":true}`, time.Hour)
+		// A put with no ttl replaces an expiry set earlier.
+		putRecord(t, d, "exp-persist", `{"v":1}`, 50*time.Millisecond)
+		putRecord(t, d, "exp-persist", `{"v":2}`, 0)
+		putRecord(t, d, "exp-short", `{"short":true}`, 50*time.Millisecond)
+		// Expiry may take a while to be seen: poll, up to a deadline far
+		// beyond the ttl.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, err := d.Record(ctx, "exp-short")
+			if errors.Is(err, state.ErrNoJob) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a record with a ttl of 50ms is still there after 5s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// exp-persist's first ttl, set before exp-short's, has passed too.
+		wantRecord(t, d, "exp-persist", `{"v":2}`)
+		wantRecord(t, d, "exp-long", `{"long":true}`)
+		wantRecord(t, d, "exp-kept", `{"kept":true}`)
+		wantJobs(t, d, "exp-", "exp-kept", "exp-long", "exp-persist")
+		// An expired record can be put again.
+		putRecord(t, d, "exp-short", `{"again":true}`, 0)
+		wantRecord(t, d, "exp-short", `{"again":true}`)
+		wantJobs(t, d, "exp-", "exp-kept", "exp-long", "exp-persist", "exp-short")
+	})
+	t.Run("RecordsApartFromTaskState", func(t *testing.T) {
+		d := newDriver(t)
+		create(t, d, "apart-norecord", 1)
+		create(t, d, "apart-job", 2)
+		putRecord(t, d, "apart-job", `{"job":"apart-job"}`, 0)
+		// Jobs lists records, not task state.
+		wantJobs(t, d, "apart-", "apart-job")
+		if err := d.Delete(ctx, "apart-job"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Status(ctx, "apart-job"); !errors.Is(err, state.ErrNoJob) {
+			t.Fatalf("status after Delete: %v", err)
+		}
+		wantRecord(t, d, "apart-job", `{"job":"apart-job"}`)
+		wantJobs(t, d, "apart-", "apart-job")
+		// And DeleteRecord leaves the task state.
+		putRecord(t, d, "apart-norecord", `{}`, 0)
+		if err := d.DeleteRecord(ctx, "apart-norecord"); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := d.Status(ctx, "apart-norecord"); err != nil || st.Tasks != 1 {
+			t.Fatalf("status after DeleteRecord: %+v, %v", st, err)
+		}
+		wantJobs(t, d, "apart-", "apart-job")
+	})
+	t.Run("Heartbeats", func(t *testing.T) {
+		d := newDriver(t)
+		create(t, d, "j-beats", 1)
+		t0 := time.UnixMilli(1_700_000_000_000)
+		sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+		beat := func(worker string, at time.Time) {
+			t.Helper()
+			if err := d.Heartbeat(ctx, "j-beats", worker, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		workers := func(since time.Time, want ...string) {
+			t.Helper()
+			got, err := d.Workers(ctx, "j-beats", since)
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("Workers(since %v) = %q, %v; want %q", since.Sub(t0), got, err, want)
+			}
+		}
+		workers(t0)
+		beat("p3", sec(0))
+		beat("p1", sec(2))
+		beat("p2", sec(1))
+		workers(t0, "p1", "p2", "p3")
+		workers(sec(1), "p1", "p2") // at or after since
+		workers(sec(1).Add(time.Millisecond), "p1")
+		workers(sec(3))
+		beat("p3", sec(3)) // the last heartbeat counts
+		workers(sec(3), "p3")
+		workers(t0, "p1", "p2", "p3")
+		if err := d.Retire(ctx, "j-beats", "p1"); err != nil {
+			t.Fatal(err)
+		}
+		workers(t0, "p2", "p3")
+		if err := d.Retire(ctx, "j-beats", "p-unknown"); err != nil {
+			t.Errorf("retire an unknown worker: %v", err)
+		}
+		if err := d.Retire(ctx, "j-never", "p1"); err != nil {
+			t.Errorf("retire a worker of an unknown job: %v", err)
+		}
+		if st, _ := d.Status(ctx, "j-beats"); st.Workers != 0 {
+			t.Errorf("heartbeats counted as worker reports: %+v", st)
+		}
+		if err := d.Heartbeat(ctx, "j-never", "p1", t0); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("heartbeat to an unknown job: %v", err)
+		}
+		if _, err := d.Workers(ctx, "j-never", t0); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("workers of an unknown job: %v", err)
+		}
+		// A worker of a deleted (cancelled) job hears so at its next heartbeat.
+		if err := d.Delete(ctx, "j-beats"); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Heartbeat(ctx, "j-beats", "p2", sec(4)); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("heartbeat to a deleted job: %v", err)
+		}
+		if _, err := d.Workers(ctx, "j-beats", t0); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("workers of a deleted job: %v", err)
+		}
+		// Delete removed the heartbeats: a job made again under the id
+		// starts with none.
+		create(t, d, "j-beats", 1)
+		workers(t0)
+	})
 	t.Run("ConcurrentFanIn", func(t *testing.T) {
 		// 40 parents of one child complete concurrently, each twice.
 		d := newDriver(t)
@@ -264,6 +423,43 @@ func Run(t *testing.T, newDriver func(t *testing.T) state.Driver) {
 			t.Fatalf("%d done, child reported ready %d times; want at least once", st.Done, ready)
 		}
 	})
+}
+
+func putRecord(t *testing.T, d state.Driver, job, record string, ttl time.Duration) {
+	t.Helper()
+	if err := d.PutRecord(context.Background(), job, []byte(record), ttl); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantRecord(t *testing.T, d state.Driver, job, want string) {
+	t.Helper()
+	got, err := d.Record(context.Background(), job)
+	if err != nil || string(got) != want {
+		t.Fatalf("record of %s = %q, %v; want %q", job, got, err, want)
+	}
+}
+
+// wantJobs checks that Jobs is sorted and that its ids starting with
+// prefix (the subtest's own) are want.
+func wantJobs(t *testing.T, d state.Driver, prefix string, want ...string) {
+	t.Helper()
+	ids, err := d.Jobs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.IsSorted(ids) {
+		t.Errorf("Jobs not sorted: %q", ids)
+	}
+	var got []string
+	for _, id := range ids {
+		if strings.HasPrefix(id, prefix) {
+			got = append(got, id)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Jobs = %q, want %q among them", ids, want)
+	}
 }
 
 func sameSet(got []string, want ...string) bool {

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/internal/localcloud"
+	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/state"
+)
+
+// lifeServices are a test's scoped services on the local cloud, as
+// command-line flags, with the job.Env that sees them.
+func lifeServices(t *testing.T) ([]string, job.Env, [3]string) {
+	store, queue, st := localcloud.Get(t).Scoped(t)
+	ctx := context.Background()
+	tiles, err := blockstore.Open(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := state.Open(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tiles.Close(); states.Close() })
+	flags := []string{"--store", store, "--queue", queue, "--state", st, "--launch", "process", "--workers", "2"}
+	return flags, job.Env{Tiles: tiles, QueueURL: queue, State: states}, [3]string{store, queue, st}
+}
+
+var submittedRE = regexp.MustCompile(`job ([0-9a-f]{12}) submitted`)
+
+// detach runs an algorithm command with --detach and returns the job id.
+func detach(t *testing.T, args ...string) string {
+	t.Helper()
+	code, stdout, stderr := npw(t, append(args, "--detach")...)
+	m := submittedRE.FindStringSubmatch(stdout)
+	if code != 0 || m == nil {
+		t.Fatalf("npw %v --detach: exit %d\n%s%s", args, code, stdout, stderr)
+	}
+	return m[1]
+}
+
+// A detached job runs on without its client: status and jobs see it,
+// wait prints its summary, its output is where -o said, and nothing else
+// of it is left; a cancelled one and a failed one leave nothing either.
+func TestDetachedJobs(t *testing.T) {
+	flags, env, urls := lifeServices(t)
+	state := flags[5]
+	dir := t.TempDir()
+	a := writeNPY(t, dir, "a.npy", randomSPD(rand.New(rand.NewPCG(60, 60)), 300))
+	out := strings.Replace(urls[0], "?", "/L?", 1)
+	id := detach(t, append([]string{"cholesky", a, "--block", "64", "-o", out}, flags...)...)
+	if code, stdout, stderr := npw(t, "status", id, "--state", state, "--json"); code != 0 || !strings.Contains(stdout, `"id": "`+id+`"`) {
+		t.Errorf("status: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, _ := npw(t, "jobs", "--state", state); code != 0 || !strings.Contains(stdout, id) {
+		t.Errorf("jobs does not list %s:\n%s", id, stdout)
+	}
+	code, stdout, stderr := npw(t, "wait", id, "--state", state)
+	if code != 0 || !strings.Contains(stdout, "job "+id+": cholesky N=5: done") || !strings.Contains(stdout, "O → "+out+" (stored)") {
+		t.Fatalf("wait: exit %d\n%s%s", code, stdout, stderr)
+	}
+	l := filepath.Join(dir, "l.npy")
+	if code, _, stderr := npw(t, "get", out, l); code != 0 {
+		t.Fatal(stderr)
+	}
+	if r := choleskyResidual(readNPY(t, a), readNPY(t, l)); !(r.value <= 30) {
+		t.Errorf("detached L: residual %v", r)
+	}
+	if code, _, stderr := npw(t, "rm", out); code != 0 {
+		t.Fatal(stderr)
+	}
+	assertNothingLeft(t, env, urls)
+
+	// Cancelled while it runs: its workers stop and everything goes.
+	big := writeNPY(t, dir, "big.npy", randomSPD(rand.New(rand.NewPCG(61, 61)), 1200))
+	id = detach(t, append([]string{"cholesky", big, "--block", "100", "-o", out}, flags...)...)
+	waitForDone(t, env.State, id, 1)
+	if code, stdout, stderr := npw(t, "cancel", id, "--state", state); code != 0 || !strings.Contains(stdout, "cancelled job "+id) {
+		t.Fatalf("cancel: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := npw(t, "status", id, "--state", state); code != 1 || !strings.Contains(stderr, "no job "+id) {
+		t.Errorf("status of a cancelled job: exit %d: %s", code, stderr)
+	}
+	waitGone(t, env, urls)
+
+	// Failed: a matrix that is not positive definite.
+	bad := writeNPY(t, dir, "bad.npy", randomGaussian(rand.New(rand.NewPCG(62, 62)), 200, 200))
+	id = detach(t, append([]string{"cholesky", bad, "--block", "64", "-o", out}, flags...)...)
+	if code, stdout, stderr := npw(t, "wait", id, "--state", state); code != 1 || !strings.Contains(stderr, "not positive definite") || !strings.Contains(stdout, ": failed") {
+		t.Errorf("wait for a failed job: exit %d\n%s%s", code, stdout, stderr)
+	}
+	assertNothingLeft(t, env, urls)
+}
+
+// waitForDone waits until a job has done n tasks.
+func waitForDone(t *testing.T, st *state.Store, id string, n int64) {
+	t.Helper()
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if s, err := st.Status(context.Background(), id); err == nil && s.Done >= n {
+			return
+		}
+	}
+	t.Fatalf("job %s did not do %d tasks in 30 s", id, n)
+}
+
+// waitGone checks, for up to a few seconds (the workers of a cancelled
+// job stop by themselves), that nothing of a test's jobs is left.
+func waitGone(t *testing.T, env job.Env, urls [3]string) {
+	t.Helper()
+	for end := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		keys, _ := env.Tiles.List(context.Background(), "")
+		if len(keys) == 0 || time.Now().After(end) {
+			break
+		}
+	}
+	assertNothingLeft(t, env, urls)
+}
+
+// Ctrl-C on an attached client cancels its job: exit 130 within seconds,
+// one line saying so, nothing left; SIGKILL leaves the job to be
+// provisioned by another process, which finishes it.
+func TestInterruptedClient(t *testing.T) {
+	flags, env, urls := lifeServices(t)
+	dir := t.TempDir()
+	a := writeNPY(t, dir, "a.npy", randomSPD(rand.New(rand.NewPCG(63, 63)), 1200))
+	args := append([]string{"cholesky", a, "--block", "100", "-o", filepath.Join(dir, "l.npy")}, flags...)
+
+	cmd, id := startClient(t, args)
+	waitForDone(t, env.State, id, 1)
+	cmd.Process.Signal(syscall.SIGINT)
+	start := time.Now()
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d (%v), want %d", code, err, exitInterrupted)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the client took %v to stop", d)
+	}
+	waitGone(t, env, urls)
+
+	// SIGKILL: nothing cleans up, but a provisioner takes the job over.
+	cmd, id = startClient(t, args)
+	waitForDone(t, env.State, id, 1)
+	cmd.Process.Kill()
+	cmd.Wait()
+	code, stdout, stderr := npw(t, "provision", "--job", id, "--state", flags[5])
+	if code != 0 || !strings.Contains(stdout, "job "+id+": cholesky: done") {
+		t.Fatalf("provision of an orphaned job: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := npw(t, "wait", id, "--state", flags[5]); code != 0 || !strings.Contains(stdout, ": done") {
+		t.Fatalf("wait: exit %d\n%s%s", code, stdout, stderr)
+	}
+	waitGone(t, env, urls)
+}
+
+// startClient starts npw as a process of its own and returns it once it
+// has announced its main job (the last "started" line before the job's
+// tasks run), with that job's id.
+func startClient(t *testing.T, args []string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "NPW_TEST_MAIN=1")
+	cmd.Stdout = io.Discard
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	sc := bufio.NewScanner(stderr)
+	re := regexp.MustCompile(`job ([0-9a-f]{12}) started: cholesky`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			go io.Copy(io.Discard, stderr)
+			return cmd, m[1]
+		}
+	}
+	t.Fatalf("npw %v never started its job", args)
+	return nil, ""
+}
+
+// The status of a running job, as JSON: its tasks, its workers (alive by
+// their heartbeats) and its pace.
+func TestStatusFigures(t *testing.T) {
+	snap := job.Snapshot{Record: &job.Record{ID: "x", Program: "cholesky N=4", Tasks: 20, Created: time.Unix(100, 0)},
+		Status: state.Status{Phase: state.Running, Done: 5, Metrics: state.Metrics{Flops: 4e9}}, Running: true, Workers: []string{"p1"}}
+	s := statusOf(snap, time.Unix(102, 0))
+	data, _ := json.Marshal(s)
+	want := `{"id":"x","program":"cholesky N=4","phase":"running","tasks":20,"done":5,"workers":["p1"],"gflops":2,"elapsed_seconds":2,"eta_seconds":6}`
+	if string(data) != want {
+		t.Errorf("status\n got %s\nwant %s", data, want)
+	}
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	engine "github.com/npw-dev/npw"
+	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/state"
+)
+
+func newWaitCmd() *cobra.Command {
+	var opts jobFlags
+	cmd := &cobra.Command{
+		Use:   "wait ID",
+		Short: "Follow a job until it ends, then print its summary",
+		Long: `Wait follows a job from any machine that reaches its state store, with
+its progress on stderr, until it ends; then it prints the job's summary
+and where its outputs were saved, and removes the job's record. A job
+that failed makes wait fail with its error. Ctrl-C stops waiting; the
+job runs on.`,
+		Example: `  npw wait 4cf84da5d426`,
+		Args:    exactly(1, "a job id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.id = args[0]
+			return runWait(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), opts)
+		},
+	}
+	opts.register(cmd)
+	return cmd
+}
+
+func runWait(ctx context.Context, stdout, stderr io.Writer, opts jobFlags) error {
+	last := time.Time{}
+	progress := func(s state.Status) {
+		if time.Since(last) >= 5*time.Second {
+			fmt.Fprintf(stderr, "npw: job %s: %d of %d tasks done\n", opts.id, s.Done, s.Tasks)
+			last = time.Now()
+		}
+	}
+	res, rec, err := engine.WaitJob(ctx, opts.state, opts.id, progress)
+	if res == nil {
+		return err
+	}
+	var lines []summaryLine
+	for _, o := range rec.Outputs {
+		if o.Target != "" && err == nil {
+			lines = append(lines, summaryLine{"output", fmt.Sprintf("%s → %s (stored)", o.Name, o.Target)})
+		}
+	}
+	printSummary(stdout, fmt.Sprintf("job %s: %s", res.ID, res.Program), []*job.Result{res}, res.Uploaded, lines)
+	return err
+}
