@@ -163,7 +163,10 @@ type Matrix struct {
 	fixed      []int32
 	gaps       bool   // some tiles of the grid were never written (they are zeros)
 	url        string // where the matrix is stored; "" for the engine's own
-	released   atomic.Bool
+	// source is the stored grid of a matrix whose tiles are not npw's
+	// Block×Block .npy tiles (a Zarr array): jobs copy it in.
+	source   *blockstore.Grid
+	released atomic.Bool
 	// Job describes the job that computed the matrix (nil for uploads).
 	Job *job.Result
 }
@@ -174,6 +177,9 @@ func (m *Matrix) URL() string { return m.url }
 
 // grid returns the matrix's tiles as a grid of its store.
 func (m *Matrix) grid() *blockstore.Grid {
+	if m.source != nil {
+		return m.source
+	}
 	return &blockstore.Grid{Store: m.store, Matrix: m.tiles, Fixed: m.fixed, Rows: m.Rows, Cols: m.Cols}
 }
 
@@ -274,7 +280,7 @@ func (m *Matrix) Release(ctx context.Context) error {
 }
 
 func (m *Matrix) input(name string) job.Input {
-	in := job.Input{Name: name, Tiles: m.tiles, Fixed: m.fixed, Copy: m.gaps, Rows: m.Rows, Cols: m.Cols, Scratch: m.url == ""}
+	in := job.Input{Name: name, Tiles: m.tiles, Fixed: m.fixed, Copy: m.gaps, Rows: m.Rows, Cols: m.Cols, Scratch: m.url == "", Source: m.source}
 	if m.store != m.eng.tiles {
 		in.Store = m.store
 	}

@@ -61,7 +61,11 @@ func (e *Engine) OpenMatrix(ctx context.Context, rawurl string) (*Matrix, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Matrix{Rows: st.Rows, Cols: st.Cols, Block: st.Block, eng: e, store: s, tiles: st.Matrix, gaps: st.Missing > 0, url: rawurl}, nil
+	m := &Matrix{Rows: st.Rows, Cols: st.Cols, Block: st.Block, eng: e, store: s, tiles: st.Matrix, gaps: st.Missing > 0, url: rawurl}
+	if st.Codec != nil {
+		m.source = &st.Grid // its chunks are no tiles of npw's: jobs copy them in
+	}
+	return m, nil
 }
 
 // Save stores the matrix at a URL, replacing what was there, and returns

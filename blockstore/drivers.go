@@ -278,11 +278,11 @@ func (f *FileDriver) Put(_ context.Context, key string, data []byte) error {
 // again when dir goes away in between: DeletePrefix removes directories
 // it empties, which another writer may be about to fill.
 func createTemp(dir string) (f *os.File, err error) {
-	for range 5 {
-		if err = os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+	for range 100 {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			f, err = os.CreateTemp(dir, ".tmp-*")
 		}
-		if f, err = os.CreateTemp(dir, ".tmp-*"); !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, fs.ErrNotExist) {
 			return f, err
 		}
 	}

@@ -27,6 +27,48 @@ type Grid struct {
 	// only of tiles never written (zeros), as Zarr leaves out chunks of
 	// its fill value.
 	Sparse bool
+	// TileRows and TileCols, when set, are the tiles' size instead of
+	// Matrix.Block×Matrix.Block (a Zarr array's chunks).
+	TileRows, TileCols int
+	// Codec, when set, stores the tiles in another format than npw's
+	// .npy tiles (Zarr chunks), under its own keys.
+	Codec TileCodec
+}
+
+// A TileCodec stores a grid's tiles in a format of its own: the chunks
+// of a Zarr array.
+type TileCodec interface {
+	// Key returns the key of tile (i, j) of the grid whose tiles are
+	// under dir.
+	Key(dir string, i, j int) string
+	// Decode returns tile (i, j): its part of the array.
+	Decode(data []byte, i, j int) (blas64.General, error)
+	// Encode stores tile (i, j), its part of the array.
+	Encode(t blas64.General, i, j int) ([]byte, error)
+	// Same says whether another codec stores tiles the same way, so that
+	// tiles copy between them as they are.
+	Same(other TileCodec) bool
+}
+
+// tileSize returns the rows and columns of a full tile.
+func (g *Grid) tileSize() (rows, cols int) {
+	if g.TileRows > 0 && g.TileCols > 0 {
+		return g.TileRows, g.TileCols
+	}
+	return g.Matrix.Block, g.Matrix.Block
+}
+
+// sameTiles says whether tiles copy from src to dst as they are stored.
+func sameTiles(src, dst *Grid) bool {
+	sr, sc := src.tileSize()
+	dr, dc := dst.tileSize()
+	if sr != dr || sc != dc || src.free() != dst.free() {
+		return false
+	}
+	if src.Codec == nil || dst.Codec == nil {
+		return src.Codec == nil && dst.Codec == nil
+	}
+	return src.Codec.Same(dst.Codec)
 }
 
 // fixed returns the grid's leading indices.
@@ -45,38 +87,43 @@ func (g *Grid) Check() error {
 	if f := g.free(); f < 0 || f > 2 {
 		return fmt.Errorf("%s has %d indices: fix all but one or two of them, e.g. %s", g.Matrix.Name, g.Matrix.Arity, example(g.Matrix))
 	}
-	if g.Rows <= 0 || g.Cols <= 0 || g.Matrix.Block <= 0 {
-		return fmt.Errorf("%s: a %d×%d grid of block %d is empty", g.Matrix.Name, g.Rows, g.Cols, g.Matrix.Block)
+	if tr, tc := g.tileSize(); g.Rows <= 0 || g.Cols <= 0 || tr <= 0 || tc <= 0 {
+		return fmt.Errorf("%s: a %d×%d grid of %d×%d tiles is empty", g.Matrix.Name, g.Rows, g.Cols, tr, tc)
 	}
 	return nil
 }
 
 // TileGrid returns the number of tile rows and columns of the grid.
 func (g *Grid) TileGrid() (rows, cols int) {
-	b := g.Matrix.Block
+	tr, tc := g.tileSize()
 	switch g.free() {
 	case 0:
 		return 1, 1
 	case 1:
-		return ceilDiv(g.Rows, b), 1
+		return ceilDiv(g.Rows, tr), 1
 	}
-	return ceilDiv(g.Rows, b), ceilDiv(g.Cols, b)
+	return ceilDiv(g.Rows, tr), ceilDiv(g.Cols, tc)
 }
 
 // Key returns the key of tile (i, j) of the grid.
-func (g *Grid) Key(i, j int) string { return g.Matrix.Key(g.Matrix.gridIndex(g.fixed(), i, j)) }
+func (g *Grid) Key(i, j int) string {
+	if g.Codec != nil {
+		return g.Codec.Key(g.Matrix.Dir(), i, j)
+	}
+	return g.Matrix.Key(g.Matrix.gridIndex(g.fixed(), i, j))
+}
 
 // TileBounds returns the rows [r0, r1) and columns [c0, c1) of the
 // array that tile (i, j) holds.
 func (g *Grid) TileBounds(i, j int) (r0, c0, r1, c1 int) {
-	b := g.Matrix.Block
+	tr, tc := g.tileSize()
 	switch g.free() {
 	case 0:
 		return 0, 0, g.Rows, g.Cols
 	case 1:
-		return i * b, 0, min((i+1)*b, g.Rows), g.Cols
+		return i * tr, 0, min((i+1)*tr, g.Rows), g.Cols
 	}
-	return i * b, j * b, min((i+1)*b, g.Rows), min((j+1)*b, g.Cols)
+	return i * tr, j * tc, min((i+1)*tr, g.Rows), min((j+1)*tc, g.Cols)
 }
 
 // ReadTile reads tile (i, j), checking its shape against the grid; a
@@ -84,7 +131,7 @@ func (g *Grid) TileBounds(i, j int) (r0, c0, r1, c1 int) {
 func (g *Grid) ReadTile(ctx context.Context, i, j int) (t blas64.General, found bool, err error) {
 	r0, c0, r1, c1 := g.TileBounds(i, j)
 	key := g.Key(i, j)
-	t, _, err = g.Store.GetTile(ctx, key)
+	t, err = g.getTile(ctx, key, i, j)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return zeros(r1-r0, c1-c0), false, nil
@@ -94,6 +141,37 @@ func (g *Grid) ReadTile(ctx context.Context, i, j int) (t blas64.General, found 
 		return blas64.General{}, false, g.badShape(key, t, r1-r0, c1-c0)
 	}
 	return t, true, nil
+}
+
+// getTile reads and decodes tile (i, j) under key.
+func (g *Grid) getTile(ctx context.Context, key string, i, j int) (blas64.General, error) {
+	if g.Codec == nil {
+		t, _, err := g.Store.GetTile(ctx, key)
+		return t, err
+	}
+	data, err := g.Store.Get(ctx, key)
+	if err != nil {
+		return blas64.General{}, err
+	}
+	t, err := g.Codec.Decode(data, i, j)
+	if err != nil {
+		return blas64.General{}, fmt.Errorf("%s: %w", key, err)
+	}
+	return t, nil
+}
+
+// WriteTile stores tile (i, j), encoded by the grid's codec, and returns
+// the bytes written. A tile in its own .npy buffer (tilebuf) is written
+// without a copy.
+func (g *Grid) WriteTile(ctx context.Context, i, j int, t blas64.General) (int, error) {
+	if g.Codec == nil {
+		return g.Store.AdoptTile(ctx, g.Key(i, j), t)
+	}
+	data, err := g.Codec.Encode(t, i, j)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", g.Key(i, j), err)
+	}
+	return len(data), g.Store.Put(ctx, g.Key(i, j), data)
 }
 
 func (g *Grid) badShape(key string, t blas64.General, rows, cols int) error {
@@ -112,14 +190,14 @@ func (g *Grid) Region(ctx context.Context, r0, c0, r1, c1 int) (out blas64.Gener
 		return blas64.General{}, false, fmt.Errorf("region [%d:%d, %d:%d] of %s is outside its %d×%d array", r0, r1, c0, c1, g.Matrix.Name, g.Rows, g.Cols)
 	}
 	out = zeros(r1-r0, c1-c0)
-	b := g.Matrix.Block
+	tr, tc := g.tileSize()
 	ti, tj := g.TileGrid()
 	i0, i1, j0, j1 := 0, ti, 0, tj
 	if g.free() >= 1 {
-		i0, i1 = r0/b, min(ceilDiv(r1, b), ti)
+		i0, i1 = r0/tr, min(ceilDiv(r1, tr), ti)
 	}
 	if g.free() == 2 {
-		j0, j1 = c0/b, min(ceilDiv(c1, b), tj)
+		j0, j1 = c0/tc, min(ceilDiv(c1, tc), tj)
 	}
 	for i := i0; i < i1; i++ {
 		for j := j0; j < j1; j++ {
@@ -171,10 +249,10 @@ func Retile(ctx context.Context, src, dst *Grid, parallel int) (int64, error) {
 	if src.Rows != dst.Rows || src.Cols != dst.Cols {
 		return 0, fmt.Errorf("re-tile %s: a %d×%d array into a %d×%d one", src.Matrix.Name, src.Rows, src.Cols, dst.Rows, dst.Cols)
 	}
-	sameTiles := src.Matrix.Block == dst.Matrix.Block && src.free() == dst.free()
+	same := sameTiles(src, dst)
 	var written atomic.Int64
 	err := dst.EachTile(ctx, parallel, func(ctx context.Context, i, j int) error {
-		if sameTiles {
+		if same {
 			if done, err := copyTile(ctx, src, dst, i, j); done || err != nil {
 				return err
 			}
@@ -184,7 +262,7 @@ func Retile(ctx context.Context, src, dst *Grid, parallel int) (int64, error) {
 		if err != nil || !found && dst.Sparse {
 			return err
 		}
-		n, err := dst.Store.PutTile(ctx, dst.Key(i, j), t)
+		n, err := dst.WriteTile(ctx, i, j, t)
 		written.Add(int64(n))
 		return err
 	})

@@ -24,6 +24,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/npw-dev/npw/zarr"
 )
 
 // MetaName is the name of a stored matrix's manifest, beside its tiles.
@@ -83,6 +85,18 @@ type Stored struct {
 	// Missing counts the tiles of the grid never written (zeros), as
 	// OpenStored found them.
 	Missing int
+	// Zarr is the array's .zarray for a Zarr array (a key ending in
+	// .zarr); its chunks are the grid's tiles.
+	Zarr *zarr.Meta
+}
+
+// Commit writes the matrix's manifest (or .zarray): the last step of
+// storing it.
+func (st *Stored) Commit(ctx context.Context) error {
+	if st.Zarr != nil {
+		return commitZarr(ctx, st)
+	}
+	return SaveMeta(ctx, st.Store, st.At, st.Meta)
 }
 
 // KeyMatrix returns the BigMatrix whose tiles are key/i_j.npy.
@@ -170,6 +184,9 @@ func OpenURL(ctx context.Context, rawurl string, create bool) (*Store, string, e
 // and checks its tiles against it: no tile outside the grid, and the
 // tiles of the last row and column of the right shapes.
 func OpenStored(ctx context.Context, s *Store, key, rawurl string) (*Stored, error) {
+	if IsZarr(key) {
+		return openZarr(ctx, s, key, rawurl)
+	}
 	data, err := s.Get(ctx, key+"/"+MetaName)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%s: no such matrix (no %s)", rawurl, MetaName)
@@ -250,6 +267,9 @@ func Create(ctx context.Context, s *Store, key, rawurl string, rows, cols, block
 	if err := s.DeletePrefix(ctx, key+"/"); err != nil {
 		return nil, err
 	}
+	if IsZarr(key) {
+		return createZarr(s, key, rawurl, rows, cols, block), nil
+	}
 	meta := NewMeta(rows, cols, block)
 	return &Stored{URL: rawurl, At: key, Meta: meta, Grid: Grid{Store: s, Matrix: KeyMatrix(key, block), Rows: rows, Cols: cols, Sparse: true}}, nil
 }
@@ -258,13 +278,17 @@ func Create(ctx context.Context, s *Store, key, rawurl string, rows, cols, block
 // removal that stops half way leaves no matrix with missing tiles. A key
 // that holds no matrix is an error.
 func Remove(ctx context.Context, s *Store, key, rawurl string) error {
-	if _, err := s.Get(ctx, key+"/"+MetaName); err != nil {
+	meta := key + "/" + MetaName
+	if IsZarr(key) {
+		meta = key + "/" + ZarrMetaName
+	}
+	if _, err := s.Get(ctx, meta); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("%s: no such matrix", rawurl)
 		}
 		return err
 	}
-	if err := s.Delete(ctx, key+"/"+MetaName); err != nil {
+	if err := s.Delete(ctx, meta); err != nil {
 		return err
 	}
 	return s.DeletePrefix(ctx, key+"/")
@@ -288,6 +312,16 @@ func List(ctx context.Context, s *Store, prefix string) ([]Listing, error) {
 	}
 	var out []Listing
 	for _, k := range keys {
+		if key, ok := strings.CutSuffix(k, "/"+ZarrMetaName); ok && IsZarr(key) {
+			l := Listing{Key: key}
+			if st, err := openZarr(ctx, s, key, key); err == nil {
+				l.Meta = st.Meta
+			} else {
+				l.Err = err
+			}
+			out = append(out, l)
+			continue
+		}
 		key, ok := strings.CutSuffix(k, "/"+MetaName)
 		if !ok {
 			continue
@@ -318,7 +352,7 @@ func SaveGrid(ctx context.Context, src *Grid, s *Store, key, rawurl string) (*St
 	}
 	_, err = Retile(ctx, src, &st.Grid, 16)
 	if err == nil {
-		err = SaveMeta(ctx, s, key, st.Meta)
+		err = st.Commit(ctx)
 	}
 	if err != nil {
 		s.DeletePrefix(context.WithoutCancel(ctx), key+"/")

@@ -16,7 +16,7 @@ import (
 func PutNPY(ctx context.Context, r *NPYReader, st *Stored, parallel int) (int64, error) {
 	n, err := ReadNPYTiles(ctx, r, &st.Grid, parallel)
 	if err == nil {
-		err = SaveMeta(ctx, st.Store, st.At, st.Meta)
+		err = st.Commit(ctx)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("put %s: %w", st.URL, err)
@@ -41,7 +41,7 @@ func ReadNPYTiles(ctx context.Context, r *NPYReader, g *Grid, parallel int) (int
 		if err != nil {
 			return err
 		}
-		n, err := g.Store.AdoptTile(ctx, g.Key(i, j), t)
+		n, err := g.WriteTile(ctx, i, j, t)
 		written.Add(int64(n))
 		return err
 	})

@@ -67,11 +67,17 @@ type Input struct {
 	// Scratch says the tiles are the client's own (an upload, an earlier
 	// job's output), not a stored matrix of the user's.
 	Scratch bool
+	// Source, when set, is where the input's array is, as a grid of
+	// another layout than npw's tiles (a Zarr array's chunks): the job
+	// copies it in, tile by tile, from there.
+	Source *blockstore.Grid
 }
 
-// elsewhere says whether the input's tiles are in another store than the
-// job's.
-func (in Input) elsewhere(s *blockstore.Store) bool { return in.Store != nil && in.Store != s }
+// elsewhere says whether the input's tiles must be copied from another
+// store or layout than the job's.
+func (in Input) elsewhere(s *blockstore.Store) bool {
+	return in.Source != nil || in.Store != nil && in.Store != s
+}
 
 // Spec is one job.
 type Spec struct {
@@ -555,7 +561,10 @@ func upload(ctx context.Context, s *blockstore.Store, j *manifest.Job, spec Spec
 			continue
 		}
 		src := &blockstore.Grid{Store: s, Matrix: in.Tiles, Fixed: in.Fixed, Rows: in.Rows, Cols: in.Cols}
-		if in.elsewhere(s) {
+		switch {
+		case in.Source != nil:
+			src = in.Source
+		case in.elsewhere(s):
 			src.Store = in.Store
 		}
 		n, err := blockstore.Retile(ctx, src, &blockstore.Grid{Store: s, Matrix: m, Rows: in.Rows, Cols: in.Cols}, parallel)
