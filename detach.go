@@ -37,13 +37,18 @@ func (e *Engine) submit(ctx context.Context, plan *analysis.Plan, block int, inp
 	if err := e.use(plan.Program().Name); err != nil {
 		return err
 	}
+	inputs, done, err := e.cutInputs(ctx, plan, block, inputs)
+	if err != nil {
+		done()
+		return err
+	}
 	spec := job.Spec{Plan: plan, Block: block, Inputs: inputs, Outputs: outputs, Targets: map[string]string{}}
 	for _, name := range slices.Sorted(maps.Keys(e.opts.Targets)) {
 		if slices.Contains(outputs, name) {
 			spec.Targets[name] = e.opts.Targets[name]
 		}
 	}
-	spec.Owned = owned(inputs)
+	spec.Owned = owned(inputs) // the tiles cut for it too: the job deletes them
 	opts := e.jobOptions()
 	opts.Detach = true
 	sub, err := job.Submit(ctx, e.env(), spec, opts)

@@ -166,6 +166,7 @@ type Matrix struct {
 	// source is the stored grid of a matrix whose tiles are not npw's
 	// Block×Block .npy tiles (a Zarr array): jobs copy it in.
 	source   *blockstore.Grid
+	derived  bool // shares another matrix's tiles (Reblock): Release deletes nothing
 	released atomic.Bool
 	// Job describes the job that computed the matrix (nil for uploads).
 	Job *job.Result
@@ -270,7 +271,7 @@ func (m *Matrix) Release(ctx context.Context) error {
 	if m == nil || m.released.Swap(true) {
 		return nil
 	}
-	if m.url != "" {
+	if m.url != "" || m.derived {
 		return nil
 	}
 	if m.eng.closed.Load() {
@@ -280,7 +281,7 @@ func (m *Matrix) Release(ctx context.Context) error {
 }
 
 func (m *Matrix) input(name string) job.Input {
-	in := job.Input{Name: name, Tiles: m.tiles, Fixed: m.fixed, Copy: m.gaps, Rows: m.Rows, Cols: m.Cols, Scratch: m.url == "", Source: m.source}
+	in := job.Input{Name: name, Tiles: m.tiles, Fixed: m.fixed, Copy: m.gaps, Rows: m.Rows, Cols: m.Cols, Scratch: m.url == "" && !m.derived, Source: m.source}
 	if m.store != m.eng.tiles {
 		in.Store = m.store
 	}

@@ -442,9 +442,10 @@ func TestFailedJobKeepsNothing(t *testing.T) {
 	}
 }
 
-// A matrix one tile wide goes to TSQR as row blocks copied in the store,
-// not assembled and uploaded again; with several tile columns it is
-// re-tiled. Both give R with RᵀR = AᵀA, and leave nothing behind.
+// A matrix one tile wide goes to TSQR as row blocks copied in the store;
+// with several tile columns the workers cut the row blocks from its tiles
+// (a view): nothing is uploaded again. Both give R with RᵀR = AᵀA, and
+// leave nothing behind.
 func TestTSQRRowBlocks(t *testing.T) {
 	ctx := context.Background()
 	eng, err := Open(ctx, Options{Store: "mem://tsqr-rows", Queue: "mem://tsqr-rows", State: "mem://tsqr-rows", Workers: 2})
@@ -455,8 +456,7 @@ func TestTSQRRowBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 9))
 	for _, tc := range []struct {
 		rows, cols, block int
-		copied            bool
-	}{{61, 7, 8, true}, {64, 8, 8, true}, {40, 13, 8, false}, {5, 3, 8, true}} {
+	}{{61, 7, 8}, {64, 8, 8}, {40, 13, 8}, {5, 3, 8}} {
 		a := randDense(rng, tc.rows, tc.cols)
 		A, err := eng.Upload(ctx, "A", a, tc.block)
 		if err != nil {
@@ -466,8 +466,8 @@ func TestTSQRRowBlocks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if copied := R.Job.Uploaded == 0; copied != tc.copied {
-			t.Errorf("%d×%d, block %d: the job uploaded %d bytes; want row blocks copied in the store: %v", tc.rows, tc.cols, tc.block, R.Job.Uploaded, tc.copied)
+		if R.Job.Uploaded != 0 {
+			t.Errorf("%d×%d, block %d: the job uploaded %d bytes", tc.rows, tc.cols, tc.block, R.Job.Uploaded)
 		}
 		r, err := R.Dense(ctx)
 		if err != nil {

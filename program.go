@@ -112,6 +112,11 @@ func (e *Engine) runAttached(ctx context.Context, plan *analysis.Plan, block int
 	if err := e.use(plan.Program().Name); err != nil {
 		return nil, err
 	}
+	inputs, done, err := e.cutInputs(ctx, plan, block, inputs)
+	defer done()
+	if err != nil {
+		return nil, err
+	}
 	spec := job.Spec{Plan: plan, Block: block, Inputs: inputs, Outputs: outputs, Owned: owned(inputs)}
 	res, err := job.Run(ctx, e.env(), spec, e.jobOptions())
 	if res != nil && e.opts.OnJob != nil {
@@ -123,6 +128,40 @@ func (e *Engine) runAttached(ctx context.Context, plan *analysis.Plan, block int
 		}
 	}
 	return res, err
+}
+
+// cutInputs has the workers cut, in a job of their own (retile.lp), the
+// inputs that a program writes into (a matrix of one or two indices)
+// from stored arrays of another tiling in the engine's store: the job
+// that writes into them needs them as its own tiles, and would otherwise
+// copy them in through this process. done deletes the tiles cut.
+func (e *Engine) cutInputs(ctx context.Context, plan *analysis.Plan, block int, inputs []job.Input) ([]job.Input, func(), error) {
+	var cut []*job.Result
+	done := func() {
+		for _, res := range cut {
+			job.Cleanup(context.WithoutCancel(ctx), e.tiles, res)
+		}
+	}
+	out := slices.Clone(inputs)
+	for i, in := range inputs {
+		m := plan.Program().Matrix(in.Name)
+		if in.Source == nil || in.Source.Store != e.tiles || m == nil || !m.Written || m.Arity != 2 || in.Rows <= 0 {
+			continue
+		}
+		p, err := compileInts("retile", map[string]int{"MT": tilesOf(in.Rows, block), "NT": tilesOf(in.Cols, block)})
+		if err != nil {
+			return nil, done, err
+		}
+		a := in
+		a.Name = "A"
+		res, err := e.runAttached(ctx, p.plan, block, []job.Input{a}, "B")
+		if err != nil {
+			return nil, done, fmt.Errorf("cutting %s into tiles of %d: %w", in.Name, block, err)
+		}
+		cut = append(cut, res)
+		out[i] = job.Input{Name: in.Name, Tiles: res.Matrices["B"], Rows: in.Rows, Cols: in.Cols, Scratch: true}
+	}
+	return out, done, nil
 }
 
 // runShipped runs a shipped program with integer arguments.

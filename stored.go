@@ -87,7 +87,7 @@ func (m *Matrix) Save(ctx context.Context, rawurl string) (*Matrix, error) {
 	if s == m.store && key+"/" == m.tiles.Dir() {
 		return m, nil // already stored there
 	}
-	if _, err := blockstore.SaveGrid(ctx, m.grid(), s, key, rawurl); err != nil {
+	if _, err := blockstore.SaveGrid(ctx, m.grid(), m.Block, s, key, rawurl); err != nil {
 		return nil, err
 	}
 	return m.eng.OpenMatrix(ctx, rawurl)
@@ -234,25 +234,23 @@ func Stat(ctx context.Context, rawurl string) (blockstore.Meta, error) {
 	return st.Meta, nil
 }
 
-// Reblock returns the matrix in block×block tiles: a new matrix of the
-// engine's own, named name, cut from m's tiles a few at a time.
-// TODO(issue 14): cut by tasks on the workers instead of in this process.
-func (m *Matrix) Reblock(ctx context.Context, name string, block int) (*Matrix, error) {
+// Reblock returns the matrix as one of block×block tiles, without
+// copying it: a job reading it has its workers cut each tile from m's
+// tiles that overlap it (a view), or, when m is in another store than
+// the engine's, copies it into the job tile by tile. It shares m's
+// tiles: releasing it deletes nothing, and m must outlive its use.
+func (m *Matrix) Reblock(block int) (*Matrix, error) {
 	if m == nil {
 		return nil, errors.New("reblock: the matrix is nil")
 	}
-	if err := m.eng.use("reblock "+name, m); err != nil {
+	if err := m.eng.use("reblock", m); err != nil {
 		return nil, err
 	}
-	if err := m.eng.newMatrix("reblock", name, block); err != nil {
-		return nil, err
+	if block <= 0 {
+		return nil, fmt.Errorf("reblock: the block size must be positive, got %d", block)
 	}
-	out := m.eng.scratch(name, m.Rows, m.Cols, block)
-	if _, err := blockstore.Retile(ctx, m.grid(), out.grid(), parallelRequests); err != nil {
-		m.eng.tiles.DeletePrefix(context.WithoutCancel(ctx), out.tiles.Dir())
-		return nil, err
-	}
-	return out, nil
+	return &Matrix{Rows: m.Rows, Cols: m.Cols, Block: block, eng: m.eng, store: m.store, tiles: m.tiles, fixed: m.fixed,
+		gaps: m.gaps, url: m.url, source: m.grid(), derived: true}, nil
 }
 
 // The kinds of matrices Generate makes.

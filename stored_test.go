@@ -3,14 +3,18 @@ package npw
 import (
 	"bytes"
 	"context"
+	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/job"
 )
 
 // spdDense returns a random symmetric positive definite n×n matrix.
@@ -124,28 +128,94 @@ func TestStoredReblock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	B5, err := B.Reblock(ctx, "B5", 5)
+	B5, err := B.Reblock(5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	B8, err := B5.Reblock(ctx, "B8", 8)
+	A5, err := SA.Reblock(5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	C, err := eng.GEMM(ctx, SA, B8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := C.Dense(ctx)
 	var ab mat.Dense
 	ab.Mul(a, b)
-	if !mat.EqualApprox(c, &ab, 1e-12) {
-		t.Error("C ≠ AB")
+	// Blocks 8 and 5 on tiles of 8: the workers cut the tiles they read.
+	for _, in := range [][2]*Matrix{{SA, B}, {A5, B5}} {
+		C, err := eng.GEMM(ctx, in[0], in[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if C.Job.Uploaded != 0 {
+			t.Errorf("block %d: the job uploaded %d bytes", C.Block, C.Job.Uploaded)
+		}
+		c, _ := C.Dense(ctx)
+		if !mat.EqualApprox(c, &ab, 1e-12) {
+			t.Errorf("block %d: C ≠ AB", C.Block)
+		}
+		C.Release(ctx)
 	}
-	if _, err := B5.Save(ctx, "mem://reblock-test/m/../x"); err == nil || !strings.Contains(err.Error(), "want file:///dir/name") {
+	B5.Release(ctx) // shares B's tiles: deletes nothing
+	if d, err := B.Dense(ctx); err != nil || !mat.Equal(d, b) {
+		t.Errorf("B after releasing B5: %v", err)
+	}
+	if _, err := B.Save(ctx, "mem://reblock-test/m/../x"); err == nil || !strings.Contains(err.Error(), "want file:///dir/name") {
 		t.Errorf("a URL with .. saved: %v", err)
 	}
 	if _, err := eng.OpenMatrix(ctx, "mem://reblock-test/m/none"); err == nil || !strings.Contains(err.Error(), "no such matrix") {
 		t.Errorf("opening nothing: %v", err)
+	}
+}
+
+// A program that writes into its input's grid gets the input as tiles of
+// its own: from a stored matrix of another block, the workers cut them in
+// a job of their own (retile.lp), and the stored tiles stay as they were.
+func TestReblockedInputWrittenInto(t *testing.T) {
+	ctx := context.Background()
+	var jobs []string
+	eng, err := Open(ctx, Options{Store: "mem://cut-test", OnJob: func(r *job.Result) { jobs = append(jobs, r.Program) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	a := randDense(rand.New(rand.NewPCG(6, 6)), 12, 8)
+	A, _ := eng.Upload(ctx, "A", a, 3)
+	S, err := A.Save(ctx, "mem://cut-test/m/A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := S.Dense(ctx)
+	A4, _ := S.Reblock(4)
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "grow.lp")
+	os.WriteFile(prog, []byte(`
+def grow(A: BigMatrix, O: BigMatrix, N: int):
+    for j in range(0, N):
+        A[j, 1] = scale(A[j, 0], 2.0)
+        O[j, 0] = add(A[j, 1], A[j, 0])
+`), 0o644)
+	res, err := eng.Run(ctx, prog, map[string]int{"N": 3}, 4, map[string]*Matrix{"A": A4}, "O")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(jobs, []string{"retile", "grow"}) || res.Uploaded != 0 {
+		t.Errorf("jobs %v, %d bytes uploaded; want the retile job, then grow, and nothing uploaded", jobs, res.Uploaded)
+	}
+	O, err := eng.Output(ctx, res, "O", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := O.Dense(ctx)
+	for i := range 12 {
+		for j := range 4 {
+			if got, want := o.At(i, j), 3*a.At(i, j); math.Abs(got-want) > 1e-15*math.Abs(want) {
+				t.Fatalf("O[%d,%d] = %g, want %g", i, j, got, want)
+			}
+		}
+	}
+	if after, _ := S.Dense(ctx); !mat.Equal(before, after) {
+		t.Error("the job wrote into the stored matrix")
+	}
+	eng.Release(ctx, res)
+	if keys, _ := eng.Tiles().List(ctx, "jobs/"); len(keys) != 0 {
+		t.Errorf("tiles left: %v", keys)
 	}
 }

@@ -46,6 +46,7 @@ var shippedSizes = map[string]string{
 	"lu":    "N=1,2,3,4,5,6,7,8,9,11",
 	// The scalars after MT and NT only reach the kernel.
 	"generate": "MT=1,2,3,7 NT=1,2,5 KIND=1 SEED=3 ROWS=20 COLS=20 B=4",
+	"retile":   "MT=1,2,3,7 NT=1,2,5",
 }
 
 // expand turns "M=1,2 N=3,4" into every combination of values.

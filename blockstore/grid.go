@@ -2,12 +2,15 @@ package blockstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/zarr"
 )
 
 // A Grid is the 2-D array that a grid of a BigMatrix's tiles forms in a
@@ -293,4 +296,47 @@ func copyTile(ctx context.Context, src, dst *Grid, i, j int) (bool, error) {
 		return true, err
 	}
 	return true, dst.Store.Put(ctx, to, data)
+}
+
+// A GridSpec describes a grid of a store, to be opened again in another
+// process (a worker): its matrix and selector, its array's size, and its
+// tiles' size and format (a Zarr array's .zarray; npw's .npy tiles when
+// empty).
+type GridSpec struct {
+	Matrix             BigMatrix
+	Fixed              []int32 `json:",omitempty"`
+	Rows, Cols         int
+	TileRows, TileCols int             `json:",omitempty"`
+	Zarr               json.RawMessage `json:",omitempty"`
+}
+
+// Spec describes the grid.
+func (g *Grid) Spec() (GridSpec, error) {
+	s := GridSpec{Matrix: *g.Matrix, Fixed: g.Fixed, Rows: g.Rows, Cols: g.Cols, TileRows: g.TileRows, TileCols: g.TileCols}
+	switch c := g.Codec.(type) {
+	case nil:
+	case *zarrCodec:
+		data, err := c.meta.Marshal()
+		if err != nil {
+			return GridSpec{}, err
+		}
+		s.Zarr = data
+	default:
+		return GridSpec{}, fmt.Errorf("grid %s: its tile codec %T cannot be described", g.Matrix.Name, c)
+	}
+	return s, nil
+}
+
+// Open returns the grid s describes in the store st.
+func (s GridSpec) Open(st *Store) (*Grid, error) {
+	m := s.Matrix
+	g := &Grid{Store: st, Matrix: &m, Fixed: s.Fixed, Rows: s.Rows, Cols: s.Cols, TileRows: s.TileRows, TileCols: s.TileCols}
+	if len(s.Zarr) > 0 {
+		meta, err := zarr.ParseMeta(s.Zarr)
+		if err != nil {
+			return nil, err
+		}
+		g.Codec = &zarrCodec{meta: meta}
+	}
+	return g, g.Check()
 }

@@ -341,12 +341,12 @@ func List(ctx context.Context, s *Store, prefix string) ([]Listing, error) {
 	return out, nil
 }
 
-// SaveGrid stores src's array as a matrix at key in s (the URL rawurl),
-// replacing what was there: its tiles copied by the store when src is in
-// s and tiled alike, else cut and moved a few at a time; the manifest
-// last. A save that fails leaves nothing at key.
-func SaveGrid(ctx context.Context, src *Grid, s *Store, key, rawurl string) (*Stored, error) {
-	st, err := Create(ctx, s, key, rawurl, src.Rows, src.Cols, src.Matrix.Block)
+// SaveGrid stores src's array as a matrix of block×block tiles at key in
+// s (the URL rawurl), replacing what was there: its tiles copied by the
+// store when src is in s and tiled alike, else cut and moved a few at a
+// time; the manifest last. A save that fails leaves nothing at key.
+func SaveGrid(ctx context.Context, src *Grid, block int, s *Store, key, rawurl string) (*Stored, error) {
+	st, err := Create(ctx, s, key, rawurl, src.Rows, src.Cols, block)
 	if err != nil {
 		return nil, err
 	}

@@ -2,13 +2,17 @@ package executor
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
 	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/kernels"
+	"github.com/npw-dev/npw/manifest"
 	"github.com/npw-dev/npw/state"
 )
 
@@ -124,7 +128,10 @@ func (w *worker) fetch(ctx context.Context, srcs []source, reads []analysis.Tile
 	)
 	get := func(ctx context.Context, s *source) error {
 		get := w.cfg.Tiles.GetTile
-		if s.lend {
+		switch {
+		case strings.HasPrefix(s.key, manifest.ViewPrefix):
+			get = func(ctx context.Context, _ string) (blas64.General, int, error) { return w.cutView(ctx, reads[s.read]) }
+		case s.lend:
 			get = w.lender.LendTile
 		}
 		t, n, err := get(ctx, s.key)
@@ -154,6 +161,27 @@ func (w *worker) fetch(ctx context.Context, srcs []source, reads []analysis.Tile
 	}
 	err := g.Wait()
 	return loans, err
+}
+
+// cutView cuts a viewed tile from the stored tiles of its view's array
+// that overlap it (manifest.View); it returns the tile's size as bytes
+// read.
+func (w *worker) cutView(ctx context.Context, t analysis.Tile) (blas64.General, int, error) {
+	m := &w.cfg.Job.Matrices[t.Matrix]
+	store, ok := w.cfg.Tiles.(*blockstore.Store)
+	if !ok {
+		return blas64.General{}, 0, fmt.Errorf("tile %v is viewed from a stored array, which a tile store of type %T cannot read", t.Indices(), w.cfg.Tiles)
+	}
+	src, dst, i, j, err := m.ViewTile(store, t.Indices())
+	if err != nil {
+		return blas64.General{}, 0, err
+	}
+	r0, c0, r1, c1 := dst.TileBounds(i, j)
+	if r0 >= r1 || c0 >= c1 {
+		return blas64.General{}, 0, fmt.Errorf("tile %v is outside the %d×%d array of its view", t.Indices(), src.Rows, src.Cols)
+	}
+	tile, _, err := src.Region(ctx, r0, c0, r1, c1)
+	return tile, 8 * tile.Rows * tile.Cols, err
 }
 
 // assemble gives each read its tile and counts the bytes read and the
@@ -186,7 +214,7 @@ func (w *worker) lendable(reads []analysis.Tile, update []int) bool {
 			return false
 		}
 		t := reads[i]
-		if m := &w.cfg.Job.Matrices[t.Matrix]; m.Output || m.Aliased(t.Indices()) {
+		if m := &w.cfg.Job.Matrices[t.Matrix]; m.Output || m.Aliased(t.Indices()) || m.Viewed(t.Indices()) {
 			return false
 		}
 		for j, u := range reads {

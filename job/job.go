@@ -159,11 +159,12 @@ type KernelCount struct {
 // A grid is the tiles of a matrix whose leading indices are fixed.
 type grid struct {
 	matrix int
+	arity  int
 	fixed  []int32
 }
 
 func (g grid) contains(t analysis.Tile) bool {
-	return int(t.Matrix) == g.matrix && int(t.N) == len(g.fixed)+2 && slices.Equal(t.Indices()[:len(g.fixed)], g.fixed)
+	return int(t.Matrix) == g.matrix && int(t.N) == g.arity && slices.Equal(t.Indices()[:len(g.fixed)], g.fixed)
 }
 
 // A census is what one walk over the plan learns: tasks in all and per
@@ -393,25 +394,24 @@ func layout(id string, spec Spec, s *blockstore.Store) (*manifest.Job, census, e
 	if err != nil {
 		return nil, census{}, err
 	}
-	candidates, grids := aliasCandidates(j, spec, s)
+	candidates, grids := readCandidates(j, spec, s)
 	cs, err := countTasks(spec.Plan, grids)
 	if err != nil {
 		return nil, census{}, err
 	}
 	for i, in := range candidates {
 		if !cs.written[i] {
-			// No task writes the input's grid: read the input's tiles
-			// there in place instead of copying them into the job.
-			fixed := in.Fixed
-			if fixed == nil {
-				fixed = in.Tiles.DefaultFixed()
+			// No task writes the input's grid: the workers read it where
+			// it is instead of a copy in the job.
+			if err := readWhereItIs(j, in, grids[i], s); err != nil {
+				return nil, census{}, err
 			}
-			j.Matrices[grids[i].matrix].Alias = &manifest.Alias{Fixed: grids[i].fixed, Tiles: *in.Tiles, TilesFixed: fixed}
 		}
 	}
 	j.Priorities = cs.priority
 	for _, in := range spec.Inputs {
-		copied := !inPlace(in, spec.Plan.Program().Matrix(in.Name), spec.Block, s) && j.Matrices[spec.Plan.MatrixIndex(in.Name)].Alias == nil
+		jm := &j.Matrices[spec.Plan.MatrixIndex(in.Name)]
+		copied := !inPlace(in, spec.Plan.Program().Matrix(in.Name), spec.Block, s) && jm.Alias == nil && jm.View == nil
 		if in.Tiles != nil && copied && (in.Rows <= 0 || in.Cols <= 0) {
 			return nil, census{}, fmt.Errorf("input %s: tiles to copy into the job need the size of their array (Input.Rows and Cols)", in.Name)
 		}
@@ -520,24 +520,55 @@ func inPlace(in Input, m *lambdapack.Matrix, block int, s *blockstore.Store) boo
 	return in.Tiles != nil && !in.Copy && !in.elsewhere(s) && in.Fixed == nil && in.Tiles.Arity == m.Arity && in.Tiles.Block == block && !m.Written
 }
 
-// aliasCandidates returns the inputs whose tiles could be read in place
-// by a matrix tasks write (a grid of a matrix with more than two
-// indices, as Cholesky's S[0, j, k]), and those grids. Each can be an
-// alias if no task writes into its grid and the matrix is not kept.
-func aliasCandidates(j *manifest.Job, spec Spec, s *blockstore.Store) ([]Input, []grid) {
+// readCandidates returns the inputs in the job's store that are not
+// read in place as they are but could be read where they are — through
+// an alias (the same tiles under other indices, as Cholesky's S[0, j, k])
+// or a view (other tiles, cut on the workers) — and the grids of the
+// job's matrices they fill. Each can be, if no task writes into its grid
+// and the matrix is not kept.
+func readCandidates(j *manifest.Job, spec Spec, s *blockstore.Store) ([]Input, []grid) {
 	var ins []Input
 	var grids []grid
 	for _, in := range spec.Inputs {
 		i := spec.Plan.MatrixIndex(in.Name)
 		m := &j.Matrices[i].BigMatrix
-		if in.Tiles == nil || in.Copy || in.elsewhere(s) || inPlace(in, spec.Plan.Program().Matrix(in.Name), spec.Block, s) ||
-			m.Arity <= 2 || slices.Contains(spec.Outputs, in.Name) || !blockstore.CanCopyTiles(in.Tiles, in.Fixed, m) {
+		foreign := in.Store != nil && in.Store != s || in.Source != nil && in.Source.Store != s
+		if in.Tiles == nil || foreign || inPlace(in, spec.Plan.Program().Matrix(in.Name), spec.Block, s) ||
+			slices.Contains(spec.Outputs, in.Name) {
 			continue
 		}
 		ins = append(ins, in)
-		grids = append(grids, grid{matrix: i, fixed: m.DefaultFixed()})
+		grids = append(grids, grid{matrix: i, arity: m.Arity, fixed: m.DefaultFixed()})
 	}
 	return ins, grids
+}
+
+// readWhereItIs makes the workers read input in where it is: the same
+// tiles under other indices through an alias, or cut from its tiles
+// through a view.
+func readWhereItIs(j *manifest.Job, in Input, g grid, s *blockstore.Store) error {
+	jm := &j.Matrices[g.matrix]
+	if in.Source == nil && !in.Copy && jm.Arity > 2 && blockstore.CanCopyTiles(in.Tiles, in.Fixed, &jm.BigMatrix) {
+		fixed := in.Fixed
+		if fixed == nil {
+			fixed = in.Tiles.DefaultFixed()
+		}
+		jm.Alias = &manifest.Alias{Fixed: g.fixed, Tiles: *in.Tiles, TilesFixed: fixed}
+		return nil
+	}
+	src := in.Source
+	if src == nil {
+		if in.Rows <= 0 || in.Cols <= 0 {
+			return nil // no size to cut it by: copied, or refused for want of one
+		}
+		src = &blockstore.Grid{Store: s, Matrix: in.Tiles, Fixed: in.Fixed, Rows: in.Rows, Cols: in.Cols}
+	}
+	spec, err := src.Spec()
+	if err != nil {
+		return fmt.Errorf("input %s: %w", in.Name, err)
+	}
+	jm.View = &manifest.View{Fixed: g.fixed, Source: spec}
+	return nil
 }
 
 // upload writes the inputs that are not read in place into the job's
@@ -548,7 +579,7 @@ func upload(ctx context.Context, s *blockstore.Store, j *manifest.Job, spec Spec
 	prog := spec.Plan.Program()
 	for _, in := range spec.Inputs {
 		jm := &j.Matrices[spec.Plan.MatrixIndex(in.Name)]
-		if inPlace(in, prog.Matrix(in.Name), spec.Block, s) || jm.Alias != nil {
+		if inPlace(in, prog.Matrix(in.Name), spec.Block, s) || jm.Alias != nil || jm.View != nil {
 			continue
 		}
 		m := &jm.BigMatrix

@@ -146,7 +146,7 @@ func saveOutput(ctx context.Context, env Env, m *blockstore.BigMatrix, o Output)
 		defer dst.Close()
 	}
 	src := &blockstore.Grid{Store: env.Tiles, Matrix: m, Fixed: o.Fixed, Rows: rows, Cols: cols}
-	_, err = blockstore.SaveGrid(ctx, src, dst, key, o.Target)
+	_, err = blockstore.SaveGrid(ctx, src, m.Block, dst, key, o.Target)
 	return err
 }
 

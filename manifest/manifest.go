@@ -48,6 +48,46 @@ type Matrix struct {
 	// Alias, when set, serves one grid of the matrix from another
 	// matrix's tiles, read in place instead of copied into the job.
 	Alias *Alias `json:",omitempty"`
+	// View, when set, serves one grid of the matrix from a stored array
+	// of another layout (another block, a Zarr array's chunks, tiles
+	// never written): each tile is cut, on the worker that reads it,
+	// from the stored tiles that overlap it.
+	View *View `json:",omitempty"`
+}
+
+// A View serves the grid of tiles whose leading indices are Fixed from
+// the array Source describes: tile (Fixed..., i, j) holds the rows and
+// columns of the array the grid's tiling gives it. No task writes a tile
+// of the grid (the job checks this before using a view).
+type View struct {
+	Fixed  []int32
+	Source blockstore.GridSpec
+}
+
+// Viewed says whether the tile with the given indices is cut from the
+// view's array.
+func (m *Matrix) Viewed(idx []int32) bool {
+	v := m.View
+	return v != nil && len(idx) == m.Arity && len(idx) >= len(v.Fixed) && slices.Equal(idx[:len(v.Fixed)], v.Fixed)
+}
+
+// ViewTile returns the grid a viewed tile is cut from and the tile's
+// place (i, j) in the view's grid, whose tiling is the matrix's.
+func (m *Matrix) ViewTile(s *blockstore.Store, idx []int32) (src, dst *blockstore.Grid, i, j int, err error) {
+	v := m.View
+	src, err = v.Source.Open(s)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	dst = &blockstore.Grid{Matrix: &m.BigMatrix, Fixed: v.Fixed, Rows: src.Rows, Cols: src.Cols}
+	grid := idx[len(v.Fixed):]
+	if len(grid) > 0 {
+		i = int(grid[0])
+	}
+	if len(grid) > 1 {
+		j = int(grid[1])
+	}
+	return src, dst, i, j, nil
 }
 
 // An Alias maps the grid of tiles whose leading indices are Fixed onto the
@@ -68,8 +108,13 @@ func (m *Matrix) Aliased(idx []int32) bool {
 	return a != nil && len(idx) == len(a.Fixed)+2 && slices.Equal(idx[:len(a.Fixed)], a.Fixed)
 }
 
-// Key returns the store key of the tile with the given indices.
+// Key returns the store key of the tile with the given indices; a viewed
+// tile, which is no object of the store, has a key of its own that names
+// it for the worker's cache.
 func (m *Matrix) Key(idx []int32) string {
+	if m.Viewed(idx) {
+		return ViewPrefix + m.BigMatrix.Key(idx)
+	}
 	a := m.Alias
 	if !m.Aliased(idx) {
 		return m.BigMatrix.Key(idx)
@@ -77,6 +122,10 @@ func (m *Matrix) Key(idx []int32) string {
 	var buf [8]int32
 	return a.Tiles.Key(append(append(buf[:0], a.TilesFixed...), idx[len(a.Fixed):]...))
 }
+
+// ViewPrefix starts the keys of viewed tiles, which are cut from a
+// view's array rather than read from the store.
+const ViewPrefix = "view:"
 
 // TileBytes is the size of a full tile of the job's largest block, as
 // float64 values.

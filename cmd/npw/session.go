@@ -105,7 +105,7 @@ func (s *session) put(in []*operand) ([]*engine.Matrix, error) {
 		var err error
 		switch {
 		case o.url != "":
-			up[i], err = s.open(name, o.url)
+			up[i], err = s.open(o.url)
 		case o.path != "":
 			up[i], err = s.uploadNPY(name, o.path)
 		default:
@@ -132,14 +132,14 @@ func (s *session) generate(name string, o *operand) (*engine.Matrix, error) {
 	return m, nil
 }
 
-// open opens a stored matrix, in tiles of the flags' block size: copied
-// into the engine's own matrix when its own block differs.
-func (s *session) open(name, url string) (*engine.Matrix, error) {
+// open opens a stored matrix, in tiles of the flags' block size: its
+// jobs' workers cut those from its own when they differ (Reblock).
+func (s *session) open(url string) (*engine.Matrix, error) {
 	m, err := s.eng.OpenMatrix(s.ctx, url)
 	if err != nil || m.Block == s.flags.block {
 		return m, err
 	}
-	return s.track(m.Reblock(s.ctx, name, s.flags.block))
+	return m.Reblock(s.flags.block)
 }
 
 // loadValues reads the inputs' values into memory, for --verify and

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,6 +55,12 @@ z = zarr.open('g_f4.zarr', mode='w', shape=g.shape, chunks=(32, 32), dtype='<f4'
 		{[]string{"cholesky", url("spd_raw.zarr"), "--block", "32"}, "l2", "a = np.load('a.npy'); r = np.linalg.norm(a - x @ x.T) / (np.linalg.norm(a) * a.shape[0] * 2.2e-16)"},
 		{[]string{"gemm", url("spd_raw.zarr"), url("g.zarr"), "--block", "32"}, "c", "a = np.load('a.npy'); g = np.load('g.npy'); r = np.linalg.norm(x - a @ g) / (np.linalg.norm(a) * np.linalg.norm(g) * a.shape[0] * 2.2e-16)"},
 		{[]string{"qr", url("g_f4.zarr"), "--block", "32"}, "r", "g = np.load('g.npy').astype(np.float32).astype(np.float64); r = np.linalg.norm(x.T @ x - g.T @ g) / (np.linalg.norm(g) ** 2 * g.shape[0] * 2.2e-16)"},
+		// In the job's store: the workers read the chunks, and cut them
+		// into tiles of another block, where they are (views); qr, which
+		// writes into A, has them cut by a job of their own first.
+		{[]string{"cholesky", url("spd_raw.zarr"), "--block", "32", "--store", url("")}, "l3", "a = np.load('a.npy'); r = np.linalg.norm(a - x @ x.T) / (np.linalg.norm(a) * a.shape[0] * 2.2e-16)"},
+		{[]string{"gemm", url("spd_default.zarr"), url("g.zarr"), "--block", "32", "--store", url("")}, "c2", "a = np.load('a.npy'); g = np.load('g.npy'); r = np.linalg.norm(x - a @ g) / (np.linalg.norm(a) * np.linalg.norm(g) * a.shape[0] * 2.2e-16)"},
+		{[]string{"qr", url("g_f4.zarr"), "--block", "32", "--store", url("")}, "r2", "g = np.load('g.npy').astype(np.float32).astype(np.float64); r = np.linalg.norm(x.T @ x - g.T @ g) / (np.linalg.norm(g) ** 2 * g.shape[0] * 2.2e-16)"},
 	} {
 		for _, ext := range []string{".zarr", ".npy"} {
 			out := filepath.Join(dir, tc.out+ext)
@@ -62,8 +69,12 @@ z = zarr.open('g_f4.zarr', mode='w', shape=g.shape, chunks=(32, 32), dtype='<f4'
 				target = "file://" + out
 			}
 			args := append(append([]string(nil), tc.args...), "-o", target)
-			if code, stdout, stderr := npw(t, args...); code != 0 {
+			code, stdout, stderr := npw(t, args...)
+			if code != 0 {
 				t.Fatalf("npw %v: exit %d\n%s%s", args, code, stdout, stderr)
+			}
+			if slices.Contains(args, "--store") && !strings.Contains(stdout, "inputs uploaded 0 B") {
+				t.Errorf("npw %v: inputs in the store were uploaded:\n%s", args, stdout)
 			}
 			load := "x = np.load('" + out + "')"
 			if ext == ".zarr" {
