@@ -20,6 +20,7 @@ type totals struct {
 	continued, peakWorkers int
 	metrics                state.Metrics
 	uploaded, peakScratch  int64
+	workerRSS              int64 // the largest peak RSS a worker process reported
 	requests               executor.Requests
 	blas                   map[string]int // workers per BLAS
 	phase                  state.Phase
@@ -44,6 +45,7 @@ func sum(results []*job.Result, uploaded int64) totals {
 				t.blas[w.BLAS]++
 			}
 			t.continued += w.Continued
+			t.workerRSS = max(t.workerRSS, w.PeakRSS)
 		}
 		if r.Status.Phase != state.Done {
 			t.phase = r.Status.Phase
@@ -96,7 +98,11 @@ func printSummary(w io.Writer, title string, results []*job.Result, uploaded int
 		cached = fmt.Sprintf(" (and %d tiles from the workers' caches)", m.CacheHits)
 	}
 	row("data", "read %s%s, written %s, inputs uploaded %s", bytesText(m.BytesRead), cached, bytesText(m.BytesWritten), bytesText(t.uploaded))
-	row("scratch memory", "peak %s", bytesText(t.peakScratch))
+	rss := ""
+	if t.workerRSS > 0 {
+		rss = fmt.Sprintf("; worker processes' peak RSS up to %s", bytesText(t.workerRSS))
+	}
+	row("scratch memory", "peak %s%s", bytesText(t.peakScratch), rss)
 	if t.done > 0 {
 		per := func(n int64) float64 { return float64(n) / float64(t.done) }
 		row("requests", "per task: tile store %.1f, queue %.1f, state store %.1f (%d, %d, %d in all)",
