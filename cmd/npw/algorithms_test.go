@@ -24,7 +24,7 @@ func TestAlgorithmCommands(t *testing.T) {
 		want []string
 	}{
 		{[]string{"qr", tall, "--block", "8", "--verify", "-o", filepath.Join(dir, "r.npy"), "--q", filepath.Join(dir, "q.npy")},
-			[]string{"qr 50×20, block 8: done", "in 2 jobs: qr (", "qr_apply_q (", "R → ", "(20×20)", "Q → ", "(50×20)", "‖A − QR‖", "‖QᵀQ − I‖"}},
+			[]string{"qr 50×20, block 8: done", "in 3 jobs: qr (", "generate (", "qr_apply_q (", "R → ", "(20×20)", "Q → ", "(50×20)", "‖A − QR‖", "‖QᵀQ − I‖"}},
 		{[]string{"qr", tall, "--block", "8", "--compare"}, []string{"lapack64.Geqrf on the same input", "npw/reference = "}},
 		{[]string{"svd", tall, "--block", "8", "--verify", "-o", s, "--compare"},
 			[]string{"svd 50×20, block 8: done", "lq_factor", "S → " + s + " (20 values, largest first)", "(ok; bound 1e-10)", "lapack64.Gesvd (values only)", "npw/reference = "}},
