@@ -20,12 +20,19 @@ import (
 // cancel` (job.Inspect, job.Wait, job.Cancel) follow it by its ID.
 type Detached struct {
 	Record *job.Record
-	// Log is the provisioner process's log file.
-	Log string
-	PID int
+	// Log is the provisioner process's log file, PID its process id; for
+	// Lambda workers the provisioner is a chain of invocations of the
+	// Lambda function Function instead (ProvisionInLambda), which log to
+	// the function's logs.
+	Log      string
+	PID      int
+	Function string
 }
 
 func (d *Detached) Error() string {
+	if d.Function != "" {
+		return fmt.Sprintf("job %s was submitted and left to its provisioner, invocations of the Lambda function %s", d.Record.ID, d.Function)
+	}
 	return fmt.Sprintf("job %s was submitted and left to a provisioner process (pid %d, log %s)", d.Record.ID, d.PID, d.Log)
 }
 
@@ -57,7 +64,13 @@ func (e *Engine) submit(ctx context.Context, plan *analysis.Plan, block int, inp
 	}
 	sub.Release()
 	d := &Detached{Record: sub.Record}
-	if d.PID, d.Log, err = e.startProvisioner(sub.Record.ID); err != nil {
+	if e.opts.Launch == "lambda" && len(e.opts.ProvisionCommand) == 0 {
+		d.Function = e.opts.Function
+		err = InvokeProvisioner(ctx, LambdaProvision{Job: sub.Record.ID, State: e.opts.State, Function: e.opts.Function})
+	} else {
+		d.PID, d.Log, err = e.startProvisioner(sub.Record.ID)
+	}
+	if err != nil {
 		cerr := job.Cancel(context.WithoutCancel(ctx), e.state, sub.Record.ID, false)
 		return fmt.Errorf("job %s: starting its provisioner: %w (the job is cancelled%s)", sub.Record.ID, err, errText(cerr))
 	}

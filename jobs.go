@@ -2,10 +2,14 @@ package npw
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/state"
 )
 
@@ -88,4 +92,80 @@ func Cancel(ctx context.Context, stateURL, id string, keepOutputs bool) error {
 		return struct{}{}, job.Cancel(ctx, st, id, keepOutputs)
 	})
 	return err
+}
+
+// A LambdaProvision is the payload ({"provision": ...}) of an invocation
+// of npw's Lambda function that provisions a job of Lambda workers, so
+// that the job needs no long-running process: a detaching client invokes
+// the first, and each invokes its successor before its own timeout,
+// handing over the workers it launched.
+type LambdaProvision struct {
+	Job      string `json:"job"`
+	State    string `json:"state"`
+	Function string `json:"function"`
+	// Round counts the invocations of the chain before this one.
+	Round  int                     `json:"round"`
+	Lambda provisioner.LambdaState `json:"lambda"`
+}
+
+// ProvisionInLambda serves one invocation of a job's provisioner chain:
+// it provisions the job's workers by the paper's policy until the job
+// ends, and then finishes it (saves its outputs, removes its queue, state
+// and scratch tiles, records its end); or, if ctx has a deadline and the
+// job runs on until a reserve before it, it invokes its successor and
+// returns (nil, nil). The reserve, for finishing a job that ends just
+// before, is a quarter of the time left, or a minute if that is at most
+// half of it. A successor that cannot be
+// invoked fails the job, which this invocation then finishes: a job is
+// never left without a provisioner.
+func ProvisionInLambda(ctx context.Context, p LambdaProvision, log *slog.Logger) (*job.Result, error) {
+	opts := job.Options{Log: log, Resume: p.Lambda}
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		opts.Until = deadline.Add(-max(left/4, min(left/2, time.Minute)))
+	}
+	return withState(ctx, p.State, func(st *state.Store) (*job.Result, error) {
+		res, err := job.Provision(ctx, st, p.Job, opts)
+		var h *job.Handoff
+		if !errors.As(err, &h) {
+			return res, err
+		}
+		next := p
+		next.Round++
+		next.Lambda = h.Lambda
+		ierr := InvokeProvisioner(ctx, next)
+		if ierr == nil {
+			log.Info("handed the job to the next provisioner", "job", p.Job, "round", next.Round, "workers", len(h.Lambda.Launched))
+			return nil, nil
+		}
+		msg := fmt.Sprintf("its provisioner could not hand it on (round %d): %v", next.Round, ierr)
+		if ferr := st.Fail(context.WithoutCancel(ctx), p.Job, msg); ferr != nil {
+			return nil, fmt.Errorf("job %s: %s; failing it: %w", p.Job, msg, ferr)
+		}
+		opts.Until = time.Time{}
+		return job.Provision(ctx, st, p.Job, opts) // finds it failed, and finishes it
+	})
+}
+
+// InvokeProvisioner invokes p's function asynchronously to provision p's
+// job (ProvisionInLambda), retrying a failed invocation for up to 10 s.
+func InvokeProvisioner(ctx context.Context, p LambdaProvision) error {
+	payload, err := json.Marshal(struct {
+		Provision LambdaProvision `json:"provision"`
+	}{p})
+	if err != nil {
+		return err
+	}
+	wait := 250 * time.Millisecond
+	for end := time.Now().Add(10 * time.Second); ; wait *= 2 {
+		err = provisioner.InvokeAsync(ctx, p.Function, payload)
+		if err == nil || time.Now().Add(wait).After(end) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }

@@ -70,16 +70,19 @@ type Options struct {
 	WorkerCommand []string
 
 	// Detach makes every job the engine runs for an Engine call (but
-	// Generate's) a detached one: submitted, left to a provisioner
-	// process (ProvisionCommand) that finishes it, and reported by a
-	// *Detached error. It needs workers in other processes (Launch
+	// Generate's) a detached one: submitted, left to a provisioner that
+	// finishes it, and reported by a *Detached error. The provisioner is
+	// a process of its own (ProvisionCommand) for process workers, and a
+	// chain of invocations of Function for Lambda workers
+	// (ProvisionInLambda: the job needs no long-running process), unless
+	// ProvisionCommand is set. It needs workers in other processes (Launch
 	// "process" or "lambda") on shared services. Targets maps the
 	// program's output matrices (cholesky's O, gemm's C, ...) to URLs of
 	// stored matrices where the job's end saves them.
 	Detach  bool
 	Targets map[string]string
-	// ProvisionCommand is the provisioner's command line before its
-	// flags (default: WorkerCommand's program, then "provision").
+	// ProvisionCommand is the provisioner process's command line before
+	// its flags (default: WorkerCommand's program, then "provision").
 	ProvisionCommand []string
 
 	Log *slog.Logger

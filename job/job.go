@@ -131,7 +131,29 @@ type Options struct {
 	// OnSubmit, when set, sees the job's record once its tasks are
 	// queued, before any worker starts.
 	OnSubmit func(*Record)
+	// Until, when set, is when Provision hands a job that has not ended
+	// to a successor: it stops launching, leaves the workers running and
+	// returns a *Handoff (Lambda workers only). A job's provisioner runs
+	// this way as a chain of Lambda invocations, each within its timeout.
+	Until time.Time
+	// Resume is the Lambda launcher state a predecessor handed off.
+	Resume provisioner.LambdaState
 }
+
+// A Handoff is Provision's error when it reached Options.Until before
+// the job ended: the job runs on, and Lambda is what its successor
+// takes over (Options.Resume).
+type Handoff struct {
+	Job    string
+	Lambda provisioner.LambdaState
+}
+
+func (h *Handoff) Error() string {
+	return fmt.Sprintf("job %s: handed to the next provisioner with %d workers running", h.Job, len(h.Lambda.Launched))
+}
+
+// errHandoff is the watch's signal that Options.Until has come.
+var errHandoff = errors.New("the provisioner's time is up")
 
 // A Result describes a finished job.
 type Result struct {
@@ -644,6 +666,15 @@ func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Opt
 	err = w.wait(ctx)
 	stopWork()
 	<-provDone
+	if errors.Is(err, errHandoff) {
+		h, ok := launcher.(interface {
+			Handoff() provisioner.LambdaState
+		})
+		if !ok {
+			return fmt.Errorf("job %s: only a provisioner of Lambda workers hands its job off", j.ID)
+		}
+		return &Handoff{Job: j.ID, Lambda: h.Handoff()}
+	}
 	res.Workers = launcher.Wait()
 	res.Workers = append(res.Workers, othersReports(context.WithoutCancel(ctx), env.State, j.ID, res.Workers, opts.Clock)...)
 	res.Timeline = prov.Timeline()
@@ -715,6 +746,9 @@ func (w *watch) wait(ctx context.Context) error {
 			return nil
 		case state.Failed:
 			return &Error{ID: w.id, Msg: st.Error}
+		}
+		if !w.opts.Until.IsZero() && !clk.Now().Before(w.opts.Until) {
+			return errHandoff
 		}
 		if err := w.running(ctx, st); err != nil {
 			return err

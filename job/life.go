@@ -187,7 +187,11 @@ func Provision(ctx context.Context, st *state.Store, id string, opts Options) (*
 	if err != nil {
 		return nil, fmt.Errorf("job %s: %w", id, err)
 	}
-	if opts.Pool, err = rec.Launch.Pool(); err != nil {
+	defer q.Close()
+	if !opts.Until.IsZero() && rec.Launch.Kind != "lambda" {
+		return nil, fmt.Errorf("job %s: only a provisioner of Lambda workers hands its job off; this one launches %s workers", id, rec.Launch.Kind)
+	}
+	if opts.Pool, err = rec.Launch.PoolFrom(opts.Resume); err != nil {
 		return nil, err
 	}
 	opts.Launch, opts.MaxWorkers, opts.ScaleFactor, opts.Settings = rec.Launch, rec.Launch.MaxWorkers, rec.Launch.ScaleFactor, rec.Launch.Settings
@@ -202,6 +206,9 @@ func Provision(ctx context.Context, st *state.Store, id string, opts Options) (*
 	res.Uploaded = rec.Uploaded
 	tiles0 := snapshot(env)
 	err = run(ctx, env, j, q, opts, res)
+	if _, ok := err.(*Handoff); ok {
+		return nil, err // the job runs on; its successor finishes it
+	}
 	res.Wall = opts.Clock.Since(rec.Created)
 	res.account(env, q, tiles0)
 	return res, finish(ctx, env, rec, j, q, res, err, opts)

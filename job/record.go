@@ -70,6 +70,12 @@ type Launch struct {
 
 // Pool returns the launcher factory of l, for Options.Pool.
 func (l Launch) Pool() (func(executor.Remote) (provisioner.Pool, error), error) {
+	return l.PoolFrom(provisioner.LambdaState{})
+}
+
+// PoolFrom is Pool for a provisioner that takes over the Lambda workers
+// a predecessor handed off (ignored for processes).
+func (l Launch) PoolFrom(from provisioner.LambdaState) (func(executor.Remote) (provisioner.Pool, error), error) {
 	switch l.Kind {
 	case "process":
 		command := l.Command
@@ -77,7 +83,7 @@ func (l Launch) Pool() (func(executor.Remote) (provisioner.Pool, error), error) 
 			return &provisioner.Processes{Command: command, Remote: r}, nil
 		}, nil
 	case "lambda":
-		return provisioner.LambdaPool(l.Function), nil
+		return provisioner.LambdaPoolResuming(l.Function, from), nil
 	}
 	return nil, fmt.Errorf("job launch %q: workers of another process start as processes or Lambda invocations", l.Kind)
 }
@@ -175,6 +181,9 @@ func workers(reps []provisioner.WorkerReport) []Worker {
 
 // whoAmI names this process for Record.Provisioner.
 func whoAmI(role string) string {
+	if fn := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); fn != "" {
+		return fmt.Sprintf("%s in Lambda function %s", role, fn)
+	}
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s %s:%d", role, host, os.Getpid())
 }

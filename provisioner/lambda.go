@@ -149,6 +149,47 @@ func (l *Lambda) Running() int {
 	return l.running()
 }
 
+// A LambdaState is what a Lambda launcher hands to its successor when a
+// job's provisioner runs as a chain of Lambda invocations, each handing
+// the job to the next before its own timeout: the workers launched and
+// not yet heard from, and the last worker number used.
+type LambdaState struct {
+	Seq      int                  `json:"seq"`
+	Launched map[string]time.Time `json:"launched,omitempty"`
+}
+
+// Handoff stops the launcher without waiting for its workers, which run
+// on: it returns what a successor needs to count them (Resume), and
+// closes the state store LambdaPool opened.
+func (l *Lambda) Handoff() LambdaState {
+	l.refresh()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := LambdaState{Seq: l.seq, Launched: map[string]time.Time{}}
+	for id, at := range l.launched {
+		if _, ok := l.got[id]; !ok && l.clock().Since(at) < l.timeout+5*time.Second {
+			s.Launched[id] = at
+		}
+	}
+	if l.closer != nil {
+		l.closer.Close()
+		l.closer = nil
+	}
+	return s
+}
+
+// Resume takes over the workers a predecessor handed off: they count as
+// running until they report or time out, and new workers are numbered
+// after them.
+func (l *Lambda) Resume(s LambdaState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq = max(l.seq, s.Seq)
+	for id, at := range s.Launched {
+		l.launched[id] = at
+	}
+}
+
 // Grace is how long Wait gives workers to report once the job is over;
 // they stop on their own when they see it end.
 var Grace = 30 * time.Second
@@ -184,6 +225,12 @@ func (l *Lambda) Wait() []WorkerReport {
 // invocations of the named function, through the AWS SDK's default
 // configuration (AWS_ENDPOINT_URL_LAMBDA points it at an emulator).
 func LambdaPool(function string) func(executor.Remote) (Pool, error) {
+	return LambdaPoolResuming(function, LambdaState{})
+}
+
+// LambdaPoolResuming is LambdaPool for the successor of a provisioner
+// that handed its workers off (Lambda.Handoff).
+func LambdaPoolResuming(function string, from LambdaState) func(executor.Remote) (Pool, error) {
 	return func(r executor.Remote) (Pool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -201,6 +248,22 @@ func LambdaPool(function string) func(executor.Remote) (Pool, error) {
 			return nil, err
 		}
 		l.closer = st
+		l.Resume(from)
 		return l, nil
 	}
+}
+
+// InvokeAsync invokes a Lambda function once, asynchronously (an Event
+// invocation), with payload, through the AWS SDK's default configuration.
+func InvokeAsync(ctx context.Context, function string, payload []byte) error {
+	cfg, _, err := awsconf.Load(ctx, &url.URL{})
+	if err != nil {
+		return err
+	}
+	_, err = lambda.NewFromConfig(cfg).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(function),
+		InvocationType: types.InvocationTypeEvent, Payload: payload})
+	if err != nil {
+		return fmt.Errorf("invoke %s: %s", function, awsconf.Describe(err))
+	}
+	return nil
 }

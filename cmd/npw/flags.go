@@ -58,7 +58,7 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.BoolVarP(&e.verbose, "verbose", "v", false, "log workers' events and progress to stderr")
 	f.StringVar(&e.timeline, "timeline", "", "write workers and queued tasks over time to `FILE.csv`")
 	f.StringVar(&e.trace, "trace", "", "write every task's span (worker; leased, read, computed, written, done) to `FILE.csv`")
-	f.BoolVar(&e.detach, "detach", false, "submit the job, leave it to a provisioner process and return: follow it with npw status, wait and cancel")
+	f.BoolVar(&e.detach, "detach", false, "submit the job, leave it to a provisioner of its own and return (a process; with --launch lambda, invocations of the function): follow it with npw status, wait and cancel")
 }
 
 // check refuses flags no job can run with, as usage errors.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/npw-dev/npw/internal/lambdaemu"
 	"github.com/npw-dev/npw/internal/localcloud"
@@ -160,7 +161,7 @@ func runOnLambda(t *testing.T, function string) {
 }
 
 func TestDeployPolicy(t *testing.T) {
-	for _, who := range []string{"worker", "client"} {
+	for _, who := range []string{"worker", "client", "provisioner"} {
 		code, stdout, stderr := npw(t, "deploy", "policy", "--store", "s3://tiles/npw", "--queue", "sqs://team", "--region", "eu-west-1",
 			"--account", "123456789012", "--function", "npw", "--for", who)
 		if code != 0 {
@@ -199,11 +200,79 @@ func TestDeployPolicy(t *testing.T) {
 		if who == "worker" && (actions["sqs:CreateQueue"] || actions["sqs:DeleteQueue"] || actions["lambda:InvokeFunction"]) {
 			t.Errorf("the worker policy grants more than workers do: %v", actions)
 		}
-		if who == "client" && (!actions["sqs:CreateQueue"] || !actions["lambda:InvokeFunction"]) {
+		if who != "worker" && (!actions["sqs:DeleteQueue"] || !actions["lambda:InvokeFunction"]) {
 			t.Errorf("the client policy lacks what clients do: %v", actions)
 		}
 	}
 	if code, _, stderr := npw(t, "deploy", "policy", "--store", "file:///x"); code != exitUsage || !strings.Contains(stderr, "want s3://bucket/prefix") {
 		t.Errorf("a non-S3 store: exit %d, %q", code, stderr)
 	}
+}
+
+// A detached job of Lambda workers needs no process of its own: its
+// provisioner is a chain of invocations of the function, each handing
+// the job and the workers it launched to the next before its timeout
+// (12 s here, of which the last 6 are kept for finishing, so a job of
+// several seconds takes a few rounds), and the
+// last saves the output and removes the rest. The client exits once the
+// job is submitted; npw wait follows it from another process.
+func TestDetachedLambda(t *testing.T) {
+	e := lambdaEmulator(t)
+	e.AddFunction(lambdaemu.Config{FunctionName: "npw-chain", Runtime: "provided.al2023", Timeout: 12, MemorySize: 1769}, []string{os.Args[0]})
+	flags, env, urls := lifeServices(t)
+	flags = append(flags[:6:6], "--launch", "lambda", "--function", "npw-chain", "--workers", "3")
+	state := flags[5]
+	dir := t.TempDir()
+	a := writeNPY(t, dir, "a.npy", randomSPD(rand.New(rand.NewPCG(64, 64)), 2000))
+	out := strings.Replace(urls[0], "?", "/L?", 1)
+	code, stdout, stderr := npw(t, "cholesky", a, "--block", "100", "-o", out, "--detach")
+	if code == 0 {
+		t.Fatalf("a detached job on mem:// services: exit 0\n%s", stdout)
+	}
+	id := detach(t, append([]string{"cholesky", a, "--block", "100", "-o", out}, flags...)...)
+	code, stdout, stderr = npw(t, "wait", id, "--state", state)
+	if code != 0 || !strings.Contains(stdout, "job "+id+": cholesky N=20: done") || !strings.Contains(stdout, "O → "+out+" (stored)") {
+		t.Fatalf("wait: exit %d\n%s%s", code, stdout, stderr)
+	}
+	l := filepath.Join(dir, "l.npy")
+	if code, _, stderr := npw(t, "get", out, l); code != 0 {
+		t.Fatal(stderr)
+	}
+	if r := choleskyResidual(readNPY(t, a), readNPY(t, l)); !(r.value <= 30) {
+		t.Errorf("L of the Lambda-provisioned job: residual %v", r)
+	}
+	if code, _, stderr := npw(t, "rm", out); code != 0 {
+		t.Fatal(stderr)
+	}
+	assertNothingLeft(t, env, urls)
+
+	// The provisioner's rounds: each but the last handed the job on, the
+	// last saw it done; none failed.
+	var rounds []provisionReport
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		rounds = rounds[:0]
+		for _, inv := range e.Ended("npw-chain") {
+			if !bytes.Contains(inv.Payload, []byte(`"provision"`)) {
+				continue
+			}
+			var rep provisionReport
+			if inv.Failed || json.Unmarshal(inv.Response, &rep) != nil {
+				t.Fatalf("a provisioner invocation failed: %s", inv.Response)
+			}
+			rounds = append(rounds, rep)
+		}
+		if len(rounds) > 0 && !rounds[len(rounds)-1].HandedOn {
+			break
+		}
+	}
+	if len(rounds) < 2 {
+		t.Fatalf("the provisioner ran in %d rounds; a job longer than the function's timeout needs more: %+v", len(rounds), rounds)
+	}
+	for i, r := range rounds {
+		last := i == len(rounds)-1
+		if r.Job != id || r.Round != i || r.Error != "" || r.HandedOn == last || last && r.Phase != "done" {
+			t.Errorf("round %d of %d: %+v", i, len(rounds), r)
+		}
+	}
+	t.Logf("%d provisioner rounds", len(rounds))
 }

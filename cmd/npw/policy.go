@@ -29,7 +29,10 @@ reads as missing), use the jobs' queues — receive, send, delete, renew
 leases, look them up — and write the function's logs. Workers never
 create or delete queues. For a client that runs jobs (--for client): the
 same, also writing and deleting matrices, creating and deleting the
-jobs' queues, and invoking the function. Redis is reached over the network (its password
+jobs' queues, and invoking the function. For the function's role when
+jobs with Lambda workers are detached, which makes the function its own
+provisioner (--for provisioner): the client's, the function's logs, and
+writing the outputs it saves anywhere under the store's prefix. Redis is reached over the network (its password
 or TLS), not through IAM.`,
 		Example: `  npw deploy policy --store s3://my-bucket/npw --queue sqs:// --region us-east-1 --account 123456789012`,
 		Args:    noArgs,
@@ -43,7 +46,7 @@ or TLS), not through IAM.`,
 	f.StringVar(&o.region, "region", envOr("AWS_REGION", "*"), "the AWS region (default $AWS_REGION)")
 	f.StringVar(&o.account, "account", "*", "the AWS account ID")
 	f.StringVar(&o.function, "function", envOr("NPW_FUNCTION", "npw"), "the Lambda function's `NAME`")
-	f.StringVar(&o.who, "for", "worker", "whose policy: worker or client")
+	f.StringVar(&o.who, "for", "worker", "whose policy: worker, client or provisioner (the function's role when it provisions detached jobs)")
 	return cmd
 }
 
@@ -78,8 +81,8 @@ func iamPolicy(store, queue, region, account, function, who string) (map[string]
 	if err != nil || qu.Scheme != "sqs" {
 		return nil, usagef("--queue %q: want sqs://[prefix]", queue)
 	}
-	if who != "worker" && who != "client" {
-		return nil, usagef("--for %q: want worker or client", who)
+	if who != "worker" && who != "client" && who != "provisioner" {
+		return nil, usagef("--for %q: want worker, client or provisioner", who)
 	}
 	prefix := strings.Trim(su.Path, "/")
 	if prefix != "" {
@@ -99,24 +102,29 @@ func iamPolicy(store, queue, region, account, function, who string) (map[string]
 		{Sid: "ListTiles", Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: []string{"arn:aws:s3:::" + su.Host},
 			Condition: map[string]any{"StringLike": map[string]any{"s3:prefix": []string{prefix + "jobs/*", prefix + "matrices/*"}}}},
 	}
-	if who == "worker" {
+	switch who {
+	case "worker":
 		stmts = append(stmts, statement{Sid: "Matrices", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: []string{matrices}})
-	} else {
+	case "client":
 		stmts = append(stmts, statement{Sid: "Matrices", Effect: "Allow", Action: tiles, Resource: []string{matrices}})
+	default: // a provisioner saves outputs to their URLs under the prefix
+		stmts = append(stmts, statement{Sid: "Matrices", Effect: "Allow", Action: tiles, Resource: []string{fmt.Sprintf("arn:aws:s3:::%s/%s*", su.Host, prefix)}})
 	}
 	queueActions := []string{"sqs:ReceiveMessage", "sqs:SendMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
 		"sqs:GetQueueUrl", "sqs:GetQueueAttributes"}
+	logs := statement{Sid: "Logs", Effect: "Allow", Action: []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+		Resource: []string{fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s", region, account, function),
+			fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s:*", region, account, function)}}
 	if who == "worker" {
-		stmts = append(stmts,
-			statement{Sid: "JobQueues", Effect: "Allow", Action: queueActions, Resource: []string{queueARN}},
-			statement{Sid: "Logs", Effect: "Allow", Action: []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
-				Resource: []string{fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s", region, account, function),
-					fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s:*", region, account, function)}})
+		stmts = append(stmts, statement{Sid: "JobQueues", Effect: "Allow", Action: queueActions, Resource: []string{queueARN}}, logs)
 	} else {
 		stmts = append(stmts,
 			statement{Sid: "JobQueues", Effect: "Allow", Action: append(queueActions, "sqs:CreateQueue", "sqs:DeleteQueue"), Resource: []string{queueARN}},
 			statement{Sid: "Workers", Effect: "Allow", Action: []string{"lambda:InvokeFunction", "lambda:GetFunction"},
 				Resource: []string{fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, account, function)}})
+	}
+	if who == "provisioner" {
+		stmts = append(stmts, logs)
 	}
 	return map[string]any{"Version": "2012-10-17", "Statement": stmts}, nil
 }

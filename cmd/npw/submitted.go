@@ -50,7 +50,11 @@ func interruptedJobs() string {
 // printDetached tells how to follow a job submitted with --detach.
 func printDetached(w io.Writer, d *engine.Detached) {
 	r := d.Record
-	fmt.Fprintf(w, "job %s submitted: %s, %d tasks; provisioned by process %d (log %s)\n", r.ID, r.Program, r.Tasks, d.PID, d.Log)
+	by := fmt.Sprintf("process %d (log %s)", d.PID, d.Log)
+	if d.Function != "" {
+		by = "invocations of the Lambda function " + d.Function
+	}
+	fmt.Fprintf(w, "job %s submitted: %s, %d tasks; provisioned by %s\n", r.ID, r.Program, r.Tasks, by)
 	for _, o := range r.Outputs {
 		if o.Target != "" {
 			fmt.Fprintf(w, "  %-12s %s → %s when the job ends\n", "output", o.Name, o.Target)

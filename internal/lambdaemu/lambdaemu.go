@@ -56,6 +56,32 @@ type function struct {
 	command   []string // the bootstrap (or a test's command line)
 	queue     []*invocation
 	sandboxes []*sandbox
+	ended     []Invocation
+}
+
+// An Invocation is one that ended: its payload and what it returned
+// (the function's response, or Lambda's error document if Failed).
+type Invocation struct {
+	Payload, Response []byte
+	Failed            bool
+}
+
+// endLocked delivers an invocation's result and keeps it in the
+// function's history.
+func (fn *function) endLocked(inv *invocation, r result) {
+	inv.result <- r
+	fn.ended = append(fn.ended, Invocation{Payload: inv.payload, Response: r.body, Failed: r.failed})
+}
+
+// Ended returns the invocations of a function that have ended, in the
+// order they ended (synchronous and asynchronous alike).
+func (e *Emulator) Ended(name string) []Invocation {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if fn := e.fns[name]; fn != nil {
+		return append([]Invocation(nil), fn.ended...)
+	}
+	return nil
 }
 
 // Config is a function's configuration, as the Lambda API shows it.

@@ -105,7 +105,7 @@ func (e *Emulator) finish(s *sandbox, body []byte, failed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if s.current != nil && body != nil {
-		s.current.result <- result{body: body, failed: failed}
+		s.fn.endLocked(s.current, result{body: body, failed: failed})
 		s.current = nil
 		if s.timer != nil {
 			s.timer.Stop()
@@ -127,7 +127,7 @@ func (e *Emulator) timeout(s *sandbox, inv *invocation) {
 	if s.current != inv {
 		return
 	}
-	inv.result <- result{body: []byte(`{"errorMessage":"Task timed out","errorType":"Sandbox.Timedout"}`), failed: true}
+	s.fn.endLocked(inv, result{body: []byte(`{"errorMessage":"Task timed out","errorType":"Sandbox.Timedout"}`), failed: true})
 	s.current = nil
 	e.killLocked(s)
 }
@@ -146,7 +146,7 @@ func (e *Emulator) killLocked(s *sandbox) {
 // exitedLocked forgets a sandbox whose process ended, failing what it ran.
 func (e *Emulator) exitedLocked(s *sandbox, why string) {
 	if s.current != nil {
-		s.current.result <- result{body: []byte(`{"errorMessage":"` + why + `","errorType":"Runtime.ExitError"}`), failed: true}
+		s.fn.endLocked(s.current, result{body: []byte(`{"errorMessage":"` + why + `","errorType":"Runtime.ExitError"}`), failed: true})
 		s.current = nil
 	}
 	if s.timer != nil {
