@@ -117,7 +117,12 @@ func (e *Engine) runAttached(ctx context.Context, plan *analysis.Plan, block int
 	if err != nil {
 		return nil, err
 	}
-	spec := job.Spec{Plan: plan, Block: block, Inputs: inputs, Outputs: outputs, Owned: owned(inputs)}
+	return e.runSpec(ctx, job.Spec{Plan: plan, Block: block, Inputs: inputs, Outputs: outputs, Owned: owned(inputs)})
+}
+
+// runSpec runs a job of inputs that need no cutting in this process, as
+// its client; a failed job's outputs are deleted.
+func (e *Engine) runSpec(ctx context.Context, spec job.Spec) (*job.Result, error) {
 	res, err := job.Run(ctx, e.env(), spec, e.jobOptions())
 	if res != nil && e.opts.OnJob != nil {
 		e.opts.OnJob(res)

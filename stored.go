@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/job"
 	"github.com/npw-dev/npw/kernels"
 	lp "github.com/npw-dev/npw/lambdapack"
 )
@@ -87,10 +88,52 @@ func (m *Matrix) Save(ctx context.Context, rawurl string) (*Matrix, error) {
 	if s == m.store && key+"/" == m.tiles.Dir() {
 		return m, nil // already stored there
 	}
+	if s == m.eng.tiles && blockstore.IsZarr(key) {
+		if err := m.eng.saveOnWorkers(ctx, m, key, rawurl); err != nil {
+			return nil, err
+		}
+		return m.eng.OpenMatrix(ctx, rawurl)
+	}
 	if _, err := blockstore.SaveGrid(ctx, m.grid(), m.Block, s, key, rawurl); err != nil {
 		return nil, err
 	}
 	return m.eng.OpenMatrix(ctx, rawurl)
+}
+
+// saveOnWorkers stores m as the Zarr array at key of the engine's store
+// by a job of the workers (retile.lp), each task encoding one tile of m
+// as a chunk and writing it there (job.Spec.Direct): the matrix does not
+// pass through this process, which only writes the array's .zarray.
+func (e *Engine) saveOnWorkers(ctx context.Context, m *Matrix, key, rawurl string) error {
+	st, err := blockstore.Create(ctx, e.tiles, key, rawurl, m.Rows, m.Cols, m.Block)
+	if err != nil {
+		return err
+	}
+	err = func() error {
+		target, err := st.Grid.Spec()
+		if err != nil {
+			return err
+		}
+		p, err := compileInts("retile", map[string]int{"MT": tilesOf(m.Rows, m.Block), "NT": tilesOf(m.Cols, m.Block)})
+		if err != nil {
+			return err
+		}
+		inputs := []job.Input{m.input("A")}
+		res, err := e.runSpec(ctx, job.Spec{Plan: p.plan, Block: m.Block, Inputs: inputs, Outputs: []string{"B"},
+			Direct: map[string]blockstore.GridSpec{"B": target}, Owned: owned(inputs)})
+		if err != nil {
+			return err
+		}
+		if err := job.Cleanup(ctx, e.tiles, res); err != nil {
+			return err
+		}
+		return st.Commit(ctx)
+	}()
+	if err != nil {
+		e.tiles.DeletePrefix(context.WithoutCancel(ctx), key+"/")
+		return fmt.Errorf("save %s: %w", rawurl, err)
+	}
+	return nil
 }
 
 // WriteNPY writes the matrix to w as a 2-D float64 .npy array, streamed

@@ -219,3 +219,76 @@ def grow(A: BigMatrix, O: BigMatrix, N: int):
 		t.Errorf("tiles left: %v", keys)
 	}
 }
+
+// A matrix saved as a Zarr array in the engine's store is encoded and
+// written chunk by chunk by the workers, in a job of its own; saved to
+// another store, by this process. Both arrays hold the same chunks, read
+// back as the factor, and nothing else is left.
+func TestSaveZarrOnWorkers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, n := range []int{1, 13, 40} {
+		var programs []string
+		eng, err := Open(ctx, Options{Store: "file://" + dir + "/store", Workers: 2,
+			OnJob: func(r *job.Result) { programs = append(programs, r.Program) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := spdDense(rng, n)
+		A, err := eng.Upload(ctx, "A", a, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		L, err := eng.Cholesky(ctx, A)
+		if err != nil {
+			t.Fatal(err)
+		}
+		programs = nil
+		here, there := "file://"+dir+"/store/L.zarr", "file://"+dir+"/other/L.zarr"
+		for _, out := range []string{here, there} {
+			S, err := L.Save(ctx, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			S.Release(ctx)
+		}
+		if !slices.Equal(programs, []string{"retile"}) {
+			t.Errorf("n=%d: saving ran the jobs %v, want one retile job (for the array in the engine's store)", n, programs)
+		}
+		for _, out := range []string{here, there} {
+			path := filepath.Join(dir, "l.npy")
+			if _, err := GetNPY(ctx, out, path); err != nil {
+				t.Fatal(err)
+			}
+			arr, err := blockstore.ReadNPYFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := choleskyError(a, mat.NewDense(n, n, arr.Data)); r > 30 {
+				t.Errorf("n=%d, %s: residual %.3g", n, out, r)
+			}
+		}
+		for _, chunk := range []string{".zarray", "0.0", "0.1"} {
+			x, err1 := os.ReadFile(filepath.Join(dir, "store", "L.zarr", chunk))
+			y, err2 := os.ReadFile(filepath.Join(dir, "other", "L.zarr", chunk))
+			if (err1 == nil) != (err2 == nil) || !bytes.Equal(x, y) {
+				t.Errorf("n=%d: chunk %s differs between the workers' array and this process's (%v, %v)", n, chunk, err1, err2)
+			}
+		}
+		L.Release(ctx)
+		A.Release(ctx)
+		eng.Close()
+		for _, u := range []string{here, there} {
+			if err := Remove(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if found, err := List(ctx, "file://"+dir); err != nil || len(found) != 0 {
+			t.Errorf("n=%d: left behind: %+v %v", n, found, err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(dir, "store", "*")); len(left) != 0 {
+			t.Errorf("n=%d: files left in the store: %v", n, left)
+		}
+	}
+}

@@ -308,11 +308,12 @@ type GridSpec struct {
 	Rows, Cols         int
 	TileRows, TileCols int             `json:",omitempty"`
 	Zarr               json.RawMessage `json:",omitempty"`
+	Sparse             bool            `json:",omitempty"`
 }
 
 // Spec describes the grid.
 func (g *Grid) Spec() (GridSpec, error) {
-	s := GridSpec{Matrix: *g.Matrix, Fixed: g.Fixed, Rows: g.Rows, Cols: g.Cols, TileRows: g.TileRows, TileCols: g.TileCols}
+	s := GridSpec{Matrix: *g.Matrix, Fixed: g.Fixed, Rows: g.Rows, Cols: g.Cols, TileRows: g.TileRows, TileCols: g.TileCols, Sparse: g.Sparse}
 	switch c := g.Codec.(type) {
 	case nil:
 	case *zarrCodec:
@@ -330,7 +331,7 @@ func (g *Grid) Spec() (GridSpec, error) {
 // Open returns the grid s describes in the store st.
 func (s GridSpec) Open(st *Store) (*Grid, error) {
 	m := s.Matrix
-	g := &Grid{Store: st, Matrix: &m, Fixed: s.Fixed, Rows: s.Rows, Cols: s.Cols, TileRows: s.TileRows, TileCols: s.TileCols}
+	g := &Grid{Store: st, Matrix: &m, Fixed: s.Fixed, Rows: s.Rows, Cols: s.Cols, TileRows: s.TileRows, TileCols: s.TileCols, Sparse: s.Sparse}
 	if len(s.Zarr) > 0 {
 		meta, err := zarr.ParseMeta(s.Zarr)
 		if err != nil {

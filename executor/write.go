@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/manifest"
 	"golang.org/x/sync/errgroup"
 	"gonum.org/v1/gonum/blas/blas64"
 )
@@ -92,6 +94,9 @@ func (w *worker) put(ctx context.Context, writes []analysis.Tile, outputs []blas
 		}
 	}
 	adopt := func(ctx context.Context, i int) error {
+		if m := &w.cfg.Job.Matrices[writes[i].Matrix]; m.Target != nil {
+			return w.writeTarget(ctx, m, writes[i], outputs[i], &sizes[i])
+		}
 		n, err := w.cfg.Tiles.AdoptTile(ctx, w.cfg.Job.Key(writes[i]), outputs[i])
 		sizes[i] = int64(n)
 		return err
@@ -104,4 +109,35 @@ func (w *worker) put(ctx context.Context, writes []analysis.Tile, outputs []blas
 		g.Go(func() error { return adopt(gctx, i) })
 	}
 	return g.Wait()
+}
+
+// writeTarget writes an output tile into the stored array its matrix
+// targets (manifest.Matrix.Target), in the array's encoding.
+func (w *worker) writeTarget(ctx context.Context, m *manifest.Matrix, t analysis.Tile, tile blas64.General, size *int64) error {
+	store, ok := w.cfg.Tiles.(*blockstore.Store)
+	if !ok {
+		return fmt.Errorf("tile %v goes into a stored array, which a tile store of type %T cannot write", t.Indices(), w.cfg.Tiles)
+	}
+	g, i, j, err := m.TargetTile(store, t.Indices())
+	if err != nil {
+		return err
+	}
+	if g.Sparse && zero(tile) {
+		return nil // a missing chunk reads as zeros (Zarr's fill value)
+	}
+	n, err := g.WriteTile(ctx, i, j, tile)
+	*size = int64(n)
+	return err
+}
+
+// zero says whether every entry of t is zero.
+func zero(t blas64.General) bool {
+	for r := range t.Rows {
+		for _, v := range t.Data[r*t.Stride : r*t.Stride+t.Cols] {
+			if v != 0 {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -88,6 +89,10 @@ type Spec struct {
 	// Targets maps outputs to URLs of stored matrices: the job's end
 	// saves them there (and keeps no tiles of them in the job).
 	Targets map[string]string
+	// Direct maps outputs of two indices to stored arrays (a Zarr array's
+	// chunks) that the workers write their tiles into, in the array's
+	// encoding, instead of the job's tiles; no task may read them.
+	Direct map[string]blockstore.GridSpec
 	// Owned are key prefixes of tiles the job's client made for it, such
 	// as its uploaded inputs: they go when the job ends, unless an
 	// attached client (the one that runs it) deletes them itself.
@@ -532,6 +537,17 @@ func prepare(id string, spec Spec, s *blockstore.Store) (*manifest.Job, error) {
 			return nil, fmt.Errorf("%s is not an output: no task of %s writes it (written matrices: %s)", out, prog.Name, strings.Join(written, ", "))
 		}
 		j.Matrices[spec.Plan.MatrixIndex(out)].Output = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(spec.Direct)) {
+		m := prog.Matrix(name)
+		switch {
+		case !slices.Contains(spec.Outputs, name):
+			return nil, fmt.Errorf("%s is written into a stored array but is not an output", name)
+		case m.Arity != 2 || m.Read:
+			return nil, fmt.Errorf("%s is written into a stored array: it must have two indices, and no task may read it", name)
+		}
+		target := spec.Direct[name]
+		j.Matrices[spec.Plan.MatrixIndex(name)].Target = &target
 	}
 	return j, nil
 }

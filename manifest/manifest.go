@@ -53,6 +53,26 @@ type Matrix struct {
 	// never written): each tile is cut, on the worker that reads it,
 	// from the stored tiles that overlap it.
 	View *View `json:",omitempty"`
+	// Target, when set, has the workers write the matrix's tiles straight
+	// into a stored array (a Zarr array's chunks) instead of the job's
+	// tiles: an output saved where it goes, without passing through the
+	// client. No task of the job reads them.
+	Target *blockstore.GridSpec `json:",omitempty"`
+}
+
+// TargetTile returns the grid a tile of the matrix is written into
+// (Target) and its place (i, j) in it.
+func (m *Matrix) TargetTile(s *blockstore.Store, idx []int32) (g *blockstore.Grid, i, j int, err error) {
+	if g, err = m.Target.Open(s); err != nil {
+		return nil, 0, 0, err
+	}
+	if len(idx) > 0 {
+		i = int(idx[0])
+	}
+	if len(idx) > 1 {
+		j = int(idx[1])
+	}
+	return g, i, j, nil
 }
 
 // A View serves the grid of tiles whose leading indices are Fixed from
