@@ -256,8 +256,8 @@ func Retile(ctx context.Context, src, dst *Grid, parallel int) (int64, error) {
 	var written atomic.Int64
 	err := dst.EachTile(ctx, parallel, func(ctx context.Context, i, j int) error {
 		if same {
-			if done, err := copyTile(ctx, src, dst, i, j); done || err != nil {
-				return err
+			if done, err := copyTile(ctx, src, dst, i, j); done || err != nil || dst.Sparse {
+				return err // copied, failed, or never written (zeros) and left out
 			}
 		}
 		r0, c0, r1, c1 := dst.TileBounds(i, j)

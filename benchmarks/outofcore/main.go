@@ -167,7 +167,7 @@ func remove(ctx context.Context, urls ...string) {
 // usage is what runMonitored saw of a command.
 type usage struct {
 	wall    time.Duration
-	client  int64   // peak RSS, bytes (the kernel's, at exit)
+	client  int64   // peak RSS seen while it ran (VmHWM), bytes
 	workers []int64 // each child's peak RSS seen while it ran, bytes, largest first
 	disk    int64   // the most the file system's use grew, bytes
 	stdout  string
@@ -186,7 +186,7 @@ func runMonitored(bin string, args []string) usage {
 		fatal(err)
 	}
 	peaks := map[int]int64{}
-	var disk int64
+	var disk, client int64
 	var mu sync.Mutex
 	done := make(chan struct{})
 	go func() {
@@ -199,6 +199,7 @@ func runMonitored(bin string, args []string) usage {
 			case <-tick.C:
 			}
 			mu.Lock()
+			client = max(client, hwm(cmd.Process.Pid))
 			for _, pid := range children(cmd.Process.Pid) {
 				peaks[pid] = max(peaks[pid], hwm(pid))
 			}
@@ -215,10 +216,9 @@ func runMonitored(bin string, args []string) usage {
 	os.Stderr.Write(out.Bytes())
 	mu.Lock()
 	defer mu.Unlock()
-	u := usage{wall: wall, disk: disk, stdout: out.String()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		u.client = ru.Maxrss << 10
-	}
+	// Not the rusage of wait: its peak RSS is the largest of the process
+	// and the children it reaped (the workers).
+	u := usage{wall: wall, disk: disk, client: client, stdout: out.String()}
 	for _, p := range peaks {
 		u.workers = append(u.workers, p)
 	}
