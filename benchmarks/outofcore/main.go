@@ -83,7 +83,8 @@ func main() {
 	var ref float64
 	if *refN > 0 {
 		progress("in-memory cholesky n=%d", *refN)
-		out, err := exec.Command(bin, "bench", "cholesky", "--n", strconv.Itoa(*refN), "--block", strconv.Itoa(*refB), "--json").Output()
+		out, err := exec.Command(bin, "bench", "cholesky", "--n", strconv.Itoa(*refN), "--block", strconv.Itoa(*refB), "--json",
+			"--store", "mem://", "--queue", "mem://", "--state", "mem://").Output() // not $NPW_*'s services
 		if err != nil {
 			fatal(fmt.Errorf("npw bench: %w", err))
 		}
