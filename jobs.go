@@ -114,8 +114,8 @@ type LambdaProvision struct {
 // and scratch tiles, records its end); or, if ctx has a deadline and the
 // job runs on until a reserve before it, it invokes its successor and
 // returns (nil, nil). The reserve, for finishing a job that ends just
-// before, is a quarter of the time left, or a minute if that is at most
-// half of it. A successor that cannot be
+// before, is a quarter of the time left, or more on a short timeout: a
+// minute, or half the time if that is less. A successor that cannot be
 // invoked fails the job, which this invocation then finishes: a job is
 // never left without a provisioner.
 func ProvisionInLambda(ctx context.Context, p LambdaProvision, log *slog.Logger) (*job.Result, error) {

@@ -37,6 +37,20 @@ func choleskyError(a, l *mat.Dense) float64 {
 	return mat.Norm(&diff, 1) / (mat.Norm(a, 1) * float64(n) * eps)
 }
 
+// getNPY reads the stored matrix at url through GetNPY and a .npy file.
+func getNPY(t *testing.T, url string) blockstore.Array {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "m.npy")
+	if _, err := GetNPY(context.Background(), url, path); err != nil {
+		t.Fatal(err)
+	}
+	arr, err := blockstore.ReadNPYFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return arr
+}
+
 // Stored matrices go in and out of jobs by URL: a .npy put into a file
 // store, factored by an engine on that store (read in place) and on
 // another (copied in), saved to URLs in and out of the engine's store,
@@ -74,14 +88,7 @@ func TestStoredMatrices(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				path := filepath.Join(dir, "l.npy")
-				if _, err := GetNPY(ctx, out, path); err != nil {
-					t.Fatal(err)
-				}
-				arr, err := blockstore.ReadNPYFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
+				arr := getNPY(t, out)
 				if r := choleskyError(a, mat.NewDense(n, n, arr.Data)); r > 30 {
 					t.Errorf("n=%d, store %s, %s: residual %.3g", n, store, out, r)
 				}
@@ -257,15 +264,7 @@ func TestSaveZarrOnWorkers(t *testing.T) {
 			t.Errorf("n=%d: saving ran the jobs %v, want one retile job (for the array in the engine's store)", n, programs)
 		}
 		for _, out := range []string{here, there} {
-			path := filepath.Join(dir, "l.npy")
-			if _, err := GetNPY(ctx, out, path); err != nil {
-				t.Fatal(err)
-			}
-			arr, err := blockstore.ReadNPYFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r := choleskyError(a, mat.NewDense(n, n, arr.Data)); r > 30 {
+			if r := choleskyError(a, mat.NewDense(n, n, getNPY(t, out).Data)); r > 30 {
 				t.Errorf("n=%d, %s: residual %.3g", n, out, r)
 			}
 		}

@@ -234,7 +234,7 @@ func LambdaPoolResuming(function string, from LambdaState) func(executor.Remote)
 	return func(r executor.Remote) (Pool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		cfg, _, err := awsconf.Load(ctx, &url.URL{})
+		client, err := lambdaClient(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +242,7 @@ func LambdaPoolResuming(function string, from LambdaState) func(executor.Remote)
 		if err != nil {
 			return nil, err
 		}
-		l, err := NewLambda(ctx, lambda.NewFromConfig(cfg), function, r, st)
+		l, err := NewLambda(ctx, client, function, r, st)
 		if err != nil {
 			st.Close()
 			return nil, err
@@ -256,14 +256,24 @@ func LambdaPoolResuming(function string, from LambdaState) func(executor.Remote)
 // InvokeAsync invokes a Lambda function once, asynchronously (an Event
 // invocation), with payload, through the AWS SDK's default configuration.
 func InvokeAsync(ctx context.Context, function string, payload []byte) error {
-	cfg, _, err := awsconf.Load(ctx, &url.URL{})
+	client, err := lambdaClient(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = lambda.NewFromConfig(cfg).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(function),
+	_, err = client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(function),
 		InvocationType: types.InvocationTypeEvent, Payload: payload})
 	if err != nil {
 		return fmt.Errorf("invoke %s: %s", function, awsconf.Describe(err))
 	}
 	return nil
+}
+
+// lambdaClient is a Lambda API client of the AWS SDK's default
+// configuration (AWS_ENDPOINT_URL_LAMBDA points it at an emulator).
+func lambdaClient(ctx context.Context) (*lambda.Client, error) {
+	cfg, _, err := awsconf.Load(ctx, &url.URL{})
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewFromConfig(cfg), nil
 }

@@ -225,25 +225,11 @@ func TestDetachedLambda(t *testing.T) {
 	dir := t.TempDir()
 	a := writeNPY(t, dir, "a.npy", randomSPD(rand.New(rand.NewPCG(64, 64)), 2000))
 	out := strings.Replace(urls[0], "?", "/L?", 1)
-	code, stdout, stderr := npw(t, "cholesky", a, "--block", "100", "-o", out, "--detach")
-	if code == 0 {
-		t.Fatalf("a detached job on mem:// services: exit 0\n%s", stdout)
+	if code, _, stderr := npw(t, "cholesky", a, "--block", "100", "-o", out, "--detach"); code != exitUsage || !strings.Contains(stderr, "--detach needs workers that outlive this process") {
+		t.Fatalf("a detached job of goroutine workers: exit %d: %s", code, stderr)
 	}
 	id := detach(t, append([]string{"cholesky", a, "--block", "100", "-o", out}, flags...)...)
-	code, stdout, stderr = npw(t, "wait", id, "--state", state)
-	if code != 0 || !strings.Contains(stdout, "job "+id+": cholesky N=20: done") || !strings.Contains(stdout, "O → "+out+" (stored)") {
-		t.Fatalf("wait: exit %d\n%s%s", code, stdout, stderr)
-	}
-	l := filepath.Join(dir, "l.npy")
-	if code, _, stderr := npw(t, "get", out, l); code != 0 {
-		t.Fatal(stderr)
-	}
-	if r := choleskyResidual(readNPY(t, a), readNPY(t, l)); !(r.value <= 30) {
-		t.Errorf("L of the Lambda-provisioned job: residual %v", r)
-	}
-	if code, _, stderr := npw(t, "rm", out); code != 0 {
-		t.Fatal(stderr)
-	}
+	waitCholesky(t, state, id, "cholesky N=20", a, out)
 	assertNothingLeft(t, env, urls)
 
 	// The provisioner's rounds: each but the last handed the job on, the

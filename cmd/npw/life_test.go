@@ -68,20 +68,7 @@ func TestDetachedJobs(t *testing.T) {
 	if code, stdout, _ := npw(t, "jobs", "--state", state); code != 0 || !strings.Contains(stdout, id) {
 		t.Errorf("jobs does not list %s:\n%s", id, stdout)
 	}
-	code, stdout, stderr := npw(t, "wait", id, "--state", state)
-	if code != 0 || !strings.Contains(stdout, "job "+id+": cholesky N=5: done") || !strings.Contains(stdout, "O → "+out+" (stored)") {
-		t.Fatalf("wait: exit %d\n%s%s", code, stdout, stderr)
-	}
-	l := filepath.Join(dir, "l.npy")
-	if code, _, stderr := npw(t, "get", out, l); code != 0 {
-		t.Fatal(stderr)
-	}
-	if r := choleskyResidual(readNPY(t, a), readNPY(t, l)); !(r.value <= 30) {
-		t.Errorf("detached L: residual %v", r)
-	}
-	if code, _, stderr := npw(t, "rm", out); code != 0 {
-		t.Fatal(stderr)
-	}
+	waitCholesky(t, state, id, "cholesky N=5", a, out)
 	assertNothingLeft(t, env, urls)
 
 	// Cancelled while it runs: its workers stop and everything goes.
@@ -103,6 +90,28 @@ func TestDetachedJobs(t *testing.T) {
 		t.Errorf("wait for a failed job: exit %d\n%s%s", code, stdout, stderr)
 	}
 	assertNothingLeft(t, env, urls)
+}
+
+// waitCholesky follows a detached Cholesky of the matrix in the .npy
+// file a with npw wait until it is done (title: its program and
+// arguments), checks the factor it saved at out by its residual, and
+// removes it.
+func waitCholesky(t *testing.T, state, id, title, a, out string) {
+	t.Helper()
+	code, stdout, stderr := npw(t, "wait", id, "--state", state)
+	if code != 0 || !strings.Contains(stdout, "job "+id+": "+title+": done") || !strings.Contains(stdout, "O → "+out+" (stored)") {
+		t.Fatalf("wait: exit %d\n%s%s", code, stdout, stderr)
+	}
+	l := filepath.Join(t.TempDir(), "l.npy")
+	if code, _, stderr := npw(t, "get", out, l); code != 0 {
+		t.Fatal(stderr)
+	}
+	if r := choleskyResidual(readNPY(t, a), readNPY(t, l)); !(r.value <= 30) {
+		t.Errorf("the detached job's L: residual %v", r)
+	}
+	if code, _, stderr := npw(t, "rm", out); code != 0 {
+		t.Fatal(stderr)
+	}
 }
 
 // waitForDone waits until a job has done n tasks.
