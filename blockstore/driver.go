@@ -33,13 +33,14 @@ var (
 //	Lender          lend an object's own memory        Lends, LendTile, ReturnTile, SpendTile
 //	Adopter         keep the caller's buffer           PutTile, AdoptTile
 //	RequestCounter  count the requests to its service  Requests
+//	RangeReader     read a byte range of an object     ReadRange, RangeReads
 //
 // The drivers have these:
 //
-//	driver          Copier  PrefixDeleter  FreshReader  Lender  Adopter  RequestCounter
-//	MemDriver       yes                                 yes     yes
-//	FileDriver      yes     yes            yes
-//	s3store.Driver  yes                    yes                           yes
+//	driver          Copier  PrefixDeleter  FreshReader  Lender  Adopter  RequestCounter  RangeReader
+//	MemDriver       yes                                 yes     yes                      yes
+//	FileDriver      yes     yes            yes                                           yes
+//	s3store.Driver  yes                    yes                           yes             yes
 //
 // blockstore/storetest checks the methods of Driver and of every
 // capability a driver has.
@@ -118,3 +119,13 @@ type Adopter interface {
 // A RequestCounter is a driver that counts the requests it makes to its
 // service (S3: deletes go a thousand keys to a request, lists a page).
 type RequestCounter interface{ Requests() int64 }
+
+// A RangeReader is a driver that reads part of an object (a file's pread,
+// an S3 ranged GET), so that a band of rows can cross a row of tiles
+// without reading the whole tiles.
+type RangeReader interface {
+	// ReadRange reads len(p) bytes of the object under key, from byte off,
+	// into p. An error wraps ErrNotFound when key holds nothing, and
+	// io.ErrUnexpectedEOF when the object ends before off+len(p).
+	ReadRange(ctx context.Context, key string, off int64, p []byte) error
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -76,6 +77,21 @@ func (m *MemDriver) Get(_ context.Context, key string) ([]byte, error) {
 		return nil, l.err()
 	}
 	return data, nil
+}
+
+// ReadRange implements RangeReader.
+func (m *MemDriver) ReadRange(_ context.Context, key string, off int64, p []byte) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	data, ok := m.objects[key]
+	switch {
+	case !ok:
+		return m.loans[key].err()
+	case off < 0 || off > int64(len(data)) || int64(len(p)) > int64(len(data))-off:
+		return io.ErrUnexpectedEOF
+	}
+	copy(p, data[off:])
+	return nil
 }
 
 func (l *loan) err() error {
@@ -252,6 +268,26 @@ func (f *FileDriver) Get(_ context.Context, key string) ([]byte, error) {
 		return nil, ErrNotFound
 	}
 	return data, err
+}
+
+// ReadRange implements RangeReader with a pread.
+func (f *FileDriver) ReadRange(_ context.Context, key string, off int64, p []byte) error {
+	file, err := os.Open(f.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	n, err := file.ReadAt(p, off)
+	switch {
+	case n == len(p):
+		return nil
+	case err == io.EOF:
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // Put implements Driver.

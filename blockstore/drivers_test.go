@@ -18,7 +18,7 @@ import (
 
 func TestMemDriver(t *testing.T) {
 	newDriver := func(t *testing.T) blockstore.Driver { return blockstore.NewMemDriver() }
-	storetest.CheckCapabilities(t, newDriver(t), "Copier", "Lender", "Adopter")
+	storetest.CheckCapabilities(t, newDriver(t), "Copier", "Lender", "Adopter", "RangeReader")
 	storetest.Run(t, newDriver)
 }
 
@@ -30,7 +30,7 @@ func TestFileDriver(t *testing.T) {
 		}
 		return s.Driver()
 	}
-	storetest.CheckCapabilities(t, newDriver(t), "Copier", "PrefixDeleter", "FreshReader")
+	storetest.CheckCapabilities(t, newDriver(t), "Copier", "PrefixDeleter", "FreshReader", "RangeReader")
 	storetest.Run(t, newDriver)
 }
 

@@ -199,12 +199,28 @@ func (r *NPYReader) ReadTile(r0, c0, rows, cols int) (blas64.General, error) {
 	if err := checkNPYTile(r0, c0, rows, cols, r.Rows, r.Cols); err != nil {
 		return blas64.General{}, r.wrap(err)
 	}
-	var t blas64.General
-	if rows > 0 && cols > 0 {
-		// Inside its own .npy encoding, so that storing it copies nothing.
-		t = tilebuf.New(rows, cols)
-	} else {
+	if rows == 0 || cols == 0 {
 		return blas64.General{Rows: rows, Cols: cols, Stride: max(cols, 1)}, nil
+	}
+	// Inside its own .npy encoding, so that storing it copies nothing.
+	t := tilebuf.New(rows, cols)
+	if err := r.ReadTileInto(t, r0, c0); err != nil {
+		return blas64.General{}, err
+	}
+	return t, nil
+}
+
+// ReadTileInto is ReadTile into t's memory, for a caller that reuses its
+// tiles: the t.Rows×t.Cols tile whose top left is (r0, c0).
+func (r *NPYReader) ReadTileInto(t blas64.General, r0, c0 int) error {
+	if err := checkNPYTile(r0, c0, t.Rows, t.Cols, r.Rows, r.Cols); err != nil {
+		return r.wrap(err)
+	}
+	if t.Rows == 0 || t.Cols == 0 {
+		return nil
+	}
+	if err := checkTileData(t); err != nil {
+		return r.wrap(err)
 	}
 	var err error
 	if r.fortran {
@@ -212,10 +228,7 @@ func (r *NPYReader) ReadTile(r0, c0, rows, cols int) (blas64.General, error) {
 	} else {
 		err = r.readRows(t, r0, c0)
 	}
-	if err != nil {
-		return blas64.General{}, r.wrap(err)
-	}
-	return t, nil
+	return r.wrap(err)
 }
 
 // readRows fills t from C-order data: one read per row of t, or one for

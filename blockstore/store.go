@@ -223,6 +223,34 @@ func (s *Store) GetTile(ctx context.Context, key string) (blas64.General, int, e
 	return g, len(data), nil
 }
 
+// RangeReads says whether the store reads byte ranges of objects
+// (ReadRange).
+func (s *Store) RangeReads() bool {
+	_, ok := s.driver.(RangeReader)
+	return ok
+}
+
+// ReadRange reads len(p) bytes of the object under key from byte off
+// into p (see RangeReader); without a RangeReader driver it fails.
+func (s *Store) ReadRange(ctx context.Context, key string, off int64, p []byte) error {
+	r, ok := s.driver.(RangeReader)
+	if !ok {
+		return fmt.Errorf("get %s: the store %s does not read byte ranges", key, s.url)
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if off < 0 {
+		return fmt.Errorf("get %s: negative offset %d", key, off)
+	}
+	s.stats.Gets.Add(1)
+	if err := r.ReadRange(ctx, key, off, p); err != nil {
+		return fmt.Errorf("get %s (bytes %d–%d): %w", key, off, off+int64(len(p)), err)
+	}
+	s.stats.BytesRead.Add(int64(len(p)))
+	return nil
+}
+
 // PrivateReads says whether every tile GetTile returns is the caller's
 // own memory, which a kernel may then update in place.
 func (s *Store) PrivateReads() bool {

@@ -142,6 +142,36 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// ReadRange implements blockstore.RangeReader with a ranged GET.
+func (d *Driver) ReadRange(ctx context.Context, key string, off int64, p []byte) error {
+	if len(p) == 0 {
+		return d.head(ctx, key)
+	}
+	d.requests.Add(1)
+	rng := fmt.Sprintf("bytes=%d-%d", off, off+int64(len(p))-1)
+	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &d.bucket, Key: d.key(key), Range: &rng})
+	if err != nil {
+		var missing *types.NoSuchKey
+		var apiErr smithy.APIError
+		switch {
+		case errors.As(err, &missing):
+			return blockstore.ErrNotFound
+		case errors.As(err, &apiErr) && apiErr.ErrorCode() == "InvalidRange":
+			return io.ErrUnexpectedEOF // off is at or past the end
+		}
+		return errors.New(awsconf.Describe(err))
+	}
+	defer out.Body.Close()
+	// A range past the end comes back shorter (RFC 9110), not as an error.
+	if _, err := io.ReadFull(out.Body, p); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("reading the object: %w", err)
+	}
+	return nil
+}
+
 // Put implements blockstore.Driver. The body is a bytes.Reader: the SDK
 // needs a seekable body to retry. The payload is not part of the
 // signature (UNSIGNED-PAYLOAD), as the SDK already does over HTTPS: over

@@ -52,7 +52,7 @@ func clear(d blockstore.Driver) {
 
 func TestS3Driver(t *testing.T) {
 	newDriver := func(t *testing.T) blockstore.Driver { return open(t).Driver() }
-	storetest.CheckCapabilities(t, newDriver(t), "Copier", "FreshReader", "RequestCounter")
+	storetest.CheckCapabilities(t, newDriver(t), "Copier", "FreshReader", "RequestCounter", "RangeReader")
 	storetest.Run(t, newDriver)
 }
 

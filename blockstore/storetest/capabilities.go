@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ var capabilities = []capability{
 	{"Lender", is[blockstore.Lender], testLender},
 	{"Adopter", is[blockstore.Adopter], testAdopter},
 	{"RequestCounter", is[blockstore.RequestCounter], testRequestCounter},
+	{"RangeReader", is[blockstore.RangeReader], testRangeReader},
 }
 
 func is[I any](d blockstore.Driver) bool {
@@ -372,6 +374,43 @@ func testRequestCounter(t *testing.T, newDriver func(t *testing.T) blockstore.Dr
 	step("Delete", func() error { return d.Delete(ctx, []string{"r/k", "r/c"}) })
 	if got := blockstore.NewStore(d, "test").Requests(); got != n {
 		t.Errorf("Store.Requests = %d, want the driver's count %d", got, n)
+	}
+}
+
+func testRangeReader(t *testing.T, newDriver func(t *testing.T) blockstore.Driver) {
+	ctx := context.Background()
+	d, r := as[blockstore.RangeReader](t, newDriver)
+	const value = "0123456789abcdef"
+	put(t, d, "g/k", value)
+	for _, c := range []struct{ off, n int }{{0, 16}, {0, 1}, {5, 7}, {15, 1}, {16, 0}, {3, 0}} {
+		p := bytes.Repeat([]byte{'-'}, c.n)
+		if err := r.ReadRange(ctx, "g/k", int64(c.off), p); err != nil {
+			t.Errorf("ReadRange(%d, %d): %v", c.off, c.n, err)
+		} else if want := value[c.off : c.off+c.n]; string(p) != want {
+			t.Errorf("ReadRange(%d, %d) = %q, want %q", c.off, c.n, p, want)
+		}
+	}
+	for _, c := range []struct{ off, n int }{{10, 7}, {16, 1}, {100, 4}} {
+		if err := r.ReadRange(ctx, "g/k", int64(c.off), make([]byte, c.n)); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("ReadRange(%d, %d) past the end of 16 bytes: %v, want io.ErrUnexpectedEOF", c.off, c.n, err)
+		}
+	}
+	for _, n := range []int{0, 4} {
+		if err := r.ReadRange(ctx, "g/missing", 0, make([]byte, n)); !errors.Is(err, blockstore.ErrNotFound) {
+			t.Errorf("ReadRange of a missing key (%d bytes): %v, want ErrNotFound", n, err)
+		}
+	}
+	// Store.ReadRange counts the read and refuses a negative offset.
+	s := blockstore.NewStore(d, "test")
+	p := make([]byte, 4)
+	if err := s.ReadRange(ctx, "g/k", 2, p); err != nil || string(p) != "2345" {
+		t.Errorf("Store.ReadRange = %q, %v", p, err)
+	}
+	if st := s.Stats(); st.Gets.Load() != 1 || st.BytesRead.Load() != 4 {
+		t.Errorf("Store.ReadRange counted %d gets and %d bytes, want 1 and 4", st.Gets.Load(), st.BytesRead.Load())
+	}
+	if err := s.ReadRange(ctx, "g/k", -1, p); err == nil {
+		t.Error("Store.ReadRange at offset -1 did not fail")
 	}
 }
 
