@@ -244,7 +244,8 @@ func (g *Grid) EachTile(ctx context.Context, parallel int, f func(ctx context.Co
 // tiles of src that overlap it: as stored when the two grids have the
 // same tiles (no data through this process on stores that copy by
 // themselves), else decoded and cut. It returns the bytes of the tiles
-// it encoded. dst's Rows and Cols must be src's.
+// it encoded. dst's Rows and Cols must be src's. Tiles that pass through
+// this process move at most flightBytes at a time (see inFlight).
 func Retile(ctx context.Context, src, dst *Grid, parallel int) (int64, error) {
 	if err := errors.Join(src.Check(), dst.Check()); err != nil {
 		return 0, err
@@ -253,6 +254,9 @@ func Retile(ctx context.Context, src, dst *Grid, parallel int) (int64, error) {
 		return 0, fmt.Errorf("re-tile %s: a %d×%d array into a %d×%d one", src.Matrix.Name, src.Rows, src.Cols, dst.Rows, dst.Cols)
 	}
 	same := sameTiles(src, dst)
+	if !same || src.Store != dst.Store { // the tiles move through this process
+		parallel = min(inFlight(parallel, dst), inFlight(parallel, src))
+	}
 	var written atomic.Int64
 	err := dst.EachTile(ctx, parallel, func(ctx context.Context, i, j int) error {
 		if same {

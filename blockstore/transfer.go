@@ -24,14 +24,22 @@ func PutNPY(ctx context.Context, r *NPYReader, st *Stored, parallel int) (int64,
 	return n, nil
 }
 
-// putBytes bounds the tiles ReadNPYTiles holds at once: more tiles in
+// flightBytes bounds the tiles a transfer through this process holds at
+// once (ReadNPYTiles, Retile between stores or layouts): more tiles in
 // flight than fit in it only contend for the disk and the page cache (a
 // 4 GB put on file://, block 4096: 16 tiles 12-15 s and 2.4 GB of RSS, 4
 // tiles 6-9 s and 0.9 GB).
-const putBytes = 512 << 20
+const flightBytes = 512 << 20
+
+// inFlight returns how many of g's tiles to move at once: parallel, or
+// fewer when they would not fit in flightBytes, but at least 2.
+func inFlight(parallel int, g *Grid) int {
+	tr, tc := g.tileSize()
+	return max(min(parallel, flightBytes/(8*tr*tc)), min(parallel, 2), 1)
+}
 
 // ReadNPYTiles writes the array r reads as the tiles of g, parallel tiles
-// at a time (fewer when they would not fit in putBytes, but at least 2),
+// at a time (fewer when they would not fit in flightBytes, see inFlight),
 // each read from r at its offsets and written as it is read. It returns
 // the bytes of the tiles. Where the store does not keep the
 // tile it is given (Adopter), the full tiles' memory is reused from one
@@ -44,8 +52,8 @@ func ReadNPYTiles(ctx context.Context, r *NPYReader, g *Grid, parallel int) (int
 	if r.Rows != g.Rows || r.Cols != g.Cols {
 		return 0, fmt.Errorf("a %d×%d array into a %d×%d matrix", r.Rows, r.Cols, g.Rows, g.Cols)
 	}
+	parallel = inFlight(parallel, g)
 	tr, tc := g.tileSize()
-	parallel = max(min(parallel, putBytes/(8*tr*tc)), min(parallel, 2), 1)
 	var pool chan blas64.General
 	if _, adopts := g.Store.Driver().(Adopter); !adopts && g.Codec == nil {
 		pool = make(chan blas64.General, parallel)

@@ -37,6 +37,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -226,6 +227,28 @@ func runMonitored(bin string, args []string) usage {
 	slices.Sort(u.workers)
 	slices.Reverse(u.workers)
 	return u
+}
+
+// pollHWM samples the VmHWM of process pid every 100 ms until the
+// function it returns is called, which returns the last sample. Not the
+// rusage of wait: a child keeps the peak RSS of the process it was forked
+// from across exec (cp "peaked" at this program's 1.2 GB).
+func pollHWM(pid int) func() int64 {
+	var peak atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			peak.Store(max(peak.Load(), hwm(pid)))
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int64 { close(done); return peak.Load() }
 }
 
 // children lists the processes whose parent is pid.
@@ -463,14 +486,16 @@ func putGet(ctx context.Context, bin, store string) {
 			e := exec.Command(c.args[0], c.args[1:]...)
 			e.Stderr = os.Stderr
 			start := time.Now()
-			if err := e.Run(); err != nil {
+			if err := e.Start(); err != nil {
+				fatal(fmt.Errorf("%s: %w", c.name, err))
+			}
+			peak := pollHWM(e.Process.Pid)
+			if err := e.Wait(); err != nil {
 				fatal(fmt.Errorf("%s: %w", c.name, err))
 			}
 			syscall.Sync() // the data on disk, not only in the page cache
 			times[k] = append(times[k], time.Since(start).Seconds())
-			if ru, ok := e.ProcessState.SysUsage().(*syscall.Rusage); ok {
-				peaks[k] = max(peaks[k], ru.Maxrss<<10)
-			}
+			peaks[k] = max(peaks[k], peak())
 			if c.undo != nil {
 				c.undo()
 			}

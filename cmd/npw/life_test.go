@@ -39,15 +39,22 @@ func lifeServices(t *testing.T) ([]string, job.Env, [3]string) {
 	return flags, job.Env{Tiles: tiles, QueueURL: queue, State: states}, [3]string{store, queue, st}
 }
 
-var submittedRE = regexp.MustCompile(`job ([0-9a-f]{12}) submitted`)
+var (
+	submittedRE = regexp.MustCompile(`job ([0-9a-f]{12}) submitted`)
+	provLogRE   = regexp.MustCompile(`, log ([^)]+)\)`)
+)
 
 // detach runs an algorithm command with --detach and returns the job id.
+// The provisioner's log, which a user keeps, goes with the test.
 func detach(t *testing.T, args ...string) string {
 	t.Helper()
 	code, stdout, stderr := npw(t, append(args, "--detach")...)
 	m := submittedRE.FindStringSubmatch(stdout)
 	if code != 0 || m == nil {
 		t.Fatalf("npw %v --detach: exit %d\n%s%s", args, code, stdout, stderr)
+	}
+	if l := provLogRE.FindStringSubmatch(stdout); l != nil {
+		t.Cleanup(func() { os.Remove(l[1]) })
 	}
 	return m[1]
 }
