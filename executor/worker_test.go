@@ -369,7 +369,9 @@ func TestKernelFailureFailsJobAtOnce(t *testing.T) {
 }
 
 // TestLeaseRenewal runs tasks three times longer than the lease on two
-// workers: renewal keeps each task with one worker.
+// workers: renewal keeps each task with one worker. The lease is long
+// enough that a lapse takes a stall of 200 ms between two renewals (a
+// lease of 90 ms lapsed once in CI, beside the process-worker tests).
 func TestLeaseRenewal(t *testing.T) {
 	h := newHarness(t, 4)
 	var runs sync.Map
@@ -378,8 +380,8 @@ func TestLeaseRenewal(t *testing.T) {
 	var reports []Report
 	for i := range 2 {
 		cfg := h.config(fmt.Sprint("w", i))
-		cfg.Lease = 90 * time.Millisecond
-		cfg.Kernel = slowKernels(300*time.Millisecond, &runs)
+		cfg.Lease = 300 * time.Millisecond
+		cfg.Kernel = slowKernels(900*time.Millisecond, &runs)
 		wg.Go(func() {
 			rep, err := Run(context.Background(), cfg)
 			if err != nil {
