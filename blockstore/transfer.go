@@ -42,8 +42,8 @@ func inFlight(parallel int, g *Grid) int {
 // at a time (fewer when they would not fit in flightBytes, see inFlight),
 // each read from r at its offsets and written as it is read. It returns
 // the bytes of the tiles. Where the store does not keep the
-// tile it is given (Adopter), the full tiles' memory is reused from one
-// tile to the next: a new 128 MiB buffer a tile costs more in page faults
+// tile it is given (Adopter), the memory of a full tile is reused from
+// one tile to the next, ragged ones included: a new 128 MiB buffer a tile costs more in page faults
 // and clearing than reading it.
 func ReadNPYTiles(ctx context.Context, r *NPYReader, g *Grid, parallel int) (int64, error) {
 	if err := g.Check(); err != nil {
@@ -54,22 +54,26 @@ func ReadNPYTiles(ctx context.Context, r *NPYReader, g *Grid, parallel int) (int
 	}
 	parallel = inFlight(parallel, g)
 	tr, tc := g.tileSize()
-	var pool chan blas64.General
+	// Buffers of a full tile, which the ragged tiles of the last row and
+	// column use too.
+	var pool chan []byte
 	if _, adopts := g.Store.Driver().(Adopter); !adopts && g.Codec == nil {
-		pool = make(chan blas64.General, parallel)
+		pool = make(chan []byte, parallel)
 	}
 	var written atomic.Int64
 	err := g.EachTile(ctx, parallel, func(ctx context.Context, i, j int) error {
 		r0, c0, r1, c1 := g.TileBounds(i, j)
 		var t blas64.General
 		var err error
-		if reuse := pool != nil && r1-r0 == tr && c1-c0 == tc; reuse {
+		if pool != nil {
+			var buf []byte
 			select {
-			case t = <-pool:
+			case buf = <-pool:
 			default:
-				t = tilebuf.New(tr, tc)
+				buf = tilebuf.Bytes(tr * tc)
 			}
-			defer func() { pool <- t }()
+			defer func() { pool <- buf }()
+			t = tilebuf.In(buf, r1-r0, c1-c0)
 			err = r.ReadTileInto(t, r0, c0)
 		} else {
 			t, err = r.ReadTile(r0, c0, r1-r0, c1-c0)

@@ -58,6 +58,24 @@ func New(rows, cols int) blas64.General {
 	return g
 }
 
+// In returns a rows×cols tile with a compact row-major layout inside buf,
+// a buffer of at least Prefix+8·rows·cols bytes that an earlier In or
+// Bytes made, known to Encoded as a tile of that shape from now on (a
+// buffer reused for tiles of several shapes). Its data is what buf held.
+func In(buf []byte, rows, cols int) blas64.General {
+	n := rows * max(cols, 1)
+	if n == 0 || len(buf) < Prefix+8*n || !littleEndian {
+		return New(rows, cols)
+	}
+	data := unsafe.Slice((*float64)(unsafe.Pointer(&buf[Prefix])), n)
+	g := blas64.General{Rows: rows, Cols: cols, Stride: max(cols, 1), Data: data}
+	Adopt(buf, g)
+	return g
+}
+
+// Bytes returns a buffer for In of tiles of up to n elements.
+func Bytes(n int) []byte { return make([]byte, Prefix+8*n) }
+
 // Adopt makes g, a tile whose data lies at Prefix in buf (a .npy buffer
 // the caller owns, such as an object just read from S3), known to
 // Encoded, so that g or a tile computed in its memory is written back

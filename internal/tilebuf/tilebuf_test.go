@@ -93,3 +93,25 @@ func TestAdopt(t *testing.T) {
 		t.Error("a tile at offset 64 was adopted")
 	}
 }
+
+// A buffer reused by In for tiles of another shape encodes each with
+// its own header and length.
+func TestInReusesABuffer(t *testing.T) {
+	buf := Bytes(128 * 100)
+	shaped := func(rows, cols int) []byte {
+		return append([]byte{byte(rows), byte(cols)}, bytes.Repeat([]byte{'h'}, Prefix-2)...)
+	}
+	for _, sz := range [][2]int{{128, 100}, {100, 90}, {128, 100}} {
+		g := In(buf, sz[0], sz[1])
+		if unsafe.Pointer(&g.Data[0]) != unsafe.Pointer(&buf[Prefix]) || g.Stride != sz[1] {
+			t.Fatalf("%v: the tile is not in the buffer", sz)
+		}
+		enc, ok := Encoded(g, shaped)
+		if !ok || len(enc) != Prefix+8*sz[0]*sz[1] || enc[0] != byte(sz[0]) || enc[1] != byte(sz[1]) {
+			t.Fatalf("%v: Encoded = %d bytes, header %v, %v", sz, len(enc), enc[:2], ok)
+		}
+	}
+	if g := In(buf, 200, 100); &g.Data[0] == (*float64)(unsafe.Pointer(&buf[Prefix])) {
+		t.Error("a tile larger than the buffer was put in it")
+	}
+}
