@@ -53,8 +53,11 @@ func TestProvisionerFollowsQueue(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- p.Run(ctx) }()
-	if err := clk.BlockUntil(ctx, 1); err != nil { // the ticker is set, the first round run
+	if err := clk.BlockUntil(ctx, 1); err != nil { // the ticker is set
 		t.Fatal(err)
+	}
+	for len(p.Timeline()) == 0 { // and the first round run: the ticker is set before it
+		runtime.Gosched()
 	}
 	// round runs one round: the tick, then the round's sample.
 	round := func(want int) {
