@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -23,12 +24,11 @@ var bandBytes, bandShare = 16 << 20, 64
 type band struct {
 	r0, rows int
 	// data holds the band: the part of each tile j, rows × (c1-c0), one
-	// after the other (tileMajor), or the band's rows themselves.
+	// after the other (tileMajor: read by ranges, a buffer of the pool),
+	// or the band's rows themselves (a tile row read whole).
 	data      []float64
 	tileMajor bool
-	tiles     [][2]int // [c0, c1) of each tile, for tileMajor
-	found     bool     // some tile of the band was written
-	pooled    bool     // data goes back to the pool once written
+	found     bool // some tile of the band was written
 }
 
 // streamBands calls emit with the array's bands in order, first row to
@@ -39,9 +39,6 @@ func streamBands(ctx context.Context, g *Grid, parallel int, emit func(r0, rows 
 	if err := g.Check(); err != nil {
 		return err
 	}
-	// A small array moves in smaller bands: at most 1/64 of it each.
-	bandRows := max(1, min(bandBytes, 8*g.Rows*g.Cols/bandShare)/(8*g.Cols))
-	ranged := littleEndian && g.Codec == nil && g.Store.RangeReads()
 	pool := make(chan []float64, 2)
 	for range cap(pool) {
 		pool <- nil // allocated on first use, to the size of the largest band
@@ -54,19 +51,12 @@ func streamBands(ctx context.Context, g *Grid, parallel int, emit func(r0, rows 
 			data := b.data
 			if b.tileMajor {
 				out = grow(out, b.rows*g.Cols)
-				data = out[:b.rows*g.Cols]
-				for _, t := range b.tiles {
-					c0, c1 := t[0], t[1]
-					part := b.data[b.rows*c0 : b.rows*c1]
-					for r := range b.rows {
-						copy(data[r*g.Cols+c0:r*g.Cols+c1], part[r*(c1-c0):])
-					}
-				}
+				data = g.rowMajor(b, out)
 			}
 			if err := emit(b.r0, b.rows, data, !b.found); err != nil {
 				return err
 			}
-			if b.pooled {
+			if b.tileMajor {
 				pool <- b.data
 			}
 		}
@@ -82,62 +72,91 @@ func streamBands(ctx context.Context, g *Grid, parallel int, emit func(r0, rows 
 				return ctx.Err()
 			}
 		}
-		ti, tj := g.TileGrid()
-		starts := make([]int64, tj)
-		for i := range ti {
-			r0, _, r1, _ := g.TileBounds(i, 0)
-			ok := ranged
-			if ok {
-				var err error
-				if ok, err = g.tileStarts(ctx, i, starts, parallel); err != nil {
-					return err
-				}
-			}
-			if !ok { // whole tiles: a Zarr chunk, a store without ranges, a header of another kind
-				b, err := g.tileRow(ctx, i, parallel)
-				if err == nil {
-					err = send(b)
-				}
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			for a := r0; a < r1; a += bandRows {
-				var buf []float64
-				select {
-				case buf = <-pool:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-				b := band{r0: a, rows: min(bandRows, r1-a), tileMajor: true, pooled: true}
-				b.data = grow(buf, b.rows*g.Cols)[:b.rows*g.Cols]
-				b.tiles = make([][2]int, tj)
-				rg, rctx := errgroup.WithContext(ctx)
-				rg.SetLimit(max(parallel, 1))
-				for j := range tj {
-					_, c0, _, c1 := g.TileBounds(i, j)
-					b.tiles[j] = [2]int{c0, c1}
-					part := b.data[b.rows*c0 : b.rows*c1]
-					if starts[j] < 0 {
-						clear(part)
-						continue
-					}
-					b.found = true
-					off := starts[j] + 8*int64(a-r0)*int64(c1-c0)
-					rg.Go(func() error { return g.Store.ReadRange(rctx, g.Key(i, j), off, floatBytes(part)) })
-				}
-				if err := rg.Wait(); err != nil {
-					return err
-				}
-				if err := send(b); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return g.readBands(ctx, parallel, pool, send)
 	})
 	return eg.Wait()
+}
+
+// readBands reads the array's bands in order and sends each: by byte
+// ranges into buffers from pool where the store and tiles allow, else
+// a tile row of whole tiles at a time.
+func (g *Grid) readBands(ctx context.Context, parallel int, pool chan []float64, send func(band) error) error {
+	// A small array moves in smaller bands: at most 1/bandShare of it each.
+	bandRows := max(1, min(bandBytes, 8*g.Rows*g.Cols/bandShare)/(8*g.Cols))
+	ranged := littleEndian && g.Codec == nil && g.Store.RangeReads()
+	ti, tj := g.TileGrid()
+	starts := make([]int64, tj)
+	for i := range ti {
+		ok := ranged
+		if ok {
+			var err error
+			if ok, err = g.tileStarts(ctx, i, starts, parallel); err != nil {
+				return err
+			}
+		}
+		if !ok { // whole tiles: a Zarr chunk, a store without ranges, a header of another kind
+			b, err := g.tileRow(ctx, i, parallel)
+			if err == nil {
+				err = send(b)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		r0, _, r1, _ := g.TileBounds(i, 0)
+		for a := r0; a < r1; a += bandRows {
+			var buf []float64
+			select {
+			case buf = <-pool:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			b, err := g.readBand(ctx, i, a, min(bandRows, r1-a), starts, buf, parallel)
+			if err == nil {
+				err = send(b)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readBand reads rows [a, a+rows) of tile row i, tile-major, into buf
+// (grown when short), one range read per tile written; starts are the
+// tiles' data offsets (tileStarts).
+func (g *Grid) readBand(ctx context.Context, i, a, rows int, starts []int64, buf []float64, parallel int) (band, error) {
+	r0, _, _, _ := g.TileBounds(i, 0)
+	b := band{r0: a, rows: rows, data: grow(buf, rows*g.Cols), tileMajor: true}
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(max(parallel, 1))
+	for j, start := range starts {
+		_, c0, _, c1 := g.TileBounds(i, j)
+		part := b.data[rows*c0 : rows*c1]
+		if start < 0 {
+			clear(part)
+			continue
+		}
+		b.found = true
+		off := start + 8*int64(a-r0)*int64(c1-c0)
+		eg.Go(func() error { return g.Store.ReadRange(ctx, g.Key(i, j), off, floatBytes(part)) })
+	}
+	return b, eg.Wait()
+}
+
+// rowMajor lays a tile-major band out as its rows, in out.
+func (g *Grid) rowMajor(b band, out []float64) []float64 {
+	_, tj := g.TileGrid()
+	for j := range tj {
+		_, c0, _, c1 := g.TileBounds(0, j)
+		part := b.data[b.rows*c0 : b.rows*c1]
+		for r := range b.rows {
+			copy(out[r*g.Cols+c0:r*g.Cols+c1], part[r*(c1-c0):])
+		}
+	}
+	return out
 }
 
 // grow returns buf, or a new slice when buf holds fewer than n values.
@@ -169,16 +188,7 @@ func (g *Grid) tileRow(ctx context.Context, i, parallel int) (band, error) {
 		})
 	}
 	err := eg.Wait()
-	return band{r0: r0, rows: r1 - r0, data: row.Data, found: !all(found, false)}, err
-}
-
-func all(v []bool, x bool) bool {
-	for _, b := range v {
-		if b != x {
-			return false
-		}
-	}
-	return true
+	return band{r0: r0, rows: r1 - r0, data: row.Data, found: slices.Contains(found, true)}, err
 }
 
 // tileStarts reads the .npy header of each tile of tile row i and sets
@@ -207,7 +217,7 @@ func (g *Grid) tileStarts(ctx context.Context, i int, starts []int64, parallel i
 		})
 	}
 	err := eg.Wait()
-	return err == nil && all(plain, true), err
+	return err == nil && !slices.Contains(plain, false), err
 }
 
 var errOtherHeader = errors.New("not a plain .npy tile header")

@@ -41,10 +41,10 @@ func inFlight(parallel int, g *Grid) int {
 // ReadNPYTiles writes the array r reads as the tiles of g, parallel tiles
 // at a time (fewer when they would not fit in flightBytes, see inFlight),
 // each read from r at its offsets and written as it is read. It returns
-// the bytes of the tiles. Where the store does not keep the
-// tile it is given (Adopter), the memory of a full tile is reused from
-// one tile to the next, ragged ones included: a new 128 MiB buffer a tile costs more in page faults
-// and clearing than reading it.
+// the bytes of the tiles. Where the store does not keep the tile it is
+// given (Adopter), the memory of a full tile is reused from one tile to
+// the next, ragged ones included: a new 128 MiB buffer a tile costs more
+// in page faults and clearing than reading it.
 func ReadNPYTiles(ctx context.Context, r *NPYReader, g *Grid, parallel int) (int64, error) {
 	if err := g.Check(); err != nil {
 		return 0, err
