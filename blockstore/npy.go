@@ -149,9 +149,10 @@ func ViewTile(data []byte) (blas64.General, error) {
 		start := 10 + int(binary.LittleEndian.Uint16(data[8:]))
 		if start <= len(data) {
 			if shape, ok := fastHeader(string(data[10:start])); ok && len(shape) == 2 {
+				size, ok := npyBytes(shape[0], shape[1], 8) // no overflow: checked against maxNPYData
 				n := shape[0] * shape[1]
 				body := data[start:]
-				if n > 0 && len(body) >= 8*n && uintptr(unsafe.Pointer(&body[0]))%8 == 0 {
+				if ok && n > 0 && int64(len(body)) >= size && uintptr(unsafe.Pointer(&body[0]))%8 == 0 {
 					f := unsafe.Slice((*float64)(unsafe.Pointer(&body[0])), n)
 					return blas64.General{Rows: shape[0], Cols: shape[1], Stride: shape[1], Data: f}, nil
 				}

@@ -231,3 +231,53 @@ func TestPrivateReads(t *testing.T) {
 		t.Error("a read shares memory with a later read")
 	}
 }
+
+// hostileTile is a tile whose header claims a shape its 64 bytes of data
+// cannot hold.
+func hostileTile(shape string) []byte {
+	h := "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }"
+	h += strings.Repeat(" ", 63-(10+len(h))%64) + "\n"
+	data := binary.LittleEndian.AppendUint16([]byte("\x93NUMPY\x01\x00"), uint16(len(h)))
+	return append(append(data, h...), make([]byte, 64)...)
+}
+
+// Shapes whose element or byte counts overflow are refused, not read past
+// the data: (2**61+1, 1) has 8·n ≡ 8 (mod 2**64), which a check of
+// len(body) ≥ 8·n once let through as a view of 2**61 floats.
+func TestViewTileHostileShapes(t *testing.T) {
+	for _, shape := range []string{"(2305843009213693953, 1)", "(4294967296, 4294967296)", "(4611686018427387904, 4)",
+		"(4294967296, 1073741824)", "(9223372036854775807, 9223372036854775807)", "(3, 3)"} {
+		data := hostileTile(shape)
+		if g, err := ViewTile(data); !errors.Is(err, ErrNotNPY) {
+			t.Errorf("ViewTile of shape %s with 64 bytes: %d×%d, %v; want ErrNotNPY", shape, g.Rows, g.Cols, err)
+		}
+		if _, err := DecodeNPY(data); !errors.Is(err, ErrNotNPY) {
+			t.Errorf("DecodeNPY of shape %s with 64 bytes: %v; want ErrNotNPY", shape, err)
+		}
+	}
+}
+
+// FuzzViewTile checks that ViewTile never panics and returns a tile whose
+// data holds its shape, with the values DecodeNPY reads.
+func FuzzViewTile(f *testing.F) {
+	f.Add(EncodeTile(blas64.General{Rows: 2, Cols: 3, Stride: 3, Data: []float64{1, 2, 3, 4, 5, 6}}))
+	f.Add(hostileTile("(2305843009213693953, 1)"))
+	f.Add(hostileTile("(2, 4)"))
+	f.Add(EncodeNPY([]int{3}, []float64{1, 2, 3}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g, err := ViewTile(data)
+		if err != nil {
+			if !errors.Is(err, ErrNotNPY) {
+				t.Fatalf("error %v does not wrap ErrNotNPY", err)
+			}
+			return
+		}
+		if g.Rows < 0 || g.Cols < 0 || g.Stride < max(1, g.Cols) && g.Rows > 0 || len(g.Data) < g.Rows*g.Cols {
+			t.Fatalf("%d×%d tile, stride %d, with %d values", g.Rows, g.Cols, g.Stride, len(g.Data))
+		}
+		a, err := DecodeNPY(data)
+		if err != nil || !sameTile(g, a.Matrix()) {
+			t.Fatalf("ViewTile %d×%d; DecodeNPY %v, %v", g.Rows, g.Cols, a.Shape, err)
+		}
+	})
+}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"path"
@@ -68,6 +69,15 @@ func (m Meta) Check() error {
 		return fmt.Errorf("order %q: npw stores C-order tiles", m.Order)
 	case m.Tiles != "{i}_{j}.npy":
 		return fmt.Errorf("tiles %q: npw names tiles {i}_{j}.npy", m.Tiles)
+	}
+	if _, ok := npyBytes(m.Shape[0], m.Shape[1], 8); !ok {
+		return fmt.Errorf("shape [%d, %d] is too large: its values would take over %d bytes", m.Shape[0], m.Shape[1], int64(maxNPYData))
+	}
+	if _, ok := npyBytes(m.Block, m.Block, 8); !ok {
+		return fmt.Errorf("block %d is too large", m.Block)
+	}
+	if ti, tj := ceilDiv(m.Shape[0], m.Block), ceilDiv(m.Shape[1], m.Block); ti > math.MaxInt32 || tj > math.MaxInt32 {
+		return fmt.Errorf("shape [%d, %d] in blocks of %d is %d×%d tiles; tile indices go up to %d", m.Shape[0], m.Shape[1], m.Block, ti, tj, math.MaxInt32)
 	}
 	return nil
 }

@@ -149,7 +149,7 @@ func TestWithin(t *testing.T) {
 }
 
 // putMatrix stores a as a matrix at key, the way PutNPY does.
-func putMatrix(t *testing.T, s *Store, key string, a []float64, rows, cols, block int) *Stored {
+func putMatrix(t testing.TB, s *Store, key string, a []float64, rows, cols, block int) *Stored {
 	t.Helper()
 	ctx := context.Background()
 	data := EncodeNPY([]int{rows, cols}, a)
@@ -232,6 +232,11 @@ func TestOpenStoredRefuses(t *testing.T) {
 		{strings.Replace(string(good), "9,\n    9", "5,\n    9", 1), "tile 2_0 is stored"},
 		{strings.Replace(string(good), "9,\n    9", "10,\n    9", 1), "has a 2×1 tile"},
 		{strings.Replace(string(good), `"block": 4`, `"block": 0`, 1), "block 0"},
+		// Sizes whose bytes or tile counts overflow.
+		{strings.Replace(string(good), "9,\n    9", "4611686018427387904,\n    4", 1), "is too large"},
+		{strings.Replace(string(good), "9,\n    9", "4294967296,\n    4294967296", 1), "is too large"},
+		{strings.Replace(strings.Replace(string(good), "9,\n    9", "4294967296,\n    2", 1), `"block": 4`, `"block": 1`, 1), "4294967296×2 tiles"},
+		{strings.Replace(string(good), `"block": 4`, `"block": 3037000500`, 1), "block 3037000500 is too large"},
 	} {
 		if tc.meta == "" {
 			s.Delete(ctx, "A/"+MetaName)
@@ -242,4 +247,29 @@ func TestOpenStoredRefuses(t *testing.T) {
 			t.Errorf("%q: err %v, want %q", tc.meta, err, tc.want)
 		}
 	}
+}
+
+// FuzzStoredMeta checks that no matrix.json makes OpenStored panic or
+// accept sizes it cannot hold; the tiles beside it are those of a 9×9
+// matrix in blocks of 4.
+func FuzzStoredMeta(f *testing.F) {
+	f.Add([]byte(`{"format": "npw-matrix", "version": 1, "shape": [9, 9], "block": 4, "dtype": "<f8", "order": "C", "tiles": "{i}_{j}.npy"}`))
+	f.Add([]byte(`{"format": "npw-matrix", "version": 1, "shape": [4294967296, 4294967296], "block": 1, "dtype": "<f8", "order": "C", "tiles": "{i}_{j}.npy"}`))
+	f.Add([]byte(`{"format": "npw-matrix", "version": 1, "shape": [9, 9], "block": -4}`))
+	ctx := context.Background()
+	s := NewStore(NewMemDriver(), "mem://")
+	a := randomArray(rand.New(rand.NewPCG(9, 9)), 9, 9)
+	putMatrix(f, s, "A", a.Data, 9, 9, 4)
+	f.Fuzz(func(t *testing.T, meta []byte) {
+		if err := s.Put(ctx, "A/"+MetaName, meta); err != nil {
+			t.Fatal(err)
+		}
+		st, err := OpenStored(ctx, s, "A", "mem:///A")
+		if err != nil {
+			return
+		}
+		if st.Rows != 9 || st.Cols != 9 || st.Block <= 0 || st.Bytes() != 8*81 {
+			t.Fatalf("accepted %s as %d×%d in blocks of %d", meta, st.Rows, st.Cols, st.Block)
+		}
+	})
 }

@@ -444,3 +444,44 @@ func held(d *state.MemDriver) int {
 	ids, _ := d.Jobs(context.Background())
 	return d.Tracked() + len(ids)
 }
+
+// A stored input tile that is not a tile of its matrix (a header whose
+// sizes overflow, a tile larger than the block) fails the job at its
+// first read, naming the tile: reading it again reads the same bytes.
+func TestCorruptInputTile(t *testing.T) {
+	ctx := context.Background()
+	hostile := []byte("\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693953, 1), }")
+	hostile = append(hostile, bytes.Repeat([]byte(" "), 127-len(hostile))...)
+	hostile = append(append(hostile, '\n'), make([]byte, 64)...)
+	for name, tc := range map[string]struct {
+		tile []byte
+		want string
+	}{
+		"overflowing shape": {hostile, "shape [2305843009213693953 1] is too large"},
+		"larger than block": {blockstore.EncodeTile(randomDense(rand.New(rand.NewPCG(1, 1)), 8, 8)), "it is 8×8, and its matrix's tiles are at most 4×4"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env, _, _ := testEnv(t)
+			a := spd(rand.New(rand.NewPCG(7, 7)), 8)
+			in := &blockstore.BigMatrix{Name: "A", Prefix: "data", Arity: 2, Block: 4}
+			if _, _, err := blockstore.Upload(ctx, env.Tiles, in, a, 4); err != nil {
+				t.Fatal(err)
+			}
+			if err := env.Tiles.Put(ctx, "data/A/1_1.npy", tc.tile); err != nil {
+				t.Fatal(err)
+			}
+			spec := Spec{Plan: plan(t, "cholesky", "N=2"), Block: 4, Inputs: []Input{{Name: "S", Tiles: in}}, Outputs: []string{"O"}}
+			res, err := Run(ctx, env, spec, fast())
+			if err == nil || !strings.Contains(err.Error(), "data/A/1_1.npy") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming data/A/1_1.npy: %s", err, tc.want)
+			}
+			failures := 0
+			for _, r := range res.Workers {
+				failures += r.Failures
+			}
+			if failures != 1 {
+				t.Errorf("%d failed attempts; a bad tile fails the job at the first", failures)
+			}
+		})
+	}
+}

@@ -51,8 +51,24 @@ func (m Meta) checkShape() error {
 			return fmt.Errorf("chunks %v: chunk sizes must be positive", m.Chunks)
 		}
 	}
+	// The array's values as float64s, and its chunk grid's indices, must
+	// fit npw's sizes (int64 bytes, int32 tile indices).
+	n := int64(1)
+	for k, s := range m.Shape {
+		if s > 0 && n > maxArrayBytes/8/int64(s) {
+			return fmt.Errorf("shape %v is too large: its values would take over %d bytes", m.Shape, int64(maxArrayBytes))
+		}
+		n *= int64(s)
+		if g := ceilDiv(s, m.Chunks[k]); g > math.MaxInt32 {
+			return fmt.Errorf("shape %v in chunks %v is %d chunks along dimension %d; chunk indices go up to %d", m.Shape, m.Chunks, g, k, math.MaxInt32)
+		}
+	}
 	return nil
 }
+
+// maxArrayBytes bounds an array's values as float64s, as npw's .npy files
+// are bounded.
+const maxArrayBytes = math.MaxInt64 >> 1
 
 // checkChunkBytes bounds a chunk, which decoding allocates: its stored
 // bytes and its elements as float64s.
