@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -49,6 +50,11 @@ type Options struct {
 	// for Lambda workers.
 	Workers     int
 	ScaleFactor float64 // workers per pending task (default 1)
+	// MaxTasks is the most tasks a job may have (default
+	// analysis.DefaultMaxTasks, 1e8); a job with more, or one that needs
+	// more memory or disk than this machine has where its store or
+	// workers are on it, is refused before anything is uploaded.
+	MaxTasks int64
 
 	// Settings are every worker's (executor.Settings: pipeline, lease,
 	// poll, idle timeout, runtime limit, attempts, memory, trace).
@@ -318,7 +324,7 @@ func (e *Engine) env() job.Env {
 
 func (e *Engine) jobOptions() job.Options {
 	o := job.Options{Settings: e.opts.Settings, MaxWorkers: e.opts.MaxWorkers(), ScaleFactor: e.opts.ScaleFactor,
-		ColdStart: e.opts.ColdStart, Log: e.opts.Log, Progress: e.opts.Progress, OnSubmit: e.opts.OnSubmit}
+		ColdStart: e.opts.ColdStart, MaxTasks: e.opts.MaxTasks, Log: e.opts.Log, Progress: e.opts.Progress, OnSubmit: e.opts.OnSubmit}
 	switch e.opts.Launch {
 	case "process", "lambda":
 		o.Launch = job.Launch{Kind: e.opts.Launch, Command: e.opts.WorkerCommand, Function: e.opts.Function}
@@ -348,8 +354,10 @@ func (o *Options) check() error {
 	switch {
 	case o.Workers < 0:
 		return fmt.Errorf("options: Workers must not be negative, got %d", o.Workers)
-	case o.ScaleFactor < 0:
-		return fmt.Errorf("options: ScaleFactor must not be negative, got %g", o.ScaleFactor)
+	case o.ScaleFactor < 0 || math.IsNaN(o.ScaleFactor) || math.IsInf(o.ScaleFactor, 0):
+		return fmt.Errorf("options: ScaleFactor must be a finite number, not negative, got %g", o.ScaleFactor)
+	case o.MaxTasks < 0:
+		return fmt.Errorf("options: MaxTasks must not be negative, got %d", o.MaxTasks)
 	case o.ColdStart < 0:
 		return fmt.Errorf("options: ColdStart must not be negative, got %v", o.ColdStart)
 	}

@@ -64,7 +64,7 @@ func (w *worker) readFailed(ctx context.Context, lease queue.Lease, node analysi
 		return w.replay(ctx, lease, node)
 	}
 	var re *readError
-	if errors.As(err, &re) && (errors.Is(err, blockstore.ErrNotNPY) || errors.Is(err, errBadTile)) {
+	if errors.As(err, &re) && errors.Is(err, blockstore.ErrNotNPY) {
 		// The object is there but is no tile of the job's: reading it
 		// again reads the same bytes.
 		return w.fatal(ctx, lease, fmt.Errorf("task %s reads tile %s: %w", w.describe(node), w.plan.TileString(re.tile), err))

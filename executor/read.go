@@ -2,7 +2,6 @@ package executor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -136,9 +135,6 @@ func (w *worker) fetch(ctx context.Context, srcs []source, reads []analysis.Tile
 			get = w.lender.LendTile
 		}
 		t, n, err := get(ctx, s.key)
-		if err == nil {
-			err = w.checkShape(reads[s.read], s.key, t)
-		}
 		if err != nil {
 			return &readError{tile: reads[s.read], err: err}
 		}
@@ -249,18 +245,6 @@ func (w *worker) spendLoans(keys []string) {
 	for _, k := range keys {
 		w.lender.SpendTile(k)
 	}
-}
-
-// errBadTile is a stored tile that cannot be one of its matrix's.
-var errBadTile = errors.New("not a tile of its matrix")
-
-// checkShape refuses a tile larger than its matrix's block: a stored
-// object that is not the tile the job's manifest describes.
-func (w *worker) checkShape(t analysis.Tile, key string, g blas64.General) error {
-	if b := w.cfg.Job.Matrices[t.Matrix].Block; b > 0 && (g.Rows > b || g.Cols > b) {
-		return fmt.Errorf("tile %s: %w: it is %d×%d, and its matrix's tiles are at most %d×%d", key, errBadTile, g.Rows, g.Cols, b, b)
-	}
-	return nil
 }
 
 // A readError is an input tile that could not be read.

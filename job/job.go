@@ -115,6 +115,11 @@ type Options struct {
 	// Outage is how long the client retries a failing state store or
 	// queue before it gives the job up (default 30s).
 	Outage time.Duration
+	// MaxTasks is the most tasks a job may have (default
+	// analysis.DefaultMaxTasks): a bigger one is refused before anything
+	// is uploaded, as is one that needs more memory or disk than this
+	// machine has where its store or workers are on it.
+	MaxTasks int64
 	// Worker, when set, adjusts each worker's configuration (tests use it
 	// to inject faults).
 	Worker func(*executor.Config)
@@ -338,6 +343,12 @@ func Submit(ctx context.Context, env Env, spec Spec, opts Options) (_ *Submissio
 	if err := checkTargets(spec); err != nil {
 		return nil, err
 	}
+	if spec.Block <= 0 {
+		return nil, fmt.Errorf("the block size must be positive, got %d", spec.Block)
+	}
+	if err := checkSize(spec, env.Tiles, opts); err != nil {
+		return nil, err
+	}
 	id := NewID()
 	j, cs, err := layout(id, spec, env.Tiles)
 	if err != nil {
@@ -489,6 +500,9 @@ func (o *Options) defaults() {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxTasks <= 0 {
+		o.MaxTasks = analysis.DefaultMaxTasks
 	}
 }
 

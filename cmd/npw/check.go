@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,9 +13,9 @@ import (
 )
 
 type checkOptions struct {
-	prog  string
-	args  map[string]lp.Value
-	limit int
+	prog     string
+	args     map[string]lp.Value
+	maxTasks int64
 }
 
 func newCheckCmd() *cobra.Command {
@@ -39,7 +40,7 @@ task that reads its own output and every tile read before it is written.`,
 			return runCheck(cmd.OutOrStdout(), opts)
 		},
 	}
-	cmd.Flags().IntVar(&opts.limit, "limit", analysis.DefaultOracleLimit, "most tasks to enumerate")
+	cmd.Flags().Int64Var(&opts.maxTasks, "max-tasks", analysis.DefaultMaxTasks, "most tasks to enumerate: a bigger program is refused before it starts")
 	return cmd
 }
 
@@ -60,7 +61,10 @@ func runCheck(w io.Writer, opts checkOptions) error {
 	if err != nil {
 		return err
 	}
-	o, err := analysis.BuildOracle(plan, opts.limit)
+	if err := checkPlanSize(plan, opts.maxTasks, true); err != nil {
+		return err
+	}
+	o, err := analysis.BuildOracle(plan, int(min(opts.maxTasks, math.MaxInt32)))
 	if err != nil {
 		return err
 	}

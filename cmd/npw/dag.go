@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -17,12 +18,12 @@ import (
 )
 
 type dagOptions struct {
-	prog        string
-	args        map[string]lp.Value
-	json        bool
-	dot         string
-	oracle      bool
-	oracleLimit int
+	prog     string
+	args     map[string]lp.Value
+	json     bool
+	dot      string
+	oracle   bool
+	maxTasks int64
 }
 
 // maxDotTasks bounds --dot: a drawing of more tasks is unreadable.
@@ -58,7 +59,7 @@ enumeration, checks that it agrees, and reports its time.`,
 	f.BoolVar(&opts.json, "json", false, "print one JSON object")
 	f.StringVar(&opts.dot, "dot", "", "write the DAG as Graphviz to `FILE`")
 	f.BoolVar(&opts.oracle, "oracle", false, "also enumerate the DAG by brute force, compare and time it")
-	f.IntVar(&opts.oracleLimit, "oracle-limit", analysis.DefaultOracleLimit, "most tasks the oracle may enumerate")
+	f.Int64Var(&opts.maxTasks, "max-tasks", analysis.DefaultMaxTasks, "most tasks to visit: a bigger program is refused before it starts")
 	return cmd
 }
 
@@ -82,6 +83,9 @@ func runDag(w io.Writer, opts dagOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPlanSize(plan, opts.maxTasks, opts.oracle); err != nil {
+		return err
+	}
 	sum, err := analysis.Summarize(plan)
 	if err != nil {
 		return err
@@ -91,7 +95,7 @@ func runDag(w io.Writer, opts dagOptions) error {
 		report.Args[name] = v.String()
 	}
 	if opts.oracle {
-		secs, err := compareOracle(plan, sum, opts.oracleLimit)
+		secs, err := compareOracle(plan, sum, int(min(opts.maxTasks, math.MaxInt32)))
 		if err != nil {
 			return err
 		}
@@ -217,11 +221,4 @@ func writeDot(w io.Writer, plan *analysis.Plan) error {
 	return err
 }
 
-func argString(args map[string]lp.Value) string {
-	var parts []string
-	for name, v := range args {
-		parts = append(parts, name+"="+v.String())
-	}
-	slices.Sort(parts)
-	return strings.Join(parts, " ")
-}
+func argString(args map[string]lp.Value) string { return analysis.ArgString(args) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	engine "github.com/npw-dev/npw"
+	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
 	"github.com/npw-dev/npw/state"
@@ -27,6 +29,7 @@ type engineFlags struct {
 	blockSet            bool // --block was given
 	workers, pipeline   int
 	sf                  float64
+	maxTasks            int64
 	coldStart, runtime  time.Duration
 	verbose             bool
 	timeline, trace     string
@@ -51,6 +54,7 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.IntVar(&e.workers, "workers", 0, fmt.Sprintf("most workers at once (default: the number of cores; with --launch lambda, %d, AWS's default concurrency limit)", engine.DefaultLambdaWorkers))
 	f.IntVar(&e.pipeline, "pipeline", 2, "tasks in flight per worker (reads and writes overlap the computation)")
 	f.Float64Var(&e.sf, "sf", 1, "scaling factor: workers per pending task")
+	f.Int64Var(&e.maxTasks, "max-tasks", analysis.DefaultMaxTasks, "most tasks a job may have: a bigger one is refused before it starts")
 	f.DurationVar(&e.coldStart, "cold-start", 0, "Lambda emulation: delay before each worker starts")
 	f.DurationVar(&e.runtime, "runtime-limit", 0, "Lambda emulation: each worker's lifetime (0: unlimited)")
 	f.StringVar(&e.launch, "launch", "goroutine", "where workers run: goroutine (in this process), process (npw worker processes) or lambda (invocations of --function); the last two need shared services")
@@ -70,8 +74,14 @@ func (e *engineFlags) check() error {
 		return usagef("--workers must not be negative, got %d", e.workers)
 	case e.pipeline <= 0:
 		return usagef("--pipeline must be positive, got %d", e.pipeline)
-	case e.sf <= 0:
-		return usagef("--sf must be positive, got %g", e.sf)
+	case !(e.sf > 0) || math.IsInf(e.sf, 0):
+		return usagef("--sf must be a positive number, got %g", e.sf)
+	case e.maxTasks <= 0:
+		return usagef("--max-tasks must be positive, got %d", e.maxTasks)
+	case e.coldStart < 0:
+		return usagef("--cold-start must not be negative, got %v", e.coldStart)
+	case e.runtime < 0:
+		return usagef("--runtime-limit must not be negative, got %v", e.runtime)
 	case e.launch != "goroutine" && e.launch != "process" && e.launch != "lambda":
 		return usagef("--launch %q: want goroutine, process or lambda", e.launch)
 	case e.detach && e.launch == "goroutine":
@@ -143,7 +153,7 @@ func workerCommand() []string {
 // engineOptions are the Go API's options of the flags; onJob sees every
 // job the engine runs.
 func (e *engineFlags) engineOptions(stderr io.Writer, onJob func(*job.Result)) engine.Options {
-	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, ScaleFactor: e.sf, ColdStart: e.coldStart,
+	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, ScaleFactor: e.sf, MaxTasks: e.maxTasks, ColdStart: e.coldStart,
 		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != ""}, OnJob: onJob, OnSubmit: onSubmit(stderr),
 		Detach: e.detach, Targets: e.targets}
 	switch e.launch {

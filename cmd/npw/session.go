@@ -125,7 +125,7 @@ func (s *session) generate(name string, o *operand) (*engine.Matrix, error) {
 	m, err := s.eng.Generate(s.ctx, name, o.gen.kind, o.rows, o.cols, s.flags.block, o.seed)
 	s.results = s.results[:jobs]
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("input %s (%d×%d, generated on the workers): %w", name, o.rows, o.cols, err)
 	}
 	s.uploads = append(s.uploads, m)
 	s.lines = append(s.lines, summaryLine{"input", fmt.Sprintf("%s: %d×%d generated on the workers in %.2f s", name, o.rows, o.cols, time.Since(start).Seconds())})
