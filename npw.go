@@ -35,6 +35,7 @@ import (
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/kernels"
 	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
 )
@@ -213,6 +214,14 @@ func (e *Engine) UploadNPY(ctx context.Context, name, path string, block int) (*
 	}
 	defer r.Close()
 	m := e.scratch(name, r.Rows, r.Cols, block)
+	if !e.opts.AllowNonFinite {
+		r.Check = func(t blas64.General, r0, c0 int) error {
+			if i, j, x, ok := kernels.NonFinite(t); ok {
+				return nonFiniteInput(x, r0+i, c0+j)
+			}
+			return nil
+		}
+	}
 	if _, err := blockstore.ReadNPYTiles(ctx, r, m.grid(), parallelRequests); err != nil {
 		e.tiles.DeletePrefix(context.WithoutCancel(ctx), m.tiles.Dir())
 		return nil, fmt.Errorf("upload %s: %w", path, err)
@@ -227,6 +236,9 @@ const parallelRequests = 16
 func (e *Engine) upload(ctx context.Context, name string, a blas64.General, block int) (*Matrix, error) {
 	if err := e.newMatrix("upload", name, block); err != nil {
 		return nil, err
+	}
+	if i, j, x, ok := kernels.NonFinite(a); ok && !e.opts.AllowNonFinite {
+		return nil, fmt.Errorf("upload %s: %w", name, nonFiniteInput(x, i, j))
 	}
 	m := e.scratch(name, a.Rows, a.Cols, block)
 	if _, _, err := blockstore.Upload(ctx, e.tiles, m.tiles, a, parallelRequests); err != nil {
@@ -402,4 +414,10 @@ func (o *Options) checkLaunch() error {
 		return nil
 	}
 	return fmt.Errorf("launch %q: want goroutine, process or lambda", o.Launch)
+}
+
+// nonFiniteInput refuses an input value that is not a number: the job
+// would compute NaNs from it.
+func nonFiniteInput(x float64, i, j int) error {
+	return fmt.Errorf("%v at [%d, %d]: npw computes with finite values (Options.AllowNonFinite, --allow-nonfinite, lets it through)", x, i, j)
 }

@@ -38,6 +38,10 @@ const maxNPYData = math.MaxInt64 >> 1
 // of n elements is an n×1 column; a 0-D array is 1×1.
 type NPYReader struct {
 	Rows, Cols int
+	// Check, when set, sees each tile ReadNPYTiles reads, at row r0 and
+	// column c0 of the array, before it is written; its error stops the
+	// copy.
+	Check func(t blas64.General, r0, c0 int) error
 
 	src     io.ReaderAt
 	closer  io.Closer // the file OpenNPY opened, or nil

@@ -78,6 +78,9 @@ func ReadNPYTiles(ctx context.Context, r *NPYReader, g *Grid, parallel int) (int
 		} else {
 			t, err = r.ReadTile(r0, c0, r1-r0, c1-c0)
 		}
+		if err == nil && r.Check != nil {
+			err = r.Check(t, r0, c0)
+		}
 		if err != nil {
 			return err
 		}

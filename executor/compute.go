@@ -133,7 +133,26 @@ func (w *worker) kernel(node analysis.Node, k *kernels.Kernel, reads []analysis.
 	out, err = runK(inputs, scalars)
 	m.ComputeSeconds = w.cfg.Clock.Since(t0).Seconds()
 	if err != nil {
+		if !w.cfg.Settings.AllowNonFinite {
+			// A NaN or infinity in the inputs explains the failure (a
+			// Cholesky of NaNs is not positive definite) better than
+			// the kernel can.
+			if at := w.nonFinite(reads, inputs); at != "" {
+				return nil, false, fmt.Errorf("kernel %s: its input %s", name, at)
+			}
+		}
 		return nil, false, fmt.Errorf("kernel %s on %s: %w", name, w.tileList(reads, inputs), err)
+	}
+	if !w.cfg.Settings.AllowNonFinite {
+		for k, g := range out {
+			if i, j, x, ok := kernels.NonFinite(g); ok {
+				if at := w.nonFinite(reads, inputs); at != "" && !updated { // updated in place, the inputs are the outputs
+					return nil, false, fmt.Errorf("kernel %s: its input %s", name, at)
+				}
+				return nil, false, fmt.Errorf("kernel %s on %s computed %v at (%d, %d) of output %d (%s): the job fails on non-finite values (Settings.AllowNonFinite, --allow-nonfinite, lets them through)",
+					name, w.tileList(reads, inputs), x, i, j, k+1, kernels.Shape(g))
+			}
+		}
 	}
 	m.Flops = k.Flops(inputs)
 	return out, updated, nil
@@ -179,4 +198,15 @@ func (w *worker) dropInputs(t *task) {
 			t.in.tiles[i] = blas64.General{}
 		}
 	}
+}
+
+// nonFinite names the first input tile holding a NaN or an infinity, and
+// where; "" if none does.
+func (w *worker) nonFinite(reads []analysis.Tile, inputs []blas64.General) string {
+	for k, g := range inputs {
+		if i, j, x, ok := kernels.NonFinite(g); ok {
+			return fmt.Sprintf("tile %s holds %v at (%d, %d)", w.plan.TileString(reads[k]), x, i, j)
+		}
+	}
+	return ""
 }

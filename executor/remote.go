@@ -81,7 +81,9 @@ func ServeOn(ctx context.Context, r Remote, log *slog.Logger, clk clock.Clock) (
 	status, err := st.Status(ctx, r.Job)
 	switch {
 	case errors.Is(err, state.ErrNoJob):
-		return ended(err)
+		// Every worker is launched while its job's state exists, and the
+		// state outlives the workers the job waits for.
+		return Report{}, fmt.Errorf("job %s: %w in the state store: it never existed, or it ended and was cleaned up", r.Job, state.ErrNoJob)
 	case err != nil:
 		return Report{}, err
 	case status.Phase != state.Running:

@@ -26,6 +26,10 @@ type Settings struct {
 	// for a remote one (Serve) (pipeline × 3 + 2) full tiles of its job,
 	// what a task of three tiles per pipeline slot needs.
 	Memory int64 `json:"memory,omitempty"`
+	// AllowNonFinite lets kernels compute NaN and infinite values: by
+	// default a task whose outputs hold one fails the job, naming the
+	// value and where it is (the same inputs give the same values).
+	AllowNonFinite bool `json:"allow_nonfinite,omitempty"`
 	// Trace keeps the span of every task the worker completes first in
 	// Report.Spans.
 	Trace bool `json:"trace,omitempty"`

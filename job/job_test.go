@@ -486,3 +486,51 @@ func TestCorruptInputTile(t *testing.T) {
 		})
 	}
 }
+
+// A NaN or an infinity fails the job at the first task that meets it,
+// saying where it is (kernel failures are deterministic: no retries);
+// Settings.AllowNonFinite lets it through.
+func TestNonFiniteFailsTheJob(t *testing.T) {
+	ctx := context.Background()
+	a := spd(rand.New(rand.NewPCG(3, 3)), 12)
+	a.Data[5*12+2] = math.NaN()
+	b := randomDense(rand.New(rand.NewPCG(4, 4)), 12, 12)
+	big := randomDense(rand.New(rand.NewPCG(4, 4)), 12, 12)
+	big.Data[0] = math.MaxFloat64
+	for _, tc := range []struct {
+		name, args string
+		in         []Input
+		out, want  string
+	}{
+		{"cholesky", "N=3", []Input{{Name: "S", Array: a}}, "O", "kernel trsm: its input tile S[0,1,0] holds NaN at (1, 2)"},
+		{"gemm", "M=3 N=3 K=3 G=1", []Input{{Name: "A", Array: a}, {Name: "B", Array: b}}, "C", "its input tile A[1,0] holds NaN at (1, 2)"},
+		{"gemm", "M=3 N=3 K=3 G=1", []Input{{Name: "A", Array: big}, {Name: "B", Array: big}}, "C", "computed +Inf at (0, 0) of output 1 (4×4)"},
+	} {
+		for _, allow := range []bool{false, true} {
+			env, _, st := testEnv(t)
+			opts := fast()
+			opts.AllowNonFinite = allow
+			spec := Spec{Plan: plan(t, tc.name, tc.args), Block: 4, Inputs: tc.in, Outputs: []string{tc.out}}
+			res, err := Run(ctx, env, spec, opts)
+			if allow {
+				if err != nil && !strings.Contains(err.Error(), "not positive definite") {
+					t.Errorf("%s, allowed: %v", tc.name, err)
+				}
+				continue
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+				continue
+			}
+			failures := 0
+			for _, r := range res.Workers {
+				failures += r.Failures
+			}
+			// Tasks in flight on other workers may fail too, but none is
+			// tried again.
+			if failures < 1 || failures > opts.Pipeline*len(res.Workers) || held(st) != 0 {
+				t.Errorf("%s: %d failed attempts by %d workers, %d state keys left", tc.name, failures, len(res.Workers), held(st))
+			}
+		}
+	}
+}

@@ -148,3 +148,33 @@ func scalarFloat(v lp.Value) float64 {
 	}
 	return float64(v.I)
 }
+
+// NonFinite returns the first NaN or infinity of g in row-major order,
+// and its row and column; ok is false when every value is finite. It
+// reads a row as x − x summed in four lanes, 0 for finite values and NaN
+// otherwise, and looks for the value only in a row whose sum is NaN.
+func NonFinite(g blas64.General) (i, j int, x float64, ok bool) {
+	for i := range g.Rows {
+		row := g.Data[i*g.Stride : i*g.Stride+g.Cols]
+		var a0, a1, a2, a3 float64
+		k := 0
+		for ; k+4 <= len(row); k += 4 {
+			a0 += row[k] - row[k]
+			a1 += row[k+1] - row[k+1]
+			a2 += row[k+2] - row[k+2]
+			a3 += row[k+3] - row[k+3]
+		}
+		for ; k < len(row); k++ {
+			a0 += row[k] - row[k]
+		}
+		if a0+a1+a2+a3 == 0 {
+			continue
+		}
+		for j, x := range row {
+			if x-x != 0 {
+				return i, j, x, true
+			}
+		}
+	}
+	return 0, 0, 0, false
+}

@@ -649,3 +649,21 @@ func splitRows(m blas64.General, r int) (blas64.General, blas64.General) {
 	bottom := Clone(blas64.General{Rows: m.Rows - r, Cols: m.Cols, Stride: m.Stride, Data: m.Data[min(r*m.Stride, len(m.Data)):]})
 	return top, bottom
 }
+
+func TestNonFinite(t *testing.T) {
+	g := blas64.General{Rows: 3, Cols: 7, Stride: 9, Data: make([]float64, 27)}
+	if _, _, _, ok := NonFinite(g); ok {
+		t.Fatal("zeros reported non-finite")
+	}
+	for _, x := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		for _, at := range [][2]int{{0, 0}, {1, 5}, {2, 6}, {1, 3}} {
+			h := blas64.General{Rows: 3, Cols: 7, Stride: 9, Data: make([]float64, 27)}
+			h.Data[1*9+7] = math.NaN() // in the stride's gap: not a value
+			h.Data[at[0]*9+at[1]] = x
+			i, j, y, ok := NonFinite(h)
+			if !ok || i != at[0] || j != at[1] || math.Float64bits(y) != math.Float64bits(x) {
+				t.Errorf("%v at %v: found %v at (%d, %d), %v", x, at, y, i, j, ok)
+			}
+		}
+	}
+}

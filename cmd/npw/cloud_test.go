@@ -454,3 +454,14 @@ func TestCloudRedisRestart(t *testing.T) {
 	}
 	t.Logf("the job completed in %v across the restart", took)
 }
+
+// A worker of a job the state store does not know fails with one line.
+func TestWorkerUnknownJob(t *testing.T) {
+	c := localcloud.Get(t)
+	store, queue, st := c.Scoped(t)
+	code, _, stderr := npw(t, "worker", "--job", "0123456789ab", "--store", store, "--queue", queue, "--state", st)
+	want := "npw: job 0123456789ab: no such job in the state store: it never existed, or it ended and was cleaned up\n"
+	if code != 1 || stderr != want {
+		t.Errorf("exit %d, stderr %q; want 1, %q", code, stderr, want)
+	}
+}

@@ -30,6 +30,7 @@ type engineFlags struct {
 	workers, pipeline   int
 	sf                  float64
 	maxTasks            int64
+	allowNonFinite      bool
 	coldStart, runtime  time.Duration
 	verbose             bool
 	timeline, trace     string
@@ -54,6 +55,7 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.IntVar(&e.workers, "workers", 0, fmt.Sprintf("most workers at once (default: the number of cores; with --launch lambda, %d, AWS's default concurrency limit)", engine.DefaultLambdaWorkers))
 	f.IntVar(&e.pipeline, "pipeline", 2, "tasks in flight per worker (reads and writes overlap the computation)")
 	f.Float64Var(&e.sf, "sf", 1, "scaling factor: workers per pending task")
+	f.BoolVar(&e.allowNonFinite, "allow-nonfinite", false, "let inputs and results hold NaN and infinite values (by default the job fails at the first, saying where)")
 	f.Int64Var(&e.maxTasks, "max-tasks", analysis.DefaultMaxTasks, "most tasks a job may have: a bigger one is refused before it starts")
 	f.DurationVar(&e.coldStart, "cold-start", 0, "Lambda emulation: delay before each worker starts")
 	f.DurationVar(&e.runtime, "runtime-limit", 0, "Lambda emulation: each worker's lifetime (0: unlimited)")
@@ -154,7 +156,7 @@ func workerCommand() []string {
 // job the engine runs.
 func (e *engineFlags) engineOptions(stderr io.Writer, onJob func(*job.Result)) engine.Options {
 	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, ScaleFactor: e.sf, MaxTasks: e.maxTasks, ColdStart: e.coldStart,
-		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != ""}, OnJob: onJob, OnSubmit: onSubmit(stderr),
+		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != "", AllowNonFinite: e.allowNonFinite}, OnJob: onJob, OnSubmit: onSubmit(stderr),
 		Detach: e.detach, Targets: e.targets}
 	switch e.launch {
 	case "process":

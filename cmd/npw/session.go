@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/blas/blas64"
@@ -228,19 +229,39 @@ func (s *algSession) title() string {
 
 // finish writes the session's files and prints its summary under title,
 // then the lines of each of after, in order; a nil one prints nothing.
+// A check that --verify prints past its bound fails the command, after
+// the summary.
 func (s *session) finish(w io.Writer, title string, after ...func(io.Writer) error) error {
 	if err := s.summary(w, title); err != nil {
 		return err
 	}
+	cw := &checkWriter{Writer: w}
 	for _, lines := range after {
 		if lines == nil {
 			continue
 		}
-		if err := lines(w); err != nil {
+		if err := lines(cw); err != nil {
 			return err
 		}
 	}
+	if len(cw.failed) > 0 {
+		return fmt.Errorf("--verify: %s", strings.Join(cw.failed, "; "))
+	}
 	return nil
+}
+
+// A checkWriter is where the --verify lines are printed: it collects the
+// checks past their bounds.
+type checkWriter struct {
+	io.Writer
+	failed []string
+}
+
+// fail notes a check past its bound, if w collects them.
+func fail(w io.Writer, format string, args ...any) {
+	if cw, ok := w.(*checkWriter); ok {
+		cw.failed = append(cw.failed, fmt.Sprintf(format, args...))
+	}
 }
 
 // compared is the --compare line for finish: the reference ref makes,

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 
@@ -153,8 +152,9 @@ func printResidual(w io.Writer, what string, r residual) {
 		how = fmt.Sprintf("estimated from %d random probes", probes)
 	}
 	verdict := "ok"
-	if r.value > 30 || math.IsNaN(r.value) {
+	if !(r.value <= 30) {
 		verdict = "TOO LARGE"
+		fail(w, "the residual %s is %.3g, past its bound of 30", what, r.value)
 	}
 	fmt.Fprintf(w, "  %-16s %s = %.3g (%s; %s, bound 30)\n", "residual", what, r.value, verdict, how)
 }

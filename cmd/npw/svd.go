@@ -84,6 +84,7 @@ func printSVDCheck(w io.Writer, a blas64.General, sv []float64) error {
 	verdict := "ok"
 	if !(e <= 1e-10) {
 		verdict = "TOO LARGE"
+		fail(w, "the singular values differ from Dgesvd's by %.3g of σmax, past the bound of 1e-10", e)
 	}
 	fmt.Fprintf(w, "  %-16s max |σ − σ_Dgesvd| / σmax = %.3g (%s; bound 1e-10)\n", "check", e, verdict)
 	return nil
