@@ -111,7 +111,10 @@ func (e *Engine) startProvisioner(id string) (pid int, log string, err error) {
 		return 0, "", err
 	}
 	defer f.Close()
-	cmd := exec.Command(command[0], append(slices.Clone(command[1:]), "--job", id, "--state", e.opts.State)...)
+	// The state store's URL, which may hold a password, goes in the
+	// environment, where ps does not show it.
+	cmd := exec.Command(command[0], append(slices.Clone(command[1:]), "--job", id)...)
+	cmd.Env = append(os.Environ(), "NPW_STATE="+e.opts.State)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

@@ -367,7 +367,7 @@ func (o *Options) check() error {
 	case o.Workers < 0:
 		return fmt.Errorf("options: Workers must not be negative, got %d", o.Workers)
 	case o.ScaleFactor < 0 || math.IsNaN(o.ScaleFactor) || math.IsInf(o.ScaleFactor, 0):
-		return fmt.Errorf("options: ScaleFactor must be a finite number, not negative, got %g", o.ScaleFactor)
+		return fmt.Errorf("options: ScaleFactor must not be negative, NaN or infinite, got %g", o.ScaleFactor)
 	case o.MaxTasks < 0:
 		return fmt.Errorf("options: MaxTasks must not be negative, got %d", o.MaxTasks)
 	case o.ColdStart < 0:

@@ -24,6 +24,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/npw-dev/npw/internal/tilebuf"
+
+	"github.com/npw-dev/npw/internal/secret"
 )
 
 // Open opens the tile store at a URL such as mem:// or file:///data/npw.
@@ -34,7 +36,7 @@ func Open(ctx context.Context, rawurl string) (*Store, error) {
 	}
 	d, err := open(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("tile store %s: %w", rawurl, err)
+		return nil, secret.Wrap(fmt.Errorf("tile store %s: %w", rawurl, err), rawurl)
 	}
 	return &Store{driver: d, url: rawurl}, nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/state"
+
+	"github.com/npw-dev/npw/internal/secret"
 )
 
 // A Record is a job as the state store keeps it for any process that
@@ -135,7 +137,7 @@ func LoadRecord(ctx context.Context, st *state.Store, id string) (*Record, error
 	data, err := st.Record(ctx, id)
 	if err != nil {
 		if errors.Is(err, state.ErrNoJob) {
-			return nil, fmt.Errorf("no job %s in the state store %s: %w", id, st.URL(), state.ErrNoJob)
+			return nil, fmt.Errorf("no job %s in the state store %s: %w", id, secret.Redact(st.URL()), state.ErrNoJob)
 		}
 		return nil, err
 	}

@@ -47,9 +47,11 @@ type Processes struct {
 	watch   sync.Once
 }
 
-// Args returns the flags that hand r to `npw worker`.
+// Args returns the flags that hand r to `npw worker`, but for its
+// services' URLs, which may hold credentials that `ps` would show: those
+// go in the environment (Env).
 func Args(r executor.Remote) []string {
-	args := []string{"--job", r.Job, "--store", r.Store, "--queue", r.Queue, "--state", r.State}
+	args := []string{"--job", r.Job}
 	add := func(flag string, set bool, v string) {
 		if set {
 			args = append(args, flag, v)
@@ -67,7 +69,16 @@ func Args(r executor.Remote) []string {
 	if r.Trace {
 		args = append(args, "--trace")
 	}
+	if r.AllowNonFinite {
+		args = append(args, "--allow-nonfinite")
+	}
 	return args
+}
+
+// Env returns the environment variables that hand r's service URLs to
+// `npw worker` (its flags' defaults).
+func Env(r executor.Remote) []string {
+	return []string{"NPW_STORE=" + r.Store, "NPW_QUEUE=" + r.Queue, "NPW_STATE=" + r.State}
 }
 
 // Launch implements Launcher.
@@ -80,7 +91,7 @@ func (p *Processes) Launch(ctx context.Context) error {
 	r := p.Remote
 	r.ID = fmt.Sprintf("p%d", id)
 	cmd := exec.Command(p.Command[0], append(append([]string(nil), p.Command[1:]...), Args(r)...)...)
-	cmd.Env = append(os.Environ(), p.Env...)
+	cmd.Env = append(append(os.Environ(), p.Env...), Env(r)...)
 	var stdout bytes.Buffer
 	stderr := &tail{max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/npw-dev/npw/internal/registry"
+
+	"github.com/npw-dev/npw/internal/secret"
 )
 
 // MaxPriority bounds message priorities: they lie in [0, MaxPriority).
@@ -108,7 +110,7 @@ func open(ctx context.Context, rawurl, name string, create bool) (*Queue, error)
 	}
 	d, err := open(ctx, u, name, create)
 	if err != nil {
-		return nil, fmt.Errorf("queue %s (%s): %w", name, rawurl, err)
+		return nil, secret.Wrap(fmt.Errorf("queue %s (%s): %w", name, rawurl, err), rawurl)
 	}
 	return New(d, rawurl), nil
 }

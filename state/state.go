@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/npw-dev/npw/internal/registry"
+
+	"github.com/npw-dev/npw/internal/secret"
 )
 
 // A Job is what the store needs to know to track one job.
@@ -198,7 +200,7 @@ func Open(ctx context.Context, rawurl string) (*Store, error) {
 	}
 	d, err := open(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("state store %s: %w", rawurl, err)
+		return nil, secret.Wrap(fmt.Errorf("state store %s: %w", rawurl, err), rawurl)
 	}
 	return New(d, rawurl), nil
 }

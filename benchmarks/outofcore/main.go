@@ -77,7 +77,10 @@ func main() {
 	}
 	defer os.RemoveAll(filepath.Dir(bin))
 	store := "file://" + *dir
-	jobFlags := []string{"--store", store, "--queue", queueURL, "--state", stateURL, "--launch", "process",
+	// The queue's and state store's URLs (the state's holds a password)
+	// reach npw through the environment ($NPW_QUEUE, $NPW_STATE), not its
+	// command line.
+	jobFlags := []string{"--store", store, "--launch", "process",
 		"--workers", strconv.Itoa(*workers), "--block", strconv.Itoa(*block)}
 	ctx := context.Background()
 

@@ -56,11 +56,13 @@ func TestLambdaWorkerCap(t *testing.T) {
 }
 
 // Every worker setting travels to a process worker: provisioner.Args
-// writes the flags that npw worker reads back into the same Remote.
+// writes the flags, and provisioner.Env the environment (the service
+// URLs, which may hold passwords, never on the command line), that npw
+// worker reads back into the same Remote.
 func TestWorkerArgsCarryEverySetting(t *testing.T) {
-	want := executor.Remote{Job: "j1", Store: "file:///tmp/t", Queue: "sqs://", State: "redis://127.0.0.1:1/0", ID: "p7",
+	want := executor.Remote{Job: "j1", Store: "file:///tmp/t", Queue: "sqs://", State: "redis://:hunter2@127.0.0.1:1/0", ID: "p7",
 		Settings: executor.Settings{Pipeline: 3, Lease: 7 * time.Second, Poll: 300 * time.Millisecond, IdleTimeout: 11 * time.Second,
-			RuntimeLimit: 13 * time.Second, MaxAttempts: 4, MaxReceives: 12, Memory: 1 << 30, Trace: true}}
+			RuntimeLimit: 13 * time.Second, MaxAttempts: 4, MaxReceives: 12, Memory: 1 << 30, AllowNonFinite: true, Trace: true}}
 	// Every field of Settings is set above: a new one fails here until it
 	// is set, and then until Args and the flags carry it.
 	v := reflect.ValueOf(want.Settings)
@@ -68,6 +70,13 @@ func TestWorkerArgsCarryEverySetting(t *testing.T) {
 		if v.Field(i).IsZero() {
 			t.Fatalf("set Settings.%s in this test", v.Type().Field(i).Name)
 		}
+	}
+	for _, kv := range provisioner.Env(want) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	if args := strings.Join(provisioner.Args(want), " "); strings.Contains(args, "hunter2") || strings.Contains(args, "://") {
+		t.Errorf("a URL on the command line: %s", args)
 	}
 	var opts workerOptions
 	f := pflag.NewFlagSet("worker", pflag.ContinueOnError)

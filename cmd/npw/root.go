@@ -16,6 +16,8 @@ import (
 	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/analysis"
 	lp "github.com/npw-dev/npw/lambdapack"
+
+	"github.com/npw-dev/npw/internal/secret"
 )
 
 // Exit statuses: 1 for a failed command, 2 for a command used wrongly.
@@ -83,7 +85,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	case *lp.Error:
 		fmt.Fprintln(stderr, e)
 	default:
-		fmt.Fprintf(stderr, "npw: %v\n", err)
+		fmt.Fprintf(stderr, "npw: %s\n", secret.RedactIn(err.Error(), serviceURLs(root, args)...))
 	}
 	var usage usageError
 	var badArgs *analysis.ArgsError
@@ -125,7 +127,39 @@ program (` + strings.Join(lp.Shipped(), ", ") + `).`,
 		newQRCmd(), newSVDCmd(), newSolveCmd(), newLUCmd(), newWorkerCmd(), newDeployCmd(),
 		newPutCmd(), newGetCmd(), newLsCmd(), newRmCmd(),
 		newProvisionCmd(), newStatusCmd(), newWaitCmd(), newCancelCmd(), newJobsCmd())
+	redactDefaults(root)
 	return root
+}
+
+// serviceFlags are the flags that take a service's URL, which may hold a
+// password.
+var serviceFlags = []string{"store", "queue", "state"}
+
+// redactDefaults masks the passwords of the service URLs that --help
+// shows as defaults (from $NPW_STORE, $NPW_QUEUE, $NPW_STATE).
+func redactDefaults(cmd *cobra.Command) {
+	for _, name := range serviceFlags {
+		if f := cmd.Flags().Lookup(name); f != nil {
+			f.DefValue = secret.Redact(f.DefValue)
+		}
+	}
+	for _, c := range cmd.Commands() {
+		redactDefaults(c)
+	}
+}
+
+// serviceURLs are the service URLs the command line and the environment
+// give, whose secrets an error must not print.
+func serviceURLs(root *cobra.Command, args []string) []string {
+	urls := []string{os.Getenv("NPW_STORE"), os.Getenv("NPW_QUEUE"), os.Getenv("NPW_STATE")}
+	if cmd, _, err := root.Find(args); err == nil {
+		for _, name := range serviceFlags {
+			if f := cmd.Flags().Lookup(name); f != nil {
+				urls = append(urls, f.Value.String())
+			}
+		}
+	}
+	return urls
 }
 
 // commandGroup makes cmd, a command of subcommands, refuse an unknown

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/npw-dev/npw/internal/secret"
 )
 
 // A Registry maps URL schemes to openers of type O.
@@ -48,13 +50,13 @@ func (r *Registry[O]) Lookup(rawurl string) (O, *url.URL, error) {
 	var zero O
 	u, err := url.Parse(rawurl)
 	if err != nil || u.Scheme == "" {
-		return zero, nil, fmt.Errorf("%s URL %q: want scheme://..., one of %s", r.kind, rawurl, r.Schemes())
+		return zero, nil, fmt.Errorf("%s URL %q: want scheme://..., one of %s", r.kind, secret.Redact(rawurl), r.Schemes())
 	}
 	r.mu.Lock()
 	open, ok := r.openers[u.Scheme]
 	r.mu.Unlock()
 	if !ok {
-		return zero, nil, fmt.Errorf("%s URL %q: unknown scheme %q (supported: %s)", r.kind, rawurl, u.Scheme, r.Schemes())
+		return zero, nil, fmt.Errorf("%s URL %q: unknown scheme %q (supported: %s)", r.kind, secret.Redact(rawurl), u.Scheme, r.Schemes())
 	}
 	return open, u, nil
 }
