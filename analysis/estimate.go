@@ -25,31 +25,34 @@ type Size struct {
 	Exact bool
 }
 
-// estimateBudget bounds the loop values Estimate visits to count exactly;
-// past it, it samples.
+// estimateBudget bounds the loop values Estimate visits to count exactly,
+// over all statements; past it, it samples.
 var estimateBudget = 4_000_000
 
-// sampleVisits bounds the loop values one statement's sampled estimate
-// visits.
-const sampleVisits = 1_000_000
+// sampleVisits bounds the loop values the sampled estimates of all
+// statements visit (each gets its share, and at least 10,000).
+var sampleVisits = 1_000_000
 
 var errBudget = errors.New("over budget")
 
 // Estimate returns the plan's size: exact where its loops are walked
-// within a budget of a few million loop values (the innermost loop of a
+// within a budget of a few million loop values in all (the innermost loop of a
 // statement without a guard inside it is counted, not walked), else
 // estimated from evenly spaced samples of each loop's values, which is
 // close for the polynomial counts of dense linear algebra. It takes well
 // under a second whatever the sizes.
 func (p *Plan) Estimate() (Size, error) {
 	s := Size{Writes: make([]float64, len(p.prog.Matrices)), Exact: true}
+	budget := estimateBudget // shared by the statements
+	visits := max(10_000, sampleVisits/max(len(p.stmts), 1))
 	for _, st := range p.stmts {
-		e := estimator{budget: estimateBudget}
+		e := estimator{budget: budget}
 		var vs vals
 		tasks, iters, err := e.count(st, 0, 0, &vs)
+		budget = max(e.budget, 0)
 		if errors.Is(err, errBudget) {
 			s.Exact = false
-			e = estimator{sample: sampleSize(st.depth)}
+			e = estimator{sample: sampleSize(st.depth, visits)}
 			tasks, iters, err = e.count(st, 0, 0, &vs)
 		}
 		if err != nil {
@@ -65,9 +68,9 @@ func (p *Plan) Estimate() (Size, error) {
 }
 
 // sampleSize is how many values of each loop a sampled estimate of a
-// statement at depth visits: sampleVisits in all.
-func sampleSize(depth int) int {
-	return max(3, int(math.Pow(sampleVisits, 1/float64(max(depth, 1)))))
+// statement at depth visits: about visits in all.
+func sampleSize(depth, visits int) int {
+	return max(3, int(math.Pow(float64(visits), 1/float64(max(depth, 1)))))
 }
 
 type estimator struct {
