@@ -35,6 +35,8 @@ import (
 	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/queue"
 	"github.com/npw-dev/npw/state"
+
+	"github.com/npw-dev/npw/internal/secret"
 )
 
 // Env is where jobs run: a tile store, a queue URL (each job gets its own
@@ -764,9 +766,9 @@ func (w *watch) wait(ctx context.Context) error {
 		st, err := w.env.State.Status(ctx, w.id)
 		if err != nil {
 			if errors.Is(err, state.ErrNoJob) {
-				return fmt.Errorf("job %s: its state is gone from the state store (was the store restarted without persistence?)", w.id)
+				return fmt.Errorf("job %s: its state is gone from the state store %s (was the store restarted without persistence?)", w.id, secret.Redact(w.env.State.URL()))
 			}
-			if err := w.failing(err); err != nil {
+			if err := w.failing(err, "state store "+secret.Redact(w.env.State.URL())); err != nil {
 				return err
 			}
 			continue
@@ -800,8 +802,14 @@ func (w *watch) running(ctx context.Context, st state.Status) error {
 	}
 	w.lastDepth = clk.Now()
 	visible, inflight, err := w.q.Depth(ctx)
+	if errors.Is(err, queue.ErrNoQueue) {
+		// Its tasks went with it: no retry brings them back.
+		msg := fmt.Sprintf("its queue is gone from the queue service %s (was the service restarted without its data?)", secret.Redact(w.q.URL()))
+		w.env.State.Fail(ctx, w.id, msg)
+		return &Error{ID: w.id, Msg: msg}
+	}
 	if err != nil {
-		return w.failing(err)
+		return w.failing(err, "queue service "+secret.Redact(w.q.URL()))
 	}
 	w.failingSince = time.Time{}
 	running := w.prov.Launcher.Running()
@@ -814,15 +822,15 @@ func (w *watch) running(ctx context.Context, st state.Status) error {
 }
 
 // failing notes a failed request to a service; it gives the job up once
-// the services have failed for opts.Outage.
-func (w *watch) failing(err error) error {
+// the services have failed for opts.Outage, naming the job and service.
+func (w *watch) failing(err error, service string) error {
 	clk := w.opts.Clock
 	if w.failingSince.IsZero() {
 		w.failingSince = clk.Now()
-		w.opts.Log.Warn("a service failed; retrying", "job", w.id, "err", err)
+		w.opts.Log.Warn("a service failed; retrying", "job", w.id, "service", service, "err", err)
 	}
 	if clk.Since(w.failingSince) > w.opts.Outage {
-		return fmt.Errorf("gave up after %v of failures: %w", w.opts.Outage.Round(time.Second), err)
+		return fmt.Errorf("job %s: gave up after %v of failures of the %s: %w", w.id, w.opts.Outage.Round(time.Second), service, err)
 	}
 	return nil
 }

@@ -174,7 +174,7 @@ func TestOutageOnFakeClock(t *testing.T) {
 			if elapsed <= opts.Outage || elapsed > opts.Outage+3*time.Second { // a tick after the first failure, and one to see the error
 				t.Fatalf("gave up after %v of a %v outage allowance: %v", elapsed, opts.Outage, err)
 			}
-			if err == nil || !strings.Contains(err.Error(), "gave up after 30s of failures: ") || !strings.Contains(err.Error(), "connection refused") {
+			if err == nil || !strings.Contains(err.Error(), "job outage: gave up after 30s of failures of the state store mem://: ") || !strings.Contains(err.Error(), "connection refused") {
 				t.Fatalf("got %v", err)
 			}
 			return
@@ -182,4 +182,27 @@ func TestOutageOnFakeClock(t *testing.T) {
 		}
 	}
 	t.Fatal("still waiting 40 s into a 30 s outage allowance")
+}
+
+// A job whose queue is gone (the queue service restarted without its
+// data) fails at once, naming the job and the service: its tasks are gone
+// too, and no retry brings them back.
+func TestQueueLost(t *testing.T) {
+	ctx := context.Background()
+	env, _, _ := testEnv(t)
+	q, err := queue.Create(ctx, env.QueueURL, "npw-lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{}
+	opts.defaults()
+	w := &watch{env: env, id: "lost", q: q, opts: opts}
+	err = w.running(ctx, state.Status{Phase: state.Running, Tasks: 10})
+	want := "job lost failed: its queue is gone from the queue service " + env.QueueURL
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want %q...", err, want)
+	}
 }
