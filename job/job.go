@@ -342,6 +342,9 @@ func Submit(ctx context.Context, env Env, spec Spec, opts Options) (_ *Submissio
 	if err := opts.Settings.Check(); err != nil {
 		return nil, err
 	}
+	if sf := opts.ScaleFactor; sf < 0 || math.IsNaN(sf) || math.IsInf(sf, 0) {
+		return nil, fmt.Errorf("the scale factor must be a positive number (0 for the default), got %g", sf)
+	}
 	if err := checkTargets(spec); err != nil {
 		return nil, err
 	}

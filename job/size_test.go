@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -48,6 +49,20 @@ func TestSizeRefusedBeforeWork(t *testing.T) {
 		}
 		if env.Tiles.Stats().Puts.Load() != 0 || held(st) != 0 {
 			t.Errorf("%s %s: the refused job wrote to the store or the state", tc.name, tc.args)
+		}
+	}
+}
+
+// A scale factor that is not a number would launch no worker: refused.
+func TestBadScaleFactor(t *testing.T) {
+	a := blas64.General{Rows: 4, Cols: 4, Stride: 4, Data: make([]float64, 16)}
+	for _, sf := range []float64{math.NaN(), math.Inf(1), -1} {
+		env, _, _ := testEnv(t)
+		opts := fast()
+		opts.ScaleFactor = sf
+		_, err := Run(context.Background(), env, Spec{Plan: plan(t, "cholesky", "N=1"), Block: 4, Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"O"}}, opts)
+		if err == nil || !strings.Contains(err.Error(), "the scale factor must be a positive number") {
+			t.Errorf("sf %v: %v", sf, err)
 		}
 	}
 }
