@@ -83,11 +83,15 @@ func Open(ctx context.Context, u *url.URL) (blockstore.Driver, error) {
 	return d, nil
 }
 
-// check asks for the bucket, with a short deadline and few retries.
+// check asks for one key of the jobs' tiles, with a short deadline and
+// few retries: a list under the store's jobs/ prefix, which the policy
+// of npw deploy policy grants (s3:ListBucket with an s3:prefix
+// condition), where HeadBucket needs s3:ListBucket on the whole bucket.
 func (d *Driver) check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	_, err := d.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &d.bucket}, func(o *s3.Options) { o.RetryMaxAttempts = 2 })
+	_, err := d.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &d.bucket, Prefix: aws.String(d.prefix + "jobs/"), MaxKeys: aws.Int32(1)},
+		func(o *s3.Options) { o.RetryMaxAttempts = 2 })
 	if err == nil {
 		return nil
 	}
@@ -96,7 +100,7 @@ func (d *Driver) check(ctx context.Context) error {
 		switch api.ErrorCode() {
 		case "NotFound", "NoSuchBucket":
 			return fmt.Errorf("bucket %s does not exist", d.bucket)
-		case "Forbidden", "AccessDenied":
+		case "Forbidden", "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidToken", "ExpiredToken":
 			return fmt.Errorf("bucket %s: access denied (check the AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role)", d.bucket)
 		}
 		return fmt.Errorf("bucket %s: %s", d.bucket, awsconf.Describe(err))
