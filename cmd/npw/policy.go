@@ -1,14 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
+
+	"github.com/npw-dev/npw/internal/awsconf"
 )
 
 type policyOptions struct {
@@ -43,14 +49,21 @@ or TLS), not through IAM.`,
 	f := cmd.Flags()
 	f.StringVar(&o.store, "store", os.Getenv("NPW_STORE"), "the tile store `URL` (s3://bucket/prefix; default $NPW_STORE)")
 	f.StringVar(&o.queue, "queue", envOr("NPW_QUEUE", "sqs://"), "the queue `URL` (sqs://[prefix]; default $NPW_QUEUE)")
-	f.StringVar(&o.region, "region", envOr("AWS_REGION", "*"), "the AWS region (default $AWS_REGION)")
-	f.StringVar(&o.account, "account", "*", "the AWS account ID")
+	f.StringVar(&o.region, "region", "", "the AWS `REGION` (default: the AWS configuration's; '*' for any)")
+	f.StringVar(&o.account, "account", "", "the AWS account `ID` (default: the credentials' own, from STS; '*' for any)")
 	f.StringVar(&o.function, "function", envOr("NPW_FUNCTION", "npw"), "the Lambda function's `NAME`")
 	f.StringVar(&o.who, "for", "worker", "whose policy: worker, client or provisioner (the function's role when it provisions detached jobs)")
 	return cmd
 }
 
 func runPolicy(w io.Writer, o *policyOptions) error {
+	// The flags are checked before the AWS configuration is asked.
+	if _, err := iamPolicy(o.store, o.queue, "*", "*", o.function, o.who); err != nil {
+		return err
+	}
+	if err := o.resolve(); err != nil {
+		return err
+	}
 	doc, err := iamPolicy(o.store, o.queue, o.region, o.account, o.function, o.who)
 	if err != nil {
 		return err
@@ -127,4 +140,38 @@ func iamPolicy(store, queue, region, account, function, who string) (map[string]
 		stmts = append(stmts, logs)
 	}
 	return map[string]any{"Version": "2012-10-17", "Statement": stmts}, nil
+}
+
+// resolve fills the region and the account the flags leave out from the
+// AWS configuration: the region it names, the account of its credentials
+// (STS GetCallerIdentity). A policy for any region or account ('*') is
+// printed only when asked for.
+func (o *policyOptions) resolve() error {
+	if o.region != "" && o.account != "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("the AWS configuration: %w", err)
+	}
+	if o.region == "" {
+		if cfg.Region == "" {
+			return usagef("--region: the AWS configuration names no region; give --region REGION, or --region '*' for any")
+		}
+		o.region = cfg.Region
+	}
+	if o.account == "" {
+		id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil || id.Account == nil || *id.Account == "" {
+			why := "no account"
+			if err != nil {
+				why = awsconf.Describe(err)
+			}
+			return fmt.Errorf("--account: could not find the account of the AWS credentials (STS GetCallerIdentity: %s); give --account ID, or --account '*' for any", why)
+		}
+		o.account = *id.Account
+	}
+	return nil
 }

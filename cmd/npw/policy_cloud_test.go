@@ -114,3 +114,33 @@ func TestWorkerPolicyOnMinIO(t *testing.T) {
 		t.Errorf("open a store outside the policy's prefix: %v, want access denied", err)
 	}
 }
+
+// The policy's region and account come from the flags or the AWS
+// configuration, and are '*' only when asked for.
+func TestPolicyRegionAndAccount(t *testing.T) {
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_PROFILE", "")
+	code, _, stderr := npw(t, "deploy", "policy", "--store", "s3://b/p")
+	if code != exitUsage || !strings.Contains(stderr, "--region: the AWS configuration names no region; give --region REGION, or --region '*' for any") {
+		t.Errorf("no region: exit %d, %q", code, stderr)
+	}
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "x")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "y")
+	t.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1")
+	code, _, stderr = npw(t, "deploy", "policy", "--store", "s3://b/p")
+	if code != 1 || !strings.Contains(stderr, "--account: could not find the account of the AWS credentials (STS GetCallerIdentity: ") {
+		t.Errorf("no account: exit %d, %q", code, stderr)
+	}
+	code, out, stderr := npw(t, "deploy", "policy", "--store", "s3://b/p", "--account", "123456789012")
+	if code != 0 || !strings.Contains(out, "arn:aws:sqs:eu-west-1:123456789012:") || strings.Contains(out, ":*:") {
+		t.Errorf("region from AWS_REGION: exit %d, %s%s", code, out, stderr)
+	}
+	code, out, _ = npw(t, "deploy", "policy", "--store", "s3://b/p", "--region", "*", "--account", "*")
+	if code != 0 || !strings.Contains(out, "arn:aws:sqs:*:*:") {
+		t.Errorf("any region and account: exit %d, %s", code, out)
+	}
+}
