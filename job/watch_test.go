@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -204,5 +205,32 @@ func TestQueueLost(t *testing.T) {
 	want := "job lost failed: its queue is gone from the queue service " + env.QueueURL
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("got %v, want %q...", err, want)
+	}
+}
+
+// A job whose state is lost (the state store restarted without its data)
+// fails at once, naming the job and the store, and its tiles are deleted
+// by prefix all the same.
+func TestStateLost(t *testing.T) {
+	ctx := context.Background()
+	env, _, st := testEnv(t)
+	a := spd(rand.New(rand.NewPCG(8, 8)), 64)
+	opts := fast()
+	opts.MaxWorkers = 1
+	var once sync.Once
+	opts.Worker = func(cfg *executor.Config) {
+		cfg.Hook = func(ev executor.Phase, task string) error {
+			if ev == executor.Computed {
+				once.Do(func() { st.Delete(ctx, cfg.Job.ID) })
+			}
+			return nil
+		}
+	}
+	_, err := Run(ctx, env, Spec{Plan: plan(t, "cholesky", "N=8"), Block: 8, Inputs: []Input{{Name: "S", Array: a}}, Outputs: []string{"O"}}, opts)
+	if err == nil || !strings.Contains(err.Error(), "its state is gone from the state store mem://") {
+		t.Fatalf("got %v", err)
+	}
+	if keys, err := env.Tiles.List(ctx, "jobs/"); err != nil || len(keys) != 0 {
+		t.Errorf("the job left %d tiles: %v %v", len(keys), keys, err)
 	}
 }
