@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -463,5 +464,71 @@ func TestWorkerUnknownJob(t *testing.T) {
 	want := "npw: job 0123456789ab: no such job in the state store: it never existed, or it ended and was cleaned up\n"
 	if code != 1 || stderr != want {
 		t.Errorf("exit %d, stderr %q; want 1, %q", code, stderr, want)
+	}
+}
+
+// TestCloudStateLost empties the state store (FLUSHALL on a redis-server
+// of the test's own) in the middle of a job with process workers: the
+// job fails within 10 s, naming the job and the store, and leaves no
+// tile in the store.
+func TestCloudStateLost(t *testing.T) {
+	spec := choleskySpec(t, randomSPD(rand.New(rand.NewPCG(54, 54)), 768), 96)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	rs := &redisServer{port: port, dir: t.TempDir()}
+	if err := rs.start(); err != nil {
+		t.Fatal(err)
+	}
+	defer rs.kill()
+	store, queue, _ := localcloud.Get(t).Scoped(t)
+	ctx := context.Background()
+	tiles, err := blockstore.Open(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(ctx, "redis://127.0.0.1:"+port+"/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	jobCtx, stop := context.WithCancel(ctx)
+	flushed := make(chan time.Time, 1)
+	go func() {
+		for rs.progress(jobCtx) < 12 {
+			select {
+			case <-jobCtx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port})
+		defer c.Close()
+		if err := c.FlushAll(ctx).Err(); err == nil {
+			flushed <- time.Now()
+		}
+	}()
+	_, err = job.Run(ctx, job.Env{Tiles: tiles, QueueURL: queue, State: st}, spec, job.Options{MaxWorkers: 2,
+		Settings: executor.Settings{Lease: 2 * time.Second, Poll: 500 * time.Millisecond}, Pool: processPool(nil)})
+	end := time.Now()
+	stop()
+	var at time.Time
+	select {
+	case at = <-flushed:
+	default:
+		t.Fatalf("the job ended before the state store was emptied (%v): the test proved nothing", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "its state is gone from the state store redis://127.0.0.1:"+port+"/0") ||
+		!regexp.MustCompile(`^job [0-9a-f]{12}: `).MatchString(err.Error()) {
+		t.Fatalf("got %v", err)
+	}
+	if d := end.Sub(at); d > 10*time.Second {
+		t.Errorf("the job failed %v after its state was lost", d)
+	}
+	if keys, err := tiles.List(ctx, ""); err != nil || len(keys) != 0 {
+		t.Errorf("the job left %d objects in the store: %v %v", len(keys), keys[:min(len(keys), 5)], err)
 	}
 }
