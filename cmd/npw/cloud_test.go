@@ -174,7 +174,8 @@ func processPool(got chan<- *provisioner.Processes) func(executor.Remote) (provi
 
 // TestCloudChaos kills a random half of the worker processes with SIGKILL
 // several times during a job; the leases of their tasks lapse, other
-// workers run them, and the result is bit-identical to a clean run.
+// workers run them, the result is bit-identical to a clean run, and
+// nothing of the job is left in the services.
 func TestCloudChaos(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 51))
 	a := randomSPD(rng, 768)
@@ -186,7 +187,7 @@ func TestCloudChaos(t *testing.T) {
 	}
 	want := output(t, mem, ref, "O")
 
-	env, _ := cloudEnv(t)
+	env, urls := cloudEnv(t)
 	pools := make(chan *provisioner.Processes, 1)
 	var killed int
 	done, finished := make(chan struct{}), make(chan struct{})
@@ -222,6 +223,9 @@ func TestCloudChaos(t *testing.T) {
 	if killed == 0 || sigkilled == 0 {
 		t.Fatalf("no worker was killed (%d, %d): the test proved nothing", killed, sigkilled)
 	}
+	// Killed workers leave nothing behind either: no tile they wrote
+	// outlives the job, no key, no queue.
+	assertNothingLeft(t, env, urls)
 }
 
 // TestCloudJobsApart runs two jobs at once on the same services; each
@@ -448,12 +452,16 @@ func TestCloudRedisRestart(t *testing.T) {
 			t.Fatalf("the job failed without one clear line: %q", msg)
 		}
 		t.Logf("the job failed after %v with: %v", took, err)
-		return
+	} else {
+		if got := output(t, env, res, "O"); !same(got, want) {
+			t.Fatal("the result after the restart differs from the clean run")
+		}
+		t.Logf("the job completed in %v across the restart", took)
 	}
-	if got := output(t, env, res, "O"); !same(got, want) {
-		t.Fatal("the result after the restart differs from the clean run")
+	// Either way, no tile of the job is left in the store.
+	if keys, err := tiles.List(ctx, ""); err != nil || len(keys) != 0 {
+		t.Errorf("the job left %d objects in the store: %v", len(keys), err)
 	}
-	t.Logf("the job completed in %v across the restart", took)
 }
 
 // A worker of a job the state store does not know fails with one line.
