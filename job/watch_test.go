@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,15 +131,27 @@ func TestWrittenTwiceRefused(t *testing.T) {
 	}
 }
 
-// flakyState is a state store whose Status fails while it is down.
+// flakyState is a state store whose Status fails while it is down. Each
+// Status call announces itself on calls and then waits for a token from
+// gate, so a test steps the poll loop one call at a time.
 type flakyState struct {
 	*state.MemDriver
-	down     atomic.Bool
-	statuses atomic.Int64
+	down  atomic.Bool
+	calls chan struct{}
+	gate  chan struct{}
 }
 
 func (s *flakyState) Status(ctx context.Context, job string) (state.Status, error) {
-	defer s.statuses.Add(1)
+	select {
+	case s.calls <- struct{}{}:
+	case <-ctx.Done():
+		return state.Status{}, ctx.Err()
+	}
+	select {
+	case <-s.gate:
+	case <-ctx.Done():
+		return state.Status{}, ctx.Err()
+	}
 	if s.down.Load() {
 		return state.Status{}, errors.New("connection refused")
 	}
@@ -149,11 +160,17 @@ func (s *flakyState) Status(ctx context.Context, job string) (state.Status, erro
 
 // A state store that stops answering is retried for the outage time,
 // then the job is given up with its error: on a fake clock, second by
-// second: not before 30 s, and within a tick or two after.
+// second: not before 30 s of failures, and within a poll or two after.
+//
+// No step depends on how goroutines are scheduled: the clock moves only
+// while the watch is inside a Status call (so a tick waits in the
+// ticker's buffer for the next poll), and the test lets the call return
+// only then; the watch reads the clock after the call returns, and the
+// test waits for the next call, or the end, before moving it again.
 func TestOutageOnFakeClock(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st := &flakyState{MemDriver: state.NewMemDriver()}
+	st := &flakyState{MemDriver: state.NewMemDriver(), calls: make(chan struct{}), gate: make(chan struct{})}
 	st.down.Store(true)
 	clk := clock.NewFake(time.Unix(0, 0))
 	opts := Options{Clock: clk}
@@ -164,23 +181,28 @@ func TestOutageOnFakeClock(t *testing.T) {
 	if err := clk.BlockUntil(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	for elapsed := time.Second; elapsed <= 40*time.Second; elapsed += time.Second {
-		n := st.statuses.Load()
-		clk.Advance(time.Second)
-		for st.statuses.Load() == n && ctx.Err() == nil {
-			runtime.Gosched()
-		}
+	clk.Advance(time.Second)
+	var first time.Time // the time of the first failed poll
+	for range 40 {
 		select {
+		case <-st.calls: // the watch is inside a Status call
 		case err := <-done:
-			if elapsed <= opts.Outage || elapsed > opts.Outage+3*time.Second { // a tick after the first failure, and one to see the error
-				t.Fatalf("gave up after %v of a %v outage allowance: %v", elapsed, opts.Outage, err)
+			failed := clk.Now().Sub(first)
+			if failed <= opts.Outage || failed > opts.Outage+2*time.Second {
+				t.Fatalf("gave up after %v of failures with a %v outage allowance: %v", failed, opts.Outage, err)
 			}
 			if err == nil || !strings.Contains(err.Error(), "job outage: gave up after 30s of failures of the state store mem://: ") || !strings.Contains(err.Error(), "connection refused") {
 				t.Fatalf("got %v", err)
 			}
 			return
-		default:
+		case <-ctx.Done():
+			t.Fatalf("neither a poll nor the end of the watch at %v", clk.Now().Sub(time.Unix(0, 0)))
 		}
+		clk.Advance(time.Second)
+		if first.IsZero() {
+			first = clk.Now()
+		}
+		st.gate <- struct{}{}
 	}
 	t.Fatal("still waiting 40 s into a 30 s outage allowance")
 }
