@@ -817,7 +817,14 @@ func (w *watch) running(ctx context.Context, st state.Status) error {
 	w.failingSince = time.Time{}
 	running := w.prov.Launcher.Running()
 	stopped := w.prov.Launched() - running
-	if msg := w.stall.observe(clk.Now(), w.opts.Stall, st, visible, inflight, running, stopped); msg != "" {
+	// Workers that stop without leasing a task mostly say why.
+	why := ""
+	if le, ok := w.prov.Launcher.(interface{ LastError() error }); ok {
+		if err := le.LastError(); err != nil {
+			why = secret.RedactIn(err.Error(), w.env.State.URL(), w.q.URL(), w.env.Tiles.URL())
+		}
+	}
+	if msg := w.stall.observe(clk.Now(), w.opts.Stall, st, visible, inflight, running, stopped, why); msg != "" {
 		w.env.State.Fail(ctx, w.id, msg)
 		return &Error{ID: w.id, Msg: msg}
 	}
@@ -850,7 +857,8 @@ type stallWatch struct {
 }
 
 // observe returns why the job stalled, or "".
-func (s *stallWatch) observe(now time.Time, stall time.Duration, st state.Status, visible, inflight, running, stopped int) string {
+// why is what the last worker to fail said, if one did.
+func (s *stallWatch) observe(now time.Time, stall time.Duration, st state.Status, visible, inflight, running, stopped int, why string) string {
 	if inflight > 0 || visible == 0 && running > 0 {
 		s.since = time.Time{} // working
 		return ""
@@ -865,6 +873,9 @@ func (s *stallWatch) observe(now time.Time, stall time.Duration, st state.Status
 	switch {
 	case visible == 0:
 		return fmt.Sprintf("stalled: %d of %d tasks done, and none is queued or running", st.Done, st.Tasks)
+	case stopped > s.stopped && why != "":
+		return fmt.Sprintf("stalled: %d of %d tasks done; %d tasks are queued, but the %d workers that stopped in the last %v leased none; the last to fail said: %s",
+			st.Done, st.Tasks, visible, stopped-s.stopped, now.Sub(s.since).Round(time.Millisecond), why)
 	case stopped > s.stopped:
 		return fmt.Sprintf("stalled: %d of %d tasks done; %d tasks are queued, but the %d workers that stopped in the last %v leased none (is the runtime limit too short?)",
 			st.Done, st.Tasks, visible, stopped-s.stopped, now.Sub(s.since).Round(time.Millisecond))

@@ -51,7 +51,7 @@ func TestStallWatch(t *testing.T) {
 		for _, o := range tc.seq {
 			s := st
 			s.Done = o.done
-			msg = w.observe(t0.Add(o.at), stall, s, o.visible, o.inflight, o.running, o.stopped)
+			msg = w.observe(t0.Add(o.at), stall, s, o.visible, o.inflight, o.running, o.stopped, "")
 		}
 		if tc.want == "" && msg != "" || tc.want != "" && !strings.Contains(msg, tc.want) {
 			t.Errorf("%s: %q, want %q", tc.name, msg, tc.want)

@@ -72,6 +72,24 @@ func (g *Goroutines) record(r WorkerReport) {
 	g.reports = append(g.reports, r)
 }
 
+// LastError returns the error of the last worker that stopped with one,
+// or nil: why workers stop, for a job that stalls.
+func (g *Goroutines) LastError() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return lastError(g.reports)
+}
+
+// lastError returns the error of the last report that has one.
+func lastError(reports []WorkerReport) error {
+	for i := len(reports) - 1; i >= 0; i-- {
+		if reports[i].Err != nil {
+			return reports[i].Err
+		}
+	}
+	return nil
+}
+
 // Running implements Launcher.
 func (g *Goroutines) Running() int { return int(g.running.Load()) }
 

@@ -130,6 +130,14 @@ func (p *Processes) Launch(ctx context.Context) error {
 	return nil
 }
 
+// LastError returns the error of the last worker that stopped with one
+// (its exit status and the end of its stderr), or nil.
+func (p *Processes) LastError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return lastError(p.reports)
+}
+
 // stopOnDone signals the workers when the launch context ends.
 func (p *Processes) stopOnDone(ctx context.Context) {
 	<-ctx.Done()

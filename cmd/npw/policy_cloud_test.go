@@ -5,23 +5,28 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/internal/localcloud"
+	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/provisioner"
 )
 
 // policyCredentials has MinIO issue temporary credentials limited to
 // the S3 statements of `npw deploy policy --for who` (AssumeRole with a
-// session policy, which MinIO enforces as AWS does), and puts them in
-// the environment of the test.
-func policyCredentials(t *testing.T, store, who string) {
+// session policy, which MinIO enforces as AWS does), and returns them as
+// environment variables for the AWS SDK.
+func policyCredentials(t *testing.T, store, who string) []string {
 	t.Helper()
 	code, out, stderr := npw(t, "deploy", "policy", "--store", store, "--queue", "sqs://", "--region", "us-east-1", "--account", "123456789012", "--for", who)
 	if code != 0 {
@@ -55,9 +60,17 @@ func policyCredentials(t *testing.T, store, who string) {
 	if err != nil {
 		t.Fatalf("MinIO AssumeRole with the %s policy: %v", who, err)
 	}
-	t.Setenv("AWS_ACCESS_KEY_ID", *role.Credentials.AccessKeyId)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", *role.Credentials.SecretAccessKey)
-	t.Setenv("AWS_SESSION_TOKEN", *role.Credentials.SessionToken)
+	return []string{"AWS_ACCESS_KEY_ID=" + *role.Credentials.AccessKeyId,
+		"AWS_SECRET_ACCESS_KEY=" + *role.Credentials.SecretAccessKey,
+		"AWS_SESSION_TOKEN=" + *role.Credentials.SessionToken}
+}
+
+// setEnv puts KEY=VALUE pairs in the test's environment until it ends.
+func setEnv(t *testing.T, env []string) {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 }
 
 // The S3 statements of the printed worker policy are enough for what a
@@ -76,7 +89,7 @@ func TestWorkerPolicyOnMinIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	outside := strings.Replace(store, "/t", "/other-t", 1)
-	policyCredentials(t, store, "worker")
+	setEnv(t, policyCredentials(t, store, "worker"))
 	s, err := blockstore.Open(ctx, store)
 	if err != nil {
 		t.Fatalf("a worker cannot open the store with the worker policy: %v", err)
@@ -143,4 +156,68 @@ func TestPolicyRegionAndAccount(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "arn:aws:sqs:*:*:") {
 		t.Errorf("any region and account: exit %d, %s", code, out)
 	}
+}
+
+// A whole job runs on the credentials of the printed policies: the client
+// (upload, submit, results, cleanup) on the client policy's S3
+// statements, its process workers on the worker policy's. The result is
+// a clean run's, and nothing is left (checked with the root credentials).
+func TestJobOnPolicyCredentials(t *testing.T) {
+	root, urls := cloudEnv(t) // opened with the root credentials
+	worker := policyCredentials(t, urls[0], "worker")
+	setEnv(t, policyCredentials(t, urls[0], "client"))
+	ctx := context.Background()
+	tiles, err := blockstore.Open(ctx, urls[0])
+	if err != nil {
+		t.Fatalf("the client cannot open the store with the client policy: %v", err)
+	}
+	defer tiles.Close()
+	env := job.Env{Tiles: tiles, QueueURL: root.QueueURL, State: root.State}
+	spec := choleskySpec(t, randomSPD(rand.New(rand.NewPCG(64, 64)), 640), 128)
+	res, err := job.Run(ctx, env, spec, job.Options{MaxWorkers: 2,
+		Pool: func(r executor.Remote) (provisioner.Pool, error) {
+			return &provisioner.Processes{Command: workerCommand(), Remote: r, Env: worker}, nil
+		}})
+	if err != nil {
+		t.Fatalf("the job failed on the policies' credentials: %v", err)
+	}
+	mem := memEnv(t)
+	ref, err := job.Run(ctx, mem, spec, job.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !same(output(t, env, res, "O"), output(t, mem, ref, "O")) {
+		t.Fatal("the result differs from a clean run's")
+	}
+	var ran int
+	for _, w := range res.Workers {
+		ran += w.Tasks
+	}
+	if ran == 0 {
+		t.Fatalf("no worker ran a task: %+v", res.Workers)
+	}
+	assertNothingLeft(t, root, urls)
+}
+
+// Workers that cannot open the store (a wrong secret key here) fail the
+// job as stalled, and the failure says what the workers said, with the
+// job's services redacted; nothing is left behind.
+func TestWorkersDenied(t *testing.T) {
+	env, urls := cloudEnv(t)
+	spec := choleskySpec(t, randomSPD(rand.New(rand.NewPCG(65, 65)), 256), 128)
+	start := time.Now()
+	_, err := job.Run(context.Background(), env, spec, job.Options{MaxWorkers: 2,
+		Pool: func(r executor.Remote) (provisioner.Pool, error) {
+			return &provisioner.Processes{Command: workerCommand(), Remote: r, Env: []string{"AWS_SECRET_ACCESS_KEY=wrong"}}, nil
+		}})
+	want := "the last to fail said: worker p"
+	if err == nil || !strings.Contains(err.Error(), "stalled: 0 of ") || !strings.Contains(err.Error(), want) ||
+		!strings.Contains(err.Error(), ": access denied (check the AWS credentials") {
+		t.Fatalf("got %v, want a stall that says the workers were denied", err)
+	}
+	if strings.Contains(err.Error(), "wrong") || strings.Contains(err.Error(), "runtime limit") {
+		t.Errorf("the message shows the secret or blames the runtime limit: %v", err)
+	}
+	t.Logf("failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	assertNothingLeft(t, env, urls)
 }

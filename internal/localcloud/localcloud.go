@@ -150,3 +150,14 @@ func script() string {
 		dir = parent
 	}
 }
+
+// Tools is the directory where scripts/local-cloud installs MinIO and
+// fauxqs ($NPW_TOOLS, by default ~/.cache/npw-tools), for a test that
+// starts servers of its own beside the shared cloud; Get installs them.
+func Tools() string {
+	if dir := os.Getenv("NPW_TOOLS"); dir != "" {
+		return dir
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "npw-tools")
+}
