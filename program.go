@@ -109,15 +109,22 @@ func (e *Engine) runJob(ctx context.Context, plan *analysis.Plan, block int, inp
 
 // runAttached runs a job in this process, as its client.
 func (e *Engine) runAttached(ctx context.Context, plan *analysis.Plan, block int, inputs []job.Input, outputs ...string) (*job.Result, error) {
-	if err := e.use(plan.Program().Name); err != nil {
+	return e.runAttachedSpec(ctx, job.Spec{Plan: plan, Block: block, Inputs: inputs, Outputs: outputs})
+}
+
+// runAttachedSpec is runAttached of a spec whose inputs may still need
+// cutting.
+func (e *Engine) runAttachedSpec(ctx context.Context, spec job.Spec) (*job.Result, error) {
+	if err := e.use(spec.Plan.Program().Name); err != nil {
 		return nil, err
 	}
-	inputs, done, err := e.cutInputs(ctx, plan, block, inputs)
+	inputs, done, err := e.cutInputs(ctx, spec.Plan, spec.Block, spec.Inputs)
 	defer done()
 	if err != nil {
 		return nil, err
 	}
-	return e.runSpec(ctx, job.Spec{Plan: plan, Block: block, Inputs: inputs, Outputs: outputs, Owned: owned(inputs)})
+	spec.Inputs, spec.Owned = inputs, owned(inputs)
+	return e.runSpec(ctx, spec)
 }
 
 // runSpec runs a job of inputs that need no cutting in this process, as

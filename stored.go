@@ -326,7 +326,7 @@ func (e *Engine) Generate(ctx context.Context, name string, kind, rows, cols, bl
 	if err != nil {
 		return nil, err
 	}
-	res, err := e.runAttached(ctx, p.plan, block, nil, "A")
+	res, err := e.runAttachedSpec(ctx, job.Spec{Plan: p.plan, Block: block, Outputs: []string{"A"}, Shapes: map[string][2]int{"A": {rows, cols}}})
 	if err != nil {
 		return nil, err
 	}

@@ -99,6 +99,9 @@ type Spec struct {
 	// as its uploaded inputs: they go when the job ends, unless an
 	// attached client (the one that runs it) deletes them itself.
 	Owned []string
+	// Shapes are the rows and columns of outputs known before the job
+	// runs (a generated matrix), for the estimate of the store it needs.
+	Shapes map[string][2]int
 }
 
 // Options tune the run; zero values take defaults.

@@ -11,8 +11,8 @@ import (
 
 // A sizing is what a job needs, estimated before anything is uploaded or
 // enumerated: its tasks, the bytes it leaves in the store (its inputs,
-// and its outputs counted as full tiles; scratch tiles come and go on
-// top), and each worker's memory.
+// and its outputs counted as tiles as large as the inputs' tiles; scratch
+// tiles come and go on top), and each worker's memory.
 type sizing struct {
 	size      analysis.Size
 	store     float64 // bytes of the inputs and outputs
@@ -33,18 +33,30 @@ func checkSize(spec Spec, s *blockstore.Store, opts Options) error {
 	if opts.Pool == nil {
 		z.workers = opts.MaxWorkers
 	}
-	tile := 8 * float64(spec.Block) * float64(spec.Block)
 	prog := spec.Plan.Program()
+	var rows, cols int // the largest input dimensions
 	for _, in := range spec.Inputs {
-		switch {
-		case in.Tiles == nil:
-			z.store += 8 * float64(in.Array.Rows) * float64(in.Array.Cols)
-		case in.elsewhere(s):
-			z.store += 8 * float64(in.Rows) * float64(in.Cols)
+		r, c := in.Rows, in.Cols
+		if in.Tiles == nil {
+			r, c = in.Array.Rows, in.Array.Cols
+		}
+		rows, cols = max(rows, r), max(cols, c)
+		if in.Tiles == nil || in.elsewhere(s) {
+			z.store += 8 * float64(r) * float64(c)
 		}
 	}
+	// An output tile is counted as large as an input tile can be: a full
+	// block, or less when every input is thinner than one (a tall-skinny
+	// QR's tiles are B×n, not B×B). Kernels that stack factors write
+	// tiles up to twice a block, hence "about".
+	tile := 8 * float64(spec.Block) * float64(spec.Block)
+	if len(spec.Inputs) > 0 {
+		tile = 8 * float64(min(spec.Block, max(rows, 1))) * float64(min(spec.Block, max(cols, 1)))
+	}
 	for _, name := range spec.Outputs {
-		if prog.Matrix(name) != nil { // an unknown name is refused with the spec
+		if sh, ok := spec.Shapes[name]; ok {
+			z.store += 8 * float64(sh[0]) * float64(sh[1])
+		} else if prog.Matrix(name) != nil { // an unknown name is refused with the spec
 			z.store += size.Writes[spec.Plan.MatrixIndex(name)] * tile
 		}
 	}

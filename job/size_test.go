@@ -17,6 +17,7 @@ import (
 func TestSizeRefusedBeforeWork(t *testing.T) {
 	ctx := context.Background()
 	a := blas64.General{Rows: 4, Cols: 4, Stride: 4, Data: make([]float64, 16)}
+	wide := blas64.General{Rows: 1024, Cols: 1024, Stride: 1024, Data: make([]float64, 1024*1024)}
 	defer machine.SetForTest(24<<30, 10<<30)()
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -41,7 +42,9 @@ func TestSizeRefusedBeforeWork(t *testing.T) {
 		in := []Input{{Name: "S", Array: a}}
 		out := []string{"O"}
 		if tc.name == "gemm" {
-			in, out = []Input{{Name: "A", Array: a}, {Name: "B", Array: a}}, []string{"C"}
+			// Tiles as large as a block: the estimate counts output
+			// tiles as large as the inputs' tiles can be.
+			in, out = []Input{{Name: "A", Array: wide}, {Name: "B", Array: wide}}, []string{"C"}
 		}
 		_, err := Run(ctx, env, Spec{Plan: plan(t, tc.name, tc.args), Block: tc.block, Inputs: in, Outputs: out}, tc.opts)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -64,5 +67,25 @@ func TestBadScaleFactor(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "the scale factor must be a positive number") {
 			t.Errorf("sf %v: %v", sf, err)
 		}
+	}
+}
+
+// Outputs of known shape count as their bytes, not as full tiles: a
+// generated 1e9×4 matrix needs 30 GiB in the store, not the 7.5 TiB of
+// 976563 tiles of 1024×1024.
+func TestSizeOfKnownShapes(t *testing.T) {
+	defer machine.SetForTest(24<<30, 10<<30)()
+	dir := t.TempDir()
+	env, _, st := testEnv(t)
+	env.Tiles = blockstore.NewStore(blockstore.NewFileDriver(dir), "file://"+dir)
+	p := plan(t, "generate", "MT=976563 NT=1 KIND=0 SEED=1 ROWS=1000000000 COLS=4 B=1024")
+	_, err := Run(context.Background(), env, Spec{Plan: p, Block: 1024, Outputs: []string{"A"},
+		Shapes: map[string][2]int{"A": {1_000_000_000, 4}}}, fast())
+	want := "needs about 30 GiB in the store; file://" + dir + " has 10 GiB free"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	if env.Tiles.Stats().Puts.Load() != 0 || held(st) != 0 {
+		t.Error("the refused job wrote to the store or the state")
 	}
 }
