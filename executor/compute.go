@@ -133,13 +133,11 @@ func (w *worker) kernel(node analysis.Node, k *kernels.Kernel, reads []analysis.
 	out, err = runK(inputs, scalars)
 	m.ComputeSeconds = w.cfg.Clock.Since(t0).Seconds()
 	if err != nil {
-		if !w.cfg.Settings.AllowNonFinite {
-			// A NaN or infinity in the inputs explains the failure (a
-			// Cholesky of NaNs is not positive definite) better than
-			// the kernel can.
-			if at := w.nonFinite(reads, inputs); at != "" {
-				return nil, false, fmt.Errorf("kernel %s: its input %s", name, at)
-			}
+		// A NaN or infinity in the inputs explains the failure (a
+		// Cholesky of NaNs is not positive definite) better than the
+		// kernel can, also when the job lets them through.
+		if at := w.nonFinite(reads, inputs); at != "" {
+			return nil, false, fmt.Errorf("kernel %s: its input %s", name, at)
 		}
 		return nil, false, fmt.Errorf("kernel %s on %s: %w", name, w.tileList(reads, inputs), err)
 	}
