@@ -22,6 +22,10 @@ import (
 // A JobRecord is a job as its state store keeps it (job.Record).
 type JobRecord = job.Record
 
+// A Progress is a snapshot of a running job, as Options.Progress and
+// WaitJob report it: its status, running workers and elapsed time.
+type Progress = job.Progress
+
 // A JobSnapshot is a job as Inspect sees it now (job.Snapshot).
 type JobSnapshot = job.Snapshot
 
@@ -73,7 +77,7 @@ func ListJobs(ctx context.Context, stateURL string) ([]JobSnapshot, error) {
 // WaitJob follows a job until it ends, calling progress (if set) about
 // once a second, and returns its result and record; it collects the job's
 // end (job.Wait).
-func WaitJob(ctx context.Context, stateURL, id string, progress func(state.Status)) (*job.Result, *JobRecord, error) {
+func WaitJob(ctx context.Context, stateURL, id string, progress func(Progress)) (*job.Result, *JobRecord, error) {
 	var rec *JobRecord
 	res, err := withState(ctx, stateURL, func(st *state.Store) (*job.Result, error) {
 		var err error

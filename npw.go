@@ -94,7 +94,7 @@ type Options struct {
 
 	Log *slog.Logger
 	// Progress, when set, is called about once a second during a job.
-	Progress func(state.Status)
+	Progress func(Progress)
 	// OnJob, when set, receives the result of every job the engine runs
 	// (an operation such as Solve may run several).
 	OnJob func(*job.Result)

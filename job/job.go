@@ -132,7 +132,7 @@ type Options struct {
 	// or Lambda functions that serve the job described by remote through
 	// shared services. By default workers are goroutines running cfg.
 	Pool     func(remote executor.Remote) (provisioner.Pool, error)
-	Progress func(state.Status) // called about once a second
+	Progress func(Progress) // called about once a second
 	Log      *slog.Logger
 	// Clock is the job's time: the client's, the provisioner's and its
 	// goroutine workers' (default clock.Real).
@@ -700,7 +700,8 @@ func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Opt
 		defer close(provDone)
 		prov.Run(workCtx)
 	}()
-	w := &watch{env: env, id: j.ID, q: q, prov: prov, opts: opts}
+	w := &watch{env: env, id: j.ID, q: q, prov: prov, opts: opts, start: res.Started,
+		program: strings.TrimSpace(j.Plan.Program().Name + " " + analysis.ArgString(j.Plan.Args()))}
 	err = w.wait(ctx)
 	stopWork()
 	<-provDone
@@ -740,6 +741,17 @@ func newLauncher(env Env, j *manifest.Job, q *queue.Queue, opts Options) (provis
 	return &provisioner.Goroutines{Config: cfg, ColdStart: opts.ColdStart}, nil
 }
 
+// A Progress is a snapshot of a running job for a progress display.
+type Progress struct {
+	ID      string
+	Program string // the program and its sizes, "cholesky N=8"
+	Status  state.Status
+	// Running counts the workers running now; -1 when this process does
+	// not provision the job (Wait), so it cannot know.
+	Running int
+	Elapsed time.Duration // since the job was submitted
+}
+
 // A watch follows a job in the state store until it ends (wait).
 type watch struct {
 	env  Env
@@ -747,6 +759,9 @@ type watch struct {
 	q    *queue.Queue
 	prov *provisioner.Provisioner
 	opts Options
+
+	program string    // for Progress
+	start   time.Time // when the job was submitted
 
 	lastProgress, lastDepth time.Time
 	failingSince            time.Time // zero while the services answer
@@ -761,7 +776,7 @@ func (w *watch) wait(ctx context.Context) error {
 	clk := w.opts.Clock
 	tick := clk.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	w.lastProgress = clk.Now()
+	// lastProgress stays zero: the first poll shows the job at once.
 	for {
 		select {
 		case <-ctx.Done():
@@ -798,7 +813,7 @@ func (w *watch) wait(ctx context.Context) error {
 func (w *watch) running(ctx context.Context, st state.Status) error {
 	clk := w.opts.Clock
 	if w.opts.Progress != nil && clk.Since(w.lastProgress) >= time.Second {
-		w.opts.Progress(st)
+		w.opts.Progress(Progress{ID: w.id, Program: w.program, Status: st, Running: w.prov.Launcher.Running(), Elapsed: clk.Since(w.start)})
 		w.lastProgress = clk.Now()
 	}
 	// The queue depth only serves to detect a stall: read it less often

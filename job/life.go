@@ -246,13 +246,13 @@ func FromRecord(rec *Record) *Result {
 // result as its record keeps it. It collects the end: the record is
 // deleted. A job that ended in failure returns an *Error too; one that
 // was cancelled (its record deleted) an error saying so.
-func Wait(ctx context.Context, st *state.Store, id string, progress func(state.Status), clk clock.Clock) (*Result, error) {
+func Wait(ctx context.Context, st *state.Store, id string, progress func(Progress), clk clock.Clock) (*Result, error) {
 	clk = clock.Or(clk)
 	rec, err := LoadRecord(ctx, st, id)
 	for ; err == nil && rec.End == nil; rec, err = LoadRecord(ctx, st, id) {
 		if progress != nil {
 			if status, serr := st.Status(ctx, id); serr == nil {
-				progress(status)
+				progress(Progress{ID: id, Program: rec.Program, Status: status, Running: -1, Elapsed: clk.Since(rec.Created)})
 			}
 		}
 		if err := clk.Sleep(ctx, time.Second); err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
-	"github.com/npw-dev/npw/state"
 )
 
 // engineFlags are the flags of every command that runs a job: the
@@ -32,7 +31,8 @@ type engineFlags struct {
 	maxTasks            int64
 	allowNonFinite      bool
 	coldStart, runtime  time.Duration
-	verbose             bool
+	verbose, quiet      bool
+	view                *progressView // made by engineOptions
 	timeline, trace     string
 	launch, function    string
 	detach              bool
@@ -61,7 +61,8 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.DurationVar(&e.runtime, "runtime-limit", 0, "Lambda emulation: each worker's lifetime (0: unlimited)")
 	f.StringVar(&e.launch, "launch", "goroutine", "where workers run: goroutine (in this process), process (npw worker processes) or lambda (invocations of --function); the last two need shared services")
 	f.StringVar(&e.function, "function", envOr("NPW_FUNCTION", "npw"), "the Lambda function of --launch lambda (default $NPW_FUNCTION or npw)")
-	f.BoolVarP(&e.verbose, "verbose", "v", false, "log workers' events and progress to stderr")
+	f.BoolVarP(&e.verbose, "verbose", "v", false, "log workers' events to stderr")
+	f.BoolVar(&e.quiet, "quiet", false, "show no progress (by default a live bar on a terminal, otherwise a line every 5 s: tasks done, GFLOP/s, workers, elapsed, time left)")
 	f.StringVar(&e.timeline, "timeline", "", "write workers and queued tasks over time to `FILE.csv`")
 	f.StringVar(&e.trace, "trace", "", "write every task's span (worker; leased, read, computed, written, done) to `FILE.csv`")
 	f.BoolVar(&e.detach, "detach", false, "submit the job, leave it to a provisioner of its own and return (a process; with --launch lambda, invocations of the function): follow it with npw status, wait and cancel")
@@ -155,9 +156,20 @@ func workerCommand() []string {
 // engineOptions are the Go API's options of the flags; onJob sees every
 // job the engine runs.
 func (e *engineFlags) engineOptions(stderr io.Writer, onJob func(*job.Result)) engine.Options {
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	view := newProgressView(progressMode(stderr, e.quiet), stderr)
+	e.view = view
+	jobDone := func(r *job.Result) {
+		view.end() // before the next job's lines or the summary
+		if onJob != nil {
+			onJob(r)
+		}
+	}
 	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, ScaleFactor: e.sf, MaxTasks: e.maxTasks, ColdStart: e.coldStart,
-		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != "", AllowNonFinite: e.allowNonFinite}, OnJob: onJob, OnSubmit: onSubmit(stderr),
-		Detach: e.detach, Targets: e.targets}
+		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != "", AllowNonFinite: e.allowNonFinite}, OnJob: jobDone, OnSubmit: onSubmit(view.log()),
+		Detach: e.detach, Targets: e.targets, Progress: view.update}
 	switch e.launch {
 	case "process":
 		opts.Launch, opts.WorkerCommand = "process", workerCommand()
@@ -165,8 +177,7 @@ func (e *engineFlags) engineOptions(stderr io.Writer, onJob func(*job.Result)) e
 		opts.Launch, opts.Function = "lambda", e.function
 	}
 	if e.verbose {
-		opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		opts.Progress = func(st state.Status) { fmt.Fprintf(stderr, "npw: %d of %d tasks done\n", st.Done, st.Tasks) }
+		opts.Log = slog.New(slog.NewTextHandler(view.log(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	return opts
 }

@@ -4,17 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/job"
-	"github.com/npw-dev/npw/state"
 )
 
 func newWaitCmd() *cobra.Command {
 	var opts jobFlags
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "wait ID",
 		Short: "Follow a job until it ends, then print its summary",
@@ -27,22 +26,18 @@ job runs on.`,
 		Args:    exactly(1, "a job id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.id = args[0]
-			return runWait(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), opts)
+			return runWait(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), opts, quiet)
 		},
 	}
 	opts.register(cmd)
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "show no progress (by default a live bar on a terminal, otherwise a line every 5 s)")
 	return cmd
 }
 
-func runWait(ctx context.Context, stdout, stderr io.Writer, opts jobFlags) error {
-	last := time.Time{}
-	progress := func(s state.Status) {
-		if time.Since(last) >= 5*time.Second {
-			fmt.Fprintf(stderr, "npw: job %s: %d of %d tasks done\n", opts.id, s.Done, s.Tasks)
-			last = time.Now()
-		}
-	}
-	res, rec, err := engine.WaitJob(ctx, opts.state, opts.id, progress)
+func runWait(ctx context.Context, stdout, stderr io.Writer, opts jobFlags, quiet bool) error {
+	view := newProgressView(progressMode(stderr, quiet), stderr)
+	res, rec, err := engine.WaitJob(ctx, opts.state, opts.id, view.update)
+	view.end()
 	if res == nil {
 		return err
 	}
