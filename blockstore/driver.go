@@ -120,6 +120,13 @@ type Adopter interface {
 // service (S3: deletes go a thousand keys to a request, lists a page).
 type RequestCounter interface{ Requests() int64 }
 
+// A PutCounter is a driver that counts, of its requests, those S3 bills
+// at the higher rate: PUT, COPY, POST and LIST (each page of a listing).
+type PutCounter interface {
+	PutRequests() int64
+	GetRequests() int64 // GET and HEAD requests, the lower rate
+}
+
 // A RangeReader is a driver that reads part of an object (a file's pread,
 // an S3 ranged GET), so that a band of rows can cross a row of tiles
 // without reading the whole tiles.

@@ -70,6 +70,26 @@ func (s *Store) Requests() int64 {
 	return st.Gets.Load() + st.Puts.Load() + st.Deletes.Load() + st.Lists.Load() + st.Copies.Load()
 }
 
+// PutRequests counts the requests of the higher price class (PUT, COPY,
+// POST, LIST): the driver's count when it keeps one, else one per object
+// written or copied and per list.
+func (s *Store) PutRequests() int64 {
+	if pc, ok := s.driver.(PutCounter); ok {
+		return pc.PutRequests()
+	}
+	st := &s.stats
+	return st.Puts.Load() + st.Copies.Load() + st.Lists.Load()
+}
+
+// GetRequests counts the requests of the lower price class (GET, HEAD):
+// the driver's count when it keeps one, else one per object read.
+func (s *Store) GetRequests() int64 {
+	if pc, ok := s.driver.(PutCounter); ok {
+		return pc.GetRequests()
+	}
+	return s.stats.Gets.Load()
+}
+
 // Stats returns the traffic counters.
 func (s *Store) Stats() *Stats { return &s.stats }
 

@@ -145,10 +145,16 @@ type Span struct {
 // Requests counts requests to the tile store, the queue and the state store.
 type Requests struct {
 	Tiles, Queue, State int64
+	// TilePuts counts, of Tiles, the requests S3 bills at its higher
+	// rate: PUT, COPY, POST and LIST.
+	TilePuts int64 `json:",omitempty"`
+	TileGets int64 `json:",omitempty"` // of Tiles, GET and HEAD requests
 }
 
 // Add adds r2 to r.
 func (r *Requests) Add(r2 Requests) {
+	r.TilePuts += r2.TilePuts
+	r.TileGets += r2.TileGets
 	r.Tiles += r2.Tiles
 	r.Queue += r2.Queue
 	r.State += r2.State

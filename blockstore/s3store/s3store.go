@@ -46,10 +46,21 @@ type Driver struct {
 	bucket   string
 	prefix   string // "" or ending in "/"
 	requests atomic.Int64
+	puts     atomic.Int64 // PUT, COPY and LIST requests
+	gets     atomic.Int64 // GET and HEAD requests
 }
 
 // Requests counts the requests made to S3 (retries not included).
 func (d *Driver) Requests() int64 { return d.requests.Load() }
+
+// PutRequests counts, of Requests, the PUT, COPY and LIST requests, which
+// S3 bills at the higher rate.
+func (d *Driver) PutRequests() int64 { return d.puts.Load() }
+
+// GetRequests counts, of Requests, the GET and HEAD requests (ranged
+// reads included), which S3 bills at the lower rate. What is in neither
+// count is deleting, which is free.
+func (d *Driver) GetRequests() int64 { return d.gets.Load() }
 
 // Open opens the bucket of an s3:// URL and checks that it can be reached.
 func Open(ctx context.Context, u *url.URL) (blockstore.Driver, error) {
@@ -117,6 +128,7 @@ func (d *Driver) FreshReads() bool { return true }
 // Get implements blockstore.Driver.
 func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
 	d.requests.Add(1)
+	d.gets.Add(1)
 	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &d.bucket, Key: d.key(key)})
 	if err != nil {
 		var missing *types.NoSuchKey
@@ -152,6 +164,7 @@ func (d *Driver) ReadRange(ctx context.Context, key string, off int64, p []byte)
 		return d.head(ctx, key)
 	}
 	d.requests.Add(1)
+	d.gets.Add(1)
 	rng := fmt.Sprintf("bytes=%d-%d", off, off+int64(len(p))-1)
 	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &d.bucket, Key: d.key(key), Range: &rng})
 	if err != nil {
@@ -183,6 +196,7 @@ func (d *Driver) ReadRange(ctx context.Context, key string, off int64, p []byte)
 // SHA-256 on both ends, which costs more CPU than moving the bytes.
 func (d *Driver) Put(ctx context.Context, key string, data []byte) error {
 	d.requests.Add(1)
+	d.puts.Add(1)
 	_, err := d.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &d.bucket, Key: d.key(key),
 		Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))},
 		s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware))
@@ -199,6 +213,7 @@ func (d *Driver) Copy(ctx context.Context, dst, src string) error {
 		return d.head(ctx, src) // S3 refuses to copy an object onto itself
 	}
 	d.requests.Add(1)
+	d.puts.Add(1)
 	source := url.PathEscape(d.bucket) + "/" + escapeKey(d.prefix+src)
 	_, err := d.client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &d.bucket, Key: d.key(dst), CopySource: &source})
 	if err != nil {
@@ -215,6 +230,7 @@ func (d *Driver) Copy(ctx context.Context, dst, src string) error {
 // head checks that key holds an object.
 func (d *Driver) head(ctx context.Context, key string) error {
 	d.requests.Add(1)
+	d.gets.Add(1)
 	_, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &d.bucket, Key: d.key(key)})
 	if err != nil {
 		var missing *types.NotFound
@@ -265,6 +281,7 @@ func (d *Driver) List(ctx context.Context, prefix string) ([]string, error) {
 	p := s3.NewListObjectsV2Paginator(d.client, &s3.ListObjectsV2Input{Bucket: &d.bucket, Prefix: d.key(prefix)})
 	for p.HasMorePages() {
 		d.requests.Add(1)
+		d.puts.Add(1)
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, errors.New(awsconf.Describe(err))

@@ -32,6 +32,7 @@ type engineFlags struct {
 	allowNonFinite      bool
 	coldStart, runtime  time.Duration
 	verbose, quiet      bool
+	cost                costFlags
 	view                *progressView // made by engineOptions
 	timeline, trace     string
 	launch, function    string
@@ -62,6 +63,8 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.StringVar(&e.launch, "launch", "goroutine", "where workers run: goroutine (in this process), process (npw worker processes) or lambda (invocations of --function); the last two need shared services")
 	f.StringVar(&e.function, "function", envOr("NPW_FUNCTION", "npw"), "the Lambda function of --launch lambda (default $NPW_FUNCTION or npw)")
 	f.BoolVarP(&e.verbose, "verbose", "v", false, "log workers' events to stderr")
+	f.StringVar(&e.cost.prices, "prices", "", "price the jobs with the AWS price table in `FILE.json` (the form of cost/prices.json) instead of npw's own")
+	f.IntVar(&e.cost.lambdaMemory, "lambda-memory", 3008, "price workers as Lambda functions of this many `MB`")
 	f.BoolVar(&e.quiet, "quiet", false, "show no progress (by default a live bar on a terminal, otherwise a line every 5 s: tasks done, GFLOP/s, workers, elapsed, time left)")
 	f.StringVar(&e.timeline, "timeline", "", "write workers and queued tasks over time to `FILE.csv`")
 	f.StringVar(&e.trace, "trace", "", "write every task's span (worker; leased, read, computed, written, done) to `FILE.csv`")

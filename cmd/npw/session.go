@@ -370,7 +370,11 @@ func (s *session) summary(w io.Writer, title string) error {
 	if err := s.writeFiles(); err != nil {
 		return err
 	}
-	printSummary(w, title, s.results, s.uploaded, s.lines)
+	lines := s.lines
+	if len(s.results) > 0 {
+		lines = append(lines, s.flags.cost.costLine(s.results, s.flags.store, s.flags.launch))
+	}
+	printSummary(w, title, s.results, s.uploaded, lines)
 	return nil
 }
 
