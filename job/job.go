@@ -940,5 +940,5 @@ func (a TrafficStats) minus(b TrafficStats) TrafficStats {
 		StateRequests: a.StateRequests - b.StateRequests,
 		Requests: executor.Requests{Tiles: a.Requests.Tiles - b.Requests.Tiles, TilePuts: a.Requests.TilePuts - b.Requests.TilePuts,
 			TileGets: a.Requests.TileGets - b.Requests.TileGets,
-			State: a.Requests.State - b.Requests.State}}
+			State:    a.Requests.State - b.Requests.State}}
 }
