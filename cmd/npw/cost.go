@@ -18,6 +18,10 @@ type costFlags struct {
 	lambdaMemory int    // MB of the Lambda functions priced
 }
 
+// defaultCost prices as a job command does without --prices and
+// --lambda-memory, for wait and provision.
+var defaultCost = costFlags{lambdaMemory: 3008}
+
 // region is the AWS region the jobs ran in, or would run in: the store
 // URL's region, else $AWS_REGION or $AWS_DEFAULT_REGION, else us-east-1.
 func region(storeURL string) string {

@@ -176,7 +176,9 @@ func TestInterruptedClient(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "job "+id+": cholesky: done") {
 		t.Fatalf("provision of an orphaned job: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if code, stdout, stderr := npw(t, "wait", id, "--state", flags[5]); code != 0 || !strings.Contains(stdout, ": done") {
+	// wait prints the job's cost from the usage its record keeps.
+	if code, stdout, stderr := npw(t, "wait", id, "--state", flags[5]); code != 0 || !strings.Contains(stdout, ": done") ||
+		!regexp.MustCompile(`(?m)^  cost +\$[\d.]+ as it would be on AWS \(us-east-1 list prices of 2026-10-02\): .* S3 \$[\d.]+ \([1-9]\d* PUT/LIST, [1-9]\d* GET\)`).MatchString(stdout) {
 		t.Fatalf("wait: exit %d\n%s%s", code, stdout, stderr)
 	}
 	waitGone(t, env, urls)

@@ -47,6 +47,7 @@ func runWait(ctx context.Context, stdout, stderr io.Writer, opts jobFlags, quiet
 			lines = append(lines, summaryLine{"output", fmt.Sprintf("%s → %s (stored)", o.Name, o.Target)})
 		}
 	}
+	lines = append(lines, defaultCost.costLine([]*job.Result{res}, rec.Store, rec.Launch.Kind))
 	printSummary(stdout, fmt.Sprintf("job %s: %s", res.ID, res.Program), []*job.Result{res}, res.Uploaded, lines)
 	return err
 }
