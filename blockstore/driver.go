@@ -120,11 +120,13 @@ type Adopter interface {
 // service (S3: deletes go a thousand keys to a request, lists a page).
 type RequestCounter interface{ Requests() int64 }
 
-// A PutCounter is a driver that counts, of its requests, those S3 bills
-// at the higher rate: PUT, COPY, POST and LIST (each page of a listing).
-type PutCounter interface {
+// A ClassCounter is a driver that counts its requests by S3's price
+// classes: PutRequests those billed at the higher rate (PUT, COPY, POST,
+// LIST, each page of a listing), GetRequests those at the lower (GET,
+// HEAD). Deletes, which are free, are in neither.
+type ClassCounter interface {
 	PutRequests() int64
-	GetRequests() int64 // GET and HEAD requests, the lower rate
+	GetRequests() int64
 }
 
 // A RangeReader is a driver that reads part of an object (a file's pread,

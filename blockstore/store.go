@@ -74,7 +74,7 @@ func (s *Store) Requests() int64 {
 // POST, LIST): the driver's count when it keeps one, else one per object
 // written or copied and per list.
 func (s *Store) PutRequests() int64 {
-	if pc, ok := s.driver.(PutCounter); ok {
+	if pc, ok := s.driver.(ClassCounter); ok {
 		return pc.PutRequests()
 	}
 	st := &s.stats
@@ -84,7 +84,7 @@ func (s *Store) PutRequests() int64 {
 // GetRequests counts the requests of the lower price class (GET, HEAD):
 // the driver's count when it keeps one, else one per object read.
 func (s *Store) GetRequests() int64 {
-	if pc, ok := s.driver.(PutCounter); ok {
+	if pc, ok := s.driver.(ClassCounter); ok {
 		return pc.GetRequests()
 	}
 	return s.stats.Gets.Load()

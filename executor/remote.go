@@ -107,7 +107,7 @@ func ServeOn(ctx context.Context, r Remote, log *slog.Logger, clk clock.Clock) (
 		settings.Memory = int64(3*settings.Pipeline+2) * job.TileBytes()
 	}
 	rep, err := Run(ctx, Config{Job: job, Tiles: tiles, Queue: q, State: st, ID: r.ID, Settings: settings, Clock: clk, Log: log})
-	rep.Requests = Requests{Tiles: tiles.Requests(), TilePuts: tiles.PutRequests(), TileGets: tiles.GetRequests(), Queue: q.Requests(), State: st.Requests() + 1} // +1: the report
+	rep.Requests = Requests{Tiles: tiles.Requests(), TilePutClass: tiles.PutRequests(), TileGetClass: tiles.GetRequests(), Queue: q.Requests(), State: st.Requests() + 1} // +1: the report
 	rep.PeakRSS = peakRSS()
 	if err != nil {
 		return rep, err

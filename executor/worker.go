@@ -145,16 +145,17 @@ type Span struct {
 // Requests counts requests to the tile store, the queue and the state store.
 type Requests struct {
 	Tiles, Queue, State int64
-	// TilePuts counts, of Tiles, the requests S3 bills at its higher
-	// rate: PUT, COPY, POST and LIST.
-	TilePuts int64 `json:",omitempty"`
-	TileGets int64 `json:",omitempty"` // of Tiles, GET and HEAD requests
+	// TilePutClass and TileGetClass count, of Tiles, the requests S3
+	// bills at its higher rate (PUT, COPY, POST, LIST) and at its lower
+	// (GET, HEAD); deletes are free.
+	TilePutClass int64 `json:",omitempty"`
+	TileGetClass int64 `json:",omitempty"`
 }
 
 // Add adds r2 to r.
 func (r *Requests) Add(r2 Requests) {
-	r.TilePuts += r2.TilePuts
-	r.TileGets += r2.TileGets
+	r.TilePutClass += r2.TilePutClass
+	r.TileGetClass += r2.TileGetClass
 	r.Tiles += r2.Tiles
 	r.Queue += r2.Queue
 	r.State += r2.State

@@ -932,13 +932,13 @@ func snapshot(env Env) TrafficStats {
 	ts := env.Tiles.Stats()
 	return TrafficStats{TileGets: ts.Gets.Load(), TilePuts: ts.Puts.Load(), TileDeletes: ts.Deletes.Load(),
 		StateRequests: env.State.Requests(),
-		Requests:      executor.Requests{Tiles: env.Tiles.Requests(), TilePuts: env.Tiles.PutRequests(), TileGets: env.Tiles.GetRequests(), State: env.State.Requests()}}
+		Requests:      executor.Requests{Tiles: env.Tiles.Requests(), TilePutClass: env.Tiles.PutRequests(), TileGetClass: env.Tiles.GetRequests(), State: env.State.Requests()}}
 }
 
 func (a TrafficStats) minus(b TrafficStats) TrafficStats {
 	return TrafficStats{TileGets: a.TileGets - b.TileGets, TilePuts: a.TilePuts - b.TilePuts, TileDeletes: a.TileDeletes - b.TileDeletes,
 		StateRequests: a.StateRequests - b.StateRequests,
-		Requests: executor.Requests{Tiles: a.Requests.Tiles - b.Requests.Tiles, TilePuts: a.Requests.TilePuts - b.Requests.TilePuts,
-			TileGets: a.Requests.TileGets - b.Requests.TileGets,
-			State:    a.Requests.State - b.Requests.State}}
+		Requests: executor.Requests{Tiles: a.Requests.Tiles - b.Requests.Tiles, TilePutClass: a.Requests.TilePutClass - b.Requests.TilePutClass,
+			TileGetClass: a.Requests.TileGetClass - b.Requests.TileGetClass,
+			State:        a.Requests.State - b.Requests.State}}
 }

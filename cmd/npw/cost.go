@@ -16,6 +16,23 @@ import (
 type costFlags struct {
 	prices       string // a price table file; "" for the shipped one
 	lambdaMemory int    // MB of the Lambda functions priced
+	table        *cost.Table
+}
+
+// check loads the price table and checks the memory, before any work.
+func (c *costFlags) check() error {
+	if c.lambdaMemory < 128 || c.lambdaMemory > 10240 {
+		return usagef("--lambda-memory %d: Lambda allows 128 to 10240 MB", c.lambdaMemory)
+	}
+	if c.prices == "" {
+		return nil
+	}
+	t, err := cost.Load(c.prices)
+	if err != nil {
+		return fmt.Errorf("--prices: %w", err)
+	}
+	c.table = t
+	return nil
 }
 
 // defaultCost prices as a job command does without --prices and
@@ -48,8 +65,8 @@ func usage(results []*job.Result, memoryMB int) cost.Usage {
 	for _, r := range results {
 		u.WorkerSeconds += r.WorkerSeconds()
 		u.Invocations += int64(len(r.Workers))
-		u.S3Puts += r.Traffic.Requests.TilePuts
-		u.S3Gets += r.Traffic.Requests.TileGets
+		u.S3Puts += r.Traffic.Requests.TilePutClass
+		u.S3Gets += r.Traffic.Requests.TileGetClass
 		u.SQSRequests += r.Traffic.Requests.Queue
 		u.Wall += r.Wall
 	}
@@ -60,13 +77,9 @@ func usage(results []*job.Result, memoryMB int) cost.Usage {
 // Jobs whose workers ran elsewhere than on Lambda, or on services other
 // than S3, SQS and Redis, are priced as the same run would be there.
 func (c costFlags) costLine(results []*job.Result, storeURL, launch string) summaryLine {
-	table := cost.Shipped()
-	if c.prices != "" {
-		t, err := cost.Load(c.prices)
-		if err != nil {
-			return summaryLine{"cost", err.Error()}
-		}
-		table = t
+	table := c.table
+	if table == nil {
+		table = cost.Shipped()
 	}
 	reg := region(storeURL)
 	p, err := table.Region(reg)

@@ -95,7 +95,7 @@ func (e *engineFlags) check() error {
 	case e.detach && (e.timeline != "" || e.trace != ""):
 		return usagef("--detach returns before the job has a timeline or a trace")
 	}
-	return nil
+	return e.cost.check()
 }
 
 // outputs are the files the flags name for writing.

@@ -159,6 +159,8 @@ func TestBadInput(t *testing.T) {
 		{name: "huge nest", src: "def f(A: BigMatrix, B: BigMatrix, N: int):\n    for i in range(0, N):\n        for j in range(0, N):\n            if i == N:\n                B[i, j] = chol(A[i, j])\n",
 			args: []string{"check", "N=100000"}, code: 1, unpositioned: true,
 			stderr: `^npw: f N=100000 has about 0 tasks, but its loops run about 1e10 iterations to find them \(limit 1e9, --max-tasks\)$`},
+		{name: "bad lambda memory", args: []string{"cholesky", "--n", "8", "--lambda-memory", "64"}, code: 2, stderr: `^npw: --lambda-memory 64: Lambda allows 128 to 10240 MB$`},
+		{name: "missing price table", args: []string{"cholesky", "--n", "8", "--prices", "/nonexistent/p.json"}, code: 1, stderr: `^npw: --prices: open /nonexistent/p.json: no such file or directory$`},
 		{name: "too big for dot", args: []string{"dag", "cholesky", "N=100", "--dot", "/dev/null"}, code: 1, stderr: `npw: --dot: the DAG has 171700 tasks; only DAGs of up to 100000 tasks are drawn`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

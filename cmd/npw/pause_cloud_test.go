@@ -174,8 +174,9 @@ func (pc *privateCloud) env(t *testing.T) job.Env {
 
 // chaosJob runs a 12×12-tile Cholesky (364 tasks) with four process
 // workers on the private cloud while act does its harm once the job is
-// under way, and returns the job's result and error and whether act ran.
-func (pc *privateCloud) chaosJob(t *testing.T, env job.Env, seed uint64, act func(progress func() int64) error) (*job.Result, error, job.Spec) {
+// under way, and returns the job's result, its spec and its error; it fails
+// the test if act could not do its harm.
+func (pc *privateCloud) chaosJob(t *testing.T, env job.Env, seed uint64, act func(progress func() int64) error) (*job.Result, job.Spec, error) {
 	t.Helper()
 	spec := choleskySpec(t, randomSPD(rand.New(rand.NewPCG(seed, seed)), 768), 64)
 	ctx, stop := context.WithCancel(context.Background())
@@ -196,7 +197,7 @@ func (pc *privateCloud) chaosJob(t *testing.T, env job.Env, seed uint64, act fun
 	if aerr := <-acted; aerr != nil {
 		t.Fatalf("the harm was not done (the job ended first, or a server did not come back): %v; the job: %v", aerr, err)
 	}
-	return res, err, spec
+	return res, spec, err
 }
 
 // waitFor blocks until the job has done n tasks, or fails if it ended.
@@ -241,7 +242,7 @@ func TestCloudServicesPaused(t *testing.T) {
 	t.Run("paused", func(t *testing.T) {
 		start := time.Now()
 		var log []string
-		res, err, spec := pc.chaosJob(t, env, 61, func(progress func() int64) error {
+		res, spec, err := pc.chaosJob(t, env, 61, func(progress func() int64) error {
 			for i, s := range []*server{pc.minio, pc.fauxqs, {name: "redis-server", cmd: pc.redis.cmd}} {
 				if err := waitFor(progress, int64(40+100*i)); err != nil {
 					return err
@@ -267,7 +268,7 @@ func TestCloudServicesPaused(t *testing.T) {
 
 	t.Run("MinIO restarted", func(t *testing.T) {
 		start := time.Now()
-		res, err, spec := pc.chaosJob(t, env, 62, func(progress func() int64) error {
+		res, spec, err := pc.chaosJob(t, env, 62, func(progress func() int64) error {
 			if err := waitFor(progress, 60); err != nil {
 				return err
 			}
@@ -284,7 +285,7 @@ func TestCloudServicesPaused(t *testing.T) {
 
 	t.Run("fauxqs restarted", func(t *testing.T) {
 		var restarted time.Time
-		_, err, _ := pc.chaosJob(t, env, 63, func(progress func() int64) error {
+		_, _, err := pc.chaosJob(t, env, 63, func(progress func() int64) error {
 			if err := waitFor(progress, 60); err != nil {
 				return err
 			}

@@ -64,7 +64,7 @@ func newProgressView(mode string, out io.Writer) *progressView {
 // update shows p; a job other than the one shown ends the old bar and
 // starts a new one.
 func (v *progressView) update(p engine.Progress) {
-	if v == nil || v.mode == progressNone {
+	if v.mode == progressNone {
 		return
 	}
 	v.mu.Lock()
@@ -111,9 +111,6 @@ func (v *progressView) update(p engine.Progress) {
 
 // end removes the bar, before the command prints its summary.
 func (v *progressView) end() {
-	if v == nil {
-		return
-	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.endLocked()
@@ -131,17 +128,10 @@ func (v *progressView) endLocked() {
 // log returns a writer for log lines: on a terminal each is written on
 // the bar's line, which is drawn again below it.
 func (v *progressView) log() io.Writer {
-	if v == nil || v.mode != progressBar {
-		return v.plainOut()
+	if v.mode != progressBar {
+		return v.out
 	}
 	return logAboveBar{v}
-}
-
-func (v *progressView) plainOut() io.Writer {
-	if v == nil {
-		return io.Discard
-	}
-	return v.out
 }
 
 type logAboveBar struct{ v *progressView }
