@@ -315,7 +315,7 @@ func (f *FileDriver) Put(_ context.Context, key string, data []byte) error {
 // it empties, which another writer may be about to fill.
 func createTemp(dir string) (f *os.File, err error) {
 	for range 100 {
-		if err = os.MkdirAll(dir, 0o755); err == nil {
+		if err = makeDir(dir); err == nil {
 			f, err = os.CreateTemp(dir, ".tmp-*")
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -323,6 +323,22 @@ func createTemp(dir string) (f *os.File, err error) {
 		}
 	}
 	return nil, err
+}
+
+// makeDir is os.MkdirAll against a DeletePrefix pruning the same
+// directories: MkdirAll fails with "file exists" when a directory it
+// failed to make (another writer made it first) is gone again by the time
+// it looks; it then tries again.
+func makeDir(dir string) (err error) {
+	for range 100 {
+		if err = os.MkdirAll(dir, 0o755); !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if st, serr := os.Stat(dir); serr == nil && !st.IsDir() {
+			return err // a file where the directory goes: no retry helps
+		}
+	}
+	return err
 }
 
 // linkSeq numbers the temporary names of FileDriver.Copy, so that copies
@@ -339,7 +355,7 @@ func (f *FileDriver) Copy(ctx context.Context, dst, src string) error {
 	} else if err != nil || dst == src {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(dp), 0o755); err != nil {
+	if err := makeDir(filepath.Dir(dp)); err != nil {
 		return err
 	}
 	// Link refuses an existing name: link beside it, then rename over it.
