@@ -231,6 +231,11 @@ func TestOpenStoredRefuses(t *testing.T) {
 		{strings.Replace(string(good), `"C"`, `"F"`, 1), `order "F"`},
 		{strings.Replace(string(good), "9,\n    9", "5,\n    9", 1), "tile 2_0 is stored"},
 		{strings.Replace(string(good), "9,\n    9", "10,\n    9", 1), "has a 2×1 tile"},
+		// A shape whose last tiles are missing, but whose inner tiles then
+		// have the wrong shape, and a block the tiles do not have.
+		{strings.Replace(string(good), "9,\n    9", "13,\n    13", 1), "has a 4×4 tile"},
+		{strings.Replace(string(good), `"block": 4`, `"block": 1`, 1), "is 4×4, where a 9×9 array of block 1 has a 1×1 tile"},
+		{strings.Replace(strings.Replace(string(good), "9,\n    9", "3,\n    3", 1), `"block": 4`, `"block": 1`, 1), "has a 1×1 tile"},
 		{strings.Replace(string(good), `"block": 4`, `"block": 0`, 1), "block 0"},
 		// Sizes whose bytes or tile counts overflow.
 		{strings.Replace(string(good), "9,\n    9", "4611686018427387904,\n    4", 1), "is too large"},
