@@ -101,6 +101,10 @@ type Options struct {
 	// OnSubmit, when set, sees every job's record once its tasks are
 	// queued, before its workers start: its ID, program and size.
 	OnSubmit func(*job.Record)
+	// Fault, when its Fraction is positive, kills that fraction of every
+	// job's workers at its time (job.Fault; goroutine and process
+	// workers): the paper's failure experiment.
+	Fault job.Fault
 }
 
 // ErrClosed is the error of every operation of a closed engine.
@@ -336,7 +340,7 @@ func (e *Engine) env() job.Env {
 
 func (e *Engine) jobOptions() job.Options {
 	o := job.Options{Settings: e.opts.Settings, MaxWorkers: e.opts.MaxWorkers(), ScaleFactor: e.opts.ScaleFactor,
-		ColdStart: e.opts.ColdStart, MaxTasks: e.opts.MaxTasks, Log: e.opts.Log, Progress: e.opts.Progress, OnSubmit: e.opts.OnSubmit}
+		ColdStart: e.opts.ColdStart, MaxTasks: e.opts.MaxTasks, Log: e.opts.Log, Progress: e.opts.Progress, OnSubmit: e.opts.OnSubmit, Fault: e.opts.Fault}
 	switch e.opts.Launch {
 	case "process", "lambda":
 		o.Launch = job.Launch{Kind: e.opts.Launch, Command: e.opts.WorkerCommand, Function: e.opts.Function}

@@ -3,9 +3,12 @@ package npw
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/executor"
+	"github.com/npw-dev/npw/job"
 	lp "github.com/npw-dev/npw/lambdapack"
 )
 
@@ -485,5 +489,78 @@ func TestTSQRRowBlocks(t *testing.T) {
 		if keys, _ := eng.Tiles().List(ctx, ""); len(keys) != 0 {
 			t.Fatalf("%d×%d: left %v", tc.rows, tc.cols, keys)
 		}
+	}
+}
+
+// TestEmulatedCompute runs the factorizations and GEMM on ragged tiles
+// twice, computing and with emulated compute: the emulated job runs the
+// same tasks with the same flops (some kernels count by the structure of
+// their inputs) and writes tiles of the same shapes, not the results.
+func TestEmulatedCompute(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	a := randDense(rng, 23, 23)
+	var spd mat.SymDense
+	spd.SymOuterK(1, a)
+	for i := range 23 {
+		spd.SetSym(i, i, spd.At(i, i)+23)
+	}
+	type run struct {
+		tasks  int64
+		flops  float64
+		shapes []string
+		outs   []*mat.Dense
+	}
+	runAll := func(settings executor.Settings) run {
+		var r run
+		eng, err := Open(ctx, Options{Workers: 3, Settings: settings, OnJob: func(res *job.Result) {
+			for _, w := range res.Workers {
+				r.flops += w.Metrics.Flops
+				r.tasks += int64(w.Tasks)
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer eng.Close()
+		note := func(m *Matrix) {
+			d := dense(t, m)
+			r.shapes = append(r.shapes, fmt.Sprintf("%d×%d", m.Rows, m.Cols))
+			r.outs = append(r.outs, d)
+		}
+		S, _ := eng.Upload(ctx, "S", mat.DenseCopyOf(&spd), 4)
+		A, _ := eng.Upload(ctx, "A", a, 4)
+		L, err := eng.Cholesky(ctx, S)
+		if err != nil {
+			t.Fatal(err)
+		}
+		note(L)
+		C, err := eng.GEMM(ctx, A, A)
+		if err != nil {
+			t.Fatal(err)
+		}
+		note(C)
+		qr, err := eng.QR(ctx, A)
+		if err != nil {
+			t.Fatal(err)
+		}
+		note(qr.R)
+		lu, err := eng.LU(ctx, A)
+		if err != nil {
+			t.Fatal(err)
+		}
+		note(lu.U)
+		return r
+	}
+	real := runAll(executor.Settings{})
+	emulated := runAll(executor.Settings{EmulateGFLOPS: 1e4})
+	for i, d := range emulated.outs {
+		if mat.EqualApprox(d, real.outs[i], 1e-3) {
+			t.Errorf("emulated output %d is the computed one", i)
+		}
+	}
+	if emulated.tasks != real.tasks || math.Abs(emulated.flops-real.flops) > 1e-9*real.flops || !slices.Equal(emulated.shapes, real.shapes) {
+		t.Errorf("emulated jobs ran %d tasks of %g flops making %v; computed ones %d of %g making %v",
+			emulated.tasks, emulated.flops, emulated.shapes, real.tasks, real.flops, real.shapes)
 	}
 }

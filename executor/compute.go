@@ -38,6 +38,12 @@ func (w *worker) compute(ctx context.Context, t *task, handed map[string]blas64.
 	}
 	err = w.run(ctx, t)
 	w.mem.giveBack(t.in.lent) // the kernel is done reading them
+	if err != nil && ctx.Err() != nil {
+		// The worker was stopped during an emulated kernel's wait: not
+		// the kernel's failure. The emulation updates nothing in place,
+		// so borrowed tiles go back; the lease lapses.
+		return ctx.Err()
+	}
 	if err != nil {
 		// A failed Update may have left borrowed tiles half done: they
 		// never go back.
@@ -45,6 +51,7 @@ func (w *worker) compute(ctx context.Context, t *task, handed map[string]blas64.
 		return &failure{err: fmt.Errorf("task %s failed: %w", w.describe(t.node), err), fatal: true}
 	}
 	t.sp.Computed = w.cfg.Clock.Now()
+	t.sp.Flops = t.m.Flops
 	w.dropInputs(t)
 	if t.lend {
 		if err := w.writeLent(ctx, t); err != nil {
@@ -96,7 +103,11 @@ func (w *worker) run(ctx context.Context, t *task) error {
 	} else {
 		w.kernelSlot.acquire(w.plan.Priority(t.node))
 	}
-	t.outputs, t.updated, err = w.kernel(t.node, t.k, t.reads, t.in, t.update, scalars, &t.m)
+	if g := w.cfg.Settings.EmulateGFLOPS; g > 0 {
+		t.outputs, err = w.emulate(ctx, w.plan.Kernel(t.node), t.k, t.in.tiles, scalars, g, &t.m)
+	} else {
+		t.outputs, t.updated, err = w.kernel(t.node, t.k, t.reads, t.in, t.update, scalars, &t.m)
+	}
 	if err == nil {
 		t.next = w.nextTask(ctx, t)
 	}

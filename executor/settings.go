@@ -3,6 +3,7 @@ package executor
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -33,6 +34,13 @@ type Settings struct {
 	// Trace keeps the span of every task the worker completes first in
 	// Report.Spans.
 	Trace bool `json:"trace,omitempty"`
+	// EmulateGFLOPS, when positive, makes every kernel wait the time its
+	// flops take at this rate instead of computing, and write zero tiles
+	// of the shapes it would: the real protocol, services and tile
+	// traffic with compute that costs no core, so that many more workers
+	// than cores can run (the paper's scaling experiments on a laptop).
+	// The job's numbers are meaningless; npw never verifies or saves them.
+	EmulateGFLOPS float64 `json:"emulate_gflops,omitempty"`
 }
 
 // Default settings.
@@ -79,6 +87,7 @@ func (s Settings) Check() error {
 		{"pipeline", s.Pipeline < 0}, {"lease", s.Lease < 0}, {"poll", s.Poll < 0},
 		{"idle timeout", s.IdleTimeout < 0}, {"runtime limit", s.RuntimeLimit < 0},
 		{"max attempts", s.MaxAttempts < 0}, {"max receives", s.MaxReceives < 0}, {"memory", s.Memory < 0},
+		{"emulated GFLOP/s", s.EmulateGFLOPS < 0 || math.IsNaN(s.EmulateGFLOPS) || math.IsInf(s.EmulateGFLOPS, 0)},
 	} {
 		if v.neg {
 			return fmt.Errorf("the worker's %s must not be negative", v.name)

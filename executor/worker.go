@@ -140,6 +140,7 @@ type Report struct {
 type Span struct {
 	Task                                  string
 	Leased, Read, Computed, Written, Done time.Time
+	Flops                                 float64 `json:",omitempty"` // the kernel's
 }
 
 // Requests counts requests to the tile store, the queue and the state store.

@@ -319,3 +319,42 @@ func crashHook(crash func(p executor.Phase, task string) bool) func(executor.Pha
 		return nil
 	}
 }
+
+// TestInjectedFault kills half the workers of a Cholesky partway, with
+// Options.Fault: the kill is noted, the killed workers say so, the
+// provisioner replaces them and the result is the clean run's.
+func TestInjectedFault(t *testing.T) {
+	a := spd(rand.New(rand.NewPCG(11, 11)), 64) // 120 tasks of 15ms
+	spec := choleskyJob(t, a, 8)
+	want := cleanRun(t, spec)
+	env, _, _ := testEnv(t)
+	opts := fast()
+	opts.MaxWorkers = 4
+	opts.Lease = 150 * time.Millisecond
+	opts.Worker = func(c *executor.Config) { c.Kernel = slowKernels(15 * time.Millisecond) }
+	opts.Fault = Fault{Fraction: 0.5, At: 150 * time.Millisecond, Seed: 1}
+	res := runJob(t, env, spec, opts)
+	if got := assemble(t, env, res, "O", nil); !sameBits(got, want) {
+		t.Fatal("result differs from the clean run")
+	}
+	killed := 0
+	for _, w := range res.Workers {
+		if w.Reason == "killed" {
+			killed++
+			if w.Err != nil {
+				t.Errorf("killed worker %s reports %v", w.Worker, w.Err)
+			}
+		}
+	}
+	if len(res.Kills) != 1 || res.Kills[0].Killed == 0 || res.Kills[0].Killed != killed || res.Kills[0].At < opts.Fault.At {
+		t.Fatalf("kills %+v; %d workers report being killed", res.Kills, killed)
+	}
+	if len(res.Workers) <= opts.MaxWorkers {
+		t.Errorf("%d workers launched in all: the killed were not replaced", len(res.Workers))
+	}
+	for _, f := range []Fault{{Fraction: 1.5}, {Fraction: -1}, {Fraction: 0.5, At: -time.Second}} {
+		if err := f.Check(); err == nil {
+			t.Errorf("%+v passed its check", f)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	mrand "math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -153,6 +154,39 @@ type Options struct {
 	Until time.Time
 	// Resume is the Lambda launcher state a predecessor handed off.
 	Resume provisioner.LambdaState
+	// Fault, when its Fraction is positive, kills workers during the job
+	// (goroutine and process workers).
+	Fault Fault
+}
+
+// A Fault is a failure injected into a running job, as in the paper's
+// Fig. 9b: At after the job started, Fraction of the workers running
+// then, picked at random (by Seed), are killed as a machine failure
+// would kill them: their leased tasks lapse and are redone, and the
+// provisioner replaces them.
+type Fault struct {
+	Fraction float64
+	At       time.Duration
+	Seed     uint64
+}
+
+// Check refuses a fraction outside (0, 1] and a negative time.
+func (f Fault) Check() error {
+	switch {
+	case f.Fraction == 0 && f.At == 0:
+		return nil
+	case !(f.Fraction > 0 && f.Fraction <= 1):
+		return fmt.Errorf("the fraction of workers to kill must be in (0, 1], got %g", f.Fraction)
+	case f.At < 0:
+		return fmt.Errorf("the time to kill workers at must not be negative, got %v", f.At)
+	}
+	return nil
+}
+
+// A Kill is one injected failure: when, and how many workers it killed.
+type Kill struct {
+	At     time.Duration // since the job started
+	Killed int
 }
 
 // A Handoff is Provision's error when it reached Options.Until before
@@ -185,6 +219,7 @@ type Result struct {
 	Outputs       []string
 	Uploaded      int64 // bytes of input tiles
 	Traffic       TrafficStats
+	Kills         []Kill // failures injected by Options.Fault
 }
 
 // A KernelCount is the number of tasks calling one kernel.
@@ -344,6 +379,12 @@ func Submit(ctx context.Context, env Env, spec Spec, opts Options) (_ *Submissio
 	opts.defaults()
 	if err := opts.Settings.Check(); err != nil {
 		return nil, err
+	}
+	if err := opts.Fault.Check(); err != nil {
+		return nil, err
+	}
+	if opts.Fault.Fraction > 0 && opts.Launch.Kind == "lambda" {
+		return nil, errors.New("killing workers (a fault injection) needs goroutine or process workers: npw cannot kill a Lambda invocation")
 	}
 	if sf := opts.ScaleFactor; sf < 0 || math.IsNaN(sf) || math.IsInf(sf, 0) {
 		return nil, fmt.Errorf("the scale factor must be a positive number (0 for the default), got %g", sf)
@@ -700,11 +741,17 @@ func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Opt
 		defer close(provDone)
 		prov.Run(workCtx)
 	}()
+	faultDone := make(chan struct{})
+	go func() {
+		defer close(faultDone)
+		injectFault(workCtx, launcher, opts, res)
+	}()
 	w := &watch{env: env, id: j.ID, q: q, prov: prov, opts: opts, start: res.Started,
 		program: strings.TrimSpace(j.Plan.Program().Name + " " + analysis.ArgString(j.Plan.Args()))}
 	err = w.wait(ctx)
 	stopWork()
 	<-provDone
+	<-faultDone
 	if errors.Is(err, errHandoff) {
 		h, ok := launcher.(interface {
 			Handoff() provisioner.LambdaState
@@ -722,6 +769,34 @@ func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Opt
 		res.Status = st
 	}
 	return err
+}
+
+// killer is a launcher that can kill its workers (Options.Fault).
+type killer interface {
+	Kill(rng *mrand.Rand, frac float64) int
+}
+
+// injectFault kills opts.Fault's fraction of the workers at its time,
+// unless ctx ends first, and notes the kill in res.
+func injectFault(ctx context.Context, launcher provisioner.Pool, opts Options, res *Result) {
+	f := opts.Fault
+	k, ok := launcher.(killer)
+	if f.Fraction <= 0 || !ok {
+		return
+	}
+	clk := clock.Or(opts.Clock)
+	if d := f.At - clk.Since(res.Started); d > 0 {
+		select {
+		case <-clk.After(d):
+		case <-ctx.Done():
+			return
+		}
+	}
+	n := k.Kill(mrand.New(mrand.NewPCG(f.Seed, f.Seed^0x9e3779b97f4a7c15)), f.Fraction)
+	res.Kills = append(res.Kills, Kill{At: clk.Since(res.Started), Killed: n})
+	if opts.Log != nil {
+		opts.Log.Info("workers killed", "killed", n, "fraction", f.Fraction)
+	}
 }
 
 // newLauncher makes the launcher of the job's workers: goroutines running

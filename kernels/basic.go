@@ -43,7 +43,7 @@ func init() {
 	register(updating(&Kernel{Name: "add", Flops: func(in []blas64.General) float64 {
 		return float64(len(in)-1) * float64(in[0].Rows) * float64(in[0].Cols)
 	}}, add))
-	register(updating(&Kernel{Name: "identity", Flops: func([]blas64.General) float64 { return 0 }},
+	register(updating(&Kernel{Name: "identity", Flops: func([]blas64.General) float64 { return 0 }, ByValue: true},
 		func(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
 			return []blas64.General{own(in[0], inPlace)}, nil
 		}))

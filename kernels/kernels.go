@@ -44,6 +44,13 @@ type Kernel struct {
 	// scratch, and outputs larger than a tile. A worker with a memory
 	// bound counts it.
 	Workspace int
+	// ByValue says the shapes of the kernel's outputs, or whether it
+	// succeeds, follow the values of its inputs, not only their shapes:
+	// row ids and pivots (lu_pivots, lu_gather, lu_swap, and identity, which
+	// carries ids and Householder vectors on), and random, whose tiles
+	// follow its scalars. A worker that
+	// emulates compute runs such a kernel for real.
+	ByValue bool
 }
 
 // Updated returns the inputs Update may overwrite.

@@ -30,9 +30,9 @@ func init() {
 		}
 		fm := float64(m)
 		return fm*c*c - c*c*c/3
-	}})
-	register(&Kernel{Name: "lu_gather", Run: runLUGather, Flops: func([]blas64.General) float64 { return 0 }})
-	register(&Kernel{Name: "lu_swap", Run: runLUSwap, Flops: func([]blas64.General) float64 { return 0 }})
+	}, ByValue: true})
+	register(&Kernel{Name: "lu_gather", Run: runLUGather, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true})
+	register(&Kernel{Name: "lu_swap", Run: runLUSwap, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true})
 	register(updating(&Kernel{Name: "lu_nopiv", Flops: func(in []blas64.General) float64 {
 		n := float64(in[0].Rows)
 		return 2 * n * n * n / 3

@@ -18,7 +18,8 @@ const (
 )
 
 func init() {
-	register(&Kernel{Name: "random", Run: runRandom, Flops: func([]blas64.General) float64 { return 0 }})
+	register(&Kernel{Name: "random", Run: runRandom, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true}) // its tiles are its scalars'
+
 }
 
 // runRandom generates tile (i, j) of a rows×cols matrix of the given kind

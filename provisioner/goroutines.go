@@ -3,6 +3,8 @@ package provisioner
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +28,8 @@ type Goroutines struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	reports []WorkerReport
+	cancels map[int64]context.CancelFunc // of the workers running, by id
+	killed  map[int64]bool
 }
 
 // A WorkerReport is a worker's own report plus what the launcher saw.
@@ -45,9 +49,17 @@ func (g *Goroutines) Launch(ctx context.Context) error {
 	g.wg.Add(1)
 	clk := clock.Or(g.Config.Clock)
 	launched := clk.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	g.mu.Lock()
+	if g.cancels == nil {
+		g.cancels, g.killed = map[int64]context.CancelFunc{}, map[int64]bool{}
+	}
+	g.cancels[id] = cancel
+	g.mu.Unlock()
 	go func() {
 		defer g.wg.Done()
 		defer g.running.Add(-1)
+		defer cancel()
 		cfg := g.Config
 		cfg.ID = fmt.Sprintf("w%d", id)
 		rep := WorkerReport{Launched: launched}
@@ -66,10 +78,40 @@ func (g *Goroutines) Launch(ctx context.Context) error {
 	return nil
 }
 
+// record keeps a stopped worker's report: a killed one's says so.
 func (g *Goroutines) record(r WorkerReport) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	var id int64
+	fmt.Sscanf(r.Worker, "w%d", &id)
+	if g.killed[id] {
+		r.Reason, r.Err = "killed", nil
+	}
+	delete(g.cancels, id)
 	g.reports = append(g.reports, r)
+}
+
+// Kill stops frac of the running workers (rounded, at least one while
+// frac > 0 and one runs), picked at random, as a machine failure would: a
+// killed worker's context ends, so it stops at once and leaves its leased
+// tasks to lapse and its acknowledgements unsent. It returns how many it
+// killed.
+func (g *Goroutines) Kill(rng *rand.Rand, frac float64) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ids := make([]int64, 0, len(g.cancels))
+	for id := range g.cancels {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // map order is not the rng's
+	n := 0
+	for _, i := range pick(rng, len(ids), frac) {
+		g.killed[ids[i]] = true
+		g.cancels[ids[i]]()
+		delete(g.cancels, ids[i])
+		n++
+	}
+	return n
 }
 
 // LastError returns the error of the last worker that stopped with one,

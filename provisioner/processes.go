@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,18 +164,34 @@ func (p *Processes) signal(sig os.Signal) {
 // Running implements Launcher.
 func (p *Processes) Running() int { return int(p.running.Load()) }
 
-// Kill sends SIGKILL to each running worker with probability frac, as a
-// machine failure would, and returns how many it killed.
+// Kill sends SIGKILL to frac of the running workers (rounded, at least
+// one while frac > 0 and one runs), picked at random, as a machine
+// failure would, and returns how many it killed.
 func (p *Processes) Kill(rng *rand.Rand, frac float64) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := 0
+	procs := make([]*os.Process, 0, len(p.procs))
 	for _, proc := range p.procs {
-		if rng.Float64() < frac && proc.Signal(syscall.SIGKILL) == nil {
+		procs = append(procs, proc)
+	}
+	slices.SortFunc(procs, func(a, b *os.Process) int { return a.Pid - b.Pid }) // map order is not the rng's
+	n := 0
+	for _, i := range pick(rng, len(procs), frac) {
+		if procs[i].Signal(syscall.SIGKILL) == nil {
 			n++
 		}
 	}
 	return n
+}
+
+// pick returns frac of n indices, rounded but at least one when frac > 0
+// and n > 0, chosen at random.
+func pick(rng *rand.Rand, n int, frac float64) []int {
+	k := min(n, int(math.Round(frac*float64(n))))
+	if k == 0 && frac > 0 && n > 0 {
+		k = 1
+	}
+	return rng.Perm(n)[:k]
 }
 
 // Wait implements Pool.

@@ -35,6 +35,9 @@ type engineFlags struct {
 	cost                costFlags
 	view                *progressView // made by engineOptions
 	timeline, trace     string
+	plot                string // --plot DIR
+	emulate             float64
+	fault               job.Fault
 	launch, function    string
 	detach              bool
 	targets             map[string]string // outputs a detached job saves, by the program's name for them
@@ -68,6 +71,10 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.BoolVar(&e.quiet, "quiet", false, "show no progress (by default a live bar on a terminal, otherwise a line every 5 s: tasks done, GFLOP/s, workers, elapsed, time left)")
 	f.StringVar(&e.timeline, "timeline", "", "write workers and queued tasks over time to `FILE.csv`")
 	f.StringVar(&e.trace, "trace", "", "write every task's span (worker; leased, read, computed, written, done) to `FILE.csv`")
+	f.StringVar(&e.plot, "plot", "", "draw the job in PNGs in `DIR`: timeline of tasks and workers, flop rate over time, and each worker's tasks")
+	f.Float64Var(&e.emulate, "emulate-compute", 0, "emulate compute at `GFLOPS` per worker: kernels wait their flops' time instead of computing, so many more workers than cores fit (results are not computed: no -o, --out or --verify)")
+	f.Float64Var(&e.fault.Fraction, "kill-fraction", 0, "fault injection: kill this `FRACTION` of the running workers at --kill-at (goroutine and process workers)")
+	f.DurationVar(&e.fault.At, "kill-at", 0, "fault injection: when to kill workers, as a `DURATION` since the job started")
 	f.BoolVar(&e.detach, "detach", false, "submit the job, leave it to a provisioner of its own and return (a process; with --launch lambda, invocations of the function): follow it with npw status, wait and cancel")
 }
 
@@ -92,8 +99,18 @@ func (e *engineFlags) check() error {
 		return usagef("--launch %q: want goroutine, process or lambda", e.launch)
 	case e.detach && e.launch == "goroutine":
 		return usagef("--detach needs workers that outlive this process: --launch process or lambda, on shared services")
-	case e.detach && (e.timeline != "" || e.trace != ""):
+	case e.detach && (e.timeline != "" || e.trace != "" || e.plot != ""):
 		return usagef("--detach returns before the job has a timeline or a trace")
+	case e.emulate < 0 || math.IsNaN(e.emulate) || math.IsInf(e.emulate, 0):
+		return usagef("--emulate-compute must be a positive GFLOP/s, got %g", e.emulate)
+	case e.fault.Fraction != 0 && !(e.fault.Fraction > 0 && e.fault.Fraction <= 1):
+		return usagef("--kill-fraction must be in (0, 1], got %g", e.fault.Fraction)
+	case e.fault.At < 0:
+		return usagef("--kill-at must not be negative, got %v", e.fault.At)
+	case e.fault.At > 0 && e.fault.Fraction == 0:
+		return usagef("--kill-at needs --kill-fraction")
+	case e.fault.Fraction > 0 && (e.launch == "lambda" || e.detach):
+		return usagef("--kill-fraction kills goroutine or process workers of a job this command runs: not with --launch lambda or --detach")
 	}
 	return e.cost.check()
 }
@@ -171,8 +188,8 @@ func (e *engineFlags) engineOptions(stderr io.Writer, onJob func(*job.Result)) e
 		}
 	}
 	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, ScaleFactor: e.sf, MaxTasks: e.maxTasks, ColdStart: e.coldStart,
-		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != "", AllowNonFinite: e.allowNonFinite}, OnJob: jobDone, OnSubmit: onSubmit(view.log()),
-		Detach: e.detach, Targets: e.targets, Progress: view.update}
+		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != "" || e.plot != "", AllowNonFinite: e.allowNonFinite, EmulateGFLOPS: e.emulate}, OnJob: jobDone, OnSubmit: onSubmit(view.log()),
+		Detach: e.detach, Targets: e.targets, Progress: view.update, Fault: e.fault}
 	switch e.launch {
 	case "process":
 		opts.Launch, opts.WorkerCommand = "process", workerCommand()

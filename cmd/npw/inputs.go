@@ -82,6 +82,19 @@ func (s *algFlags) check() error {
 	if err := s.checkDetach(); err != nil {
 		return err
 	}
+	if s.engine.emulate > 0 {
+		switch {
+		case s.out != "":
+			return usagef("--emulate-compute computes no numbers: it cannot write -o")
+		case s.verify || s.compare:
+			return usagef("--emulate-compute computes no numbers: nothing to --verify or --compare")
+		}
+		for _, o := range s.outputs {
+			if *o.path != "" {
+				return usagef("--emulate-compute computes no numbers: it cannot write %s", o.flag)
+			}
+		}
+	}
 	paths := []outputPath{{"-o", s.out}}
 	for _, o := range s.outputs {
 		paths = append(paths, outputPath{o.flag, *o.path})

@@ -161,6 +161,13 @@ func TestBadInput(t *testing.T) {
 			stderr: `^npw: f N=100000 has about 0 tasks, but its loops run about 1e10 iterations to find them \(limit 1e9, --max-tasks\)$`},
 		{name: "bad lambda memory", args: []string{"cholesky", "--n", "8", "--lambda-memory", "64"}, code: 2, stderr: `^npw: --lambda-memory 64: Lambda allows 128 to 10240 MB$`},
 		{name: "missing price table", args: []string{"cholesky", "--n", "8", "--prices", "/nonexistent/p.json"}, code: 1, stderr: `^npw: --prices: open /nonexistent/p.json: no such file or directory$`},
+		{name: "negative emulation", args: []string{"cholesky", "--n", "8", "--emulate-compute", "-1"}, code: 2, stderr: `^npw: --emulate-compute must be a positive GFLOP/s, got -1$`},
+		{name: "emulation writes nothing", args: []string{"cholesky", "--n", "8", "--emulate-compute", "5", "-o", "l.npy"}, code: 2, stderr: `^npw: --emulate-compute computes no numbers: it cannot write -o$`},
+		{name: "emulation verifies nothing", args: []string{"qr", "--m", "8", "--n", "8", "--emulate-compute", "5", "--verify"}, code: 2, stderr: `^npw: --emulate-compute computes no numbers: nothing to --verify or --compare$`},
+		{name: "emulation and --out", args: []string{"run", "cholesky", "N=2", "--emulate-compute", "5", "--out", "O=o.npy"}, code: 2, stderr: `^npw: --emulate-compute computes no numbers: it cannot write --out$`},
+		{name: "kill fraction", args: []string{"cholesky", "--n", "8", "--kill-fraction", "1.5"}, code: 2, stderr: `^npw: --kill-fraction must be in \(0, 1\], got 1.5$`},
+		{name: "kill at alone", args: []string{"cholesky", "--n", "8", "--kill-at", "2s"}, code: 2, stderr: `^npw: --kill-at needs --kill-fraction$`},
+		{name: "kill lambda", args: []string{"cholesky", "--n", "8", "--kill-fraction", "0.5", "--launch", "lambda"}, code: 2, stderr: `^npw: --kill-fraction kills goroutine or process workers of a job this command runs: not with --launch lambda or --detach$`},
 		{name: "too big for dot", args: []string{"dag", "cholesky", "N=100", "--dot", "/dev/null"}, code: 1, stderr: `npw: --dot: the DAG has 171700 tasks; only DAGs of up to 100000 tasks are drawn`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,7 +180,7 @@ func TestBadInput(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit %d, want %d; stderr:\n%s", code, tc.code, errOut)
 			}
-			if strings.Contains(errOut, "goroutine") || strings.Contains(errOut, "panic") {
+			if strings.Contains(errOut, "goroutine 1 [") || strings.Contains(errOut, "panic") {
 				t.Fatalf("stack trace on stderr:\n%s", errOut)
 			}
 			lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")

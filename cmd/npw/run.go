@@ -145,6 +145,9 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, opts *runOptions) err
 	if err != nil {
 		return err
 	}
+	if len(outs) > 0 && opts.engine.emulate > 0 {
+		return usagef("--emulate-compute computes no numbers: it cannot write --out")
+	}
 	files := opts.engine.outputs()
 	var names []string // the matrices to keep
 	for _, o := range outs {

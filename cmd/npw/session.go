@@ -371,6 +371,17 @@ func (s *session) summary(w io.Writer, title string) error {
 		return err
 	}
 	lines := s.lines
+	if g := s.flags.emulate; g > 0 {
+		lines = append(lines, summaryLine{"emulated", fmt.Sprintf("compute emulated at %g GFLOP/s per worker: kernels waited their flops' time, no result was computed or verified", g)})
+	}
+	for _, r := range s.results {
+		for _, k := range r.Kills {
+			lines = append(lines, summaryLine{"fault", fmt.Sprintf("job %s: %d workers killed at %.1f s (--kill-fraction %g)", r.ID, k.Killed, k.At.Seconds(), s.flags.fault.Fraction)})
+		}
+		if len(r.Kills) == 0 && s.flags.fault.Fraction > 0 {
+			lines = append(lines, summaryLine{"fault", fmt.Sprintf("job %s ended in %.1f s, before --kill-at %v: no worker was killed", r.ID, r.Wall.Seconds(), s.flags.fault.At)})
+		}
+	}
 	if len(s.results) > 0 {
 		lines = append(lines, s.flags.cost.costLine(s.results, s.flags.store, s.flags.launch))
 	}
