@@ -215,6 +215,9 @@ type Result struct {
 	Wall          time.Duration
 	Workers       []provisioner.WorkerReport
 	Timeline      []provisioner.Sample
+	// TimelineStart is when the provisioner began, the time the
+	// Timeline's samples count from.
+	TimelineStart time.Time
 	Matrices      map[string]*blockstore.BigMatrix // every matrix of the job, by name
 	Outputs       []string
 	Uploaded      int64 // bytes of input tiles
@@ -737,6 +740,7 @@ func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Opt
 		Policy: provisioner.Policy{ScaleFactor: opts.ScaleFactor, Pipeline: opts.Pipeline, MaxWorkers: opts.MaxWorkers}}
 	workCtx, stopWork := context.WithCancel(ctx)
 	provDone := make(chan struct{})
+	res.TimelineStart = clock.Or(opts.Clock).Now()
 	go func() {
 		defer close(provDone)
 		prov.Run(workCtx)

@@ -89,7 +89,7 @@ func writeTimeline(path string, results []*job.Result) error {
 	var b strings.Builder
 	b.WriteString("seconds,pending,in_flight,running,launched\n")
 	for _, res := range results {
-		at := res.Started.Sub(results[0].Started)
+		at := timelineStart(res).Sub(results[0].Started)
 		for _, s := range res.Timeline {
 			fmt.Fprintf(&b, "%.3f,%d,%d,%d,%d\n", (at + s.At).Seconds(), s.Pending, s.InFlight, s.Running, s.Launched)
 		}
@@ -122,4 +122,12 @@ func writeTrace(path string, results []*job.Result) error {
 		fmt.Fprintf(&b, "%d,%q,%q,%s,%s,%s,%s,%s\n", r.job, r.s.Task, r.w, sec(r.s.Leased), sec(r.s.Read), sec(r.s.Computed), sec(r.s.Written), sec(r.s.Done))
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// timelineStart is when res's timeline samples count from.
+func timelineStart(res *job.Result) time.Time {
+	if res.TimelineStart.IsZero() {
+		return res.Started
+	}
+	return res.TimelineStart
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -111,6 +112,15 @@ func (e *engineFlags) check() error {
 		return usagef("--kill-at needs --kill-fraction")
 	case e.fault.Fraction > 0 && (e.launch == "lambda" || e.detach):
 		return usagef("--kill-fraction kills goroutine or process workers of a job this command runs: not with --launch lambda or --detach")
+	}
+	if e.plot != "" {
+		// Made now, so that a directory npw cannot write fails first.
+		if err := os.MkdirAll(e.plot, 0o755); err != nil {
+			return fmt.Errorf("--plot %s: %w", e.plot, cause(err))
+		}
+		if err := canWrite(filepath.Join(e.plot, plotFiles[0])); err != nil {
+			return fmt.Errorf("--plot %s: %w", e.plot, err)
+		}
 	}
 	return e.cost.check()
 }

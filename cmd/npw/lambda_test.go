@@ -149,15 +149,18 @@ func TestDeployBuildsFromSource(t *testing.T) {
 	runOnLambda(t, "npw-built")
 }
 
-// runOnLambda runs a small Cholesky on the function and checks it.
+// runOnLambda runs a small Cholesky on the function and checks it, and
+// its plots.
 func runOnLambda(t *testing.T, function string) {
 	t.Helper()
 	store, queue, st := localcloud.Get(t).Scoped(t)
+	plots := t.TempDir()
 	code, stdout, stderr := npw(t, "cholesky", "--n", "200", "--block", "64", "--verify", "--store", store, "--queue", queue, "--state", st,
-		"--launch", "lambda", "--function", function)
+		"--launch", "lambda", "--function", function, "--plot", plots)
 	if code != 0 || !strings.Contains(stdout, "(ok;") {
 		t.Fatalf("a job on %s: exit %d\n%s%s", function, code, stdout, stderr)
 	}
+	checkPlots(t, plots)
 }
 
 func TestDeployPolicy(t *testing.T) {

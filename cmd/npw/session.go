@@ -362,6 +362,13 @@ func (s *session) writeFiles() error {
 		}
 		s.note("trace → %s", path)
 	}
+	if dir := s.flags.plot; dir != "" {
+		paths, err := writePlots(dir, s.results)
+		if err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
+		s.note("plots → %s", strings.Join(paths, ", "))
+	}
 	return nil
 }
 

@@ -1,0 +1,139 @@
+// Package chart draws npw's figures as PNG files with gonum/plot: line
+// charts of series over time or size (a job's timeline and flop rate, the
+// experiments under benchmarks/) and Gantt charts of spans per row (a
+// job's tasks per worker).
+package chart
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Palette is the colours of series and phases, in order: colour-blind
+// safe (Okabe and Ito).
+var Palette = []color.Color{
+	color.RGBA{0, 114, 178, 255},   // blue
+	color.RGBA{230, 159, 0, 255},   // orange
+	color.RGBA{0, 158, 115, 255},   // green
+	color.RGBA{204, 121, 167, 255}, // purple
+	color.RGBA{213, 94, 0, 255},    // vermillion
+	color.RGBA{86, 180, 233, 255},  // sky blue
+	color.RGBA{240, 228, 66, 255},  // yellow
+	color.Black,
+}
+
+// A Series is one line: points (X[i], Y[i]).
+type Series struct {
+	Name   string
+	X, Y   []float64
+	Steps  bool // a step function: each value holds until the next X
+	Points bool // mark each point
+	Dashed bool
+}
+
+// A Mark is a vertical line at X with a label, such as a failure.
+type Mark struct {
+	X     float64
+	Label string
+}
+
+// Lines is a line chart.
+type Lines struct {
+	Title, XLabel, YLabel string
+	Series                []Series
+	Marks                 []Mark
+	LogX, LogY            bool
+	// Width and Height default to 8 and 4.5 inches.
+	Width, Height vg.Length
+}
+
+// Save draws the chart into a PNG file at path (an error when a series
+// has no points or unequal X and Y).
+func (l Lines) Save(path string) error {
+	p := plot.New()
+	p.Title.Text = l.Title
+	p.X.Label.Text, p.Y.Label.Text = l.XLabel, l.YLabel
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Add(plotter.NewGrid())
+	if l.LogX {
+		p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	}
+	if l.LogY {
+		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	}
+	ymax := math.Inf(-1)
+	for i, s := range l.Series {
+		if len(s.X) == 0 || len(s.X) != len(s.Y) {
+			return fmt.Errorf("chart %q: series %q has %d x and %d y values", l.Title, s.Name, len(s.X), len(s.Y))
+		}
+		xy := make(plotter.XYs, len(s.X))
+		for j := range s.X {
+			xy[j] = plotter.XY{X: s.X[j], Y: s.Y[j]}
+			ymax = math.Max(ymax, s.Y[j])
+		}
+		line, err := plotter.NewLine(xy)
+		if err != nil {
+			return fmt.Errorf("chart %q: series %q: %w", l.Title, s.Name, err)
+		}
+		c := Palette[i%len(Palette)]
+		line.Color, line.Width = c, vg.Points(1.5)
+		if s.Steps {
+			line.StepStyle = plotter.PostStep
+		}
+		if s.Dashed {
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		}
+		p.Add(line)
+		p.Legend.Add(s.Name, line)
+		if s.Points {
+			pts, err := plotter.NewScatter(xy)
+			if err != nil {
+				return fmt.Errorf("chart %q: series %q: %w", l.Title, s.Name, err)
+			}
+			pts.Color, pts.Shape = c, draw.CircleGlyph{}
+			p.Add(pts)
+		}
+	}
+	for _, m := range l.Marks {
+		line, err := plotter.NewLine(plotter.XYs{{X: m.X, Y: 0}, {X: m.X, Y: ymax}})
+		if err != nil {
+			return err
+		}
+		line.Color, line.Dashes = color.Gray{Y: 90}, []vg.Length{vg.Points(2), vg.Points(2)}
+		p.Add(line)
+		if m.Label != "" {
+			labels, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: m.X, Y: 0.8 * ymax}}, Labels: []string{" " + m.Label}})
+			if err != nil {
+				return err
+			}
+			p.Add(labels)
+		}
+	}
+	return save(p, path, l.Width, l.Height)
+}
+
+// save writes p as a PNG of the given size (default 8×4.5 in), making
+// path's directory.
+func save(p *plot.Plot, path string, w, h vg.Length) error {
+	if w == 0 {
+		w = 8 * vg.Inch
+	}
+	if h == 0 {
+		h = 4.5 * vg.Inch
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := p.Save(w, h, path); err != nil {
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	return nil
+}
