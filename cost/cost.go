@@ -137,6 +137,17 @@ type Usage struct {
 	Wall          time.Duration
 }
 
+// Add adds u2's counts and durations to u (memory and architecture are
+// u's).
+func (u *Usage) Add(u2 Usage) {
+	u.WorkerSeconds += u2.WorkerSeconds
+	u.Invocations += u2.Invocations
+	u.S3Puts += u2.S3Puts
+	u.S3Gets += u2.S3Gets
+	u.SQSRequests += u2.SQSRequests
+	u.Wall += u2.Wall
+}
+
 // A Bill is a job's cost in dollars, by item.
 type Bill struct {
 	Lambda, Invocations, S3, SQS, Redis float64

@@ -30,6 +30,7 @@ import (
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/clock"
+	"github.com/npw-dev/npw/cost"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/manifest"
@@ -326,6 +327,15 @@ func (r *Result) PeakWorkers() int {
 }
 
 // WorkerSeconds sums the workers' lifetimes, cold starts included.
+// Usage is what the job used, as AWS would bill it were its workers
+// Lambda functions of memoryMB on S3, SQS and Redis: worker-seconds,
+// invocations (one per worker), the tile store's requests by price class,
+// queue requests and the wall time.
+func (r *Result) Usage(memoryMB int) cost.Usage {
+	return cost.Usage{MemoryGB: float64(memoryMB) / 1024, WorkerSeconds: r.WorkerSeconds(), Invocations: int64(len(r.Workers)),
+		S3Puts: r.Traffic.Requests.TilePutClass, S3Gets: r.Traffic.Requests.TileGetClass, SQSRequests: r.Traffic.Requests.Queue, Wall: r.Wall}
+}
+
 func (r *Result) WorkerSeconds() float64 {
 	var s float64
 	for _, w := range r.Workers {

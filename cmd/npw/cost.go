@@ -63,12 +63,7 @@ func region(storeURL string) string {
 func usage(results []*job.Result, memoryMB int) cost.Usage {
 	u := cost.Usage{MemoryGB: float64(memoryMB) / 1024}
 	for _, r := range results {
-		u.WorkerSeconds += r.WorkerSeconds()
-		u.Invocations += int64(len(r.Workers))
-		u.S3Puts += r.Traffic.Requests.TilePutClass
-		u.S3Gets += r.Traffic.Requests.TileGetClass
-		u.SQSRequests += r.Traffic.Requests.Queue
-		u.Wall += r.Wall
+		u.Add(r.Usage(memoryMB))
 	}
 	return u
 }

@@ -34,8 +34,9 @@ var Palette = []color.Color{
 type Series struct {
 	Name   string
 	X, Y   []float64
-	Steps  bool // a step function: each value holds until the next X
-	Points bool // mark each point
+	Steps  bool     // a step function: each value holds until the next X
+	Points bool     // mark each point
+	Labels []string // a label beside each point, if given
 	Dashed bool
 }
 
@@ -92,7 +93,9 @@ func (l Lines) Save(path string) error {
 			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
 		p.Add(line)
-		p.Legend.Add(s.Name, line)
+		if len(l.Series) > 1 { // one series is named by the title and axes
+			p.Legend.Add(s.Name, line)
+		}
 		if s.Points {
 			pts, err := plotter.NewScatter(xy)
 			if err != nil {
@@ -100,6 +103,20 @@ func (l Lines) Save(path string) error {
 			}
 			pts.Color, pts.Shape = c, draw.CircleGlyph{}
 			p.Add(pts)
+		}
+		if len(s.Labels) > 0 {
+			if len(s.Labels) != len(xy) {
+				return fmt.Errorf("chart %q: series %q has %d labels for %d points", l.Title, s.Name, len(s.Labels), len(xy))
+			}
+			labels, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: s.Labels})
+			if err != nil {
+				return fmt.Errorf("chart %q: series %q: %w", l.Title, s.Name, err)
+			}
+			for i := range labels.TextStyle {
+				labels.TextStyle[i].Color = c
+			}
+			labels.Offset = vg.Point{X: vg.Points(5), Y: vg.Points(3)}
+			p.Add(labels)
 		}
 	}
 	for _, m := range l.Marks {

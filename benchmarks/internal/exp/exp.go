@@ -1,0 +1,295 @@
+// Package exp is what the paper's experiments under benchmarks/ share:
+// running a Cholesky on generated input with the engine's options (most
+// with emulated compute and Lambda-like goroutine workers), reading the
+// result's curves, starting the local cloud, and writing a markdown table
+// and PNGs under benchmarks/results/.
+package exp
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	engine "github.com/npw-dev/npw"
+	"github.com/npw-dev/npw/job"
+)
+
+// Cholesky generates an n×n symmetric positive definite matrix on the
+// workers, factors it with opts and returns the factorization's job (the
+// generation's is not timed); everything it made is deleted.
+func Cholesky(ctx context.Context, opts engine.Options, n, block int) (*job.Result, error) {
+	var res *job.Result
+	onJob := opts.OnJob
+	opts.OnJob = func(r *job.Result) {
+		res = r
+		if onJob != nil {
+			onJob(r)
+		}
+	}
+	eng, err := engine.Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+	a, err := eng.Generate(ctx, "A", engine.SPD, n, n, block, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release(context.WithoutCancel(ctx))
+	l, err := eng.Cholesky(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Release(ctx); err != nil {
+		return nil, err
+	}
+	if res == nil || res.Program == "generate" {
+		return nil, fmt.Errorf("no Cholesky job was reported")
+	}
+	return res, eng.Release(ctx, res)
+}
+
+// CholeskyFlops is the flops of an n×n Cholesky, n³/3.
+func CholeskyFlops(n int) float64 { return math.Pow(float64(n), 3) / 3 }
+
+// Lambda are the emulated Lambda workers' options: a cold start before
+// each worker's first lease, its lifetime, and compute at gflops per
+// worker (Settings.EmulateGFLOPS); memory services unless the caller
+// sets others.
+func Lambda(workers int, gflops float64, coldStart, lifetime time.Duration) engine.Options {
+	opts := engine.Options{Workers: workers, ColdStart: coldStart}
+	opts.EmulateGFLOPS = gflops
+	opts.RuntimeLimit = lifetime
+	return opts
+}
+
+// Completed returns, in bins of dt seconds from the job's start, the
+// tasks completed per second (from the workers' spans: Settings.Trace).
+func Completed(res *job.Result, dt float64) (x, perSec []float64) {
+	var done []float64
+	for _, w := range res.Workers {
+		for _, s := range w.Spans {
+			done = append(done, s.Done.Sub(res.Started).Seconds())
+		}
+	}
+	if len(done) == 0 {
+		return nil, nil
+	}
+	end := slices.Max(done)
+	n := int(end/dt) + 1
+	perSec = make([]float64, n)
+	for _, t := range done {
+		perSec[int(t/dt)] += 1 / dt
+	}
+	x = make([]float64, n)
+	for i := range x {
+		x[i] = float64(i) * dt
+	}
+	return x, perSec
+}
+
+// Running returns the provisioner's count of running workers over the
+// job's time, in seconds since its start.
+func Running(res *job.Result) (x, running []float64) {
+	for _, s := range res.Timeline {
+		x = append(x, res.TimelineStart.Add(s.At).Sub(res.Started).Seconds())
+		running = append(running, float64(s.Running))
+	}
+	return x, running
+}
+
+// Active returns, in steps of dt seconds from the job's start, the
+// workers past their cold start and not yet stopped, from the workers'
+// reports: what the provisioner's count of running workers (which counts
+// a launched worker at once) becomes once the cold starts are over.
+func Active(res *job.Result, dt float64) (x, active []float64) {
+	end := res.Wall.Seconds()
+	n := int(end/dt) + 1
+	x, active = make([]float64, n), make([]float64, n)
+	for i := range x {
+		x[i] = float64(i) * dt
+	}
+	for _, w := range res.Workers {
+		a, b := w.Started.Sub(res.Started).Seconds(), w.Stopped.Sub(res.Started).Seconds()
+		for i := range x {
+			if x[i] >= a && x[i] < b {
+				active[i]++
+			}
+		}
+	}
+	return x, active
+}
+
+// FlopRate returns the kernels' GFLOP/s in bins of dt seconds since the
+// job's start, each task's flops spread evenly over its kernel's run.
+func FlopRate(res *job.Result, dt float64) (x, gflops []float64) {
+	end := res.Wall.Seconds()
+	n := int(end/dt) + 1
+	gflops = make([]float64, n)
+	for _, w := range res.Workers {
+		for _, s := range w.Spans {
+			a, b := s.Read.Sub(res.Started).Seconds(), s.Computed.Sub(res.Started).Seconds()
+			if s.Flops == 0 || b <= a {
+				continue
+			}
+			per := s.Flops / (b - a) / 1e9
+			for i := max(0, int(a/dt)); i < n && float64(i)*dt < b; i++ {
+				if lo, hi := max(a, float64(i)*dt), min(b, float64(i+1)*dt); hi > lo {
+					gflops[i] += per * (hi - lo) / dt
+				}
+			}
+		}
+	}
+	x = make([]float64, n)
+	for i := range x {
+		x[i] = float64(i) * dt
+	}
+	return x, gflops
+}
+
+// Results is the directory of the experiments' tables and plots:
+// benchmarks/results in the module, found from the working directory.
+func Results() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			out := filepath.Join(dir, "benchmarks", "results")
+			return out, os.MkdirAll(out, 0o755)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("not in the npw module: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Machine describes where the experiment ran: cores, CPU model, Go.
+func Machine() string {
+	model := "unknown CPU"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	return fmt.Sprintf("%d cores (%s), %s, %s", runtime.NumCPU(), model, runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+}
+
+// A Table is a markdown table.
+type Table struct {
+	Head []string
+	Rows [][]string
+}
+
+// Add appends a row of values, each formatted with %v.
+func (t *Table) Add(cells ...any) {
+	row := make([]string, len(cells))
+	for i, c := range cells {
+		row[i] = fmt.Sprint(c)
+	}
+	t.Rows = append(t.Rows, row)
+}
+
+func (t *Table) String() string {
+	var b strings.Builder
+	b.WriteString("| " + strings.Join(t.Head, " | ") + " |\n|")
+	for range t.Head {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	for _, r := range t.Rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	return b.String()
+}
+
+// WriteMarkdown writes text to dir/name and prints it.
+func WriteMarkdown(dir, name, text string) error {
+	fmt.Print(text)
+	return os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
+}
+
+// A Cloud is the local cloud of scripts/local-cloud, started for one
+// experiment: its services' URLs, with the credentials in the
+// environment.
+type Cloud struct {
+	Store, Queue, State string
+	dir, script         string
+}
+
+// StartCloud starts MinIO, fauxqs and redis-server on loopback with
+// scripts/local-cloud (installing them the first time) and puts their
+// credentials in this process's environment.
+func StartCloud() (*Cloud, error) {
+	results, err := Results()
+	if err != nil {
+		return nil, err
+	}
+	script := filepath.Join(filepath.Dir(filepath.Dir(results)), "scripts", "local-cloud")
+	dir, err := os.MkdirTemp("", "npw-exp-cloud-")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(script, "up", dir)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("scripts/local-cloud up: %w", err)
+	}
+	c := &Cloud{dir: dir, script: script}
+	env, err := os.ReadFile(filepath.Join(dir, "env"))
+	if err != nil {
+		c.Stop()
+		return nil, err
+	}
+	for _, line := range strings.Split(string(env), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "export ")), "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(v, "'")
+		switch k {
+		case "NPW_STORE":
+			c.Store = v
+		case "NPW_QUEUE":
+			c.Queue = v
+		case "NPW_STATE":
+			c.State = v
+		default:
+			os.Setenv(k, v)
+		}
+	}
+	if c.Store == "" || c.Queue == "" || c.State == "" {
+		c.Stop()
+		return nil, fmt.Errorf("scripts/local-cloud up wrote no service URLs in %s/env", dir)
+	}
+	return c, nil
+}
+
+// Stop stops the services and removes their data.
+func (c *Cloud) Stop() {
+	cmd := exec.Command(c.script, "down", c.dir)
+	cmd.Stderr = os.Stderr
+	cmd.Run()
+}
+
+// Fatal prints err and exits 1.
+func Fatal(err error) {
+	fmt.Fprintln(os.Stderr, "experiment:", err)
+	os.Exit(1)
+}
