@@ -29,6 +29,15 @@ type Progress = job.Progress
 // A JobSnapshot is a job as Inspect sees it now (job.Snapshot).
 type JobSnapshot = job.Snapshot
 
+// Fault is a failure injected into a running job (Options.Fault): a
+// fraction of its workers killed at a time.
+type Fault = job.Fault
+
+// EndedResult is the result of a job that ended, as its record keeps it
+// (no task spans): its workers, their lifetimes and requests, its wall
+// time.
+func EndedResult(rec *JobRecord) *job.Result { return job.FromRecord(rec) }
+
 // withState opens the state store at stateURL for f.
 func withState[T any](ctx context.Context, stateURL string, f func(*state.Store) (T, error)) (T, error) {
 	st, err := state.Open(ctx, stateURL)

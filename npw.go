@@ -104,7 +104,7 @@ type Options struct {
 	// Fault, when its Fraction is positive, kills that fraction of every
 	// job's workers at its time (job.Fault; goroutine and process
 	// workers): the paper's failure experiment.
-	Fault job.Fault
+	Fault Fault
 }
 
 // ErrClosed is the error of every operation of a closed engine.

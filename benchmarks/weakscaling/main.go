@@ -63,10 +63,10 @@ func main() {
 		fmt.Printf("%d tiles, %d workers: %.1f s\n", tiles, workers, secs)
 	}
 	png := filepath.Join(dir, "weakscaling.png")
-	err = chart.Lines{Title: fmt.Sprintf("Cholesky, block %d, workers ∝ tiles²: weak scaling (Fig. 8c)", *block),
-		XLabel: "n (rows)", YLabel: "completion time (s)", Series: []chart.Series{
+	err = chart.Lines{Title: fmt.Sprintf("Cholesky, block %d, workers = %g tiles²: weak scaling (Fig. 8c)", *block, *perTile),
+		XLabel: "n (rows)", YLabel: "completion time (s)", XTicks: xs, Series: []chart.Series{
 			{Name: "npw", X: xs, Y: ys, Points: true},
-			{Name: "ideal (∝ n)", X: xs, Y: ideal, Dashed: true},
+			{Name: "ideal (linear in n)", X: xs, Y: ideal, Dashed: true},
 		}}.Save(png)
 	if err != nil {
 		exp.Fatal(err)

@@ -72,6 +72,50 @@ func usage(results []*job.Result, memoryMB int) cost.Usage {
 // Jobs whose workers ran elsewhere than on Lambda, or on services other
 // than S3, SQS and Redis, are priced as the same run would be there.
 func (c costFlags) costLine(results []*job.Result, storeURL, launch string) summaryLine {
+	e, err := c.estimate(results, storeURL, launch)
+	if err != nil {
+		return summaryLine{"cost", err.Error()}
+	}
+	as := "on AWS"
+	if e.AsOnAWS {
+		as = "as it would be on AWS"
+	}
+	redis := ""
+	if e.RedisNode != "" {
+		redis = fmt.Sprintf(", Redis $%s (%s for %v)", dollars(e.Redis), e.RedisNode, (time.Duration(e.usage.Wall)).Round(time.Millisecond))
+	}
+	u := e.usage
+	return summaryLine{"cost", fmt.Sprintf("$%s %s (%s list prices of %s): Lambda $%s (%.1f s × %d MB), %d invocations $%s, S3 $%s (%d PUT/LIST, %d GET), SQS $%s (%d requests)%s",
+		dollars(e.Total), as, e.Region, e.PricesTaken, dollars(e.Lambda), u.WorkerSeconds, c.lambdaMemory, u.Invocations, dollars(e.Invocations),
+		dollars(e.S3), u.S3Puts, u.S3Gets, dollars(e.SQS), u.SQSRequests, redis)}
+}
+
+// A costEstimate is the jobs' bill, as the summary line and npw status
+// --json give it: dollars by item at a region's dated list prices, and
+// the usage they price.
+type costEstimate struct {
+	Total       float64 `json:"usd"`
+	Region      string  `json:"region"`
+	PricesTaken string  `json:"prices_taken"`
+	// AsOnAWS: the workers or services were not Lambda, S3 and SQS, and
+	// this is what the same run would cost there.
+	AsOnAWS       bool    `json:"as_on_aws"`
+	Lambda        float64 `json:"lambda_usd"`
+	Invocations   float64 `json:"invocations_usd"`
+	S3            float64 `json:"s3_usd"`
+	SQS           float64 `json:"sqs_usd"`
+	Redis         float64 `json:"redis_usd"`
+	RedisNode     string  `json:"redis_node,omitempty"`
+	LambdaMemory  int     `json:"lambda_memory_mb"`
+	WorkerSeconds float64 `json:"worker_seconds"`
+	usage         cost.Usage
+}
+
+// estimate prices the jobs at the table's list prices for the region of
+// their store. Jobs whose workers ran elsewhere than on Lambda, or on
+// services other than S3, SQS and Redis, are priced as the same run would
+// be there.
+func (c costFlags) estimate(results []*job.Result, storeURL, launch string) (costEstimate, error) {
 	table := c.table
 	if table == nil {
 		table = cost.Shipped()
@@ -79,24 +123,16 @@ func (c costFlags) costLine(results []*job.Result, storeURL, launch string) summ
 	reg := region(storeURL)
 	p, err := table.Region(reg)
 	if err != nil {
-		return summaryLine{"cost", err.Error()}
+		return costEstimate{}, err
 	}
 	u := usage(results, c.lambdaMemory)
 	b, err := p.Bill(u)
 	if err != nil {
-		return summaryLine{"cost", err.Error()}
+		return costEstimate{}, err
 	}
-	as := "on AWS"
-	if launch != "lambda" || !strings.HasPrefix(storeURL, "s3://") {
-		as = "as it would be on AWS"
-	}
-	redis := ""
-	if b.RedisNode != "" {
-		redis = fmt.Sprintf(", Redis $%s (%s for %v)", dollars(b.Redis), b.RedisNode, u.Wall.Round(time.Millisecond))
-	}
-	return summaryLine{"cost", fmt.Sprintf("$%s %s (%s list prices of %s): Lambda $%s (%.1f s × %d MB), %d invocations $%s, S3 $%s (%d PUT/LIST, %d GET), SQS $%s (%d requests)%s",
-		dollars(b.Total()), as, reg, table.Taken, dollars(b.Lambda), u.WorkerSeconds, c.lambdaMemory, u.Invocations, dollars(b.Invocations),
-		dollars(b.S3), u.S3Puts, u.S3Gets, dollars(b.SQS), u.SQSRequests, redis)}
+	return costEstimate{Total: b.Total(), Region: reg, PricesTaken: table.Taken, AsOnAWS: launch != "lambda" || !strings.HasPrefix(storeURL, "s3://"),
+		Lambda: b.Lambda, Invocations: b.Invocations, S3: b.S3, SQS: b.SQS, Redis: b.Redis, RedisNode: b.RedisNode,
+		LambdaMemory: c.lambdaMemory, WorkerSeconds: u.WorkerSeconds, usage: u}, nil
 }
 
 // dollars writes an amount in cents from a dollar up, below that with

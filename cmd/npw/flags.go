@@ -38,7 +38,7 @@ type engineFlags struct {
 	timeline, trace     string
 	plot                string // --plot DIR
 	emulate             float64
-	fault               job.Fault
+	fault               engine.Fault
 	launch, function    string
 	detach              bool
 	targets             map[string]string // outputs a detached job saves, by the program's name for them

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -75,6 +76,7 @@ func TestDetachedJobs(t *testing.T) {
 	if code, stdout, _ := npw(t, "jobs", "--state", state); code != 0 || !strings.Contains(stdout, id) {
 		t.Errorf("jobs does not list %s:\n%s", id, stdout)
 	}
+	statusEnded(t, state, id)
 	waitCholesky(t, state, id, "cholesky N=5", a, out)
 	assertNothingLeft(t, env, urls)
 
@@ -118,6 +120,39 @@ func waitCholesky(t *testing.T, state, id, title, a, out string) {
 	}
 	if code, _, stderr := npw(t, "rm", out); code != 0 {
 		t.Fatal(stderr)
+	}
+}
+
+// statusEnded follows npw status --json until the job ends, then checks
+// that status prices it: its worker-seconds and a bill whose items add up
+// to its total, said as it would be on AWS; and the text says so too.
+func statusEnded(t *testing.T, state, id string) {
+	t.Helper()
+	var s jobStatus
+	for end := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		s = jobStatus{}
+		code, stdout, stderr := npw(t, "status", id, "--state", state, "--json")
+		if code != 0 {
+			t.Fatalf("status: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Phase == "done" && s.Cost != nil { // the record has its end
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("job %s did not end in 60 s: %+v", id, s)
+		}
+	}
+	c := s.Cost
+	if s.WorkerSeconds <= 0 || c == nil || c.WorkerSeconds != s.WorkerSeconds || !c.AsOnAWS || c.Region != "us-east-1" || c.PricesTaken == "" ||
+		math.Abs(c.Lambda+c.Invocations+c.S3+c.SQS+c.Redis-c.Total) > 1e-12 || c.Lambda <= 0 || c.S3 <= 0 || c.SQS <= 0 {
+		t.Errorf("status of an ended job: %+v, cost %+v", s, c)
+	}
+	code, stdout, _ := npw(t, "status", id, "--state", state)
+	if code != 0 || !regexp.MustCompile(`billed +[\d.]+ worker-seconds\n +cost +\$[\d.]+ as it would be on AWS`).MatchString(stdout) {
+		t.Errorf("status:\n%s", stdout)
 	}
 }
 
@@ -173,7 +208,7 @@ func TestInterruptedClient(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	code, stdout, stderr := npw(t, "provision", "--job", id, "--state", flags[5])
-	if code != 0 || !strings.Contains(stdout, "job "+id+": cholesky: done") {
+	if code != 0 || !strings.Contains(stdout, "job "+id+": cholesky: done") || !regexp.MustCompile(`(?m)^  cost +\$[\d.]+ as it would be on AWS`).MatchString(stdout) {
 		t.Fatalf("provision of an orphaned job: exit %d\n%s%s", code, stdout, stderr)
 	}
 	// wait prints the job's cost from the usage its record keeps.

@@ -55,9 +55,15 @@ func runProvision(ctx context.Context, stdout, stderr io.Writer, opts jobFlags, 
 	if verbose {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
+	snap, err := engine.Inspect(ctx, opts.state, opts.id) // where it runs, for its cost
+	if err != nil {
+		return err
+	}
 	res, err := engine.Provision(ctx, opts.state, opts.id, log)
 	if res != nil {
-		printSummary(stdout, fmt.Sprintf("job %s: %s", res.ID, res.Program), []*job.Result{res}, res.Uploaded, nil)
+		results := []*job.Result{res}
+		lines := []summaryLine{defaultCost.costLine(results, snap.Record.Store, snap.Record.Launch.Kind)}
+		printSummary(stdout, fmt.Sprintf("job %s: %s", res.ID, res.Program), results, res.Uploaded, lines)
 	}
 	return err
 }

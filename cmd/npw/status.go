@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	engine "github.com/npw-dev/npw"
+	"github.com/npw-dev/npw/job"
 )
 
 func newStatusCmd() *cobra.Command {
@@ -51,6 +52,11 @@ type jobStatus struct {
 	Elapsed     float64  `json:"elapsed_seconds"`
 	ETA         float64  `json:"eta_seconds,omitempty"` // while running, once a task is done
 	Provisioner string   `json:"provisioner,omitempty"`
+	// WorkerSeconds and Cost, once the job has ended: its workers'
+	// billed lifetimes and its bill (see the summary's cost line).
+	WorkerSeconds float64       `json:"worker_seconds,omitempty"`
+	Cost          *costEstimate `json:"cost,omitempty"`
+	costLine      string
 }
 
 func runStatus(ctx context.Context, stdout io.Writer, opts jobFlags, asJSON bool) error {
@@ -79,6 +85,13 @@ func statusOf(snap engine.JobSnapshot, now time.Time) jobStatus {
 	switch {
 	case r.End != nil:
 		s.Phase, s.Error, elapsed = string(r.End.Phase), r.End.Error, r.End.Wall
+		res := engine.EndedResult(r)
+		s.WorkerSeconds = res.WorkerSeconds()
+		results := []*job.Result{res}
+		if e, err := defaultCost.estimate(results, r.Store, r.Launch.Kind); err == nil {
+			s.Cost = &e
+		}
+		s.costLine = defaultCost.costLine(results, r.Store, r.Launch.Kind).text
 	case !snap.Running:
 		s.Phase = "ending"
 	default:
@@ -108,6 +121,12 @@ func printStatus(w io.Writer, s jobStatus) {
 	row("elapsed", "%s%s", (time.Duration(s.Elapsed * float64(time.Second))).Round(100*time.Millisecond), eta)
 	if s.Provisioner != "" {
 		row("provisioner", "%s", s.Provisioner)
+	}
+	if s.costLine != "" {
+		row("billed", "%.1f worker-seconds", s.WorkerSeconds)
+		row("cost", "%s", s.costLine)
+	} else {
+		row("cost", "when the job has ended (its workers report their lifetimes and requests then)")
 	}
 }
 

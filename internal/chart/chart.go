@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -52,6 +53,9 @@ type Lines struct {
 	Series                []Series
 	Marks                 []Mark
 	LogX, LogY            bool
+	// XTicks, when set, are the x axis's only labelled ticks (the sizes
+	// measured, on a log axis).
+	XTicks []float64
 	// Width and Height default to 8 and 4.5 inches.
 	Width, Height vg.Length
 }
@@ -69,6 +73,13 @@ func (l Lines) Save(path string) error {
 	}
 	if l.LogY {
 		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	}
+	if len(l.XTicks) > 0 {
+		ticks := make([]plot.Tick, len(l.XTicks))
+		for i, x := range l.XTicks {
+			ticks[i] = plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', -1, 64)}
+		}
+		p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	}
 	ymax := math.Inf(-1)
 	for i, s := range l.Series {
