@@ -29,6 +29,12 @@ type Progress = job.Progress
 // A JobSnapshot is a job as Inspect sees it now (job.Snapshot).
 type JobSnapshot = job.Snapshot
 
+// OpenState opens the state store at a URL (mem://, redis://), for a
+// dashboard of its jobs.
+func OpenState(ctx context.Context, stateURL string) (*state.Store, error) {
+	return state.Open(ctx, stateURL)
+}
+
 // Fault is a failure injected into a running job (Options.Fault): a
 // fraction of its workers killed at a time.
 type Fault = job.Fault

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,6 +38,7 @@ type engineFlags struct {
 	view                *progressView // made by engineOptions
 	timeline, trace     string
 	plot                string // --plot DIR
+	dashboard           string // --dashboard's address; "" for none
 	emulate             float64
 	fault               engine.Fault
 	launch, function    string
@@ -73,6 +75,8 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.StringVar(&e.timeline, "timeline", "", "write workers and queued tasks over time to `FILE.csv`")
 	f.StringVar(&e.trace, "trace", "", "write every task's span (worker; leased, read, computed, written, done) to `FILE.csv`")
 	f.StringVar(&e.plot, "plot", "", "draw the job in PNGs in `DIR`: timeline of tasks and workers, flop rate over time, and each worker's tasks")
+	f.StringVar(&e.dashboard, "dashboard", "", "serve a live page of the jobs (npw dashboard) on `HOST:PORT` while the command runs; --dashboard alone picks a port on 127.0.0.1")
+	f.Lookup("dashboard").NoOptDefVal = defaultDashboard
 	f.Float64Var(&e.emulate, "emulate-compute", 0, "emulate compute at `GFLOPS` per worker: kernels wait their flops' time instead of computing, so many more workers than cores fit (results are not computed: no -o, --out or --verify)")
 	f.Float64Var(&e.fault.Fraction, "kill-fraction", 0, "fault injection: kill this `FRACTION` of the running workers at --kill-at (goroutine and process workers)")
 	f.DurationVar(&e.fault.At, "kill-at", 0, "fault injection: when to kill workers, as a `DURATION` since the job started")
@@ -102,6 +106,8 @@ func (e *engineFlags) check() error {
 		return usagef("--detach needs workers that outlive this process: --launch process or lambda, on shared services")
 	case e.detach && (e.timeline != "" || e.trace != "" || e.plot != ""):
 		return usagef("--detach returns before the job has a timeline or a trace")
+	case e.detach && e.dashboard != "":
+		return usagef("--detach returns at once: follow the job with npw dashboard --state URL")
 	case e.emulate < 0 || math.IsNaN(e.emulate) || math.IsInf(e.emulate, 0):
 		return usagef("--emulate-compute must be a positive GFLOP/s, got %g", e.emulate)
 	case e.fault.Fraction != 0 && !(e.fault.Fraction > 0 && e.fault.Fraction <= 1):
@@ -112,6 +118,11 @@ func (e *engineFlags) check() error {
 		return usagef("--kill-at needs --kill-fraction")
 	case e.fault.Fraction > 0 && (e.launch == "lambda" || e.detach):
 		return usagef("--kill-fraction kills goroutine or process workers of a job this command runs: not with --launch lambda or --detach")
+	}
+	if e.dashboard != "" {
+		if _, _, err := net.SplitHostPort(e.dashboard); err != nil {
+			return usagef("--dashboard %q: want HOST:PORT, such as 127.0.0.1:8080", e.dashboard)
+		}
 	}
 	if e.plot != "" {
 		// Made now, so that a directory npw cannot write fails first.

@@ -167,6 +167,8 @@ func TestBadInput(t *testing.T) {
 		{name: "emulation and --out", args: []string{"run", "cholesky", "N=2", "--emulate-compute", "5", "--out", "O=o.npy"}, code: 2, stderr: `^npw: --emulate-compute computes no numbers: it cannot write --out$`},
 		{name: "kill fraction", args: []string{"cholesky", "--n", "8", "--kill-fraction", "1.5"}, code: 2, stderr: `^npw: --kill-fraction must be in \(0, 1\], got 1.5$`},
 		{name: "plot dir is a file", args: []string{"cholesky", "--n", "8", "--plot", "/dev/null"}, code: 1, stderr: `^npw: --plot /dev/null: not a directory$`},
+		{name: "dashboard address", args: []string{"cholesky", "--n", "8", "--dashboard=localhost"}, code: 2, stderr: `^npw: --dashboard "localhost": want HOST:PORT, such as 127.0.0.1:8080$`},
+		{name: "dashboard command address", args: []string{"dashboard", "--addr", "nowhere"}, code: 2, stderr: `^npw: --addr "nowhere": want HOST:PORT, such as 127.0.0.1:8080$`},
 		{name: "kill at alone", args: []string{"cholesky", "--n", "8", "--kill-at", "2s"}, code: 2, stderr: `^npw: --kill-at needs --kill-fraction$`},
 		{name: "kill lambda", args: []string{"cholesky", "--n", "8", "--kill-fraction", "0.5", "--launch", "lambda"}, code: 2, stderr: `^npw: --kill-fraction kills goroutine or process workers of a job this command runs: not with --launch lambda or --detach$`},
 		{name: "too big for dot", args: []string{"dag", "cholesky", "N=100", "--dot", "/dev/null"}, code: 1, stderr: `npw: --dot: the DAG has 171700 tasks; only DAGs of up to 100000 tasks are drawn`},

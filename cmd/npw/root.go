@@ -126,7 +126,7 @@ program (` + strings.Join(lp.Shipped(), ", ") + `).`,
 	root.AddCommand(newCheckCmd(), newBenchCmd(), newDagCmd(), newProgramsCmd(), newRunCmd(), newCholeskyCmd(), newGemmCmd(), newTsqrCmd(),
 		newQRCmd(), newSVDCmd(), newSolveCmd(), newLUCmd(), newWorkerCmd(), newDeployCmd(),
 		newPutCmd(), newGetCmd(), newLsCmd(), newRmCmd(),
-		newProvisionCmd(), newStatusCmd(), newWaitCmd(), newCancelCmd(), newJobsCmd())
+		newProvisionCmd(), newStatusCmd(), newWaitCmd(), newCancelCmd(), newJobsCmd(), newDashboardCmd())
 	redactDefaults(root)
 	return root
 }

@@ -28,6 +28,7 @@ type session struct {
 	uploaded int64 // bytes of the inputs
 	lines    []summaryLine
 	stderr   io.Writer
+	stopDash func() // the --dashboard's server
 }
 
 // session opens the Go API's engine on the flags' services.
@@ -41,6 +42,10 @@ func (e *engineFlags) session(ctx context.Context, stderr io.Writer) (*session, 
 		return nil, err
 	}
 	s.eng = eng
+	if s.stopDash, err = e.startDashboard(ctx, e.view.log()); err != nil {
+		eng.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -399,6 +404,7 @@ func (s *session) summary(w io.Writer, title string) error {
 // close deletes what the session made in the store and closes the
 // engine; what cannot be deleted is reported, not fatal.
 func (s *session) close() {
+	defer s.stopDash()
 	ctx := context.WithoutCancel(s.ctx)
 	var errs []error
 	for _, m := range s.uploads {

@@ -5,6 +5,7 @@
 package chart
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
 	"math"
@@ -63,6 +64,23 @@ type Lines struct {
 // Save draws the chart into a PNG file at path (an error when a series
 // has no points or unequal X and Y).
 func (l Lines) Save(path string) error {
+	p, err := l.plot()
+	if err != nil {
+		return err
+	}
+	return save(p, path, l.Width, l.Height)
+}
+
+// PNG draws the chart as PNG bytes.
+func (l Lines) PNG() ([]byte, error) {
+	p, err := l.plot()
+	if err != nil {
+		return nil, err
+	}
+	return encode(p, l.Width, l.Height)
+}
+
+func (l Lines) plot() (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = l.Title
 	p.X.Label.Text, p.Y.Label.Text = l.XLabel, l.YLabel
@@ -84,7 +102,7 @@ func (l Lines) Save(path string) error {
 	ymax := math.Inf(-1)
 	for i, s := range l.Series {
 		if len(s.X) == 0 || len(s.X) != len(s.Y) {
-			return fmt.Errorf("chart %q: series %q has %d x and %d y values", l.Title, s.Name, len(s.X), len(s.Y))
+			return nil, fmt.Errorf("chart %q: series %q has %d x and %d y values", l.Title, s.Name, len(s.X), len(s.Y))
 		}
 		xy := make(plotter.XYs, len(s.X))
 		for j := range s.X {
@@ -93,7 +111,7 @@ func (l Lines) Save(path string) error {
 		}
 		line, err := plotter.NewLine(xy)
 		if err != nil {
-			return fmt.Errorf("chart %q: series %q: %w", l.Title, s.Name, err)
+			return nil, fmt.Errorf("chart %q: series %q: %w", l.Title, s.Name, err)
 		}
 		c := Palette[i%len(Palette)]
 		line.Color, line.Width = c, vg.Points(1.5)
@@ -110,18 +128,18 @@ func (l Lines) Save(path string) error {
 		if s.Points {
 			pts, err := plotter.NewScatter(xy)
 			if err != nil {
-				return fmt.Errorf("chart %q: series %q: %w", l.Title, s.Name, err)
+				return nil, fmt.Errorf("chart %q: series %q: %w", l.Title, s.Name, err)
 			}
 			pts.Color, pts.Shape = c, draw.CircleGlyph{}
 			p.Add(pts)
 		}
 		if len(s.Labels) > 0 {
 			if len(s.Labels) != len(xy) {
-				return fmt.Errorf("chart %q: series %q has %d labels for %d points", l.Title, s.Name, len(s.Labels), len(xy))
+				return nil, fmt.Errorf("chart %q: series %q has %d labels for %d points", l.Title, s.Name, len(s.Labels), len(xy))
 			}
 			labels, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: s.Labels})
 			if err != nil {
-				return fmt.Errorf("chart %q: series %q: %w", l.Title, s.Name, err)
+				return nil, fmt.Errorf("chart %q: series %q: %w", l.Title, s.Name, err)
 			}
 			for i := range labels.TextStyle {
 				labels.TextStyle[i].Color = c
@@ -133,35 +151,49 @@ func (l Lines) Save(path string) error {
 	for _, m := range l.Marks {
 		line, err := plotter.NewLine(plotter.XYs{{X: m.X, Y: 0}, {X: m.X, Y: ymax}})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		line.Color, line.Dashes = color.Gray{Y: 90}, []vg.Length{vg.Points(2), vg.Points(2)}
 		p.Add(line)
 		if m.Label != "" {
 			labels, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: m.X, Y: 0.8 * ymax}}, Labels: []string{" " + m.Label}})
 			if err != nil {
-				return err
+				return nil, err
 			}
 			p.Add(labels)
 		}
 	}
-	return save(p, path, l.Width, l.Height)
+	return p, nil
 }
 
 // save writes p as a PNG of the given size (default 8×4.5 in), making
 // path's directory.
 func save(p *plot.Plot, path string, w, h vg.Length) error {
+	data, err := encode(p, w, h)
+	if err != nil {
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+// encode draws p as a PNG of the given size (default 8×4.5 in).
+func encode(p *plot.Plot, w, h vg.Length) ([]byte, error) {
 	if w == 0 {
 		w = 8 * vg.Inch
 	}
 	if h == 0 {
 		h = 4.5 * vg.Inch
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+	wt, err := p.WriterTo(w, h, "png")
+	if err != nil {
+		return nil, err
 	}
-	if err := p.Save(w, h, path); err != nil {
-		return fmt.Errorf("chart %s: %w", path, err)
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil {
+		return nil, err
 	}
-	return nil
+	return buf.Bytes(), nil
 }

@@ -8,14 +8,18 @@ package exp
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	engine "github.com/npw-dev/npw"
@@ -231,6 +235,7 @@ func WriteMarkdown(dir, name, text string) error {
 type Cloud struct {
 	Store, Queue, State string
 	dir, script         string
+	once                sync.Once
 }
 
 // StartCloud starts MinIO, fauxqs and redis-server on loopback with
@@ -252,6 +257,13 @@ func StartCloud() (*Cloud, error) {
 		return nil, fmt.Errorf("scripts/local-cloud up: %w", err)
 	}
 	c := &Cloud{dir: dir, script: script}
+	atExit(c.Stop)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		Fatal(errors.New("interrupted"))
+	}()
 	env, err := os.ReadFile(filepath.Join(dir, "env"))
 	if err != nil {
 		c.Stop()
@@ -281,15 +293,37 @@ func StartCloud() (*Cloud, error) {
 	return c, nil
 }
 
-// Stop stops the services and removes their data.
+// Stop stops the services and removes their data, once.
 func (c *Cloud) Stop() {
-	cmd := exec.Command(c.script, "down", c.dir)
-	cmd.Stderr = os.Stderr
-	cmd.Run()
+	c.once.Do(func() {
+		cmd := exec.Command(c.script, "down", c.dir)
+		cmd.Stderr = os.Stderr
+		cmd.Run()
+	})
 }
 
-// Fatal prints err and exits 1.
+var (
+	exitMu  sync.Mutex
+	onExits []func()
+)
+
+// atExit registers f to run when Fatal ends the experiment.
+func atExit(f func()) {
+	exitMu.Lock()
+	defer exitMu.Unlock()
+	onExits = append(onExits, f)
+}
+
+// Fatal prints err, stops what the experiment started (its local cloud)
+// and exits 1.
 func Fatal(err error) {
 	fmt.Fprintln(os.Stderr, "experiment:", err)
+	exitMu.Lock()
+	fs := onExits
+	onExits = nil
+	exitMu.Unlock()
+	for _, f := range fs {
+		f()
+	}
 	os.Exit(1)
 }
