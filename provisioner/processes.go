@@ -68,6 +68,7 @@ func Args(r executor.Remote) []string {
 	add("--max-attempts", r.MaxAttempts > 0, strconv.Itoa(r.MaxAttempts))
 	add("--max-receives", r.MaxReceives > 0, strconv.Itoa(r.MaxReceives))
 	add("--memory", r.Memory > 0, strconv.FormatInt(r.Memory, 10))
+	add("--emulate-compute", r.EmulateGFLOPS > 0, strconv.FormatFloat(r.EmulateGFLOPS, 'g', -1, 64))
 	if r.Trace {
 		args = append(args, "--trace")
 	}

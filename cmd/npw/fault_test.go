@@ -75,6 +75,16 @@ func TestEmulatedFault(t *testing.T) {
 			if killed < 1 || killed > 3 || at < 0.7 {
 				t.Errorf("%d workers killed at %g s; want 1 to 3 (half of at most 6) from 0.7 s:\n%s", killed, at, stdout)
 			}
+			// The kernels waited their flops' time: 0.000706 GFLOP at
+			// 0.0002 GFLOP/s is 3.5 s of compute, where computing takes
+			// milliseconds.
+			c := regexp.MustCompile(`time in tasks +read [\d.]+ s, compute ([\d.]+) s`).FindStringSubmatch(stdout)
+			if c == nil {
+				t.Fatalf("no time in tasks:\n%s", stdout)
+			}
+			if secs, _ := strconv.ParseFloat(c[1], 64); secs < 3 {
+				t.Errorf("%g s of compute: the workers did not emulate it\n%s", secs, stdout)
+			}
 			checkPlots(t, dir)
 		})
 	}

@@ -62,7 +62,7 @@ func TestLambdaWorkerCap(t *testing.T) {
 func TestWorkerArgsCarryEverySetting(t *testing.T) {
 	want := executor.Remote{Job: "j1", Store: "file:///tmp/t", Queue: "sqs://", State: "redis://:hunter2@127.0.0.1:1/0", ID: "p7",
 		Settings: executor.Settings{Pipeline: 3, Lease: 7 * time.Second, Poll: 300 * time.Millisecond, IdleTimeout: 11 * time.Second,
-			RuntimeLimit: 13 * time.Second, MaxAttempts: 4, MaxReceives: 12, Memory: 1 << 30, AllowNonFinite: true, Trace: true}}
+			RuntimeLimit: 13 * time.Second, MaxAttempts: 4, MaxReceives: 12, Memory: 1 << 30, AllowNonFinite: true, Trace: true, EmulateGFLOPS: 2.5}}
 	// Every field of Settings is set above: a new one fails here until it
 	// is set, and then until Args and the flags carry it.
 	v := reflect.ValueOf(want.Settings)

@@ -70,6 +70,7 @@ func registerWorkerFlags(f *pflag.FlagSet, opts *workerOptions) {
 	f.Int64Var(&r.Memory, "memory", 0, "most `BYTES` of tiles the worker holds at once (default (pipeline×3+2) full tiles of the job)")
 	f.BoolVar(&r.AllowNonFinite, "allow-nonfinite", false, "let kernels compute NaN and infinite values (by default the job fails at the first)")
 	f.BoolVar(&r.Trace, "trace", false, "keep every task's span (leased, read, computed, written, done) in the report")
+	f.Float64Var(&r.EmulateGFLOPS, "emulate-compute", 0, "emulate compute at `GFLOPS`: kernels wait their flops' time instead of computing")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log the worker's events to stderr")
 	f.StringVar(&opts.profDir, "memprofile", os.Getenv("NPW_WORKER_MEMPROFILE"), "write a pprof heap profile (peak-sized: all allocations) to `DIR`/worker-PID.heap at the end (default $NPW_WORKER_MEMPROFILE)")
 }
