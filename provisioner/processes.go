@@ -116,7 +116,10 @@ func (p *Processes) Launch(ctx context.Context) error {
 		err := cmd.Wait()
 		p.running.Add(-1)
 		rep := WorkerReport{Launched: launched}
-		if jerr := json.Unmarshal(lastLine(stdout.Bytes()), &rep.Report); jerr != nil || err != nil {
+		// A worker that printed its report has finished, even if the
+		// SIGTERM of the job's end reached it on its way out (after it
+		// stopped catching signals): the report stands.
+		if jerr := json.Unmarshal(lastLine(stdout.Bytes()), &rep.Report); jerr != nil || rep.Report.Worker == "" {
 			rep.Report = executor.Report{Worker: r.ID, Started: launched, Stopped: clk.Now(), Reason: "exited"}
 			if err != nil {
 				rep.Report.Reason = err.Error() // "signal: killed", "exit status 1"

@@ -1,0 +1,288 @@
+// Command peers sets npw against the strongest single-machine peers on
+// this machine, the paper's Tables 1 and 2 made local: ScaLAPACK
+// (Debian's libscalapack-openmpi, 2 MPI ranks on a 1×2 grid), NumPy/SciPy
+// (OpenBLAS's own LAPACK on both cores), Dask array (threaded scheduler,
+// 2 threads) and gonum LAPACK over OpenBLAS, for Cholesky, GEMM, QR, LU
+// and the SVD's values, timed on the same sizes one after the other.
+// npw and gonum come from `npw bench ALG --json` (one run, the same
+// input) on npw's OpenBLAS build, the SVD from `npw svd --compare`; each
+// peer runs in a process of its own, timed around its call alone, wall
+// time and CPU time (core-seconds). It installs the peers (Debian
+// packages) when they are missing.
+//
+//	go run ./benchmarks/peers [-n 4096,8192] [-big 16384]
+//
+// It writes benchmarks/results/peers.md.
+package main
+
+import (
+	_ "embed"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/npw-dev/npw/benchmarks/internal/exp"
+)
+
+//go:embed src/scalapack.c
+var scalapackC []byte
+
+//go:embed src/peers.py
+var peersPy []byte
+
+const python = "/usr/bin/python3"
+
+// A timing is one peer's run: wall seconds, and core-seconds (the
+// process's user and system CPU time) when known.
+type timing struct {
+	secs, cpu float64
+	err       error
+}
+
+func (t timing) cell() string {
+	if t.err != nil {
+		return "failed"
+	}
+	if t.secs == 0 {
+		return "—"
+	}
+	if t.cpu == 0 {
+		return fmt.Sprintf("%.2f", t.secs)
+	}
+	return fmt.Sprintf("%.2f (%.1f)", t.secs, t.cpu)
+}
+
+func main() {
+	sizes := flag.String("n", "4096,8192", "orders of the matrices")
+	big := flag.String("big", "", "further orders, for Cholesky, GEMM and LU only (16384 takes about 12 minutes more)")
+	ops := flag.String("ops", "cholesky,gemm,qr,lu,svd", "operations")
+	svdMax := flag.Int("svd-max", 4096, "largest order of the SVD")
+	nb := flag.Int("nb", 256, "ScaLAPACK's block")
+	chunk := flag.Int("chunk", 1024, "Dask's chunk")
+	flag.Parse()
+	dir, err := exp.Results()
+	if err != nil {
+		exp.Fatal(err)
+	}
+	if err := install(); err != nil {
+		exp.Fatal(err)
+	}
+	work, err := os.MkdirTemp("", "npw-peers-")
+	if err != nil {
+		exp.Fatal(err)
+	}
+	defer os.RemoveAll(work)
+	npw, scalapack, script, err := build(work)
+	if err != nil {
+		exp.Fatal(err)
+	}
+	t := exp.Table{Head: []string{"operation", "n", "npw", "ScaLAPACK (2 ranks)", "NumPy/SciPy", "Dask array", "gonum LAPACK", "npw / strongest peer", "strongest peer"}}
+	type job struct {
+		op string
+		n  int
+	}
+	var jobs []job
+	for _, n := range ints(*sizes) {
+		for _, op := range strings.Split(*ops, ",") {
+			if op != "svd" || n <= *svdMax {
+				jobs = append(jobs, job{op, n})
+			}
+		}
+	}
+	for _, n := range ints(*big) {
+		for _, op := range strings.Split(*ops, ",") {
+			if op == "cholesky" || op == "gemm" || op == "lu" {
+				jobs = append(jobs, job{op, n})
+			}
+		}
+	}
+	for _, j := range jobs {
+		var npwT, gonumT timing
+		if j.op == "svd" {
+			npwT, gonumT = runSVD(npw, j.n)
+		} else {
+			npwT, gonumT = runBench(npw, j.op, j.n)
+		}
+		slT := timing{}
+		if op, ok := map[string]string{"cholesky": "potrf", "gemm": "gemm", "qr": "geqrf", "lu": "getrf"}[j.op]; ok {
+			slT = runPeer(exec.Command("mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", scalapack, op, strconv.Itoa(j.n), strconv.Itoa(*nb)))
+		}
+		npT := runPeer(exec.Command(python, script, "numpy", j.op, strconv.Itoa(j.n)))
+		daskT := timing{}
+		if j.op != "qr" && j.op != "svd" { // dask has neither for a square matrix
+			daskT = runPeer(exec.Command(python, script, "dask", j.op, strconv.Itoa(j.n), strconv.Itoa(*chunk)))
+		}
+		best, bestName := 0.0, ""
+		for _, p := range []struct {
+			name string
+			t    timing
+		}{{"ScaLAPACK", slT}, {"NumPy/SciPy", npT}, {"Dask", daskT}, {"gonum", gonumT}} {
+			if p.t.err == nil && p.t.secs > 0 && (best == 0 || p.t.secs < best) {
+				best, bestName = p.t.secs, p.name
+			}
+		}
+		ratio := "—"
+		if best > 0 && npwT.err == nil && npwT.secs > 0 {
+			ratio = fmt.Sprintf("%.2f", npwT.secs/best)
+		}
+		t.Add(j.op, j.n, npwT.cell(), slT.cell(), npT.cell(), daskT.cell(), gonumT.cell(), ratio, bestName)
+		fmt.Printf("%s %d: npw %s, ScaLAPACK %s, NumPy %s, Dask %s, gonum %s\n", j.op, j.n, npwT.cell(), slT.cell(), npT.cell(), daskT.cell(), gonumT.cell())
+		for _, p := range []timing{npwT, slT, npT, daskT, gonumT} {
+			if p.err != nil {
+				fmt.Fprintln(os.Stderr, "peers:", j.op, j.n, p.err)
+			}
+		}
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "# npw against its peers on this machine (the paper's Tables 1 and 2, made local)\n\n")
+	fmt.Fprintf(&md, "`go run ./benchmarks/peers` on %s.\n\n", exp.Machine())
+	fmt.Fprintf(&md, "Wall seconds of the operation alone, on one random n×n matrix (symmetric positive definite for Cholesky), every peer on both cores, one after the other; "+
+		"in brackets the core-seconds over the call: the CPU time of all the peer's threads and ranks, and for npw its workers' lifetimes (worker-seconds, each worker a core). "+
+		"npw: `npw bench ALG --json` on the OpenBLAS build (memory services, 2 goroutine workers, npw's block choice; its time starts with the input in the store and ends with the result there), "+
+		"the SVD's values from `npw svd --compare`; gonum LAPACK over OpenBLAS is bench's reference, in the same process run. "+
+		"ScaLAPACK 2.2.1 (Debian's libscalapack-openmpi, OPENBLAS_NUM_THREADS=1): pdpotrf, pdgemm, pdgeqrf, pdgetrf on a 1×2 grid of Open MPI ranks, block %d. "+
+		"NumPy/SciPy: scipy.linalg cholesky, qr (R only), lu_factor, svd (values), and numpy's matmul. Dask array: linalg.cholesky, matmul, linalg.lu, chunks of %d, threaded scheduler; "+
+		"it has no QR or SVD of a square matrix. A dash is a peer without the operation.\n\n", *nb, *chunk)
+	md.WriteString(t.String())
+	if err := exp.WriteMarkdown(dir, "peers.md", md.String()); err != nil {
+		exp.Fatal(err)
+	}
+}
+
+// install installs the peers' Debian packages that are missing.
+func install() error {
+	var missing []string
+	for pkg, probe := range map[string][]string{
+		"libscalapack-openmpi-dev": {"dpkg", "-s", "libscalapack-openmpi-dev"},
+		"openmpi-bin":              {"mpirun", "--version"},
+		"libopenmpi-dev":           {"dpkg", "-s", "libopenmpi-dev"},
+		"libopenblas-dev":          {"dpkg", "-s", "libopenblas-dev"},
+		"python3-scipy":            {python, "-c", "import scipy.linalg"},
+		"python3-dask":             {python, "-c", "import dask.array"},
+	} {
+		cmd := exec.Command(probe[0], probe[1:]...)
+		cmd.Dir = "/" // not the checkout: its zarr/ would shadow zarr-python
+		if cmd.Run() != nil {
+			missing = append(missing, pkg)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	fmt.Fprintln(os.Stderr, "peers: installing", strings.Join(missing, " "))
+	args := append([]string{"install", "-y", "-q"}, missing...)
+	if exec.Command("apt-get", args...).Run() != nil {
+		if err := exec.Command("apt-get", "update", "-q").Run(); err != nil {
+			return fmt.Errorf("apt-get update: %w", err)
+		}
+		if out, err := exec.Command("apt-get", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-get install %s: %w\n%s", strings.Join(missing, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// build builds npw's OpenBLAS binary and the ScaLAPACK program, and
+// writes the Python script, into dir.
+func build(dir string) (npw, scalapack, script string, err error) {
+	npw, scalapack, script = filepath.Join(dir, "npw"), filepath.Join(dir, "scalapack"), filepath.Join(dir, "peers.py")
+	cmd := exec.Command("go", "build", "-tags", "openblas", "-o", npw, "./cmd/npw")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", "", "", fmt.Errorf("building npw: %w", err)
+	}
+	src := filepath.Join(dir, "scalapack.c")
+	if err := os.WriteFile(src, scalapackC, 0o644); err != nil {
+		return "", "", "", err
+	}
+	if out, err := exec.Command("mpicc", "-O2", src, "-o", scalapack, "-lscalapack-openmpi", "-lopenblas", "-lm").CombinedOutput(); err != nil {
+		return "", "", "", fmt.Errorf("mpicc: %w\n%s", err, out)
+	}
+	return npw, scalapack, script, os.WriteFile(script, peersPy, 0o644)
+}
+
+var secondsRE = regexp.MustCompile(`(?m)^seconds ([\d.]+) cpu ([\d.]+)$`)
+
+// runPeer runs a peer's process and reads its "seconds S cpu C" line:
+// the wall and CPU times of the call alone.
+func runPeer(cmd *exec.Cmd) timing {
+	cmd.Dir = "/"  // not the checkout: its zarr/ would shadow zarr-python
+	threads := "2" // OpenBLAS on both cores
+	if filepath.Base(cmd.Path) == "mpirun" {
+		threads = "1" // one core per rank
+	}
+	// Open MPI's single-copy transport needs ptrace rights containers
+	// often lack; the shared-memory copy works everywhere.
+	cmd.Env = append(os.Environ(), "OPENBLAS_NUM_THREADS="+threads, "OMPI_MCA_btl_vader_single_copy_mechanism=none")
+	out, err := cmd.Output()
+	if err != nil {
+		msg := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = strings.TrimSpace(string(ee.Stderr))
+		}
+		return timing{err: fmt.Errorf("%v: %w: %s", cmd.Args, err, msg)}
+	}
+	m := secondsRE.FindSubmatch(out)
+	if m == nil {
+		return timing{err: fmt.Errorf("%v printed no time: %s", cmd.Args, out)}
+	}
+	secs, _ := strconv.ParseFloat(string(m[1]), 64)
+	cpu, _ := strconv.ParseFloat(string(m[2]), 64)
+	return timing{secs: secs, cpu: cpu}
+}
+
+// runBench runs npw bench, which times npw and gonum LAPACK on one input.
+func runBench(npw, op string, n int) (npwT, gonumT timing) {
+	out, err := exec.Command(npw, "bench", op, "--n", strconv.Itoa(n), "--json").Output()
+	if err != nil {
+		return timing{err: fmt.Errorf("npw bench %s: %w", op, err)}, timing{err: err}
+	}
+	var r struct {
+		NPW           float64 `json:"npw_seconds"`
+		Ref           float64 `json:"reference_seconds"`
+		WorkerSeconds float64 `json:"worker_seconds"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return timing{err: err}, timing{err: err}
+	}
+	return timing{secs: r.NPW, cpu: r.WorkerSeconds}, timing{secs: r.Ref}
+}
+
+var compareRE = regexp.MustCompile(`: ([\d.]+) s; npw/reference = ([\d.]+)`)
+
+// runSVD runs npw svd --compare: npw's time is the reference's times the
+// ratio it prints.
+func runSVD(npw string, n int) (npwT, gonumT timing) {
+	out, err := exec.Command(npw, "svd", "--m", strconv.Itoa(n), "--n", strconv.Itoa(n), "--compare", "--quiet").Output()
+	if err != nil {
+		return timing{err: fmt.Errorf("npw svd: %w", err)}, timing{err: err}
+	}
+	m := compareRE.FindSubmatch(out)
+	if m == nil {
+		return timing{err: fmt.Errorf("npw svd --compare printed no comparison: %s", out)}, timing{}
+	}
+	ref, _ := strconv.ParseFloat(string(m[1]), 64)
+	ratio, _ := strconv.ParseFloat(string(m[2]), 64)
+	return timing{secs: ref * ratio}, timing{secs: ref}
+}
+
+func ints(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v <= 0 {
+			exp.Fatal(fmt.Errorf("bad order %q", f))
+		}
+		out = append(out, v)
+	}
+	return out
+}
