@@ -68,24 +68,23 @@ func (g *Goroutines) Launch(ctx context.Context) error {
 			case <-clk.After(g.ColdStart):
 			case <-ctx.Done():
 				rep.Report = executor.Report{Worker: cfg.ID, Started: launched, Stopped: clk.Now(), Reason: "cancelled during cold start"}
-				g.record(rep)
+				g.record(id, rep)
 				return
 			}
 		}
 		rep.Report, rep.Err = executor.Run(ctx, cfg)
-		g.record(rep)
+		g.record(id, rep)
 	}()
 	return nil
 }
 
-// record keeps a stopped worker's report: a killed one's says so.
-func (g *Goroutines) record(r WorkerReport) {
+// record keeps the report of stopped worker id: a killed one's says so.
+func (g *Goroutines) record(id int64, r WorkerReport) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var id int64
-	fmt.Sscanf(r.Worker, "w%d", &id)
 	if g.killed[id] {
 		r.Reason, r.Err = "killed", nil
+		delete(g.killed, id)
 	}
 	delete(g.cancels, id)
 	g.reports = append(g.reports, r)

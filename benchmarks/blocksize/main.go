@@ -35,19 +35,11 @@ func main() {
 	if err != nil {
 		exp.Fatal(err)
 	}
-	var store, queue, state string
-	switch *services {
-	case "cloud":
-		c, err := exp.StartCloud()
-		if err != nil {
-			exp.Fatal(err)
-		}
-		defer c.Stop()
-		store, queue, state = c.Store, c.Queue, c.State
-	case "memory":
-	default:
-		exp.Fatal(fmt.Errorf("-services %q: want cloud or memory", *services))
+	svc, err := exp.OpenServices(*services)
+	if err != nil {
+		exp.Fatal(err)
 	}
+	defer svc.Stop()
 	ctx := context.Background()
 	bs, ws := ints(*blocks), ints(*workerCounts)
 	t := exp.Table{Head: []string{"block", "tiles", "tasks"}}
@@ -60,11 +52,11 @@ func main() {
 	}
 	for _, b := range bs {
 		tiles := (*n + b - 1) / b
-		row := []any{b, fmt.Sprintf("%d×%d", tiles, tiles), tiles * (tiles + 1) * (tiles + 2) / 6}
+		row := []any{b, fmt.Sprintf("%d×%d", tiles, tiles), exp.CholeskyTasks(tiles)}
 		for i, w := range ws {
 			// No more workers than tasks: the rest could never lease one.
-			opts := exp.Lambda(min(w, tiles*(tiles+1)*(tiles+2)/6), *gflops, 0, 0)
-			opts.Store, opts.Queue, opts.State = store, queue, state
+			opts := exp.Lambda(min(w, exp.CholeskyTasks(tiles)), *gflops, 0, 0)
+			svc.Use(&opts)
 			opts.ScaleFactor = 4 // the cap binds: a fixed pool, as the paper's
 			res, err := exp.Cholesky(ctx, opts, *n, b)
 			if err != nil {
@@ -83,17 +75,13 @@ func main() {
 	if err != nil {
 		exp.Fatal(err)
 	}
-	where := "S3, SQS and Redis served on this machine by MinIO, fauxqs and redis-server (scripts/local-cloud)"
-	if *services == "memory" {
-		where = "the memory services"
-	}
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Block size (the paper's Fig. 10a)\n\n")
 	fmt.Fprintf(&md, "`go run ./benchmarks/blocksize` on %s.\n\n", exp.Machine())
 	fmt.Fprintf(&md, "Cholesky of a %d×%d matrix on %s. **Emulated compute**: goroutine workers whose kernels run one at a time and wait their flops' time at %g GFLOP/s "+
 		"(`--emulate-compute`); every tile read and write, lease and completion is real. Pipeline width 2, the pool capped at each worker count "+
 		"(or at the task count, when that is smaller). The services and the workers share the machine's cores, so with many workers and small blocks "+
-		"the services' own CPU, not the emulated compute, sets the pace: the rise at the left of the many-worker curve is that overhead per task.\n\n", *n, *n, where, *gflops)
+		"the services' own CPU, not the emulated compute, sets the pace: the rise at the left of the many-worker curve is that overhead per task.\n\n", *n, *n, svc.Where, *gflops)
 	md.WriteString(t.String())
 	md.WriteString("\n![completion time by block size](blocksize.png)\n")
 	if err := exp.WriteMarkdown(dir, "blocksize.md", md.String()); err != nil {

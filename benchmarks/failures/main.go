@@ -62,26 +62,7 @@ func main() {
 	tx, perSec := exp.Completed(res, dt)
 	rx, running := exp.Active(res, 0.1)
 
-	// Before: the mean over the 10 s before the kill.
-	before := mean(perSec, int((killAt-10)/dt), int(killAt/dt))
-	workersBefore := 0.0
-	for i, x := range rx {
-		if x < killAt {
-			workersBefore = running[i]
-		}
-	}
-	replenished, recovered := -1.0, -1.0
-	for i, x := range rx {
-		if x > killAt && running[i] >= workersBefore && replenished < 0 {
-			replenished = x - killAt
-		}
-	}
-	for i := int(killAt/dt) + 1; i+2 < len(perSec); i++ {
-		if mean(perSec, i, i+3) >= 0.9*before {
-			recovered = float64(i)*dt - killAt
-			break
-		}
-	}
+	workersBefore, before, replenished, recovered := recovery(killAt, rx, running, perSec, dt)
 	fmtSecs := func(s float64) string {
 		if s < 0 {
 			return "never"
@@ -106,7 +87,7 @@ func main() {
 		"whose kernels wait their flops' time at %g GFLOP/s (`--emulate-compute`); the queue, state store and tile store (memory services), every tile read and write, the leases "+
 		"(10 s, renewed every third) and the provisioner are real. At %.1f s, %d of the running workers were killed as a machine failure kills them "+
 		"(`--kill-fraction %g --kill-at %v`): their leased tasks lapse and are redone.\n\n",
-		*n, *n, *block, tiles, tiles, tiles*(tiles+1)*(tiles+2)/6, *workers, *coldStart, *gflops, killAt, kill.Killed, *fraction, *at)
+		*n, *n, *block, tiles, tiles, exp.CholeskyTasks(tiles), *workers, *coldStart, *gflops, killAt, kill.Killed, *fraction, *at)
 	t := exp.Table{Head: []string{"completion (s)", "without the failure (s)", "workers before the kill", "killed", "tasks/s before (10 s mean)", "time to replenish (s)", "time to recover 90% of tasks/s (s)", "workers launched", "paper: replenish (s)", "paper: recover (s)"}}
 	t.Add(fmt.Sprintf("%.1f", res.Wall.Seconds()), fmt.Sprintf("%.1f", clean.Wall.Seconds()), workersBefore, kill.Killed, fmt.Sprintf("%.1f", before), fmtSecs(replenished), fmtSecs(recovered), len(res.Workers), "20", "about 40")
 	md.WriteString(t.String())
@@ -117,6 +98,34 @@ func main() {
 	if err := exp.WriteMarkdown(dir, "failures.md", md.String()); err != nil {
 		exp.Fatal(err)
 	}
+}
+
+// recovery measures a failure at killAt from the workers running (at
+// times rx) and the tasks completed per second (in bins of dt): the
+// workers and the task rate (the mean over the 10 s) before it, the time
+// until as many workers ran again, and until the rate, over 3 bins, was
+// back to 90% of before; -1 for never.
+func recovery(killAt float64, rx, running, perSec []float64, dt float64) (workersBefore, before, replenished, recovered float64) {
+	before = mean(perSec, int((killAt-10)/dt), int(killAt/dt))
+	for i, x := range rx {
+		if x < killAt {
+			workersBefore = running[i]
+		}
+	}
+	replenished, recovered = -1, -1
+	for i, x := range rx {
+		if x > killAt && running[i] >= workersBefore {
+			replenished = x - killAt
+			break
+		}
+	}
+	for i := int(killAt/dt) + 1; i+2 < len(perSec); i++ {
+		if mean(perSec, i, i+3) >= 0.9*before {
+			recovered = float64(i)*dt - killAt
+			break
+		}
+	}
+	return workersBefore, before, replenished, recovered
 }
 
 // mean is the mean of v[a:b], clipped to v.

@@ -37,19 +37,11 @@ func main() {
 		exp.Fatal(err)
 	}
 	ctx := context.Background()
-	var store, queue, state string
-	switch *services {
-	case "cloud":
-		c, err := exp.StartCloud()
-		if err != nil {
-			exp.Fatal(err)
-		}
-		defer c.Stop()
-		store, queue, state = c.Store, c.Queue, c.State
-	case "memory":
-	default:
-		exp.Fatal(fmt.Errorf("-services %q: want cloud or memory", *services))
+	svc, err := exp.OpenServices(*services)
+	if err != nil {
+		exp.Fatal(err)
 	}
+	defer svc.Stop()
 	t := exp.Table{Head: []string{"pipeline width", "completion (s)", "mean GFLOP/s", "against width 1", "read / compute / write per task (s)", "worker-seconds"}}
 	var series []chart.Series
 	var base float64
@@ -59,7 +51,7 @@ func main() {
 			exp.Fatal(fmt.Errorf("bad width %q", field))
 		}
 		opts := exp.Lambda(*workers, *gflops, 0, 0)
-		opts.Store, opts.Queue, opts.State = store, queue, state
+		svc.Use(&opts)
 		opts.Pipeline, opts.Trace = w, true
 		opts.ScaleFactor = 4 // the cap binds: a fixed pool, as the paper's 180 cores
 		res, err := exp.Cholesky(ctx, opts, *n, *block)
@@ -91,10 +83,6 @@ func main() {
 	if err != nil {
 		exp.Fatal(err)
 	}
-	where := "S3, SQS and Redis served on this machine by MinIO, fauxqs and redis-server (scripts/local-cloud)"
-	if *services == "memory" {
-		where = "the memory services"
-	}
 	tiles := (*n + *block - 1) / *block
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Pipelining (the paper's Fig. 9a)\n\n")
@@ -102,7 +90,7 @@ func main() {
 	fmt.Fprintf(&md, "Cholesky of a %d×%d matrix in blocks of %d (%d×%d tiles, %d tasks) on %s, with %d goroutine workers. **Emulated compute**: each worker's kernels "+
 		"run one at a time and wait their flops' time at %g GFLOP/s (`--emulate-compute`, a one-core Lambda); every tile read and write, lease and completion is real. "+
 		"GFLOP/s counts n³/3 over the completion time; the paper measured 40%% more with pipelining on 180 cores.\n\n",
-		*n, *n, *block, tiles, tiles, tiles*(tiles+1)*(tiles+2)/6, where, *workers, *gflops)
+		*n, *n, *block, tiles, tiles, exp.CholeskyTasks(tiles), svc.Where, *workers, *gflops)
 	md.WriteString(t.String())
 	md.WriteString("\n![flop rate over time by pipeline width](pipelining.png)\n")
 	if err := exp.WriteMarkdown(dir, "pipelining.md", md.String()); err != nil {

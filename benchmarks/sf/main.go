@@ -85,7 +85,7 @@ func main() {
 		"with a %v cold start and a %v lifetime (Lambda's), whose kernels wait their flops' time at %g GFLOP/s instead of computing "+
 		"(`--emulate-compute`); the queue, state store and tile store (memory services) and every tile read and write are real. "+
 		"Pipeline width 2; workers retire after 10 s without a task (the paper's T_timeout).\n\n",
-		*n, *n, *block, tiles, tiles, tiles*(tiles+1)*(tiles+2)/6, *workers, *coldStart, *lifetime, *gflops)
+		*n, *n, *block, tiles, tiles, exp.CholeskyTasks(tiles), *workers, *coldStart, *lifetime, *gflops)
 	md.WriteString(t.String())
 	md.WriteString("\n![completion time against worker-seconds](sf.png)\n")
 	if err := exp.WriteMarkdown(dir, "sf.md", md.String()); err != nil {

@@ -58,7 +58,7 @@ func main() {
 		}
 		xs, ys = append(xs, float64(n)), append(ys, secs)
 		rate := exp.CholeskyFlops(n) / secs / 1e9
-		t.Add(tiles, n, tiles*(tiles+1)*(tiles+2)/6, workers, fmt.Sprintf("%.1f", secs), fmt.Sprintf("%.1f", ideal[len(ideal)-1]),
+		t.Add(tiles, n, exp.CholeskyTasks(tiles), workers, fmt.Sprintf("%.1f", secs), fmt.Sprintf("%.1f", ideal[len(ideal)-1]),
 			fmt.Sprintf("%.1f", rate), fmt.Sprintf("%.2f", rate/float64(workers)), fmt.Sprintf("%.0f", res.WorkerSeconds()))
 		fmt.Printf("%d tiles, %d workers: %.1f s\n", tiles, workers, secs)
 	}

@@ -76,18 +76,23 @@ func (c costFlags) costLine(results []*job.Result, storeURL, launch string) summ
 	if err != nil {
 		return summaryLine{"cost", err.Error()}
 	}
+	return summaryLine{"cost", e.line()}
+}
+
+// line is the estimate as the summary's cost line says it.
+func (e costEstimate) line() string {
 	as := "on AWS"
 	if e.AsOnAWS {
 		as = "as it would be on AWS"
 	}
 	redis := ""
 	if e.RedisNode != "" {
-		redis = fmt.Sprintf(", Redis $%s (%s for %v)", dollars(e.Redis), e.RedisNode, (time.Duration(e.usage.Wall)).Round(time.Millisecond))
+		redis = fmt.Sprintf(", Redis $%s (%s for %v)", dollars(e.Redis), e.RedisNode, e.usage.Wall.Round(time.Millisecond))
 	}
 	u := e.usage
-	return summaryLine{"cost", fmt.Sprintf("$%s %s (%s list prices of %s): Lambda $%s (%.1f s × %d MB), %d invocations $%s, S3 $%s (%d PUT/LIST, %d GET), SQS $%s (%d requests)%s",
-		dollars(e.Total), as, e.Region, e.PricesTaken, dollars(e.Lambda), u.WorkerSeconds, c.lambdaMemory, u.Invocations, dollars(e.Invocations),
-		dollars(e.S3), u.S3Puts, u.S3Gets, dollars(e.SQS), u.SQSRequests, redis)}
+	return fmt.Sprintf("$%s %s (%s list prices of %s): Lambda $%s (%.1f s × %d MB), %d invocations $%s, S3 $%s (%d PUT/LIST, %d GET), SQS $%s (%d requests)%s",
+		dollars(e.Total), as, e.Region, e.PricesTaken, dollars(e.Lambda), u.WorkerSeconds, e.LambdaMemory, u.Invocations, dollars(e.Invocations),
+		dollars(e.S3), u.S3Puts, u.S3Gets, dollars(e.SQS), u.SQSRequests, redis)
 }
 
 // A costEstimate is the jobs' bill, as the summary line and npw status

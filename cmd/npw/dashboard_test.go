@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,29 +16,9 @@ import (
 // and the job's chart answer while it runs; and the command ends well.
 // (internal/dashboard's test opens the page in Chromium.)
 func TestDashboardFlag(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "cholesky", "--n", "2048", "--block", "128", "--workers", "8", "--emulate-compute", "0.05", "--dashboard", "--quiet")
-	cmd.Env = append(os.Environ(), "NPW_TEST_MAIN=1")
-	cmd.Stdout = io.Discard
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	sc := bufio.NewScanner(stderr)
-	re := regexp.MustCompile(`dashboard at (http://127\.0\.0\.1:\d+/)`)
-	var url string
-	for url == "" && sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			url = m[1]
-		}
-	}
-	if url == "" {
-		t.Fatal("npw never said where its dashboard is")
-	}
-	go io.Copy(io.Discard, stderr)
+	cmd, m := startNPW(t, []string{"cholesky", "--n", "2048", "--block", "128", "--workers", "8", "--emulate-compute", "0.05", "--dashboard", "--quiet"},
+		regexp.MustCompile(`dashboard at (http://127\.0\.0\.1:\d+/)`))
+	url := m[1]
 	if page := get(t, url); !strings.Contains(page, "<title>npw jobs</title>") {
 		t.Errorf("the page:\n%s", page)
 	}

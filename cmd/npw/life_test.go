@@ -224,6 +224,15 @@ func TestInterruptedClient(t *testing.T) {
 // tasks run), with that job's id.
 func startClient(t *testing.T, args []string) (*exec.Cmd, string) {
 	t.Helper()
+	cmd, m := startNPW(t, args, regexp.MustCompile(`job ([0-9a-f]{12}) started: cholesky`))
+	return cmd, m[1]
+}
+
+// startNPW starts npw as a process of its own and returns it once a line
+// of its stderr matches re, with the match; the rest of stderr is read
+// and dropped.
+func startNPW(t *testing.T, args []string, re *regexp.Regexp) (*exec.Cmd, []string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "NPW_TEST_MAIN=1")
 	cmd.Stdout = io.Discard
@@ -236,15 +245,14 @@ func startClient(t *testing.T, args []string) (*exec.Cmd, string) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	sc := bufio.NewScanner(stderr)
-	re := regexp.MustCompile(`job ([0-9a-f]{12}) started: cholesky`)
 	for sc.Scan() {
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {
 			go io.Copy(io.Discard, stderr)
-			return cmd, m[1]
+			return cmd, m
 		}
 	}
-	t.Fatalf("npw %v never started its job", args)
-	return nil, ""
+	t.Fatalf("npw %v never printed a line matching %s", args, re)
+	return nil, nil
 }
 
 // The status of a running job, as JSON: its tasks, its workers (alive by

@@ -129,27 +129,11 @@ func allSpans(results []*job.Result) []workerSpan {
 // flopRate spreads each task's flops evenly over its kernel's run and
 // sums them in about 200 bins of the jobs' time, in GFLOP/s.
 func flopRate(spans []workerSpan, sec func(time.Time) float64, end float64) (x, gflops []float64) {
-	dt := max(end/200, 0.01)
-	n := int(end/dt) + 1
-	rate := make([]float64, n)
-	for _, s := range spans {
-		a, b := sec(s.Read), sec(s.Computed)
-		if s.Flops == 0 || b <= a {
-			continue
-		}
-		per := s.Flops / (b - a) // flop/s while it runs
-		for i := max(0, int(a/dt)); i < n && float64(i)*dt < b; i++ {
-			lo, hi := max(a, float64(i)*dt), min(b, float64(i+1)*dt)
-			if hi > lo {
-				rate[i] += per * (hi - lo) / dt / 1e9
-			}
-		}
+	intervals := make([]chart.Interval, len(spans))
+	for i, s := range spans {
+		intervals[i] = chart.Interval{Start: sec(s.Read), End: sec(s.Computed), Amount: s.Flops / 1e9}
 	}
-	x = make([]float64, n)
-	for i := range x {
-		x[i] = float64(i) * dt
-	}
-	return x, rate
+	return chart.Rate(intervals, max(end/200, 0.01), end)
 }
 
 // gantt is the chart of each worker's tasks: reading, computing, writing.

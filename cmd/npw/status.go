@@ -87,11 +87,11 @@ func statusOf(snap engine.JobSnapshot, now time.Time) jobStatus {
 		s.Phase, s.Error, elapsed = string(r.End.Phase), r.End.Error, r.End.Wall
 		res := engine.EndedResult(r)
 		s.WorkerSeconds = res.WorkerSeconds()
-		results := []*job.Result{res}
-		if e, err := defaultCost.estimate(results, r.Store, r.Launch.Kind); err == nil {
-			s.Cost = &e
+		if e, err := defaultCost.estimate([]*job.Result{res}, r.Store, r.Launch.Kind); err == nil {
+			s.Cost, s.costLine = &e, e.line()
+		} else {
+			s.costLine = err.Error()
 		}
-		s.costLine = defaultCost.costLine(results, r.Store, r.Launch.Kind).text
 	case !snap.Running:
 		s.Phase = "ending"
 	default:

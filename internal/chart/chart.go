@@ -148,22 +148,26 @@ func (l Lines) plot() (*plot.Plot, error) {
 			p.Add(labels)
 		}
 	}
-	for _, m := range l.Marks {
-		line, err := plotter.NewLine(plotter.XYs{{X: m.X, Y: 0}, {X: m.X, Y: ymax}})
-		if err != nil {
-			return nil, err
-		}
-		line.Color, line.Dashes = color.Gray{Y: 90}, []vg.Length{vg.Points(2), vg.Points(2)}
-		p.Add(line)
+	if err := addMarks(p, l.Marks, 0.8*ymax); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// addMarks draws each mark as a dashed vertical line across the plot,
+// its label at height y.
+func addMarks(p *plot.Plot, marks []Mark, y float64) error {
+	for _, m := range marks {
+		p.Add(vline{x: m.X})
 		if m.Label != "" {
-			labels, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: m.X, Y: 0.8 * ymax}}, Labels: []string{" " + m.Label}})
+			labels, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: m.X, Y: y}}, Labels: []string{" " + m.Label}})
 			if err != nil {
-				return nil, err
+				return err
 			}
 			p.Add(labels)
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // save writes p as a PNG of the given size (default 8×4.5 in), making
@@ -196,4 +200,33 @@ func encode(p *plot.Plot, w, h vg.Length) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// An Interval is an amount spread evenly over [Start, End): a task's
+// flops over its kernel's run.
+type Interval struct {
+	Start, End, Amount float64
+}
+
+// Rate sums intervals into bins of dt from 0 to end: each bin's y is the
+// amount per unit of x that fell in it (flop/s from flops over seconds).
+// Empty intervals are left out.
+func Rate(intervals []Interval, dt, end float64) (x, y []float64) {
+	n := int(end/dt) + 1
+	x, y = make([]float64, n), make([]float64, n)
+	for i := range x {
+		x[i] = float64(i) * dt
+	}
+	for _, iv := range intervals {
+		if iv.Amount == 0 || iv.End <= iv.Start {
+			continue
+		}
+		per := iv.Amount / (iv.End - iv.Start)
+		for i := max(0, int(iv.Start/dt)); i < n && float64(i)*dt < iv.End; i++ {
+			if lo, hi := max(iv.Start, float64(i)*dt), min(iv.End, float64(i+1)*dt); hi > lo {
+				y[i] += per * (hi - lo) / dt
+			}
+		}
+	}
+	return x, y
 }

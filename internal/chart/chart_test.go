@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -80,5 +81,16 @@ func TestLinesAndGantt(t *testing.T) {
 	}
 	if err := (Lines{Title: "bad", Series: []Series{{Name: "x", X: []float64{1}}}}).Save(filepath.Join(dir, "bad.png")); err == nil || !strings.Contains(err.Error(), `series "x" has 1 x and 0 y values`) {
 		t.Errorf("bad series: %v", err)
+	}
+}
+
+// TestRate spreads amounts over their intervals into bins.
+func TestRate(t *testing.T) {
+	x, y := Rate([]Interval{{Start: 0.5, End: 1.5, Amount: 10}, {Start: 1, End: 1, Amount: 7}, {Start: 2, End: 2.5, Amount: 1}}, 1, 2.5)
+	if want := []float64{0, 1, 2}; !slices.Equal(x, want) {
+		t.Errorf("x = %v, want %v", x, want)
+	}
+	if want := []float64{5, 5, 1}; !slices.Equal(y, want) {
+		t.Errorf("y = %v, want %v", y, want)
 	}
 }

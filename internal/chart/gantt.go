@@ -58,8 +58,8 @@ func (g Gantt) Save(path string) error {
 		}
 	}
 	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
-	for _, m := range g.Marks {
-		p.Add(vline{x: m.X})
+	if err := addMarks(p, g.Marks, 0.97*float64(len(g.Rows))); err != nil {
+		return err
 	}
 	h := g.Height
 	if h == 0 {

@@ -41,7 +41,7 @@ type Server struct {
 	Log   *slog.Logger
 
 	mu   sync.Mutex
-	jobs map[string]*jobView
+	jobs map[string]*Job
 }
 
 // A Sample is one reading of a job.
@@ -73,8 +73,6 @@ type Job struct {
 	queue   *queue.Queue      // opened once, for the depth
 	seen    bool              // in the last listing
 }
-
-type jobView = Job
 
 // Listen serves srv's page on addr (host:port; port 0 picks one) until
 // ctx ends, sampling meanwhile, and returns the page's URL at once.
@@ -140,7 +138,7 @@ func (s *Server) sample(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	if s.jobs == nil {
-		s.jobs = map[string]*jobView{}
+		s.jobs = map[string]*Job{}
 	}
 	for _, j := range s.jobs {
 		j.seen = false
@@ -154,7 +152,7 @@ func (s *Server) sample(ctx context.Context) error {
 		s.mu.Lock()
 		j := s.jobs[r.ID]
 		if j == nil {
-			j = &jobView{ID: r.ID, Program: r.Program, Kernels: r.Kernels, Created: r.Created}
+			j = &Job{ID: r.ID, Program: r.Program, Kernels: r.Kernels, Created: r.Created}
 			s.jobs[r.ID] = j
 		}
 		j.seen = true
@@ -175,7 +173,7 @@ func (s *Server) sample(ctx context.Context) error {
 }
 
 // read takes one sample of j from its snapshot and queue.
-func (s *Server) read(ctx context.Context, j *jobView, snap job.Snapshot, now time.Time, keep int) {
+func (s *Server) read(ctx context.Context, j *Job, snap job.Snapshot, now time.Time, keep int) {
 	r := snap.Record
 	smp := Sample{Done: snap.Status.Done, Workers: len(snap.Workers)}
 	if snap.Running && r.End == nil {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	engine "github.com/npw-dev/npw"
+	"github.com/npw-dev/npw/internal/chart"
 	"github.com/npw-dev/npw/job"
 )
 
@@ -60,6 +61,9 @@ func Cholesky(ctx context.Context, opts engine.Options, n, block int) (*job.Resu
 	}
 	return res, eng.Release(ctx, res)
 }
+
+// CholeskyTasks is the tasks of a Cholesky on T×T tiles: T(T+1)(T+2)/6.
+func CholeskyTasks(tiles int) int { return tiles * (tiles + 1) * (tiles + 2) / 6 }
 
 // CholeskyFlops is the flops of an n×n Cholesky, n³/3.
 func CholeskyFlops(n int) float64 { return math.Pow(float64(n), 3) / 3 }
@@ -100,16 +104,6 @@ func Completed(res *job.Result, dt float64) (x, perSec []float64) {
 	return x, perSec
 }
 
-// Running returns the provisioner's count of running workers over the
-// job's time, in seconds since its start.
-func Running(res *job.Result) (x, running []float64) {
-	for _, s := range res.Timeline {
-		x = append(x, res.TimelineStart.Add(s.At).Sub(res.Started).Seconds())
-		running = append(running, float64(s.Running))
-	}
-	return x, running
-}
-
 // Active returns, in steps of dt seconds from the job's start, the
 // workers past their cold start and not yet stopped, from the workers'
 // reports: what the provisioner's count of running workers (which counts
@@ -135,28 +129,13 @@ func Active(res *job.Result, dt float64) (x, active []float64) {
 // FlopRate returns the kernels' GFLOP/s in bins of dt seconds since the
 // job's start, each task's flops spread evenly over its kernel's run.
 func FlopRate(res *job.Result, dt float64) (x, gflops []float64) {
-	end := res.Wall.Seconds()
-	n := int(end/dt) + 1
-	gflops = make([]float64, n)
+	var intervals []chart.Interval
 	for _, w := range res.Workers {
 		for _, s := range w.Spans {
-			a, b := s.Read.Sub(res.Started).Seconds(), s.Computed.Sub(res.Started).Seconds()
-			if s.Flops == 0 || b <= a {
-				continue
-			}
-			per := s.Flops / (b - a) / 1e9
-			for i := max(0, int(a/dt)); i < n && float64(i)*dt < b; i++ {
-				if lo, hi := max(a, float64(i)*dt), min(b, float64(i+1)*dt); hi > lo {
-					gflops[i] += per * (hi - lo) / dt
-				}
-			}
+			intervals = append(intervals, chart.Interval{Start: s.Read.Sub(res.Started).Seconds(), End: s.Computed.Sub(res.Started).Seconds(), Amount: s.Flops / 1e9})
 		}
 	}
-	x = make([]float64, n)
-	for i := range x {
-		x[i] = float64(i) * dt
-	}
-	return x, gflops
+	return chart.Rate(intervals, dt, res.Wall.Seconds())
 }
 
 // Results is the directory of the experiments' tables and plots:
@@ -291,6 +270,43 @@ func StartCloud() (*Cloud, error) {
 		return nil, fmt.Errorf("scripts/local-cloud up wrote no service URLs in %s/env", dir)
 	}
 	return c, nil
+}
+
+// Services are where an experiment's jobs run: the local cloud or the
+// memory services, as its -services flag says.
+type Services struct {
+	Store, Queue, State string
+	Where               string // for the write-up
+	cloud               *Cloud
+}
+
+// OpenServices starts the services named "cloud" (MinIO, fauxqs and Redis
+// on this machine) or opens "memory" (the default mem://).
+func OpenServices(name string) (*Services, error) {
+	switch name {
+	case "memory":
+		return &Services{Where: "the memory services"}, nil
+	case "cloud":
+		c, err := StartCloud()
+		if err != nil {
+			return nil, err
+		}
+		return &Services{Store: c.Store, Queue: c.Queue, State: c.State, cloud: c,
+			Where: "S3, SQS and Redis served on this machine by MinIO, fauxqs and redis-server (scripts/local-cloud)"}, nil
+	}
+	return nil, fmt.Errorf("-services %q: want cloud or memory", name)
+}
+
+// Use points opts at the services.
+func (s *Services) Use(opts *engine.Options) {
+	opts.Store, opts.Queue, opts.State = s.Store, s.Queue, s.State
+}
+
+// Stop stops the local cloud, if it was started.
+func (s *Services) Stop() {
+	if s.cloud != nil {
+		s.cloud.Stop()
+	}
 }
 
 // Stop stops the services and removes their data, once.
