@@ -103,6 +103,9 @@ func (w *worker) run(ctx context.Context, t *task) error {
 	} else {
 		w.kernelSlot.acquire(w.plan.Priority(t.node))
 	}
+	if t.endTurn != nil {
+		t.endTurn()
+	}
 	if g := w.cfg.Settings.EmulateGFLOPS; g > 0 {
 		t.outputs, err = w.emulate(ctx, w.plan.Kernel(t.node), t.k, t.in.tiles, scalars, g, &t.m)
 	} else {

@@ -32,6 +32,9 @@ type task struct {
 	// reservation the compute slot run kept for the task.
 	next        *task
 	reservation *reservation
+	// endTurn, for the leased task, lets the worker lease another task
+	// once this one has the compute slot (worker.takeTurn).
+	endTurn func()
 
 	in      taskInputs
 	outputs []blas64.General
@@ -48,7 +51,7 @@ var errNoRoom = errors.New("no room for the task's tiles")
 // (chain), and acknowledges the lease once the last of them is recorded:
 // until then, a replay of the leased task finds the others. An error
 // leaves the lease to lapse.
-func (w *worker) process(ctx context.Context, lease queue.Lease) error {
+func (w *worker) process(ctx context.Context, lease queue.Lease, endTurn func()) error {
 	node, err := w.plan.ParseKey(lease.Body)
 	if err != nil {
 		return w.failJob(ctx, lease, fmt.Sprintf("bad task message %q: %v", lease.Body, err))
@@ -77,6 +80,7 @@ func (w *worker) process(ctx context.Context, lease queue.Lease) error {
 	if err != nil {
 		return w.failJob(ctx, lease, err.Error())
 	}
+	t.endTurn = endTurn
 	return w.chain(ctx, lease, t)
 }
 

@@ -38,7 +38,8 @@
 //
 // Up to Pipeline tasks are in flight, so one task's reads and writes
 // overlap another's computation; the worker computes one task at a time,
-// like a one-core function. It stops itself after IdleTimeout without
+// like a one-core function, and leases at most one task ahead of it:
+// the other slots carry tasks that are writing and recording. It stops itself after IdleTimeout without
 // work, when the job ends, and before its RuntimeLimit: it never leases a
 // task it might not finish in the time left.
 package executor
@@ -198,15 +199,18 @@ type worker struct {
 
 	stopOnce sync.Once
 	stopped  chan struct{}
-	crashed  atomic.Bool
-	kill     context.CancelFunc
+	// ahead holds the turn to lease (takeTurn): the one task leased
+	// but not yet computing.
+	ahead   chan struct{}
+	crashed atomic.Bool
+	kill    context.CancelFunc
 }
 
 // newWorker makes a worker of cfg, which has its defaults, and sees what
 // its tile store can do.
 func newWorker(cfg Config) *worker {
 	start := cfg.Clock.Now()
-	w := &worker{cfg: cfg, plan: cfg.Job.Plan, start: start, stopped: make(chan struct{}),
+	w := &worker{cfg: cfg, plan: cfg.Job.Plan, start: start, stopped: make(chan struct{}), ahead: make(chan struct{}, 1),
 		report: Report{Worker: cfg.ID, Started: start, BLAS: kernels.BLAS}}
 	if p, ok := cfg.Tiles.(PrivateReader); ok {
 		w.private = p.PrivateReads()

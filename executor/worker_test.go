@@ -592,3 +592,39 @@ func advanceToStop(t *testing.T, fake *clock.Fake, d time.Duration, done <-chan 
 		return Report{}
 	}
 }
+
+// TestLeasesOneAhead checks that a wide pipeline leases at most one task
+// ahead of the compute slot: between its lease and the end of its
+// kernel, a task is the one computing or the one next in line, never one
+// of a hoard that idle workers could have started. With 16 ready tasks
+// and 4 slots, it still reads a task while another computes.
+func TestLeasesOneAhead(t *testing.T) {
+	h := newHarness(t, 16)
+	cfg := h.config("wide")
+	cfg.Pipeline = 4
+	cfg.Kernel = slowKernels(5*time.Millisecond, nil)
+	var mu sync.Mutex
+	ahead, most := 0, 0
+	cfg.Hook = func(p Phase, _ string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		switch p {
+		case Leased:
+			ahead++
+			most = max(most, ahead)
+		case Computed:
+			ahead--
+		}
+		return nil
+	}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Reason != "job done" || int64(rep.Tasks) != h.tasks {
+		t.Fatalf("report %+v, want job done after %d tasks", rep, h.tasks)
+	}
+	if most != 2 {
+		t.Errorf("at most %d tasks between their lease and their kernel's end, want 2", most)
+	}
+}

@@ -25,10 +25,10 @@ import (
 )
 
 func main() {
-	n := flag.Int("n", 12288, "order of the matrix")
+	n := flag.Int("n", 16384, "order of the matrix")
 	block := flag.Int("block", 1024, "tile size")
 	workers := flag.Int("workers", 16, "workers")
-	gflops := flag.Float64("gflops", 2, "emulated GFLOP/s per worker")
+	gflops := flag.Float64("gflops", 4, "emulated GFLOP/s per worker")
 	widths := flag.String("widths", "1,2,4", "pipeline widths")
 	services := flag.String("services", "cloud", "cloud (MinIO, fauxqs, Redis on this machine) or memory")
 	flag.Parse()
