@@ -602,18 +602,34 @@ func TestLeasesOneAhead(t *testing.T) {
 	h := newHarness(t, 16)
 	cfg := h.config("wide")
 	cfg.Pipeline = 4
-	cfg.Kernel = slowKernels(5*time.Millisecond, nil)
 	var mu sync.Mutex
 	ahead, most := 0, 0
+	// A task counts from its lease to its kernel's return, which comes
+	// before the compute slot goes to the next task (the Computed hook
+	// comes after, and would count a task that has let the slot go).
+	slow := slowKernels(5*time.Millisecond, nil)
+	cfg.Kernel = func(name string) (*kernels.Kernel, bool) {
+		k, ok := slow(name)
+		if !ok {
+			return nil, false
+		}
+		run := k.Run
+		k.Run = func(in []blas64.General, sc []lp.Value) ([]blas64.General, error) {
+			defer func() {
+				mu.Lock()
+				ahead--
+				mu.Unlock()
+			}()
+			return run(in, sc)
+		}
+		return k, true
+	}
 	cfg.Hook = func(p Phase, _ string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		switch p {
-		case Leased:
+		if p == Leased {
+			mu.Lock()
 			ahead++
 			most = max(most, ahead)
-		case Computed:
-			ahead--
+			mu.Unlock()
 		}
 		return nil
 	}
@@ -623,6 +639,9 @@ func TestLeasesOneAhead(t *testing.T) {
 	}
 	if rep.Reason != "job done" || int64(rep.Tasks) != h.tasks {
 		t.Fatalf("report %+v, want job done after %d tasks", rep, h.tasks)
+	}
+	if rep.Continued > 0 {
+		t.Fatalf("%d tasks continued: the count assumes every task is leased from the queue", rep.Continued)
 	}
 	if most != 2 {
 		t.Errorf("at most %d tasks between their lease and their kernel's end, want 2", most)
