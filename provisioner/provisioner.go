@@ -89,8 +89,10 @@ type Provisioner struct {
 	launched int
 }
 
-// Run applies the policy every Interval until ctx is done. Errors reading
-// the queue are retried at the next round; it returns ctx's error.
+// Run applies the policy every Interval until ctx is done, and then
+// takes a last sample (launching nothing), so that the timeline spans
+// the whole job however short it was. Errors reading the queue are
+// retried at the next round; it returns ctx's error.
 func (p *Provisioner) Run(ctx context.Context) error {
 	interval := p.Interval
 	if interval <= 0 {
@@ -104,6 +106,9 @@ func (p *Provisioner) Run(ctx context.Context) error {
 		p.round(ctx, clk.Since(start))
 		select {
 		case <-ctx.Done():
+			last, cancel := clock.WithTimeout(context.WithoutCancel(ctx), clk, 5*time.Second, nil)
+			defer cancel()
+			p.sample(last, clk.Since(start), 0)
 			return ctx.Err()
 		case <-tick.C():
 		}
@@ -126,9 +131,23 @@ func (p *Provisioner) round(ctx context.Context, at time.Duration) {
 		}
 		launched++
 	}
+	p.record(Sample{At: at, Pending: visible, InFlight: inflight, Running: p.Launcher.Running(), Launched: launched})
+}
+
+// sample records the queue and the workers at at, having launched
+// launched workers.
+func (p *Provisioner) sample(ctx context.Context, at time.Duration, launched int) {
+	visible, inflight, err := p.Queue.Depth(ctx)
+	if err != nil {
+		return
+	}
+	p.record(Sample{At: at, Pending: visible, InFlight: inflight, Running: p.Launcher.Running(), Launched: launched})
+}
+
+func (p *Provisioner) record(s Sample) {
 	p.mu.Lock()
-	p.timeline = append(p.timeline, Sample{At: at, Pending: visible, InFlight: inflight, Running: p.Launcher.Running(), Launched: launched})
-	p.launched += launched
+	p.timeline = append(p.timeline, s)
+	p.launched += s.Launched
 	p.mu.Unlock()
 }
 

@@ -87,8 +87,10 @@ func TestProvisionerFollowsQueue(t *testing.T) {
 	cancel()
 	<-done
 	tl := p.Timeline()
-	if len(tl) != 5 || tl[4].Running != 2 || tl[4].At != 4*interval {
-		t.Fatalf("timeline %+v, want 5 samples, the last at %v with 2 running", tl, 4*interval)
+	// Five rounds, and the last sample, taken when it stops, launching
+	// nothing.
+	if len(tl) != 6 || tl[4].Running != 2 || tl[4].At != 4*interval || tl[5] != (Sample{At: 4 * interval, InFlight: 2, Running: 2}) {
+		t.Fatalf("timeline %+v, want 6 samples, the last two at %v with 2 running", tl, 4*interval)
 	}
 	launched := 0
 	for _, s := range tl {
