@@ -129,12 +129,16 @@ func (t *Table) Region(region string) (Prices, error) {
 type Usage struct {
 	WorkerSeconds float64 // Lambda duration, summed over invocations
 	MemoryGB      float64 // each function's memory (MB / 1024)
-	Arm           bool    // the function runs on Arm (Graviton)
-	Invocations   int64
-	S3Puts        int64 // PUT, COPY, POST and LIST requests
-	S3Gets        int64 // GET, HEAD and other requests (DELETEs are free)
-	SQSRequests   int64 // in 64 KB units
-	Wall          time.Duration
+	// FunctionMemoryMB is the memory the workers' Lambda function has,
+	// as they reported it; 0 when they ran elsewhere. Pricing takes it
+	// over an assumed MemoryGB.
+	FunctionMemoryMB int
+	Arm              bool // the function runs on Arm (Graviton)
+	Invocations      int64
+	S3Puts           int64 // PUT, COPY, POST and LIST requests
+	S3Gets           int64 // GET, HEAD and other requests (DELETEs are free)
+	SQSRequests      int64 // in 64 KB units
+	Wall             time.Duration
 }
 
 // Add adds u2's counts and durations to u (memory and architecture are
@@ -146,6 +150,7 @@ func (u *Usage) Add(u2 Usage) {
 	u.S3Gets += u2.S3Gets
 	u.SQSRequests += u2.SQSRequests
 	u.Wall += u2.Wall
+	u.FunctionMemoryMB = max(u.FunctionMemoryMB, u2.FunctionMemoryMB)
 }
 
 // A Bill is a job's cost in dollars, by item.

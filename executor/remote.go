@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/clock"
@@ -106,8 +108,13 @@ func ServeOn(ctx context.Context, r Remote, log *slog.Logger, clk clock.Clock) (
 	if settings.Memory == 0 {
 		settings.Memory = int64(3*settings.Pipeline+2) * job.TileBytes()
 	}
-	rep, err := Run(ctx, Config{Job: job, Tiles: tiles, Queue: q, State: st, ID: r.ID, Settings: settings, Clock: clk, Log: log})
-	rep.Requests = Requests{Tiles: tiles.Requests(), TilePutClass: tiles.PutRequests(), TileGetClass: tiles.GetRequests(), Queue: q.Requests(), State: st.Requests() + 1} // +1: the report
+	requests := func() Requests {
+		return Requests{Tiles: tiles.Requests(), TilePutClass: tiles.PutRequests(), TileGetClass: tiles.GetRequests(), Queue: q.Requests(), State: st.Requests()}
+	}
+	rep, err := Run(ctx, Config{Job: job, Tiles: tiles, Queue: q, State: st, ID: r.ID, Settings: settings, Clock: clk, Log: log,
+		Requests: requests, FunctionMemoryMB: functionMemory()})
+	rep.Requests = requests()
+	rep.Requests.State++ // the report
 	rep.PeakRSS = peakRSS()
 	if err != nil {
 		return rep, err
@@ -120,4 +127,14 @@ func ServeOn(ctx context.Context, r Remote, log *slog.Logger, clk clock.Clock) (
 		log.Warn("keeping the worker report failed", "job", r.Job, "worker", r.ID, "err", err)
 	}
 	return rep, nil
+}
+
+// functionMemory is the memory, in MB, of the Lambda function this
+// process runs in, as Lambda's environment gives it; 0 elsewhere.
+func functionMemory() int {
+	mb, err := strconv.Atoi(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
+	if err != nil || mb <= 0 {
+		return 0
+	}
+	return mb
 }

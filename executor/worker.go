@@ -81,7 +81,16 @@ type Config struct {
 	// OnTask, when set, receives the metrics of every task this worker
 	// completes first.
 	OnTask func(TaskReport)
-	Log    *slog.Logger
+	// Requests, when set, counts the requests the worker has made so far
+	// to services of its own (a process's, a Lambda function's), for the
+	// usage its heartbeats leave in the state store; a goroutine worker's
+	// requests are its process's, which counts them itself.
+	Requests func() Requests
+	// FunctionMemoryMB is the memory of the Lambda function the worker
+	// runs in (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, set by Serve), for its
+	// report and usage; 0 elsewhere.
+	FunctionMemoryMB int
+	Log              *slog.Logger
 }
 
 // A TaskReport is what one task cost.
@@ -131,6 +140,10 @@ type Report struct {
 	// PeakRSS is the peak resident memory of the worker's process in
 	// bytes, set by Serve (a goroutine worker shares its process).
 	PeakRSS int64 `json:",omitzero"`
+	// FunctionMemoryMB is the memory of the Lambda function the worker
+	// ran in, as its configuration gave it (Config.FunctionMemoryMB); 0
+	// elsewhere. Lambda bills GB-seconds of it.
+	FunctionMemoryMB int `json:",omitempty"`
 	// Spans are the tasks this worker completed first, with Config.Trace.
 	Spans []Span `json:",omitempty"`
 }
@@ -211,7 +224,7 @@ type worker struct {
 func newWorker(cfg Config) *worker {
 	start := cfg.Clock.Now()
 	w := &worker{cfg: cfg, plan: cfg.Job.Plan, start: start, stopped: make(chan struct{}), ahead: make(chan struct{}, 1),
-		report: Report{Worker: cfg.ID, Started: start, BLAS: kernels.BLAS}}
+		report: Report{Worker: cfg.ID, Started: start, BLAS: kernels.BLAS, FunctionMemoryMB: cfg.FunctionMemoryMB}}
 	if p, ok := cfg.Tiles.(PrivateReader); ok {
 		w.private = p.PrivateReads()
 	}

@@ -332,8 +332,12 @@ func (r *Result) PeakWorkers() int {
 // invocations (one per worker), the tile store's requests by price class,
 // queue requests and the wall time.
 func (r *Result) Usage(memoryMB int) cost.Usage {
-	return cost.Usage{MemoryGB: float64(memoryMB) / 1024, WorkerSeconds: r.WorkerSeconds(), Invocations: int64(len(r.Workers)),
+	u := cost.Usage{MemoryGB: float64(memoryMB) / 1024, WorkerSeconds: r.WorkerSeconds(), Invocations: int64(len(r.Workers)),
 		S3Puts: r.Traffic.Requests.TilePutClass, S3Gets: r.Traffic.Requests.TileGetClass, SQSRequests: r.Traffic.Requests.Queue, Wall: r.Wall}
+	for _, w := range r.Workers {
+		u.FunctionMemoryMB = max(u.FunctionMemoryMB, w.FunctionMemoryMB)
+	}
+	return u
 }
 
 func (r *Result) WorkerSeconds() float64 {
@@ -477,7 +481,7 @@ func newRecord(j *manifest.Job, spec Spec, cs census, env Env, opts Options) *Re
 // job until it ends, then finishes it (Provision's end).
 func (s *Submission) Follow(ctx context.Context, opts Options) (*Result, error) {
 	opts.defaults()
-	err := run(ctx, s.env, s.job, s.queue, opts, s.res)
+	err := run(ctx, s.env, s.job, s.queue, s.tiles0, opts, s.res)
 	s.res.Wall = opts.Clock.Since(s.res.Started)
 	s.res.account(s.env, s.queue, s.tiles0)
 	return s.res, finish(ctx, s.env, s.Record, s.job, s.queue, s.res, err, opts)
@@ -741,7 +745,7 @@ func enqueueStarters(ctx context.Context, q *queue.Queue, j *manifest.Job) error
 }
 
 // run provisions workers until the job ends.
-func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Options, res *Result) error {
+func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, tiles0 TrafficStats, opts Options, res *Result) error {
 	launcher, err := newLauncher(env, j, q, opts)
 	if err != nil {
 		return err
@@ -760,12 +764,18 @@ func run(ctx context.Context, env Env, j *manifest.Job, q *queue.Queue, opts Opt
 		defer close(faultDone)
 		injectFault(workCtx, launcher, opts, res)
 	}()
+	usageDone := make(chan struct{})
+	go func() {
+		defer close(usageDone)
+		keepUsage(workCtx, env, q, j.ID, tiles0, opts)
+	}()
 	w := &watch{env: env, id: j.ID, q: q, prov: prov, opts: opts, start: res.Started,
 		program: strings.TrimSpace(j.Plan.Program().Name + " " + analysis.ArgString(j.Plan.Args()))}
 	err = w.wait(ctx)
 	stopWork()
 	<-provDone
 	<-faultDone
+	<-usageDone
 	if errors.Is(err, errHandoff) {
 		h, ok := launcher.(interface {
 			Handoff() provisioner.LambdaState

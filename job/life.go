@@ -20,6 +20,7 @@ import (
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/clock"
+	"github.com/npw-dev/npw/cost"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/manifest"
 	"github.com/npw-dev/npw/provisioner"
@@ -205,7 +206,7 @@ func Provision(ctx context.Context, st *state.Store, id string, opts Options) (*
 	res := newResult(j, outputNames(rec), rec.Kernels, rec.Created)
 	res.Uploaded = rec.Uploaded
 	tiles0 := snapshot(env)
-	err = run(ctx, env, j, q, opts, res)
+	err = run(ctx, env, j, q, tiles0, opts, res)
 	if _, ok := err.(*Handoff); ok {
 		return nil, err // the job runs on; its successor finishes it
 	}
@@ -384,6 +385,8 @@ type Snapshot struct {
 	Status  state.Status // while it runs
 	Running bool         // its task state is there
 	Workers []string     // workers alive in the last HeartbeatWindow
+	// Usage is what the job has used so far, while it runs (LiveUsage).
+	Usage *cost.Usage
 }
 
 // HeartbeatWindow is how recent a worker's heartbeat must be for
@@ -410,6 +413,13 @@ func Inspect(ctx context.Context, st *state.Store, id string, now time.Time) (Sn
 		return Snapshot{}, err
 	}
 	s.Running = true
-	s.Workers, err = st.Workers(ctx, id, now.Add(-HeartbeatWindow))
+	if s.Workers, err = st.Workers(ctx, id, now.Add(-HeartbeatWindow)); err != nil {
+		return s, err
+	}
+	u, err := LiveUsage(ctx, st, rec, now)
+	if errors.Is(err, state.ErrNoJob) {
+		return s, nil // it ended since
+	}
+	s.Usage = &u
 	return s, err
 }

@@ -54,6 +54,7 @@ type memJob struct {
 	peak     int64
 	reports  [][]byte
 	beats    map[string]time.Time // worker -> last heartbeat
+	usage    map[string][]byte    // member -> its last usage
 }
 
 type memTile struct {
@@ -91,7 +92,7 @@ func (d *MemDriver) CreateJob(_ context.Context, job Job) error {
 	}
 	d.jobs[job.ID] = &memJob{spec: job, phase: phase, done: map[string]bool{},
 		parents: map[string]map[string]bool{}, next: map[string]string{}, tiles: map[string]*memTile{}, failures: map[string]int{},
-		beats: map[string]time.Time{}}
+		beats: map[string]time.Time{}, usage: map[string][]byte{}}
 	return nil
 }
 
@@ -366,6 +367,33 @@ func (d *MemDriver) Workers(_ context.Context, id string, since time.Time) ([]st
 	}
 	slices.Sort(workers)
 	return workers, nil
+}
+
+// PutUsage implements Driver.
+func (d *MemDriver) PutUsage(_ context.Context, id, member string, usage []byte) error {
+	j, err := d.job(id)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.usage[member] = slices.Clone(usage)
+	return nil
+}
+
+// Usage implements Driver.
+func (d *MemDriver) Usage(_ context.Context, id string) (map[string][]byte, error) {
+	j, err := d.job(id)
+	if err != nil {
+		return nil, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make(map[string][]byte, len(j.usage))
+	for m, u := range j.usage {
+		out[m] = slices.Clone(u)
+	}
+	return out, nil
 }
 
 // Tracked returns the number of jobs with task state (created and not

@@ -181,6 +181,15 @@ type Driver interface {
 	Retire(ctx context.Context, job, worker string) error
 	Workers(ctx context.Context, job string, since time.Time) ([]string, error)
 
+	// PutUsage keeps what a member of the job (a worker, or a process
+	// provisioning it) has used so far: opaque bytes (JSON in practice)
+	// that replace the member's last. Usage returns every member's last,
+	// by member, the retired workers' too: the cost of a job that is
+	// still running. Both return an error wrapping ErrNoJob for a job
+	// the store does not know; Delete removes the usage.
+	PutUsage(ctx context.Context, job, member string, usage []byte) error
+	Usage(ctx context.Context, job string) (map[string][]byte, error)
+
 	Close() error
 }
 
@@ -350,6 +359,19 @@ func (s *Store) Workers(ctx context.Context, job string, since time.Time) ([]str
 	s.requests.Add(1)
 	w, err := s.driver.Workers(ctx, job, since)
 	return w, wrap("list the workers of", job, err)
+}
+
+// PutUsage keeps what a member of the job has used so far.
+func (s *Store) PutUsage(ctx context.Context, job, member string, usage []byte) error {
+	s.requests.Add(1)
+	return wrap("put the usage of "+member+" in", job, s.driver.PutUsage(ctx, job, member, usage))
+}
+
+// Usage returns what each member of the job has used so far.
+func (s *Store) Usage(ctx context.Context, job string) (map[string][]byte, error) {
+	s.requests.Add(1)
+	u, err := s.driver.Usage(ctx, job)
+	return u, wrap("read the usage of", job, err)
 }
 
 // Close releases the driver.

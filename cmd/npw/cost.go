@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/cost"
 	"github.com/npw-dev/npw/job"
 )
@@ -90,8 +91,12 @@ func (e costEstimate) line() string {
 		redis = fmt.Sprintf(", Redis $%s (%s for %v)", dollars(e.Redis), e.RedisNode, e.usage.Wall.Round(time.Millisecond))
 	}
 	u := e.usage
-	return fmt.Sprintf("$%s %s (%s list prices of %s): Lambda $%s (%.1f s × %d MB), %d invocations $%s, S3 $%s (%d PUT/LIST, %d GET), SQS $%s (%d requests)%s",
-		dollars(e.Total), as, e.Region, e.PricesTaken, dollars(e.Lambda), u.WorkerSeconds, e.LambdaMemory, u.Invocations, dollars(e.Invocations),
+	ofFunction := ""
+	if e.LambdaMemoryFrom == "function" {
+		ofFunction = " of the function"
+	}
+	return fmt.Sprintf("$%s %s (%s list prices of %s): Lambda $%s (%.1f s × %d MB%s), %d invocations $%s, S3 $%s (%d PUT/LIST, %d GET), SQS $%s (%d requests)%s",
+		dollars(e.Total), as, e.Region, e.PricesTaken, dollars(e.Lambda), u.WorkerSeconds, e.LambdaMemory, ofFunction, u.Invocations, dollars(e.Invocations),
 		dollars(e.S3), u.S3Puts, u.S3Gets, dollars(e.SQS), u.SQSRequests, redis)
 }
 
@@ -104,16 +109,23 @@ type costEstimate struct {
 	PricesTaken string  `json:"prices_taken"`
 	// AsOnAWS: the workers or services were not Lambda, S3 and SQS, and
 	// this is what the same run would cost there.
-	AsOnAWS       bool    `json:"as_on_aws"`
-	Lambda        float64 `json:"lambda_usd"`
-	Invocations   float64 `json:"invocations_usd"`
-	S3            float64 `json:"s3_usd"`
-	SQS           float64 `json:"sqs_usd"`
-	Redis         float64 `json:"redis_usd"`
-	RedisNode     string  `json:"redis_node,omitempty"`
-	LambdaMemory  int     `json:"lambda_memory_mb"`
-	WorkerSeconds float64 `json:"worker_seconds"`
-	usage         cost.Usage
+	AsOnAWS      bool    `json:"as_on_aws"`
+	Lambda       float64 `json:"lambda_usd"`
+	Invocations  float64 `json:"invocations_usd"`
+	S3           float64 `json:"s3_usd"`
+	SQS          float64 `json:"sqs_usd"`
+	Redis        float64 `json:"redis_usd"`
+	RedisNode    string  `json:"redis_node,omitempty"`
+	LambdaMemory int     `json:"lambda_memory_mb"`
+	// LambdaMemoryFrom says where LambdaMemory comes from: "function",
+	// the configuration of the function the workers ran in, as they
+	// reported it; "assumed", --lambda-memory's (workers elsewhere).
+	LambdaMemoryFrom string  `json:"lambda_memory_from"`
+	WorkerSeconds    float64 `json:"worker_seconds"`
+	// SoFar: the job is running, and this is what it has cost up to its
+	// members' last heartbeats.
+	SoFar bool `json:"so_far,omitempty"`
+	usage cost.Usage
 }
 
 // estimate prices the jobs at the table's list prices for the region of
@@ -121,6 +133,11 @@ type costEstimate struct {
 // services other than S3, SQS and Redis, are priced as the same run would
 // be there.
 func (c costFlags) estimate(results []*job.Result, storeURL, launch string) (costEstimate, error) {
+	return c.price(usage(results, c.lambdaMemory), storeURL, launch)
+}
+
+// price is estimate for a usage.
+func (c costFlags) price(u cost.Usage, storeURL, launch string) (costEstimate, error) {
 	table := c.table
 	if table == nil {
 		table = cost.Shipped()
@@ -130,14 +147,45 @@ func (c costFlags) estimate(results []*job.Result, storeURL, launch string) (cos
 	if err != nil {
 		return costEstimate{}, err
 	}
-	u := usage(results, c.lambdaMemory)
+	memory, memoryFrom := c.lambdaMemory, "assumed"
+	if u.FunctionMemoryMB > 0 {
+		memory, memoryFrom = u.FunctionMemoryMB, "function"
+	}
+	u.MemoryGB = float64(memory) / 1024
 	b, err := p.Bill(u)
 	if err != nil {
 		return costEstimate{}, err
 	}
 	return costEstimate{Total: b.Total(), Region: reg, PricesTaken: table.Taken, AsOnAWS: launch != "lambda" || !strings.HasPrefix(storeURL, "s3://"),
 		Lambda: b.Lambda, Invocations: b.Invocations, S3: b.S3, SQS: b.SQS, Redis: b.Redis, RedisNode: b.RedisNode,
-		LambdaMemory: c.lambdaMemory, WorkerSeconds: u.WorkerSeconds, usage: u}, nil
+		LambdaMemory: memory, LambdaMemoryFrom: memoryFrom, WorkerSeconds: u.WorkerSeconds, usage: u}, nil
+}
+
+// jobCost prices a job as a snapshot sees it: its bill once it has
+// ended, what it has cost so far while it runs (from the usage its
+// workers and provisioner leave with their heartbeats). The line says
+// which; the estimate is nil when the job cannot be priced (ending, or
+// no price for the region: the line says why).
+func (c costFlags) jobCost(snap engine.JobSnapshot) (*costEstimate, string) {
+	r := snap.Record
+	var e costEstimate
+	var err error
+	switch {
+	case r.End != nil:
+		e, err = c.estimate([]*job.Result{engine.EndedResult(r)}, r.Store, r.Launch.Kind)
+	case snap.Usage != nil:
+		e, err = c.price(*snap.Usage, r.Store, r.Launch.Kind)
+		e.SoFar = true
+	default:
+		return nil, ""
+	}
+	if err != nil {
+		return nil, err.Error()
+	}
+	if e.SoFar {
+		return &e, "so far " + e.line()
+	}
+	return &e, e.line()
 }
 
 // dollars writes an amount in cents from a dollar up, below that with

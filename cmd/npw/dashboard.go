@@ -10,7 +10,6 @@ import (
 
 	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/internal/dashboard"
-	"github.com/npw-dev/npw/job"
 )
 
 // defaultDashboard is where the dashboard listens unless told: loopback,
@@ -59,8 +58,9 @@ func serveDashboard(ctx context.Context, addr, stateURL string, c costFlags) (st
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &dashboard.Server{State: st, Cost: func(rec *engine.JobRecord) string {
-		return c.costLine([]*job.Result{engine.EndedResult(rec)}, rec.Store, rec.Launch.Kind).text
+	srv := &dashboard.Server{State: st, Cost: func(snap engine.JobSnapshot) string {
+		_, line := c.jobCost(snap)
+		return line
 	}}
 	url, served, err := srv.Listen(ctx, addr)
 	if err != nil {

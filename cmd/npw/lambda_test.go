@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -112,10 +113,10 @@ func TestDeployLambda(t *testing.T) {
 	if out := deploy("--role", "arn:aws:iam::000000000000:role/npw-worker", "--memory", "1769"); !strings.Contains(out, "created arn:aws:lambda:") || !strings.Contains(out, "1769 MB") {
 		t.Fatalf("create: %s", out)
 	}
-	if out := deploy("--memory", "3008"); !strings.Contains(out, "updated arn:aws:lambda:") || !strings.Contains(out, "3008 MB") {
+	if out := deploy("--memory", "2048"); !strings.Contains(out, "updated arn:aws:lambda:") || !strings.Contains(out, "2048 MB") {
 		t.Fatalf("update: %s", out)
 	}
-	runOnLambda(t, "npw-deployed")
+	runOnLambda(t, "npw-deployed", 2048)
 	if e.Sandboxes("npw-deployed") == 0 {
 		t.Fatal("the deployed function never ran")
 	}
@@ -142,16 +143,16 @@ func TestDeployBuildsFromSource(t *testing.T) {
 		t.Fatalf("zip holds %v", zr.File)
 	}
 	code, stdout, stderr = npw(t, "deploy", "lambda", "--function", "npw-built", "--role", "arn:aws:iam::000000000000:role/npw-worker",
-		"--arch", "x86_64", "--timeout", "2m")
+		"--arch", "x86_64", "--timeout", "2m", "--memory", "1769")
 	if code != 0 || !strings.Contains(stdout, "created") {
 		t.Fatalf("deploy: exit %d\n%s%s", code, stdout, stderr)
 	}
-	runOnLambda(t, "npw-built")
+	runOnLambda(t, "npw-built", 1769)
 }
 
 // runOnLambda runs a small Cholesky on the function and checks it, and
 // its plots.
-func runOnLambda(t *testing.T, function string) {
+func runOnLambda(t *testing.T, function string, memoryMB int) {
 	t.Helper()
 	store, queue, st := localcloud.Get(t).Scoped(t)
 	plots := t.TempDir()
@@ -159,6 +160,10 @@ func runOnLambda(t *testing.T, function string) {
 		"--launch", "lambda", "--function", function, "--plot", plots)
 	if code != 0 || !strings.Contains(stdout, "(ok;") {
 		t.Fatalf("a job on %s: exit %d\n%s%s", function, code, stdout, stderr)
+	}
+	// Priced at the function's memory, not --lambda-memory's (3008 MB).
+	if !regexp.MustCompile(fmt.Sprintf(`cost +\$[\d.]+ .*Lambda \$[\d.]+ \([\d.]+ s × %d MB of the function\)`, memoryMB)).MatchString(stdout) {
+		t.Errorf("the cost line of a job on %s:\n%s", function, stdout)
 	}
 	checkPlots(t, plots)
 }

@@ -84,6 +84,7 @@ func TestDetachedJobs(t *testing.T) {
 	big := writeNPY(t, dir, "big.npy", randomSPD(rand.New(rand.NewPCG(61, 61)), 1200))
 	id = detach(t, append([]string{"cholesky", big, "--block", "100", "-o", out}, flags...)...)
 	waitForDone(t, env.State, id, 1)
+	statusSoFar(t, state, id)
 	if code, stdout, stderr := npw(t, "cancel", id, "--state", state); code != 0 || !strings.Contains(stdout, "cancelled job "+id) {
 		t.Fatalf("cancel: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -138,7 +139,7 @@ func statusEnded(t *testing.T, state, id string) {
 		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
 			t.Fatal(err)
 		}
-		if s.Phase == "done" && s.Cost != nil { // the record has its end
+		if s.Phase == "done" && s.Cost != nil && !s.Cost.SoFar { // the record has its end
 			break
 		}
 		if time.Now().After(end) {
@@ -153,6 +154,37 @@ func statusEnded(t *testing.T, state, id string) {
 	code, stdout, _ := npw(t, "status", id, "--state", state)
 	if code != 0 || !regexp.MustCompile(`billed +[\d.]+ worker-seconds\n +cost +\$[\d.]+ as it would be on AWS`).MatchString(stdout) {
 		t.Errorf("status:\n%s", stdout)
+	}
+}
+
+// statusSoFar follows npw status --json of a running job until it
+// prices what the job has cost so far: worker-seconds from its workers'
+// heartbeats, SQS and S3 requests from its members' usage; and the text
+// says "so far".
+func statusSoFar(t *testing.T, state, id string) {
+	t.Helper()
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var s jobStatus
+		code, stdout, stderr := npw(t, "status", id, "--state", state, "--json")
+		if code != 0 {
+			t.Fatalf("status: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Phase != "running" {
+			t.Fatalf("job %s ended before status priced it running: %+v", id, s)
+		}
+		if c := s.Cost; c != nil && c.SoFar && s.WorkerSeconds > 0 && c.WorkerSeconds == s.WorkerSeconds && c.SQS > 0 && c.S3 > 0 && c.Redis > 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("status of a running job priced nothing in 20 s: %+v, cost %+v", s, s.Cost)
+		}
+	}
+	code, stdout, _ := npw(t, "status", id, "--state", state)
+	if code != 0 || !regexp.MustCompile(`billed +[\d.]+ worker-seconds so far\n +cost +so far \$[\d.]+ as it would be on AWS`).MatchString(stdout) {
+		t.Errorf("status of a running job:\n%s", stdout)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	engine "github.com/npw-dev/npw"
-	"github.com/npw-dev/npw/job"
 )
 
 func newStatusCmd() *cobra.Command {
@@ -24,8 +23,10 @@ func newStatusCmd() *cobra.Command {
 		Long: `Status reads a job from its state store, from any machine that reaches
 it: its phase, tasks done of all, the workers alive (every worker of the
 job sends a heartbeat, whoever started it), its GFLOP/s and elapsed
-time so far, and an estimate of the time left from its pace. A job that
-has ended shows how; --json prints one JSON object.`,
+time so far, an estimate of the time left from its pace, and what it
+has cost so far at AWS list prices (from the lifetimes and requests its
+workers and provisioner leave with their heartbeats). A job that has
+ended shows how, and its bill; --json prints one JSON object.`,
 		Example: `  npw status 4cf84da5d426
   npw status 4cf84da5d426 --json`,
 		Args: exactly(1, "a job id"),
@@ -52,8 +53,9 @@ type jobStatus struct {
 	Elapsed     float64  `json:"elapsed_seconds"`
 	ETA         float64  `json:"eta_seconds,omitempty"` // while running, once a task is done
 	Provisioner string   `json:"provisioner,omitempty"`
-	// WorkerSeconds and Cost, once the job has ended: its workers'
-	// billed lifetimes and its bill (see the summary's cost line).
+	// WorkerSeconds and Cost: its workers' billed lifetimes and its bill
+	// (see the summary's cost line) once it has ended; while it runs,
+	// both so far (Cost.SoFar), up to its workers' last heartbeats.
 	WorkerSeconds float64       `json:"worker_seconds,omitempty"`
 	Cost          *costEstimate `json:"cost,omitempty"`
 	costLine      string
@@ -85,13 +87,6 @@ func statusOf(snap engine.JobSnapshot, now time.Time) jobStatus {
 	switch {
 	case r.End != nil:
 		s.Phase, s.Error, elapsed = string(r.End.Phase), r.End.Error, r.End.Wall
-		res := engine.EndedResult(r)
-		s.WorkerSeconds = res.WorkerSeconds()
-		if e, err := defaultCost.estimate([]*job.Result{res}, r.Store, r.Launch.Kind); err == nil {
-			s.Cost, s.costLine = &e, e.line()
-		} else {
-			s.costLine = err.Error()
-		}
 	case !snap.Running:
 		s.Phase = "ending"
 	default:
@@ -99,6 +94,10 @@ func statusOf(snap engine.JobSnapshot, now time.Time) jobStatus {
 		if s.Done > 0 && s.Done < s.Tasks {
 			s.ETA = elapsed.Seconds() * float64(s.Tasks-s.Done) / float64(s.Done)
 		}
+	}
+	s.Cost, s.costLine = defaultCost.jobCost(snap)
+	if s.Cost != nil {
+		s.WorkerSeconds = s.Cost.WorkerSeconds
 	}
 	s.Elapsed = elapsed.Seconds()
 	s.GFlops = snap.Status.Metrics.Flops / math.Max(s.Elapsed, 1e-9) / 1e9
@@ -122,11 +121,16 @@ func printStatus(w io.Writer, s jobStatus) {
 	if s.Provisioner != "" {
 		row("provisioner", "%s", s.Provisioner)
 	}
-	if s.costLine != "" {
-		row("billed", "%.1f worker-seconds", s.WorkerSeconds)
+	switch {
+	case s.Cost != nil:
+		soFar := ""
+		if s.Cost.SoFar {
+			soFar = " so far"
+		}
+		row("billed", "%.1f worker-seconds%s", s.WorkerSeconds, soFar)
 		row("cost", "%s", s.costLine)
-	} else {
-		row("cost", "when the job has ended (its workers report their lifetimes and requests then)")
+	case s.costLine != "":
+		row("cost", "%s", s.costLine)
 	}
 }
 

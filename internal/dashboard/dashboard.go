@@ -1,6 +1,6 @@
 // Package dashboard serves a live page of the jobs in a state store: for
 // each, its progress, workers, queue and GFLOP/s over time (charts drawn
-// with gonum/plot), its tasks by kernel, and its cost once it has ended.
+// with gonum/plot), its tasks by kernel, and its cost (so far while it runs).
 // A sampler reads the state store (and each job's queue, for its depth)
 // every interval and keeps the job's history in memory; the page polls a
 // JSON endpoint and reloads the charts. Routing is net/http's ServeMux.
@@ -35,8 +35,9 @@ type Server struct {
 	State    *state.Store
 	Interval time.Duration // between samples (default 1 s)
 	Keep     int           // samples kept per job (default 3600)
-	// Cost, when set, prices a job that has ended, in one line.
-	Cost  func(rec *job.Record) string
+	// Cost, when set, prices a job in one line: what it has cost so far
+	// while it runs (Snapshot.Usage), its bill once it has ended.
+	Cost  func(snap job.Snapshot) string
 	Clock clock.Clock // default clock.Real
 	Log   *slog.Logger
 
@@ -72,6 +73,7 @@ type Job struct {
 	flops   float64           // the last sample's, for the rate
 	queue   *queue.Queue      // opened once, for the depth
 	seen    bool              // in the last listing
+	billed  bool              // Cost is the ended job's bill
 }
 
 // Listen serves srv's page on addr (host:port; port 0 picks one) until
@@ -192,8 +194,8 @@ func (s *Server) read(ctx context.Context, j *Job, snap job.Snapshot, now time.T
 	switch {
 	case r.End != nil:
 		j.Phase, j.Error, elapsed = string(r.End.Phase), r.End.Error, r.End.Wall
-		if j.Cost == "" && s.Cost != nil {
-			j.Cost = s.Cost(r)
+		if !j.billed && s.Cost != nil {
+			j.Cost, j.billed = s.Cost(snap), true
 		}
 		if j.queue != nil {
 			j.queue.Close()
@@ -203,6 +205,9 @@ func (s *Server) read(ctx context.Context, j *Job, snap job.Snapshot, now time.T
 		j.Phase = "ending"
 	default:
 		j.Phase = string(snap.Status.Phase)
+		if s.Cost != nil && snap.Usage != nil {
+			j.Cost = s.Cost(snap)
+		}
 	}
 	smp.At = elapsed.Seconds()
 	flops := snap.Status.Metrics.Flops

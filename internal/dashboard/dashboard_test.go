@@ -45,7 +45,7 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv := &Server{State: st, Interval: 200 * time.Millisecond, Cost: func(*job.Record) string { return "$0.01" }, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	srv := &Server{State: st, Interval: 200 * time.Millisecond, Cost: func(job.Snapshot) string { return "$0.01" }, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	sampled := make(chan struct{})
 	go func() {

@@ -18,6 +18,8 @@ package redisstate
 //	                           next itself (a continuation)
 //	<prefix>:{<job>}:beats     sorted set: worker -> its last heartbeat,
 //	                           in unix milliseconds
+//	<prefix>:{<job>}:usage     hash: member (a worker, a provisioner) ->
+//	                           what it has used so far
 //
 // The keys above are the job's task state: the scripts take them all
 // (keys.all), renew their expiry together, and Delete removes them. Two
@@ -34,8 +36,8 @@ package redisstate
 //	                           is read.
 
 type keys struct {
-	meta, done, waiting, tiles, failures, workers, next, beats string
-	record                                                     string // not in all
+	meta, done, waiting, tiles, failures, workers, next, beats, usage string
+	record                                                            string // not in all
 }
 
 func jobKeys(prefix, job string) keys {
@@ -49,6 +51,7 @@ func jobKeys(prefix, job string) keys {
 		workers:  base + "workers",
 		next:     base + "next",
 		beats:    base + "beats",
+		usage:    base + "usage",
 		record:   base + "record",
 	}
 }
@@ -56,7 +59,7 @@ func jobKeys(prefix, job string) keys {
 // all lists the keys of the job's task state in the order the scripts
 // take them; the record is not among them.
 func (k keys) all() []string {
-	return []string{k.meta, k.done, k.waiting, k.tiles, k.failures, k.workers, k.next, k.beats}
+	return []string{k.meta, k.done, k.waiting, k.tiles, k.failures, k.workers, k.next, k.beats, k.usage}
 }
 
 // indexKey is the set of the ids of the jobs that have a record.

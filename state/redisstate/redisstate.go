@@ -357,5 +357,25 @@ func (d *Driver) Workers(ctx context.Context, job string, since time.Time) ([]st
 	return workers, nil
 }
 
+// PutUsage implements state.Driver.
+func (d *Driver) PutUsage(ctx context.Context, job, member string, usage []byte) error {
+	_, err := d.run(ctx, putUsageScript, job, member, usage)
+	return err
+}
+
+// Usage implements state.Driver.
+func (d *Driver) Usage(ctx context.Context, job string) (map[string][]byte, error) {
+	res, err := d.run(ctx, usageScript, job)
+	if err != nil {
+		return nil, err
+	}
+	flat := strs(res)
+	out := make(map[string][]byte, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		out[flat[i]] = []byte(flat[i+1])
+	}
+	return out, nil
+}
+
 // Close implements state.Driver.
 func (d *Driver) Close() error { return d.client.Close() }

@@ -3,10 +3,11 @@ package redisstate
 import "github.com/redis/go-redis/v9"
 
 // Each state transition is one Lua script, so it is atomic. All of them
-// take the job's eight keys, in the order of keys.all:
+// take the job's nine keys, in the order of keys.all:
 //
 //	KEYS[1] meta, KEYS[2] done, KEYS[3] waiting, KEYS[4] tiles,
-//	KEYS[5] failures, KEYS[6] workers, KEYS[7] next, KEYS[8] beats
+//	KEYS[5] failures, KEYS[6] workers, KEYS[7] next, KEYS[8] beats,
+//	KEYS[9] usage
 //
 // The job's record and the index of jobs are not among them: they are
 // read and written with plain commands (redisstate.go), and Delete
@@ -265,6 +266,25 @@ return n
 var workersScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
 return redis.call('ZRANGEBYSCORE', KEYS[8], ARGV[1], '+inf')
+`)
+
+// putUsageScript keeps what a member of the job has used so far.
+//
+//	ARGV[1] member, ARGV[2] its usage
+//	result: "OK"
+var putUsageScript = redis.NewScript(touch + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
+redis.call('HSET', KEYS[9], ARGV[1], ARGV[2])
+touch()
+return 'OK'
+`)
+
+// usageScript returns what the members of the job have used.
+//
+//	result: member, usage, member, usage, ...
+var usageScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NPW_NOJOB') end
+return redis.call('HGETALL', KEYS[9])
 `)
 
 // deleteScript forgets a job.

@@ -393,6 +393,50 @@ func Run(t *testing.T, newDriver func(t *testing.T) state.Driver) {
 		create(t, d, "j-beats", 1)
 		workers(t0)
 	})
+	t.Run("Usage", func(t *testing.T) {
+		d := newDriver(t)
+		create(t, d, "j-usage", 1)
+		usage := func(want map[string]string) {
+			t.Helper()
+			got, err := d.Usage(ctx, "j-usage")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("Usage = %q, want %q", got, want)
+			}
+			for m, u := range want {
+				if string(got[m]) != u {
+					t.Fatalf("Usage = %q, want %q", got, want)
+				}
+			}
+		}
+		usage(map[string]string{})
+		put := func(member, u string) {
+			t.Helper()
+			if err := d.PutUsage(ctx, "j-usage", member, []byte(u)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put("p1", `{"s":1}`)
+		put("provisioner h:9", `{"q":3}`)
+		put("p1", `{"s":2}`) // the last replaces
+		if err := d.Retire(ctx, "j-usage", "p1"); err != nil {
+			t.Fatal(err)
+		}
+		usage(map[string]string{"p1": `{"s":2}`, "provisioner h:9": `{"q":3}`}) // a retired worker's stays
+		if err := d.PutUsage(ctx, "j-never", "p1", []byte("x")); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("usage put to an unknown job: %v", err)
+		}
+		if _, err := d.Usage(ctx, "j-never"); !errors.Is(err, state.ErrNoJob) {
+			t.Errorf("usage of an unknown job: %v", err)
+		}
+		if err := d.Delete(ctx, "j-usage"); err != nil {
+			t.Fatal(err)
+		}
+		create(t, d, "j-usage", 1)
+		usage(map[string]string{}) // Delete removed it
+	})
 	t.Run("ConcurrentFanIn", func(t *testing.T) {
 		// 40 parents of one child complete concurrently, each twice.
 		d := newDriver(t)
