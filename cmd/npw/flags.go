@@ -124,16 +124,25 @@ func (e *engineFlags) check() error {
 			return usagef("--dashboard %q: want HOST:PORT, such as 127.0.0.1:8080", e.dashboard)
 		}
 	}
-	if e.plot != "" {
-		// Made now, so that a directory npw cannot write fails first.
-		if err := os.MkdirAll(e.plot, 0o755); err != nil {
-			return fmt.Errorf("--plot %s: %w", e.plot, cause(err))
-		}
-		if err := canWrite(filepath.Join(e.plot, plotFiles[0])); err != nil {
-			return fmt.Errorf("--plot %s: %w", e.plot, err)
-		}
+	if err := checkPlotDir(e.plot); err != nil {
+		return err
 	}
 	return e.cost.check()
+}
+
+// checkPlotDir makes --plot's directory now, if given, so that one npw
+// cannot write fails before any work.
+func checkPlotDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--plot %s: %w", dir, cause(err))
+	}
+	if err := canWrite(filepath.Join(dir, plotFiles[0])); err != nil {
+		return fmt.Errorf("--plot %s: %w", dir, err)
+	}
+	return nil
 }
 
 // outputs are the files the flags name for writing.

@@ -123,7 +123,7 @@ program (` + strings.Join(lp.Shipped(), ", ") + `).`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newCheckCmd(), newBenchCmd(), newDagCmd(), newProgramsCmd(), newRunCmd(), newCholeskyCmd(), newGemmCmd(), newTsqrCmd(),
+	root.AddCommand(newCheckCmd(), newBenchCmd(), newDagCmd(), newSimulateCmd(), newProgramsCmd(), newRunCmd(), newCholeskyCmd(), newGemmCmd(), newTsqrCmd(),
 		newQRCmd(), newSVDCmd(), newSolveCmd(), newLUCmd(), newWorkerCmd(), newDeployCmd(),
 		newPutCmd(), newGetCmd(), newLsCmd(), newRmCmd(),
 		newProvisionCmd(), newStatusCmd(), newWaitCmd(), newCancelCmd(), newJobsCmd(), newDashboardCmd())

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/npw-dev/npw/job"
+	"github.com/npw-dev/npw/provisioner"
+	"github.com/npw-dev/npw/sim"
+	"github.com/npw-dev/npw/state"
+)
+
+type simulateOptions struct {
+	n, block, workers, pipeline int
+	sf                          float64
+	runtimeLimit, coldStart     time.Duration
+	killFraction                float64
+	killAt                      time.Duration
+	protocol                    string
+	calibration                 string
+	services                    string
+	seed                        uint64
+	asJSON                      bool
+	plot                        string
+	cost                        costFlags
+}
+
+func newSimulateCmd() *cobra.Command {
+	var o simulateOptions
+	cmd := &cobra.Command{
+		Use:   "simulate ALG --n N --block B --calibration NAME|FILE [--workers W --sf F --pipeline P ...]",
+		Short: "Predict a job's time, workers and cost at any scale, on virtual time",
+		Long: `Simulate runs an algorithm's job on virtual time: npw's own dependency
+analysis (children, parents, priorities) and scaling policy, with the
+queue (leases, visibility timeouts, redelivery), the state store
+(idempotent completion) and the object store following an event model of
+the real protocol (package sim documents it), kernels and tile transfers
+taking the durations a calibration gives instead of computing and moving
+bytes. Thousands of workers and millions of tasks run on one core.
+
+A calibration is a JSON file of figures, each with its source: kernel
+speeds by kernel and block, the object store's latencies, bandwidth and
+request rate, the queue's and state store's round trips and request
+rates, and the workers' start-up distribution, runtime limit, failure
+rate, memory and per-task overhead. --calibration takes a shipped one by
+name or a FILE.json.
+
+--protocol numpywren turns off what npw adds to the paper's protocol
+(continuations, worker tile caches, batched sends and acks, npw's
+priorities, one lease ahead), so the two can be compared on one problem.
+--services memory models npw's embedded services (memory store, queue
+and state store in one process: requests take no time, and workers
+neither continue tasks nor cache tiles, as there); by default the
+services are the calibration's.
+
+It prints a real job's summary, labelled simulated, with the dollar cost
+the run would have on AWS; --json prints one JSON object, --plot DIR the
+same PNGs as a real job's --plot.`,
+		Example: `  npw simulate cholesky --n 262144 --block 4096 --workers 180 --calibration paper-2018 --protocol numpywren
+  npw simulate qr --n 16384 --block 2048 --workers 2 --calibration my-machine.json --plot plots/`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSimulate(cmd.OutOrStdout(), args[0], o)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.n, "n", 0, "order of the matrices")
+	f.IntVar(&o.block, "block", 0, "tile size")
+	f.IntVar(&o.workers, "workers", 1, "most workers at once")
+	f.Float64Var(&o.sf, "sf", 1, "scaling factor: workers per pending task and pipeline slot")
+	f.IntVar(&o.pipeline, "pipeline", 1, "tasks a worker holds at once")
+	f.DurationVar(&o.runtimeLimit, "runtime-limit", -1, "a worker's lifetime (default: the calibration's; 0 is unlimited)")
+	f.DurationVar(&o.coldStart, "cold-start", -1, "a fixed start-up delay for every worker (default: the calibration's distribution)")
+	f.Float64Var(&o.killFraction, "kill-fraction", 0, "kill this `FRACTION` of the running workers at --kill-at")
+	f.DurationVar(&o.killAt, "kill-at", 0, "when to kill workers, as a `DURATION` since the job started")
+	f.StringVar(&o.protocol, "protocol", "npw", "npw, or numpywren: the paper's protocol without npw's additions")
+	f.StringVar(&o.calibration, "calibration", "", "a shipped calibration's `NAME` or a FILE.json (required)")
+	f.StringVar(&o.services, "services", "cloud", "cloud: the calibration's store, queue and state store; memory: npw's embedded ones")
+	f.Uint64Var(&o.seed, "seed", 1, "seed of the start-up delays and failures")
+	f.BoolVar(&o.asJSON, "json", false, "print one JSON object")
+	f.StringVar(&o.plot, "plot", "", "write the timeline, flop-rate and Gantt PNGs into `DIR`")
+	f.StringVar(&o.cost.prices, "prices", "", "price the run with the AWS price table in `FILE.json` instead of npw's own")
+	f.IntVar(&o.cost.lambdaMemory, "lambda-memory", 3008, "`MB` of the Lambda functions priced")
+	return cmd
+}
+
+// simulateReport is the --json output: a real job's figures, and the
+// simulation's settings.
+type simulateReport struct {
+	Alg           string        `json:"alg"`
+	N             int           `json:"n"`
+	Block         int           `json:"block"`
+	Calibration   string        `json:"calibration"`
+	Protocol      string        `json:"protocol"`
+	Workers       int           `json:"workers"`
+	ScaleFactor   float64       `json:"sf"`
+	Pipeline      int           `json:"pipeline"`
+	Seconds       float64       `json:"seconds"`
+	Tasks         int64         `json:"tasks"`
+	Continued     int           `json:"continued"`
+	GFLOPS        float64       `json:"gflops"`
+	PeakWorkers   int           `json:"peak_workers"`
+	Launched      int64         `json:"launched"`
+	WorkerSeconds float64       `json:"worker_seconds"`
+	Metrics       state.Metrics `json:"metrics"`
+	Requests      any           `json:"requests"`
+	Cost          *costEstimate `json:"cost,omitempty"`
+	Plots         []string      `json:"plots,omitempty"`
+	SimSeconds    float64       `json:"simulator_seconds"`
+}
+
+func runSimulate(w io.Writer, alg string, o simulateOptions) error {
+	if o.calibration == "" {
+		return usagef("--calibration is required: a file (FILE.json) or one of the shipped: %s", strings.Join(sim.Shipped(), ", "))
+	}
+	switch {
+	case o.n <= 0 || o.block <= 0:
+		return usagef("--n and --block must be positive, got %d and %d", o.n, o.block)
+	case o.workers < 1:
+		return usagef("--workers %d: at least 1", o.workers)
+	case o.pipeline < 1:
+		return usagef("--pipeline %d: at least 1", o.pipeline)
+	case o.sf <= 0:
+		return usagef("--sf %g: must be positive", o.sf)
+	case o.services != "cloud" && o.services != "memory":
+		return usagef("--services %q: cloud or memory", o.services)
+	case o.killFraction < 0 || o.killFraction > 1:
+		return usagef("--kill-fraction %g: a fraction from 0 to 1", o.killFraction)
+	}
+	if err := checkPlotDir(o.plot); err != nil {
+		return err
+	}
+	protocol, err := sim.ParseProtocol(o.protocol)
+	if err != nil {
+		return usagef("--protocol: %v", err)
+	}
+	if err := o.cost.check(); err != nil {
+		return err
+	}
+	cal, err := sim.LoadCalibration(o.calibration)
+	if err != nil {
+		return err
+	}
+	p, err := sim.NewProblem(alg, o.n, o.block, o.workers)
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	res, err := sim.Run(sim.Config{Plan: p.Plan, InputShape: p.InputShape, Block: o.block, Cal: cal, Protocol: protocol,
+		Policy:         provisioner.Policy{ScaleFactor: o.sf, Pipeline: o.pipeline, MaxWorkers: o.workers},
+		MemoryServices: o.services == "memory", RuntimeLimit: o.runtimeLimit, ColdStart: o.coldStart,
+		KillFraction: o.killFraction, KillAt: o.killAt, Trace: o.plot != "", Seed: o.seed})
+	if err != nil {
+		return err
+	}
+	took := time.Since(began)
+	results := []*job.Result{res}
+	var plots []string
+	if o.plot != "" {
+		if plots, err = writePlots(o.plot, results); err != nil {
+			return err
+		}
+	}
+	est, costErr := o.cost.estimate(results, "", "simulated")
+	if o.asJSON {
+		t := sum(results, 0)
+		rep := simulateReport{Alg: alg, N: o.n, Block: o.block, Calibration: cal.Name, Protocol: protocol.String(), Workers: o.workers,
+			ScaleFactor: o.sf, Pipeline: o.pipeline, Seconds: res.Wall.Seconds(), Tasks: t.done, Continued: t.continued,
+			GFLOPS: t.metrics.Flops / t.wall / 1e9, PeakWorkers: t.peakWorkers, Launched: t.launched, WorkerSeconds: t.workerSecs,
+			Metrics: t.metrics, Requests: t.requests, Plots: plots, SimSeconds: took.Seconds()}
+		if costErr == nil {
+			rep.Cost = &est
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	costText := est.line()
+	if costErr != nil {
+		costText = costErr.Error()
+	}
+	lines := []summaryLine{
+		{"simulated", fmt.Sprintf("on virtual time in %.1f s: calibration %s, protocol %s, sf %g, pipeline %d; a prediction, nothing was computed", took.Seconds(), cal.Name, protocol, o.sf, o.pipeline)},
+	}
+	for _, k := range res.Kills {
+		lines = append(lines, summaryLine{"fault", fmt.Sprintf("%d workers killed at %.1f s (--kill-fraction %g)", k.Killed, k.At.Seconds(), o.killFraction)})
+	}
+	if len(plots) > 0 {
+		lines = append(lines, summaryLine{"output", "plots → " + strings.Join(plots, ", ")})
+	}
+	lines = append(lines, summaryLine{"cost", costText})
+	printSummary(w, fmt.Sprintf("%s %d×%d, block %d (simulated)", alg, o.n, o.n, o.block), results, 0, lines)
+	return nil
+}

@@ -1,0 +1,112 @@
+package sim
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// Every shipped calibration loads, and every figure in it has a source.
+func TestShippedCalibrations(t *testing.T) {
+	for _, name := range Shipped() {
+		if _, err := LoadCalibration(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// A bad calibration is refused in one line that names the figure.
+func TestBadCalibrations(t *testing.T) {
+	good, err := os.ReadFile("testdata/flat.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ edit, old, new, want string }{
+		{"missing", `"get_latency_s"`, `"get_latency_x"`, `unknown field "get_latency_x"`},
+		{"missing figure", `"state": {`, `"state": {"x": 1, `, `unknown field "x"`},
+		{"negative", `"put_mb_per_s": {
+   "value": 40`, `"put_mb_per_s": {
+   "value": -40`, "store.put_mb_per_s is -40: it must be a finite figure, not negative"},
+		{"zero rate", `"requests_per_s": {
+   "value": 1000000.0,
+   "source": "test figure"
+  }
+ },
+ "queue"`, `"requests_per_s": {
+   "value": 0,
+   "source": "test figure"
+  }
+ },
+ "queue"`, "store.requests_per_s is 0: it must be positive"},
+		{"no source", `"memory_mb": {
+   "value": 3000,
+   "source": "test figure"`, `"memory_mb": {
+   "value": 3000,
+   "source": " "`, "workers.memory_mb has no source"},
+	} {
+		data := strings.Replace(string(good), c.old, c.new, 1)
+		if data == string(good) {
+			t.Fatalf("%s: the edit does not apply", c.edit)
+		}
+		_, err := ParseCalibration([]byte(data), "calibration x.json")
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "calibration x.json: ") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want one line with %q", c.edit, err, c.want)
+		}
+	}
+	// A figure left out entirely.
+	data := strings.Replace(string(good), `"task_overhead_s"`, `"per_host"`, 1)
+	if _, err := ParseCalibration([]byte(data), "f"); err == nil || !strings.Contains(err.Error(), "workers.task_overhead_s is missing") {
+		t.Errorf("missing figure: %v", err)
+	}
+	if _, err := LoadCalibration("no-such"); err == nil || !strings.Contains(err.Error(), `no calibration "no-such"`) {
+		t.Errorf("unknown name: %v", err)
+	}
+	c, err := LoadCalibration("testdata/flat.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GFLOPS("lu_pivots", 100); err == nil || !strings.Contains(err.Error(), "no speed for kernel lu_pivots") {
+		t.Errorf("unknown kernel: %v", err)
+	}
+}
+
+// Kernel speeds between two blocks follow a log scale; beyond them, the
+// nearest.
+func TestGFLOPSInterpolates(t *testing.T) {
+	c := &Calibration{Name: "t", Kernels: []KernelSpeed{
+		{Kernel: "gemm", Block: 1000, GFLOPS: &Figure{Value: 10}},
+		{Kernel: "gemm", Block: 4000, GFLOPS: &Figure{Value: 30}},
+	}}
+	for _, b := range []struct {
+		block int
+		want  float64
+	}{{500, 10}, {1000, 10}, {2000, 20}, {4000, 30}, {8000, 30}} {
+		if got, _ := c.GFLOPS("gemm", b.block); got < b.want-1e-9 || got > b.want+1e-9 {
+			t.Errorf("block %d: %g GFLOP/s, want %g", b.block, got, b.want)
+		}
+	}
+}
+
+func FuzzParseCalibration(f *testing.F) {
+	good, err := os.ReadFile("testdata/flat.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"kernels": [{"kernel": "gemm", "block": 0}]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseCalibration(data, "fuzz")
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("a two-line error: %q", err)
+			}
+			return
+		}
+		for _, k := range c.Kernels {
+			if g, err := c.GFLOPS(k.Kernel, k.Block); err != nil || !(g > 0) {
+				t.Fatalf("an accepted calibration gives %g GFLOP/s for %s: %v", g, k.Kernel, err)
+			}
+		}
+	})
+}

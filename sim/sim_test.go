@@ -1,0 +1,160 @@
+package sim
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/analysis"
+	"github.com/npw-dev/npw/executor"
+	"github.com/npw-dev/npw/kernels"
+	"github.com/npw-dev/npw/provisioner"
+)
+
+func flat(t *testing.T) *Calibration {
+	t.Helper()
+	c, err := LoadCalibration("testdata/flat.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func config(t *testing.T, alg string, n, block, workers int) Config {
+	t.Helper()
+	p, err := NewProblem(alg, n, block, workers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{Plan: p.Plan, InputShape: p.InputShape, Block: block, Cal: flat(t),
+		Policy: provisioner.Policy{MaxWorkers: workers, Pipeline: 1}, RuntimeLimit: -1, ColdStart: -1, Trace: true}
+}
+
+// One task on one worker, by hand: the provisioner launches the worker
+// at 0 (no start-up delay); its receive takes the queue's round trip
+// (10 ms), the done check the state store's (2 ms); it reads the 100×100
+// tile (4 ms latency, 80 kB at 80 MB/s), computes n³/3 flops at 1
+// GFLOP/s, writes (6 ms, 80 kB at 40 MB/s) and records its completion
+// (2 ms).
+func TestOneTaskByHand(t *testing.T) {
+	cfg := config(t, "cholesky", 100, 100, 1)
+	res, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := kernels.Lookup("chol")
+	flops := k.Flops([]blas64.General{{Rows: 100, Cols: 100, Stride: 100}})
+	want := 0.010 + 0.002 + (0.004 + 80e3/80e6) + flops/1e9 + (0.006 + 80e3/40e6) + 0.002
+	if got := res.Wall.Seconds(); math.Abs(got-want) > 1e-9 {
+		t.Errorf("wall %.9f s, want %.9f", got, want)
+	}
+	if len(res.Workers) != 1 || res.Workers[0].Tasks != 1 || res.Status.Done != 1 {
+		t.Errorf("workers %+v, status %+v", res.Workers, res.Status)
+	}
+}
+
+// Every task runs once, after all its parents are done, on both
+// protocols, with and without a store of their own and pipelining: the
+// plan's Parents are the oracle of the order.
+func TestDependenciesHold(t *testing.T) {
+	for _, alg := range []string{"cholesky", "gemm", "qr"} {
+		for _, proto := range []Protocol{NPW, Numpywren} {
+			for _, mem := range []bool{false, true} {
+				cfg := config(t, alg, 550, 100, 4) // ragged: 6 tiles a side, the last 50 wide
+				cfg.Protocol, cfg.MemoryServices, cfg.Policy.Pipeline = proto, mem, 2
+				res, err := Run(cfg)
+				if err != nil {
+					t.Fatalf("%s %v: %v", alg, proto, err)
+				}
+				checkOrder(t, cfg.Plan, res.Workers)
+				if res.Status.Done != res.Status.Tasks {
+					t.Errorf("%s %v: %d of %d done", alg, proto, res.Status.Done, res.Status.Tasks)
+				}
+			}
+		}
+	}
+}
+
+// checkOrder checks that every task completed once and that none read
+// its inputs before its parents' kernels ran (a continued task reads
+// its parent's outputs from memory before the parent's completion is
+// recorded).
+func checkOrder(t *testing.T, plan *analysis.Plan, workers []provisioner.WorkerReport) {
+	t.Helper()
+	spans := map[string]executor.Span{}
+	for _, w := range workers {
+		for _, sp := range w.Spans {
+			if _, twice := spans[sp.Task]; twice {
+				t.Fatalf("task %s completed twice", sp.Task)
+			}
+			spans[sp.Task] = sp
+		}
+	}
+	n, err := plan.Count()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(spans)) != n {
+		t.Fatalf("%d tasks completed, want %d", len(spans), n)
+	}
+	for key, sp := range spans {
+		node, err := plan.ParseKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parents, err := plan.Parents(node, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parents {
+			if ps := spans[p.Key()]; sp.Read.Before(ps.Computed) {
+				t.Fatalf("task %s read its inputs at %v, before its parent %s computed them at %v", key, sp.Read, p.Key(), ps.Computed)
+			}
+		}
+	}
+}
+
+// Killing half the workers partway: the job still ends, the killed
+// workers' leases lapse and their tasks are replayed elsewhere.
+func TestKilledWorkers(t *testing.T) {
+	cfg := config(t, "cholesky", 1000, 100, 8)
+	whole, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.KillFraction, cfg.KillAt = 0.5, whole.Wall/3
+	res, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Kills) != 1 || res.Kills[0].Killed == 0 {
+		t.Fatalf("kills %+v", res.Kills)
+	}
+	checkOrder(t, cfg.Plan, res.Workers)
+	killed := 0
+	for _, w := range res.Workers {
+		if strings.HasPrefix(w.Reason, "killed") {
+			killed++
+		}
+	}
+	if killed != res.Kills[0].Killed {
+		t.Errorf("%d workers say they were killed, the kill says %d", killed, res.Kills[0].Killed)
+	}
+	if res.Wall <= cfg.KillAt+10*time.Second {
+		t.Errorf("with half the workers killed the job took %v, without %v: their leases (10 s) must lapse first", res.Wall, whole.Wall)
+	}
+	t.Logf("whole %v, killed %v", whole.Wall, res.Wall)
+}
+
+// A task whose tiles exceed a worker's memory is refused in one line.
+func TestTooBigForMemory(t *testing.T) {
+	cfg := config(t, "cholesky", 400, 200, 1)
+	cfg.Cal.Workers.MemoryMB.Value = 0.5
+	_, err := Run(cfg)
+	if err == nil || !strings.Contains(err.Error(), "more than a worker's") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err %v", err)
+	}
+}
