@@ -10,9 +10,15 @@
 // time and CPU time (core-seconds). It installs the peers (Debian
 // packages) when they are missing.
 //
-//	go run ./benchmarks/peers [-n 4096,8192] [-big 16384]
+//	go run ./benchmarks/peers                            # n = 4096, 8192: 7.5 min
+//	go run ./benchmarks/peers -n 16384 -ops cholesky,lu  # 8 min
+//	go run ./benchmarks/peers -n 16384 -ops gemm         # 11 min
+//	go run ./benchmarks/peers -n 16384 -ops qr           # 8 min
 //
-// It writes benchmarks/results/peers.md.
+// It writes benchmarks/results/peers.md, or, for other sizes or
+// operations, peers-SIZES-OPS.md (peers-16384-qr.md): all five
+// operations at three sizes take over 25 minutes on two cores, so the
+// largest size is split in runs of at most 15.
 package main
 
 import (
@@ -26,6 +32,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/npw-dev/npw/benchmarks/internal/exp"
 )
@@ -59,13 +66,13 @@ func (t timing) cell() string {
 }
 
 func main() {
-	sizes := flag.String("n", "4096,8192", "orders of the matrices")
-	big := flag.String("big", "", "further orders, for Cholesky, GEMM and LU only (16384 takes about 12 minutes more)")
-	ops := flag.String("ops", "cholesky,gemm,qr,lu,svd", "operations")
+	sizes := flag.String("n", defaultSizes, "orders of the matrices")
+	ops := flag.String("ops", defaultOps, "operations")
 	svdMax := flag.Int("svd-max", 4096, "largest order of the SVD")
 	nb := flag.Int("nb", 256, "ScaLAPACK's block")
 	chunk := flag.Int("chunk", 1024, "Dask's chunk")
 	flag.Parse()
+	began := time.Now()
 	dir, err := exp.Results()
 	if err != nil {
 		exp.Fatal(err)
@@ -91,13 +98,6 @@ func main() {
 	for _, n := range ints(*sizes) {
 		for _, op := range strings.Split(*ops, ",") {
 			if op != "svd" || n <= *svdMax {
-				jobs = append(jobs, job{op, n})
-			}
-		}
-	}
-	for _, n := range ints(*big) {
-		for _, op := range strings.Split(*ops, ",") {
-			if op == "cholesky" || op == "gemm" || op == "lu" {
 				jobs = append(jobs, job{op, n})
 			}
 		}
@@ -141,7 +141,7 @@ func main() {
 	}
 	var md strings.Builder
 	fmt.Fprintf(&md, "# npw against its peers on this machine (the paper's Tables 1 and 2, made local)\n\n")
-	fmt.Fprintf(&md, "`go run ./benchmarks/peers` on %s.\n\n", exp.Machine())
+	fmt.Fprintf(&md, "`%s` on %s.\n\n", command(*sizes, *ops), exp.Machine())
 	fmt.Fprintf(&md, "Wall seconds of the operation alone, on one random n×n matrix (symmetric positive definite for Cholesky), every peer on both cores, one after the other; "+
 		"in brackets the core-seconds over the call: the CPU time of all the peer's threads and ranks, and for npw its workers' lifetimes (worker-seconds, each worker a core). "+
 		"npw: `npw bench ALG --json` on the OpenBLAS build (memory services, 2 goroutine workers, npw's block choice; its time starts with the input in the store and ends with the result there), "+
@@ -150,9 +150,40 @@ func main() {
 		"NumPy/SciPy: scipy.linalg cholesky, qr (R only), lu_factor, svd (values), and numpy's matmul. Dask array: linalg.cholesky, matmul, linalg.lu, chunks of %d, threaded scheduler; "+
 		"it has no QR or SVD of a square matrix. A dash is a peer without the operation.\n\n", *nb, *chunk)
 	md.WriteString(t.String())
-	if err := exp.WriteMarkdown(dir, "peers.md", md.String()); err != nil {
+	fmt.Fprintf(&md, "\nThe run took %.1f minutes, installing and building included.\n", time.Since(began).Minutes())
+	if err := exp.WriteMarkdown(dir, resultName(*sizes, *ops), md.String()); err != nil {
 		exp.Fatal(err)
 	}
+}
+
+const (
+	defaultSizes = "4096,8192"
+	defaultOps   = "cholesky,gemm,qr,lu,svd"
+)
+
+// resultName names the table of a run: peers.md for the default sizes
+// and operations, peers-SIZES-OPS.md otherwise.
+func resultName(sizes, ops string) string {
+	name := "peers"
+	if sizes != defaultSizes {
+		name += "-" + strings.ReplaceAll(sizes, ",", "-")
+	}
+	if ops != defaultOps {
+		name += "-" + strings.ReplaceAll(ops, ",", "-")
+	}
+	return name + ".md"
+}
+
+// command is the command line of a run.
+func command(sizes, ops string) string {
+	c := "go run ./benchmarks/peers"
+	if sizes != defaultSizes {
+		c += " -n " + sizes
+	}
+	if ops != defaultOps {
+		c += " -ops " + ops
+	}
+	return c
 }
 
 // install installs the peers' Debian packages that are missing.
