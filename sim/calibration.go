@@ -66,9 +66,10 @@ type Workers struct {
 	// TaskOverhead is a task's fixed cost on the worker besides its
 	// requests and its kernel (deserialising, dispatch).
 	TaskOverhead *Figure `json:"task_overhead_s"`
-	// PerHost and HostMBps, when set, put workers PerHost to a machine
-	// whose network link carries HostMBps in all (the paper's emulated
-	// Lambda on EC2 instances).
+	// PerHost and HostMBps, when set, are the machines workers share
+	// when packed (Config.Packed): PerHost to a machine whose network
+	// link carries HostMBps in all (the paper's emulated Lambda on EC2
+	// instances).
 	PerHost  *Figure `json:"per_host,omitempty"`
 	HostMBps *Figure `json:"host_mb_per_s,omitempty"`
 }
@@ -84,6 +85,8 @@ type Calibration struct {
 	Queue   Service       `json:"queue"`
 	State   Service       `json:"state"`
 	Workers Workers       `json:"workers"`
+
+	probing bool // every kernel at 1 GFLOP/s (probingCalibration)
 }
 
 //go:embed calibrations
@@ -211,6 +214,9 @@ func (c *Calibration) check() error {
 // or the nearest block's beyond them. It fails for a kernel the
 // calibration does not know.
 func (c *Calibration) GFLOPS(kernel string, block int) (float64, error) {
+	if c.probing {
+		return 1, nil
+	}
 	var pts []KernelSpeed
 	for _, k := range c.Kernels {
 		if k.Kernel == kernel {

@@ -1,8 +1,12 @@
 package sim
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/gonum/blas/blas64"
@@ -12,10 +16,22 @@ import (
 	lp "github.com/npw-dev/npw/lambdapack"
 )
 
-// A probe is what one kind of call costs: its inputs' and outputs'
-// shapes, its flops, its rate and the bytes a worker holds for it.
+// A kind is a kind of tile: its shape and its structure (where it is
+// zero, whether its diagonal is exactly one), which decide what a kernel
+// costs on it (the Householder vectors of two stacked triangles, say,
+// are cheaper to apply than dense ones). rep is a tile of the kind: an
+// input's stand-in, or a kernel's output on such tiles.
+type kind struct {
+	dims [2]int32
+	rep  blas64.General
+}
+
+// A probe is what one kind of call costs: the kinds of its inputs and
+// outputs, its flops, its rate and the bytes a worker holds for it.
 type probe struct {
-	in, out [][2]int32
+	in, out []int32 // kinds
+	same    []int   // for each input, the first input that is the same tile
+	scalars []lp.Value
 	flops   float64
 	gflops  float64
 	bytes   float64
@@ -23,21 +39,73 @@ type probe struct {
 
 func bytesOf(sh [2]int32) float64 { return 8 * float64(sh[0]) * float64(sh[1]) }
 
-// A prober learns each kind of call (a kernel on inputs of given shapes)
-// once, by running the real kernel on stand-in inputs of those shapes:
-// the outputs' shapes follow, and kernels.Kernel.Flops counts its flops.
+// A prober learns each kind of call (a kernel on inputs of given kinds)
+// once, by running the real kernel on tiles of those kinds: the outputs'
+// kinds follow, and kernels.Kernel.Flops counts its flops on them. Inputs
+// are stand-ins (small entries, ones on the diagonal, which every
+// factorisation and solve takes); every other tile is a kernel's output,
+// so structure flows through the job as it does in a real one.
 type prober struct {
 	plan  *analysis.Plan
 	cal   *Calibration
 	block int
-	shape func(analysis.Tile) ([2]int32, error)
+	input func(analysis.Tile) (rows, cols int, err error)
+	kinds []kind
+	bySig map[uint64]int32
+	tiles map[analysis.Tile]int32 // the kind of every tile seen
 	cache map[string]*probe
+	rng   *rand.Rand
 }
 
-func newProber(plan *analysis.Plan, cal *Calibration, block int, shape func(analysis.Tile) ([2]int32, error)) *prober {
-	return &prober{plan: plan, cal: cal, block: block, shape: shape, cache: map[string]*probe{}}
+func newProber(plan *analysis.Plan, cal *Calibration, block int, input func(analysis.Tile) (int, int, error)) *prober {
+	return &prober{plan: plan, cal: cal, block: block, input: input, bySig: map[uint64]int32{}, tiles: map[analysis.Tile]int32{},
+		cache: map[string]*probe{}, rng: rand.New(rand.NewPCG(1, 7))}
 }
 
+// kindOf is the kind of tile t: the one its writer gave it, or an
+// input's.
+func (p *prober) kindOf(t analysis.Tile) (int32, error) {
+	if k, ok := p.tiles[t]; ok {
+		return k, nil
+	}
+	r, c, err := p.input(t)
+	if err != nil {
+		return 0, err
+	}
+	// A tile on the matrix's diagonal gets a heavy diagonal, the others
+	// none, so that the input is diagonally dominant (symmetric positive
+	// definite where its lower triangle is read), as a Cholesky needs.
+	idx := t.Indices()
+	diag := len(idx) >= 2 && idx[len(idx)-1] == idx[len(idx)-2]
+	h := fnv.New64a()
+	fmt.Fprintf(h, "input %d %d %v", r, c, diag)
+	k, ok := p.bySig[h.Sum64()]
+	if !ok {
+		k = p.add(h.Sum64(), standIn(p.rng, r, c, diag))
+	}
+	p.tiles[t] = k
+	return k, nil
+}
+
+func (p *prober) add(sig uint64, rep blas64.General) int32 {
+	k := int32(len(p.kinds))
+	p.kinds = append(p.kinds, kind{dims: [2]int32{int32(rep.Rows), int32(rep.Cols)}, rep: rep})
+	p.bySig[sig] = k
+	return k
+}
+
+// wrote records the kinds of the tiles a task wrote.
+func (p *prober) wrote(writes []analysis.Tile, pr *probe) {
+	for i, t := range writes {
+		if i < len(pr.out) {
+			p.tiles[t] = pr.out[i]
+		}
+	}
+}
+
+func (p *prober) dims(k int32) [2]int32 { return p.kinds[k].dims }
+
+// get returns the probe of task n, which reads reads.
 func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 	name := p.plan.Kernel(n)
 	k, ok := kernels.Lookup(name)
@@ -46,14 +114,16 @@ func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 	}
 	var key strings.Builder
 	key.WriteString(name)
-	in := make([][2]int32, len(reads))
+	in := make([]int32, len(reads))
+	same := make([]int, len(reads)) // the first input that is the same tile
 	for i, t := range reads {
-		sh, err := p.shape(t)
+		kd, err := p.kindOf(t)
 		if err != nil {
 			return nil, err
 		}
-		in[i] = sh
-		fmt.Fprintf(&key, " %dx%d", sh[0], sh[1])
+		in[i] = kd
+		same[i] = slices.Index(reads, t)
+		fmt.Fprintf(&key, " %d=%d", kd, same[i])
 	}
 	var scalars []lp.Value
 	if k.ByValue || len(reads) == 0 {
@@ -67,8 +137,8 @@ func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 		return pr, nil
 	}
 	inBytes := 0.0
-	for _, sh := range in {
-		inBytes += bytesOf(sh)
+	for _, kd := range in {
+		inBytes += bytesOf(p.dims(kd))
 	}
 	if mem := p.cal.Workers.MemoryMB.Value * 1e6; inBytes > mem {
 		return nil, p.tooBig(n, inBytes)
@@ -79,29 +149,39 @@ func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 			return nil, err
 		}
 	}
-	stand := make([]blas64.General, len(in))
-	rng := rand.New(rand.NewPCG(uint64(len(p.cache)), 7))
+	pr := &probe{in: in, same: same, scalars: scalars}
+	tiles := p.inputs(pr)
 	largest := 0.0
-	for i, sh := range in {
-		stand[i] = standIn(rng, int(sh[0]), int(sh[1]))
-		largest = max(largest, bytesOf(sh))
+	for _, kd := range in {
+		largest = max(largest, bytesOf(p.dims(kd)))
 	}
-	out, err := run(k, stand, scalars)
+	out, err := run(k, tiles, scalars)
 	if err != nil {
-		return nil, fmt.Errorf("task %s: the simulator cannot learn kernel %s's outputs on %s: %w", p.plan.Describe(n), name, strings.TrimPrefix(key.String(), name+" "), err)
+		shapes := make([]string, len(tiles))
+		for i, g := range tiles {
+			shapes[i] = kernels.Shape(g)
+		}
+		return nil, fmt.Errorf("task %s: the simulator cannot learn kernel %s's outputs on %s: %w", p.plan.Describe(n), name, strings.Join(shapes, ", "), err)
 	}
-	pr := &probe{in: in, flops: k.Flops(stand)}
+	pr.flops = k.Flops(tiles)
 	for _, g := range out {
-		pr.out = append(pr.out, [2]int32{int32(g.Rows), int32(g.Cols)})
+		sig := signature(g)
+		kd, ok := p.bySig[sig]
+		if !ok {
+			kd = p.add(sig, kernels.Clone(g))
+		}
+		pr.out = append(pr.out, kd)
 	}
-	if pr.gflops, err = p.cal.GFLOPS(name, p.block); err != nil {
+	if pr.flops == 0 {
+		pr.gflops = math.Inf(1) // it moves tiles: no compute time
+	} else if pr.gflops, err = p.cal.GFLOPS(name, p.block); err != nil {
 		return nil, err
 	}
-	for _, sh := range pr.in {
-		pr.bytes += bytesOf(sh)
+	for _, kd := range pr.in {
+		pr.bytes += bytesOf(p.dims(kd))
 	}
-	for _, sh := range pr.out {
-		pr.bytes += bytesOf(sh)
+	for _, kd := range pr.out {
+		pr.bytes += bytesOf(p.dims(kd))
 	}
 	pr.bytes += float64(k.Workspace) * largest
 	if pr.bytes > p.cal.Workers.MemoryMB.Value*1e6 {
@@ -111,22 +191,80 @@ func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 	return pr, nil
 }
 
+// inputs are the inputs of the probe's call: the same tile twice is one
+// matrix (syrk of X with itself counts half the flops), two tiles of one
+// kind are two.
+func (p *prober) inputs(pr *probe) []blas64.General {
+	tiles := make([]blas64.General, len(pr.in))
+	used := map[int32]bool{}
+	for i, kd := range pr.in {
+		switch {
+		case pr.same[i] < i:
+			tiles[i] = tiles[pr.same[i]]
+		case used[kd]:
+			tiles[i] = kernels.Clone(p.kinds[kd].rep)
+		default:
+			tiles[i] = p.kinds[kd].rep
+			used[kd] = true
+		}
+	}
+	return tiles
+}
+
 // tooBig is the error of a task whose tiles do not fit a worker.
 func (p *prober) tooBig(n analysis.Node, bytes float64) error {
 	return fmt.Errorf("task %s holds %.0f MB of tiles, more than a worker's %.0f MB (calibration %s): use a smaller block",
 		p.plan.Describe(n), bytes/1e6, p.cal.Workers.MemoryMB.Value, p.cal.Name)
 }
 
-// standIn is a rows×cols tile that every factorisation and solve takes:
-// small uniform entries and ones on the diagonal.
-func standIn(rng *rand.Rand, rows, cols int) blas64.General {
+// signature sums up a tile's kind: its shape, the runs of zeros in its
+// rows, which diagonal entries are exactly one, and whether the
+// diagonal is heavy (a diagonal tile of a positive definite matrix, which
+// a Cholesky factors, against an off-diagonal one).
+func signature(g blas64.General) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%dx%d", g.Rows, g.Cols)
+	var buf [16]byte
+	for i := range g.Rows {
+		row := g.Data[i*g.Stride : i*g.Stride+g.Cols]
+		for j := 0; j < len(row); j++ {
+			if row[j] != 0 {
+				continue
+			}
+			start := j
+			for j < len(row) && row[j] == 0 {
+				j++
+			}
+			binary.LittleEndian.PutUint64(buf[:], uint64(i*g.Cols+start))
+			binary.LittleEndian.PutUint64(buf[8:], uint64(j-start))
+			h.Write(buf[:])
+		}
+	}
+	heavy := true
+	for i := range min(g.Rows, g.Cols) {
+		d := g.Data[i*g.Stride+i]
+		if d == 1 {
+			binary.LittleEndian.PutUint64(buf[:], uint64(i))
+			h.Write(buf[:8])
+		}
+		heavy = heavy && math.Abs(d) >= 0.5
+	}
+	if heavy {
+		h.Write([]byte("heavy diagonal"))
+	}
+	return h.Sum64()
+}
+
+// standIn is a rows×cols tile of small uniform entries, with 1.5 added
+// to its diagonal when diag says.
+func standIn(rng *rand.Rand, rows, cols int, diag bool) blas64.General {
 	g := blas64.General{Rows: rows, Cols: cols, Stride: max(cols, 1), Data: make([]float64, rows*cols)}
 	scale := 1 / float64(2*max(rows, cols, 1))
 	for i := range rows {
 		for j := range cols {
 			v := scale * (2*rng.Float64() - 1)
-			if i == j {
-				v++
+			if diag && i == j {
+				v += 1.5
 			}
 			g.Data[i*g.Stride+j] = v
 		}

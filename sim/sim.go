@@ -117,6 +117,10 @@ type Config struct {
 	// memory store, queue and state store of one process): requests take
 	// no time, and there are no continuations or caches, as there.
 	MemoryServices bool
+	// Packed puts the workers per_host to a machine whose link they
+	// share (the calibration's per_host and host_mb_per_s): the paper's
+	// emulated Lambda on EC2 instances.
+	Packed bool
 
 	Lease, Poll, IdleTimeout, Interval time.Duration // 0: the executor's and provisioner's defaults
 	// RuntimeLimit and ColdStart, when not negative, replace the
@@ -209,7 +213,6 @@ type sim struct {
 	done      map[analysis.Node]bool
 	remaining map[analysis.Node]int32
 	claimed   map[analysis.Node]bool
-	shapes    map[analysis.Tile][2]int32
 	probes    *prober
 
 	workers []*worker
@@ -293,9 +296,7 @@ func Run(cfg Config) (*job.Result, error) {
 		return nil, err
 	}
 	for len(s.events) > 0 && !s.ended && s.err == nil {
-		e := heap.Pop(&s.events).(event)
-		s.now = e.at
-		e.fn()
+		s.step()
 	}
 	if s.err != nil {
 		return nil, s.err
@@ -304,6 +305,13 @@ func Run(cfg Config) (*job.Result, error) {
 		return nil, fmt.Errorf("sim: the job stalled at %.1f s with %d of %d tasks done", s.now, len(s.done), s.total)
 	}
 	return s.outcome(), nil
+}
+
+// step runs the next event.
+func (s *sim) step() {
+	e := heap.Pop(&s.events).(event)
+	s.now = e.at
+	e.fn()
 }
 
 func seconds(d, def time.Duration) float64 {
@@ -317,7 +325,7 @@ func newSim(cfg Config) (*sim, error) {
 	cal := cfg.Cal
 	s := &sim{cfg: cfg, cal: cal, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
 		done: map[analysis.Node]bool{}, remaining: map[analysis.Node]int32{}, claimed: map[analysis.Node]bool{},
-		shapes: map[analysis.Tile][2]int32{}, hosts: map[int]*link{}, byStmt: map[uint16]int64{},
+		hosts: map[int]*link{}, byStmt: map[uint16]int64{},
 		epoch: time.Now().Truncate(time.Second)}
 	s.queue.fifo = cfg.Protocol == Numpywren
 	s.queueSrv.per = 1 / cal.Queue.RequestsPerSec.Value
@@ -332,7 +340,7 @@ func newSim(cfg Config) (*sim, error) {
 	s.poll = seconds(cfg.Poll, 250*time.Millisecond)
 	s.idle = seconds(cfg.IdleTimeout, 10*time.Second)
 	s.interval = seconds(cfg.Interval, 100*time.Millisecond)
-	s.probes = newProber(cfg.Plan, cal, cfg.Block, s.shapeOf)
+	s.probes = newProber(cfg.Plan, cal, cfg.Block, cfg.InputShape)
 	var err error
 	if s.total, err = cfg.Plan.Count(); err != nil {
 		return nil, err
@@ -341,21 +349,6 @@ func newSim(cfg Config) (*sim, error) {
 		return nil, errors.New("sim: the program has no tasks")
 	}
 	return s, nil
-}
-
-// shapeOf is the shape of a tile: the one its writer gave it, or the
-// input's.
-func (s *sim) shapeOf(t analysis.Tile) ([2]int32, error) {
-	if sh, ok := s.shapes[t]; ok {
-		return sh, nil
-	}
-	r, c, err := s.cfg.InputShape(t)
-	if err != nil {
-		return [2]int32{}, err
-	}
-	sh := [2]int32{int32(r), int32(c)}
-	s.shapes[t] = sh
-	return sh, nil
 }
 
 func (s *sim) start() error {

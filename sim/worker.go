@@ -85,7 +85,7 @@ func (s *sim) launch() {
 	w.coreQ.fifo = s.cfg.Protocol == Numpywren
 	w.getLink.bytesPerSec = s.cal.Store.GetMBps.Value * 1e6
 	w.putLink.bytesPerSec = s.cal.Store.PutMBps.Value * 1e6
-	if ph := s.cal.Workers.PerHost; ph != nil {
+	if ph := s.cal.Workers.PerHost; ph != nil && s.cfg.Packed {
 		h := (w.id - 1) / max(int(ph.Value), 1)
 		if s.hosts[h] == nil {
 			s.hosts[h] = &link{bytesPerSec: s.cal.Workers.HostMBps.Value * 1e6}
@@ -260,7 +260,7 @@ func (s *sim) startTask(t *task) {
 			w.m.CacheHits++
 			continue
 		}
-		b := bytesOf(t.p.in[i])
+		b := bytesOf(s.probes.dims(t.p.in[i]))
 		end = max(end, s.transfer(w, b, false))
 		w.m.BytesRead += int64(b)
 	}
@@ -328,9 +328,7 @@ func (s *sim) compute(t *task) {
 		w.m.ComputeSeconds += s.now - start
 		w.m.Flops += t.p.flops
 		w.core = nil
-		for i, tile := range t.writes {
-			s.shapes[tile] = t.p.out[i]
-		}
+		s.probes.wrote(t.writes, t.p)
 		t.next = s.continuation(t)
 		if next := t.next; next != nil {
 			if w.coreQ.Len() == 0 || w.coreQ.ts[0].prio <= next.prio {
@@ -411,7 +409,7 @@ func (s *sim) write(t *task) {
 	w := t.w
 	end, start := s.now, s.now
 	for i, tile := range t.writes {
-		b := bytesOf(t.p.out[i])
+		b := bytesOf(s.probes.dims(t.p.out[i]))
 		end = max(end, s.transfer(w, b, true))
 		w.m.BytesWritten += int64(b)
 		if w.cache != nil {

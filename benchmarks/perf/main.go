@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/npw-dev/npw"
+	"github.com/npw-dev/npw/benchmarks/internal/exp"
 )
 
 // result is the part of npw bench --json the tables show.
@@ -58,7 +59,7 @@ func main() {
 	cloudMax := flag.Int("cloud-max", 16384, "largest order run on the local cloud")
 	memory := flag.Bool("memory", true, "run the memory services' rows (false: only the local cloud's)")
 	flag.Parse()
-	bin, err := build(*tags)
+	bin, err := exp.BuildNPW(*tags)
 	if err != nil {
 		fatal(err)
 	}
@@ -167,17 +168,6 @@ func bench(bin, alg string, n int, block string, flags ...string) (result, error
 		return r, fmt.Errorf("%v: %s", err, strings.TrimSpace(errOut.String()))
 	}
 	return r, err
-}
-
-func build(tags string) (string, error) {
-	dir, err := os.MkdirTemp("", "npw-perf-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "npw")
-	cmd := exec.Command("go", "build", "-tags", tags, "-o", bin, "./cmd/npw")
-	cmd.Stderr = os.Stderr
-	return bin, cmd.Run()
 }
 
 func fatal(err error) {

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
 	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/sim"
@@ -25,9 +28,15 @@ type simulateOptions struct {
 	calibration                 string
 	services                    string
 	seed                        uint64
+	packed                      bool
 	asJSON                      bool
 	plot                        string
 	cost                        costFlags
+
+	calibrate           bool
+	output, name        string
+	blocks              []int
+	store, queue, state string
 }
 
 func newSimulateCmd() *cobra.Command {
@@ -62,9 +71,19 @@ It prints a real job's summary, labelled simulated, with the dollar cost
 the run would have on AWS; --json prints one JSON object, --plot DIR the
 same PNGs as a real job's --plot.`,
 		Example: `  npw simulate cholesky --n 262144 --block 4096 --workers 180 --calibration paper-2018 --protocol numpywren
-  npw simulate qr --n 16384 --block 2048 --workers 2 --calibration my-machine.json --plot plots/`,
-		Args: cobra.ExactArgs(1),
+  npw simulate qr --n 16384 --block 2048 --workers 2 --calibration my-machine.json --plot plots/
+  npw simulate --calibrate -o here.json --store s3://bucket/npw --queue sqs://... --state redis://127.0.0.1:6379/0`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.calibrate {
+				if len(args) > 0 {
+					return usagef("--calibrate measures this machine: it takes no algorithm")
+				}
+				return runCalibrate(cmd, o)
+			}
+			if len(args) == 0 {
+				return usagef("simulate takes an algorithm (%s), or --calibrate", strings.Join(sim.Algorithms(), ", "))
+			}
 			return runSimulate(cmd.OutOrStdout(), args[0], o)
 		},
 	}
@@ -73,7 +92,7 @@ same PNGs as a real job's --plot.`,
 	f.IntVar(&o.block, "block", 0, "tile size")
 	f.IntVar(&o.workers, "workers", 1, "most workers at once")
 	f.Float64Var(&o.sf, "sf", 1, "scaling factor: workers per pending task and pipeline slot")
-	f.IntVar(&o.pipeline, "pipeline", 1, "tasks a worker holds at once")
+	f.IntVar(&o.pipeline, "pipeline", executor.DefaultPipeline, "tasks a worker holds at once")
 	f.DurationVar(&o.runtimeLimit, "runtime-limit", -1, "a worker's lifetime (default: the calibration's; 0 is unlimited)")
 	f.DurationVar(&o.coldStart, "cold-start", -1, "a fixed start-up delay for every worker (default: the calibration's distribution)")
 	f.Float64Var(&o.killFraction, "kill-fraction", 0, "kill this `FRACTION` of the running workers at --kill-at")
@@ -82,10 +101,18 @@ same PNGs as a real job's --plot.`,
 	f.StringVar(&o.calibration, "calibration", "", "a shipped calibration's `NAME` or a FILE.json (required)")
 	f.StringVar(&o.services, "services", "cloud", "cloud: the calibration's store, queue and state store; memory: npw's embedded ones")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of the start-up delays and failures")
+	f.BoolVar(&o.packed, "packed", false, "pack the workers onto machines of the calibration's per_host workers sharing one link (the paper's emulated Lambda on EC2)")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object")
 	f.StringVar(&o.plot, "plot", "", "write the timeline, flop-rate and Gantt PNGs into `DIR`")
 	f.StringVar(&o.cost.prices, "prices", "", "price the run with the AWS price table in `FILE.json` instead of npw's own")
 	f.IntVar(&o.cost.lambdaMemory, "lambda-memory", 3008, "`MB` of the Lambda functions priced")
+	f.BoolVar(&o.calibrate, "calibrate", false, "measure a calibration of this machine and the services of --store, --queue and --state")
+	f.StringVarP(&o.output, "output", "o", "", "with --calibrate, write the calibration to `FILE.json` (default: stdout)")
+	f.StringVar(&o.name, "name", "here", "with --calibrate, the calibration's name")
+	f.IntSliceVar(&o.blocks, "blocks", []int{512, 1024, 2048, 4096}, "with --calibrate, the tile sizes to time the kernels at")
+	f.StringVar(&o.store, "store", envOr("NPW_STORE", "mem://"), "with --calibrate, the tile store `URL` to measure")
+	f.StringVar(&o.queue, "queue", envOr("NPW_QUEUE", "mem://"), "with --calibrate, the queue `URL` to measure")
+	f.StringVar(&o.state, "state", envOr("NPW_STATE", "mem://"), "with --calibrate, the state store `URL` to measure")
 	return cmd
 }
 
@@ -112,6 +139,39 @@ type simulateReport struct {
 	Cost          *costEstimate `json:"cost,omitempty"`
 	Plots         []string      `json:"plots,omitempty"`
 	SimSeconds    float64       `json:"simulator_seconds"`
+}
+
+// runCalibrate measures a calibration and writes it.
+func runCalibrate(cmd *cobra.Command, o simulateOptions) error {
+	if err := checkOutputs(outputPath{"--output", o.output}); err != nil {
+		return err
+	}
+	for _, b := range o.blocks {
+		if b < 1 {
+			return usagef("--blocks: %d is not a tile size", b)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	c, err := sim.Calibrate(cmd.Context(), sim.CalibrateOptions{Name: o.name, Blocks: o.blocks, Store: o.store, Queue: o.queue, State: o.state,
+		Worker: []string{exe, "--help"}, Log: cmd.ErrOrStderr()})
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // URLs keep their &
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(c); err != nil {
+		return err
+	}
+	if o.output == "" {
+		_, err = cmd.OutOrStdout().Write(buf.Bytes())
+		return err
+	}
+	return os.WriteFile(o.output, buf.Bytes(), 0o644)
 }
 
 func runSimulate(w io.Writer, alg string, o simulateOptions) error {
@@ -153,7 +213,7 @@ func runSimulate(w io.Writer, alg string, o simulateOptions) error {
 	began := time.Now()
 	res, err := sim.Run(sim.Config{Plan: p.Plan, InputShape: p.InputShape, Block: o.block, Cal: cal, Protocol: protocol,
 		Policy:         provisioner.Policy{ScaleFactor: o.sf, Pipeline: o.pipeline, MaxWorkers: o.workers},
-		MemoryServices: o.services == "memory", RuntimeLimit: o.runtimeLimit, ColdStart: o.coldStart,
+		MemoryServices: o.services == "memory", Packed: o.packed, RuntimeLimit: o.runtimeLimit, ColdStart: o.coldStart,
 		KillFraction: o.killFraction, KillAt: o.killAt, Trace: o.plot != "", Seed: o.seed})
 	if err != nil {
 		return err

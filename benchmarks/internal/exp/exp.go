@@ -343,3 +343,17 @@ func Fatal(err error) {
 	}
 	os.Exit(1)
 }
+
+// BuildNPW builds the npw command with the build tags (openblas: kernels
+// on OpenBLAS) into a temporary directory and returns its path.
+func BuildNPW(tags string) (string, error) {
+	dir, err := os.MkdirTemp("", "npw-exp-")
+	if err != nil {
+		return "", err
+	}
+	atExit(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "npw")
+	cmd := exec.Command("go", "build", "-tags", tags, "-o", bin, "./cmd/npw")
+	cmd.Stderr = os.Stderr
+	return bin, cmd.Run()
+}
