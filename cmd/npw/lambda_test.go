@@ -221,23 +221,24 @@ func TestDeployPolicy(t *testing.T) {
 // provisioner is a chain of invocations of the function, each handing
 // the job and the workers it launched to the next before its timeout
 // (12 s here, of which the last 6 are kept for finishing, so a job of
-// several seconds takes a few rounds), and the
+// several seconds takes a few rounds: one worker, so that it lasts
+// that long on a fast machine too), and the
 // last saves the output and removes the rest. The client exits once the
 // job is submitted; npw wait follows it from another process.
 func TestDetachedLambda(t *testing.T) {
 	e := lambdaEmulator(t)
 	e.AddFunction(lambdaemu.Config{FunctionName: "npw-chain", Runtime: "provided.al2023", Timeout: 12, MemorySize: 1769}, []string{os.Args[0]})
 	flags, env, urls := lifeServices(t)
-	flags = append(flags[:6:6], "--launch", "lambda", "--function", "npw-chain", "--workers", "3")
+	flags = append(flags[:6:6], "--launch", "lambda", "--function", "npw-chain", "--workers", "1")
 	state := flags[5]
 	dir := t.TempDir()
-	a := writeNPY(t, dir, "a.npy", randomSPD(rand.New(rand.NewPCG(64, 64)), 2000))
+	a := writeNPY(t, dir, "a.npy", randomSPD(rand.New(rand.NewPCG(64, 64)), 2400))
 	out := strings.Replace(urls[0], "?", "/L?", 1)
 	if code, _, stderr := npw(t, "cholesky", a, "--block", "100", "-o", out, "--detach"); code != exitUsage || !strings.Contains(stderr, "--detach needs workers that outlive this process") {
 		t.Fatalf("a detached job of goroutine workers: exit %d: %s", code, stderr)
 	}
 	id := detach(t, append([]string{"cholesky", a, "--block", "100", "-o", out}, flags...)...)
-	waitCholesky(t, state, id, "cholesky N=20", a, out)
+	waitCholesky(t, state, id, "cholesky N=24", a, out)
 	assertNothingLeft(t, env, urls)
 
 	// The provisioner's rounds: each but the last handed the job on, the
