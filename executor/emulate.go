@@ -2,7 +2,6 @@ package executor
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -84,24 +83,9 @@ const maxStandIns = 4096
 func standIn(name string, k *kernels.Kernel, in []blas64.General, scalars []lp.Value) ([]blas64.General, error) {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s %v", name, scalars)
-	var run [16]byte
 	for _, g := range in {
 		fmt.Fprintf(h, " %dx%d:", g.Rows, g.Cols)
-		for i := range g.Rows { // the runs of zeros
-			row := g.Data[i*g.Stride : i*g.Stride+g.Cols]
-			for j := 0; j < len(row); j++ {
-				if row[j] != 0 {
-					continue
-				}
-				start := j
-				for j < len(row) && row[j] == 0 {
-					j++
-				}
-				binary.LittleEndian.PutUint64(run[:], uint64(i*g.Cols+start))
-				binary.LittleEndian.PutUint64(run[8:], uint64(j-start))
-				h.Write(run[:])
-			}
-		}
+		kernels.WriteZeroRuns(h, g)
 	}
 	key := h.Sum64()
 	if s, ok := standIns.Load(key); ok {

@@ -13,8 +13,10 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 
 	"gonum.org/v1/gonum/blas/blas64"
 
@@ -184,4 +186,27 @@ func NonFinite(g blas64.General) (i, j int, x float64, ok bool) {
 		}
 	}
 	return 0, 0, 0, false
+}
+
+// WriteZeroRuns writes to w where g is zero, run by run: each run of
+// zeros in a row as its offset (row × columns + column) and its length,
+// 8 bytes each, little-endian. Two tiles of one shape that write the same
+// bytes have their zeros in the same places (a triangle, a trapezoid).
+func WriteZeroRuns(w io.Writer, g blas64.General) {
+	var run [16]byte
+	for i := range g.Rows {
+		row := g.Data[i*g.Stride : i*g.Stride+g.Cols]
+		for j := 0; j < len(row); j++ {
+			if row[j] != 0 {
+				continue
+			}
+			start := j
+			for j < len(row) && row[j] == 0 {
+				j++
+			}
+			binary.LittleEndian.PutUint64(run[:], uint64(i*g.Cols+start))
+			binary.LittleEndian.PutUint64(run[8:], uint64(j-start))
+			w.Write(run[:])
+		}
+	}
 }

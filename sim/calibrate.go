@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -18,6 +19,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/npw-dev/npw/blockstore"
+	"github.com/npw-dev/npw/internal/secret"
 	"github.com/npw-dev/npw/kernels"
 	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/provisioner"
@@ -50,7 +52,7 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (*Calibration, error) {
 		return fmt.Sprintf("measured by npw simulate --calibrate on %s (%d cores, %s build), %s: %s", host, runtime.NumCPU(), kernels.BLAS, when, how)
 	}
 	c := &Calibration{Name: o.Name, About: fmt.Sprintf("this machine (%d cores, kernels on %s) and the services %s, %s, %s, measured %s",
-		runtime.NumCPU(), kernels.BLAS, redact(o.Store), redact(o.Queue), redact(o.State), when)}
+		runtime.NumCPU(), kernels.BLAS, secret.Redact(o.Store), secret.Redact(o.Queue), secret.Redact(o.State), when)}
 	logf := func(format string, args ...any) {
 		if o.Log != nil {
 			fmt.Fprintf(o.Log, format+"\n", args...)
@@ -73,16 +75,6 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (*Calibration, error) {
 		return nil, err
 	}
 	return c, c.check()
-}
-
-// redact drops a URL's user information.
-func redact(url string) string {
-	if at := strings.LastIndex(url, "@"); at >= 0 {
-		if scheme := strings.Index(url, "://"); scheme >= 0 && scheme < at {
-			return url[:scheme+3] + url[at+1:]
-		}
-	}
-	return url
 }
 
 // measureKernels times, for each block, the biggest call of each kernel
@@ -320,7 +312,7 @@ func measureStore(ctx context.Context, url string, measured func(string) string,
 		}()
 	}
 	wg.Wait()
-	if err := errorsJoin(errs); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return Store{}, err
 	}
 	aggMBps := 3 * float64(cores) * mb / time.Since(t0).Seconds()
@@ -329,8 +321,8 @@ func measureStore(ctx context.Context, url string, measured func(string) string,
 		return Store{}, err
 	}
 	logf("store %s: get %.2f ms, put %.2f ms; get %.0f MB/s, put %.0f MB/s per worker, %.0f MB/s from %d at once; %.0f requests/s",
-		redact(url), getLat*1e3, putLat*1e3, getMBps, putMBps, aggMBps, cores, rps)
-	src := func(how string) string { return measured(redact(url) + ": " + how) }
+		secret.Redact(url), getLat*1e3, putLat*1e3, getMBps, putMBps, aggMBps, cores, rps)
+	src := func(how string) string { return measured(secret.Redact(url) + ": " + how) }
 	return Store{
 		GetLatency:     &Figure{round(getLat, 3), src("median of 21 gets of 8 bytes")},
 		PutLatency:     &Figure{round(putLat, 3), src("median of 21 puts of 8 bytes")},
@@ -341,17 +333,8 @@ func measureStore(ctx context.Context, url string, measured func(string) string,
 	}, nil
 }
 
-func errorsJoin(errs []error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// measureQueue times sends of one message, one at a time and from 16
-// goroutines, on a queue of its own that it destroys.
+// measureQueue times sends of one message, on a queue of its own that it
+// destroys.
 func measureQueue(ctx context.Context, url string, measured func(string) string, logf func(string, ...any)) (Service, error) {
 	q, err := queue.Create(ctx, url, "npw-calibrate-"+tag())
 	if err != nil {
@@ -360,19 +343,7 @@ func measureQueue(ctx context.Context, url string, measured func(string) string,
 	defer q.Close()
 	defer q.Destroy(context.WithoutCancel(ctx))
 	send := func() error { return q.Send(ctx, queue.Message{Body: "0:0"}) }
-	rtt, err := median(31, send)
-	if err != nil {
-		return Service{}, err
-	}
-	rps, err := rate(send)
-	if err != nil {
-		return Service{}, err
-	}
-	logf("queue %s: %.2f ms a request, %.0f requests/s", redact(url), rtt*1e3, rps)
-	return Service{
-		RoundTrip:      &Figure{round(rtt, 3), measured(redact(url) + ": median of 31 sends of one message")},
-		RequestsPerSec: &Figure{round(rps, 3), measured(redact(url) + ": sends from 16 goroutines for a second")},
-	}, nil
+	return measureService("queue", url, "sends of one message", send, measured, logf)
 }
 
 // measureState times status reads of a job of its own that it deletes.
@@ -388,18 +359,25 @@ func measureState(ctx context.Context, url string, measured func(string) string,
 	}
 	defer st.Delete(context.WithoutCancel(ctx), id)
 	read := func() error { _, err := st.Status(ctx, id); return err }
-	rtt, err := median(31, read)
+	return measureService("state", url, "status reads", read, measured, logf)
+}
+
+// measureService times request one at a time (the median of 31: the
+// round trip) and from 16 goroutines for a second (the rate).
+func measureService(what, url, requests string, request func() error, measured func(string) string, logf func(string, ...any)) (Service, error) {
+	rtt, err := median(31, request)
 	if err != nil {
 		return Service{}, err
 	}
-	rps, err := rate(read)
+	rps, err := rate(request)
 	if err != nil {
 		return Service{}, err
 	}
-	logf("state %s: %.2f ms a request, %.0f requests/s", redact(url), rtt*1e3, rps)
+	where := secret.Redact(url)
+	logf("%s %s: %.2f ms a request, %.0f requests/s", what, where, rtt*1e3, rps)
 	return Service{
-		RoundTrip:      &Figure{round(rtt, 3), measured(redact(url) + ": median of 31 status reads")},
-		RequestsPerSec: &Figure{round(rps, 3), measured(redact(url) + ": status reads from 16 goroutines for a second")},
+		RoundTrip:      &Figure{round(rtt, 3), measured(where + ": median of 31 " + requests)},
+		RequestsPerSec: &Figure{round(rps, 3), measured(where + ": " + requests + " from 16 goroutines for a second")},
 	}, nil
 }
 

@@ -2,15 +2,31 @@ package sim
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// Every shipped calibration loads, and every figure in it has a source.
+// Every shipped calibration loads, and every figure in it has a source;
+// here and paper-2018 are among them, each with a name of its own and a
+// speed for every kernel of the algorithms simulate knows.
 func TestShippedCalibrations(t *testing.T) {
+	if got := Shipped(); !slices.Contains(got, "here") || !slices.Contains(got, "paper-2018") {
+		t.Fatalf("shipped calibrations %v, want here and paper-2018 among them", got)
+	}
 	for _, name := range Shipped() {
-		if _, err := LoadCalibration(name); err != nil {
+		c, err := LoadCalibration(name)
+		if err != nil {
 			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if c.Name != name {
+			t.Errorf("calibration %s calls itself %q", name, c.Name)
+		}
+		for _, k := range []string{"chol", "trsm", "syrk", "gemm", "gemm_add", "qr_factor", "qr_leaf", "qr_trailing_update"} {
+			if _, err := c.GFLOPS(k, 4096); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
 		}
 	}
 }

@@ -224,28 +224,14 @@ func (p *prober) tooBig(n analysis.Node, bytes float64) error {
 func signature(g blas64.General) uint64 {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%dx%d", g.Rows, g.Cols)
-	var buf [16]byte
-	for i := range g.Rows {
-		row := g.Data[i*g.Stride : i*g.Stride+g.Cols]
-		for j := 0; j < len(row); j++ {
-			if row[j] != 0 {
-				continue
-			}
-			start := j
-			for j < len(row) && row[j] == 0 {
-				j++
-			}
-			binary.LittleEndian.PutUint64(buf[:], uint64(i*g.Cols+start))
-			binary.LittleEndian.PutUint64(buf[8:], uint64(j-start))
-			h.Write(buf[:])
-		}
-	}
+	kernels.WriteZeroRuns(h, g)
+	var buf [8]byte
 	heavy := true
 	for i := range min(g.Rows, g.Cols) {
 		d := g.Data[i*g.Stride+i]
 		if d == 1 {
 			binary.LittleEndian.PutUint64(buf[:], uint64(i))
-			h.Write(buf[:8])
+			h.Write(buf[:])
 		}
 		heavy = heavy && math.Abs(d) >= 0.5
 	}

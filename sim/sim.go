@@ -237,7 +237,6 @@ type message struct {
 	node     analysis.Node
 	prio     int
 	seq      uint64
-	index    int
 	holder   *worker
 	leasedAt float64
 	chain    []analysis.Node // the tasks continued from it, in order
@@ -256,15 +255,8 @@ func (h msgHeap) Less(i, j int) bool {
 	}
 	return a.seq < b.seq
 }
-func (h msgHeap) Swap(i, j int) {
-	h.ms[i], h.ms[j] = h.ms[j], h.ms[i]
-	h.ms[i].index, h.ms[j].index = i, j
-}
-func (h *msgHeap) Push(x any) {
-	m := x.(*message)
-	m.index = len(h.ms)
-	h.ms = append(h.ms, m)
-}
+func (h msgHeap) Swap(i, j int) { h.ms[i], h.ms[j] = h.ms[j], h.ms[i] }
+func (h *msgHeap) Push(x any)   { h.ms = append(h.ms, x.(*message)) }
 func (h *msgHeap) Pop() any {
 	old := h.ms
 	m := old[len(old)-1]

@@ -45,7 +45,6 @@ type task struct {
 	w        *worker
 	prio     int
 	seq      uint64
-	index    int
 	turn     bool // holds the worker's lease turn
 	reserved bool // the core is kept for it (a continuation)
 	next     *task
@@ -183,19 +182,12 @@ func (s *sim) receive(w *worker) {
 func (s *sim) empty(w *worker) {
 	w.leasing--
 	w.slots++
-	s.endTurn(w)
+	w.turn = false // another slot may lease
 	if w.tasks == 0 && w.leasing == 0 && s.now-w.lastBusy >= s.idle {
 		s.stop(w, "idle")
 		return
 	}
 	s.fill(w)
-}
-
-// endTurn lets another slot of the worker lease.
-func (s *sim) endTurn(w *worker) {
-	if s.cfg.Protocol == NPW && w.turn {
-		w.turn = false
-	}
 }
 
 // leased hands message m to a receive of w.
@@ -231,7 +223,7 @@ func (s *sim) leased(w *worker, m *message) {
 func (t *task) releaseTurn(s *sim) {
 	if t.turn {
 		t.turn = false
-		s.endTurn(t.w)
+		t.w.turn = false
 		s.fill(t.w)
 	}
 }

@@ -11,12 +11,9 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -154,19 +151,8 @@ func rss(r result) string {
 }
 
 func bench(bin, alg string, n int, block string, flags ...string) (result, error) {
-	args := append([]string{"bench", alg, "--n", strconv.Itoa(n), "--block", block, "--json"}, flags...)
-	cmd := exec.Command(bin, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	fmt.Fprintf(os.Stderr, "perf: npw %s\n", strings.Join(args, " "))
-	err := cmd.Run()
 	var r result
-	if jerr := json.Unmarshal(out.Bytes(), &r); jerr != nil {
-		if err == nil {
-			err = jerr
-		}
-		return r, fmt.Errorf("%v: %s", err, strings.TrimSpace(errOut.String()))
-	}
+	err := exp.NPWJSON(bin, append([]string{"bench", alg, "--n", strconv.Itoa(n), "--block", block, "--json"}, flags...), &r)
 	return r, err
 }
 

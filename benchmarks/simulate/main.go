@@ -15,13 +15,9 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -127,11 +123,11 @@ func validation(b *strings.Builder, bin, dir, calibration string, block int, tol
 			benchArgs = append(benchArgs, "--launch", "process", "--store", cloud.Store, "--queue", cloud.Queue, "--state", cloud.State)
 		}
 		var got real
-		if err := runJSON(bin, benchArgs, &got); err != nil {
+		if err := exp.NPWJSON(bin, benchArgs, &got); err != nil {
 			exp.Fatal(err)
 		}
 		var want predicted
-		if err := runJSON(bin, simArgs, &want); err != nil {
+		if err := exp.NPWJSON(bin, simArgs, &want); err != nil {
 			exp.Fatal(err)
 		}
 		ratio := want.Seconds / got.Seconds
@@ -185,7 +181,7 @@ func reproduction(b *strings.Builder, bin, dir string) {
 		args := append([]string{"simulate", alg, "--n", strconv.Itoa(n), "--block", "4096", "--workers", strconv.Itoa(workers),
 			"--calibration", "paper-2018", "--json"}, extra...)
 		var p predicted
-		if err := runJSON(bin, args, &p); err != nil {
+		if err := exp.NPWJSON(bin, args, &p); err != nil {
 			exp.Fatal(err)
 		}
 		return p
@@ -246,17 +242,4 @@ func reproduction(b *strings.Builder, bin, dir string) {
 	p := sim("cholesky", 1048576, 1800)
 	fmt.Fprintf(b, "\n## A 1M Cholesky on 1,800 Lambdas\n\n`npw simulate cholesky --n 1048576 --block 4096 --workers 1800 --calibration paper-2018` (npw's protocol): %.0f s (%.1f hours), %.3g worker-seconds, $%.0f at today's us-east-1 list prices; the simulator took %.0f s.\n",
 		p.Seconds, p.Seconds/3600, p.WorkerSeconds, p.Cost.USD, p.SimSeconds)
-}
-
-// runJSON runs npw with args and decodes its JSON output into v.
-func runJSON(bin string, args []string, v any) error {
-	cmd := exec.Command(bin, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	fmt.Fprintf(os.Stderr, "simulate: npw %s\n", strings.Join(args, " "))
-	err := cmd.Run()
-	if jerr := json.Unmarshal(out.Bytes(), v); jerr != nil || err != nil {
-		return fmt.Errorf("npw %s: %v %v: %s", strings.Join(args, " "), err, jerr, strings.TrimSpace(errOut.String()))
-	}
-	return nil
 }

@@ -7,7 +7,9 @@ package exp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -356,4 +358,22 @@ func BuildNPW(tags string) (string, error) {
 	cmd := exec.Command("go", "build", "-tags", tags, "-o", bin, "./cmd/npw")
 	cmd.Stderr = os.Stderr
 	return bin, cmd.Run()
+}
+
+// NPWJSON runs the npw command bin with args, which ask for --json, and
+// decodes what it prints into v. A non-zero exit or output that is not
+// JSON is an error that carries the command's stderr.
+func NPWJSON(bin string, args []string, v any) error {
+	cmd := exec.Command(bin, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	fmt.Fprintf(os.Stderr, "%s: npw %s\n", filepath.Base(os.Args[0]), strings.Join(args, " "))
+	err := cmd.Run()
+	if jerr := json.Unmarshal(out.Bytes(), v); jerr != nil && err == nil {
+		err = jerr
+	}
+	if err != nil {
+		return fmt.Errorf("npw %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errOut.String()))
+	}
+	return nil
 }
