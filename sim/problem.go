@@ -18,6 +18,8 @@ type Problem struct {
 	Plan   *analysis.Plan
 	Block  int
 	inputs map[string][2]int // rows, cols by matrix name
+	n      int               // for a program: the order of inputs not in inputs; 0 if none
+	prog   bool              // a program's, not a shipped algorithm's
 }
 
 // problems are the algorithms simulate knows: the program, its
@@ -75,23 +77,71 @@ func NewProblem(alg string, n, block, workers int) (*Problem, error) {
 	return p, nil
 }
 
-// InputShape is the shape of an input tile: a block a side, less at the
-// matrix's last row and column of tiles, which its last two indices give
-// (Cholesky's input is S[0, j, k]).
+// InputShape is the shape of an input tile, as npw run tiles an input: a
+// block a side by its last two indices (Cholesky's input is S[0, j, k]),
+// less at the matrix's last row and column of tiles; by rows of block
+// for a matrix of one index (TSQR's A[i]).
 func (p *Problem) InputShape(t analysis.Tile) (rows, cols int, err error) {
 	ms := p.Plan.Program().Matrices
 	name := ms[t.Matrix].Name
 	dims, ok := p.inputs[name]
+	if !ok && p.n > 0 {
+		dims, ok = [2]int{p.n, p.n}, true
+	}
 	idx := t.Indices()
-	if !ok || len(idx) < 2 {
+	if !ok && p.prog && len(idx) > 0 {
+		return 0, 0, fmt.Errorf("tile %s is read before any task writes it: give input %s's shape with --in %s=ROWSxCOLS, or --n", p.Plan.TileString(t), name, name)
+	}
+	if !ok || len(idx) < 1 || (len(idx) < 2 && !p.prog) {
 		return 0, 0, fmt.Errorf("tile %s is read before any task writes it, and %s is not an input of the problem (inputs: %s)",
 			p.Plan.TileString(t), name, strings.Join(slices.Sorted(maps.Keys(p.inputs)), ", "))
 	}
-	i, j := int(idx[len(idx)-2]), int(idx[len(idx)-1])
-	rows = min(p.Block, dims[0]-i*p.Block)
-	cols = min(p.Block, dims[1]-j*p.Block)
+	if len(idx) == 1 {
+		rows, cols = min(p.Block, dims[0]-int(idx[0])*p.Block), dims[1]
+	} else {
+		i, j := int(idx[len(idx)-2]), int(idx[len(idx)-1])
+		rows = min(p.Block, dims[0]-i*p.Block)
+		cols = min(p.Block, dims[1]-j*p.Block)
+	}
 	if rows <= 0 || cols <= 0 {
 		return 0, 0, fmt.Errorf("tile %s lies outside the %d×%d input %s", p.Plan.TileString(t), dims[0], dims[1], name)
 	}
 	return rows, cols, nil
+}
+
+// NewProgramProblem sets up program ref (a shipped program's name or a
+// .lp file) with its scalar arguments, in tiles of block: the inputs of
+// shapes are rows×cols, every other input n×n (n = 0: none). A matrix
+// that no task writes must have a shape.
+func NewProgramProblem(ref string, args map[string]lp.Value, shapes map[string][2]int, n, block int) (*Problem, error) {
+	if block <= 0 {
+		return nil, fmt.Errorf("--block must be positive, got %d", block)
+	}
+	prog, err := lp.LoadProgram(ref)
+	if err != nil {
+		return nil, err
+	}
+	for name, sh := range shapes {
+		m := prog.Matrix(name)
+		switch {
+		case m == nil:
+			return nil, fmt.Errorf("--in %s: program %s has no matrix %s", name, prog.Name, name)
+		case m.Arity < 1:
+			return nil, fmt.Errorf("--in %s: program %s never indexes %s", name, prog.Name, name)
+		case sh[0] <= 0 || sh[1] <= 0:
+			return nil, fmt.Errorf("--in %s=%dx%d: a shape is two positive sizes", name, sh[0], sh[1])
+		}
+	}
+	for _, m := range prog.Matrices {
+		if _, ok := shapes[m.Name]; m.Read && !m.Written && !ok && n <= 0 {
+			return nil, fmt.Errorf("%s is an input of %s (no task writes it): give its shape with --in %s=ROWSxCOLS, or --n", m.Name, prog.Name, m.Name)
+		}
+	}
+	plan, err := analysis.NewPlan(prog, args)
+	if err != nil {
+		return nil, err
+	}
+	p := &Problem{Plan: plan, Block: block, inputs: map[string][2]int{}, n: max(n, 0), prog: true}
+	maps.Copy(p.inputs, shapes)
+	return p, nil
 }

@@ -58,16 +58,14 @@ func main() {
 	}
 	kill := res.Kills[0]
 	killAt := kill.At.Seconds()
-	const dt = 1.0
-	tx, perSec := exp.Completed(res, dt)
+	tx, perSec := exp.Completed(res, 1)
 	rx, running := exp.Active(res, 0.1)
-
-	workersBefore, before, replenished, recovered := recovery(killAt, rx, running, perSec, dt)
-	fmtSecs := func(s float64) string {
-		if s < 0 {
+	rec := res.Recovery(kill)
+	fmtSecs := func(d time.Duration) string {
+		if d < 0 {
 			return "never"
 		}
-		return fmt.Sprintf("%.1f", s)
+		return fmt.Sprintf("%.1f", d.Seconds())
 	}
 	png := filepath.Join(dir, "failures.png")
 	err = chart.Lines{Title: fmt.Sprintf("Cholesky %d×%d, block %d: %.0f%% of the workers killed at %.0f s (Fig. 9b)", *n, *n, *block, 100**fraction, killAt),
@@ -89,7 +87,7 @@ func main() {
 		"(`--kill-fraction %g --kill-at %v`): their leased tasks lapse and are redone.\n\n",
 		*n, *n, *block, tiles, tiles, exp.CholeskyTasks(tiles), *workers, *coldStart, *gflops, killAt, kill.Killed, *fraction, *at)
 	t := exp.Table{Head: []string{"completion (s)", "without the failure (s)", "workers before the kill", "killed", "tasks/s before (10 s mean)", "time to replenish (s)", "time to recover 90% of tasks/s (s)", "workers launched", "paper: replenish (s)", "paper: recover (s)"}}
-	t.Add(fmt.Sprintf("%.1f", res.Wall.Seconds()), fmt.Sprintf("%.1f", clean.Wall.Seconds()), workersBefore, kill.Killed, fmt.Sprintf("%.1f", before), fmtSecs(replenished), fmtSecs(recovered), len(res.Workers), "20", "about 40")
+	t.Add(fmt.Sprintf("%.1f", res.Wall.Seconds()), fmt.Sprintf("%.1f", clean.Wall.Seconds()), rec.WorkersBefore, kill.Killed, fmt.Sprintf("%.1f", rec.RateBefore), fmtSecs(rec.Replenished), fmtSecs(rec.Recovered), len(res.Workers), "20", "about 40")
 	md.WriteString(t.String())
 	fmt.Fprintf(&md, "\nWorkers count from the end of their cold start to their stop (their reports). To replenish is to have as many running as before the kill; "+
 		"the provisioner launches replacements at once, so that takes about a cold start (%v). The killed workers' tasks stay leased until their leases lapse (10 s), "+
@@ -98,45 +96,4 @@ func main() {
 	if err := exp.WriteMarkdown(dir, "failures.md", md.String()); err != nil {
 		exp.Fatal(err)
 	}
-}
-
-// recovery measures a failure at killAt from the workers running (at
-// times rx) and the tasks completed per second (in bins of dt): the
-// workers and the task rate (the mean over the 10 s) before it, the time
-// until as many workers ran again, and until the rate, over 3 bins, was
-// back to 90% of before; -1 for never.
-func recovery(killAt float64, rx, running, perSec []float64, dt float64) (workersBefore, before, replenished, recovered float64) {
-	before = mean(perSec, int((killAt-10)/dt), int(killAt/dt))
-	for i, x := range rx {
-		if x < killAt {
-			workersBefore = running[i]
-		}
-	}
-	replenished, recovered = -1, -1
-	for i, x := range rx {
-		if x > killAt && running[i] >= workersBefore {
-			replenished = x - killAt
-			break
-		}
-	}
-	for i := int(killAt/dt) + 1; i+2 < len(perSec); i++ {
-		if mean(perSec, i, i+3) >= 0.9*before {
-			recovered = float64(i)*dt - killAt
-			break
-		}
-	}
-	return workersBefore, before, replenished, recovered
-}
-
-// mean is the mean of v[a:b], clipped to v.
-func mean(v []float64, a, b int) float64 {
-	a, b = max(a, 0), min(b, len(v))
-	if b <= a {
-		return 0
-	}
-	s := 0.0
-	for _, x := range v[a:b] {
-		s += x
-	}
-	return s / float64(b-a)
 }

@@ -66,7 +66,7 @@ func TestEmulatedFault(t *testing.T) {
 			if !strings.Contains(stdout, "compute emulated at 0.0002 GFLOP/s per worker") {
 				t.Errorf("no emulation line:\n%s", stdout)
 			}
-			m := regexp.MustCompile(`fault +job \w+: (\d+) workers killed at ([\d.]+) s`).FindStringSubmatch(stdout)
+			m := regexp.MustCompile(`fault +job \w+: (\d+) of \d+ workers killed at ([\d.]+) s \(--kill-fraction 0.5\); (90% as many running again|never 90% as many)`).FindStringSubmatch(stdout)
 			if m == nil {
 				t.Fatalf("no fault line:\n%s", stdout)
 			}

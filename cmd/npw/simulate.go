@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/job"
+	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/provisioner"
 	"github.com/npw-dev/npw/sim"
 	"github.com/npw-dev/npw/state"
@@ -32,6 +35,7 @@ type simulateOptions struct {
 	asJSON                      bool
 	plot                        string
 	cost                        costFlags
+	ins                         []string // --in NAME=ROWSxCOLS, for a program
 
 	calibrate           bool
 	output, name        string
@@ -42,7 +46,7 @@ type simulateOptions struct {
 func newSimulateCmd() *cobra.Command {
 	var o simulateOptions
 	cmd := &cobra.Command{
-		Use:   "simulate ALG --n N --block B --calibration NAME|FILE [--workers W --sf F --pipeline P ...]",
+		Use:   "simulate ALG|PROG [NAME=VALUE ...] --n N --block B --calibration NAME|FILE [--workers W --sf F --pipeline P ...]",
 		Short: "Predict a job's time, workers and cost at any scale, on virtual time",
 		Long: `Simulate runs an algorithm's job on virtual time: npw's own dependency
 analysis (children, parents, priorities) and scaling policy, with the
@@ -51,6 +55,12 @@ queue (leases, visibility timeouts, redelivery), the state store
 the real protocol (package sim documents it), kernels and tile transfers
 taking the durations a calibration gives instead of computing and moving
 bytes. Thousands of workers and millions of tasks run on one core.
+
+ALG is a shipped algorithm (cholesky, gemm, qr) on n×n inputs. PROG is
+any LAmbdaPACK program, a .lp file or a shipped program's name, with its
+scalar arguments as for npw run (N=64); its inputs (the matrices it reads
+before writing) are n×n, or ROWS×COLS with --in NAME=ROWSxCOLS, tiled
+block a side by their last two indices.
 
 A calibration is a JSON file of figures, each with its source: kernel
 speeds by kernel and block, the object store's latencies, bandwidth and
@@ -72,8 +82,8 @@ the run would have on AWS; --json prints one JSON object, --plot DIR the
 same PNGs as a real job's --plot.`,
 		Example: `  npw simulate cholesky --n 262144 --block 4096 --workers 180 --calibration paper-2018 --protocol numpywren
   npw simulate qr --n 16384 --block 2048 --workers 2 --calibration my-machine.json --plot plots/
+  npw simulate tsqr N=64 --in A=262144x4096 --block 4096 --workers 64 --calibration paper-2018
   npw simulate --calibrate -o here.json --store s3://bucket/npw --queue sqs://... --state redis://127.0.0.1:6379/0`,
-		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.calibrate {
 				if len(args) > 0 {
@@ -84,7 +94,7 @@ same PNGs as a real job's --plot.`,
 			if len(args) == 0 {
 				return usagef("simulate takes an algorithm (%s), or --calibrate", strings.Join(sim.Algorithms(), ", "))
 			}
-			return runSimulate(cmd.OutOrStdout(), args[0], o)
+			return runSimulate(cmd.OutOrStdout(), args, o)
 		},
 	}
 	f := cmd.Flags()
@@ -103,6 +113,7 @@ same PNGs as a real job's --plot.`,
 	f.Uint64Var(&o.seed, "seed", 1, "seed of the start-up delays and failures")
 	f.BoolVar(&o.packed, "packed", false, "pack the workers onto machines of the calibration's per_host workers sharing one link (the paper's emulated Lambda on EC2)")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object")
+	f.StringArrayVar(&o.ins, "in", nil, "a program's input and its shape: `NAME=ROWSxCOLS` (repeatable; default n×n)")
 	f.StringVar(&o.plot, "plot", "", "write the timeline, flop-rate and Gantt PNGs into `DIR`")
 	f.StringVar(&o.cost.prices, "prices", "", "price the run with the AWS price table in `FILE.json` instead of npw's own")
 	f.IntVar(&o.cost.lambdaMemory, "lambda-memory", 3008, "`MB` of the Lambda functions priced")
@@ -137,8 +148,20 @@ type simulateReport struct {
 	Metrics       state.Metrics `json:"metrics"`
 	Requests      any           `json:"requests"`
 	Cost          *costEstimate `json:"cost,omitempty"`
+	Kills         []killReport  `json:"kills,omitempty"`
 	Plots         []string      `json:"plots,omitempty"`
 	SimSeconds    float64       `json:"simulator_seconds"`
+}
+
+// A killReport is a kill and the job's recovery from it; -1 for never.
+type killReport struct {
+	At            float64 `json:"at_s"`
+	Killed        int     `json:"killed"`
+	WorkersBefore int     `json:"workers_before"`
+	RateBefore    float64 `json:"tasks_per_s_before"`
+	Replenished90 float64 `json:"replenished_90_s"`
+	Replenished   float64 `json:"replenished_s"`
+	Recovered     float64 `json:"recovered_s"`
 }
 
 // runCalibrate measures a calibration and writes it.
@@ -174,13 +197,55 @@ func runCalibrate(cmd *cobra.Command, o simulateOptions) error {
 	return os.WriteFile(o.output, buf.Bytes(), 0o644)
 }
 
-func runSimulate(w io.Writer, alg string, o simulateOptions) error {
+// simulatedProblem is the problem of simulate's arguments: a shipped
+// algorithm on n×n inputs, or a program with its arguments and --in
+// shapes.
+func simulatedProblem(args []string, o simulateOptions) (*sim.Problem, string, error) {
+	if len(args) == 1 && slices.Contains(sim.Algorithms(), args[0]) {
+		if len(o.ins) > 0 {
+			return nil, "", usagef("--in gives a program's input shapes: %s's inputs are n×n", args[0])
+		}
+		if o.n <= 0 {
+			return nil, "", usagef("--n and --block must be positive, got %d and %d", o.n, o.block)
+		}
+		p, err := sim.NewProblem(args[0], o.n, o.block, o.workers)
+		return p, args[0], err
+	}
+	ref, vals, err := programArgs(args, false)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(vals) == 0 && !strings.HasSuffix(ref, ".lp") && !slices.Contains(lp.Shipped(), ref) {
+		return nil, "", usagef("simulate knows no algorithm %q: want one of %s, or a program (PROG.lp) with its arguments", ref, strings.Join(sim.Algorithms(), ", "))
+	}
+	shapes := map[string][2]int{}
+	for _, in := range o.ins {
+		name, shape, ok := strings.Cut(in, "=")
+		r, c, ok2 := strings.Cut(shape, "x")
+		rows, err1 := strconv.Atoi(r)
+		cols, err2 := strconv.Atoi(c)
+		if !ok || !ok2 || err1 != nil || err2 != nil || name == "" {
+			return nil, "", usagef("--in %q: want NAME=ROWSxCOLS, e.g. A=65536x4096", in)
+		}
+		shapes[name] = [2]int{rows, cols}
+	}
+	if o.n < 0 {
+		return nil, "", usagef("--n %d: must be positive", o.n)
+	}
+	p, err := sim.NewProgramProblem(ref, vals, shapes, o.n, o.block)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, p.Plan.Program().Name, nil
+}
+
+func runSimulate(w io.Writer, args []string, o simulateOptions) error {
 	if o.calibration == "" {
 		return usagef("--calibration is required: a file (FILE.json) or one of the shipped: %s", strings.Join(sim.Shipped(), ", "))
 	}
 	switch {
-	case o.n <= 0 || o.block <= 0:
-		return usagef("--n and --block must be positive, got %d and %d", o.n, o.block)
+	case o.block <= 0:
+		return usagef("--block must be positive, got %d", o.block)
 	case o.workers < 1:
 		return usagef("--workers %d: at least 1", o.workers)
 	case o.pipeline < 1:
@@ -206,7 +271,7 @@ func runSimulate(w io.Writer, alg string, o simulateOptions) error {
 	if err != nil {
 		return err
 	}
-	p, err := sim.NewProblem(alg, o.n, o.block, o.workers)
+	p, alg, err := simulatedProblem(args, o)
 	if err != nil {
 		return err
 	}
@@ -214,7 +279,7 @@ func runSimulate(w io.Writer, alg string, o simulateOptions) error {
 	res, err := sim.Run(sim.Config{Plan: p.Plan, InputShape: p.InputShape, Block: o.block, Cal: cal, Protocol: protocol,
 		Policy:         provisioner.Policy{ScaleFactor: o.sf, Pipeline: o.pipeline, MaxWorkers: o.workers},
 		MemoryServices: o.services == "memory", Packed: o.packed, RuntimeLimit: o.runtimeLimit, ColdStart: o.coldStart,
-		KillFraction: o.killFraction, KillAt: o.killAt, Trace: o.plot != "", Seed: o.seed})
+		KillFraction: o.killFraction, KillAt: o.killAt, Trace: o.plot != "" || o.killFraction > 0, Seed: o.seed})
 	if err != nil {
 		return err
 	}
@@ -236,6 +301,17 @@ func runSimulate(w io.Writer, alg string, o simulateOptions) error {
 		if costErr == nil {
 			rep.Cost = &est
 		}
+		for _, k := range res.Kills {
+			rec := res.Recovery(k)
+			secs := func(d time.Duration) float64 {
+				if d < 0 {
+					return -1
+				}
+				return d.Seconds()
+			}
+			rep.Kills = append(rep.Kills, killReport{At: k.At.Seconds(), Killed: k.Killed, WorkersBefore: rec.WorkersBefore,
+				RateBefore: rec.RateBefore, Replenished90: secs(rec.Replenished90), Replenished: secs(rec.Replenished), Recovered: secs(rec.Recovered)})
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
@@ -248,12 +324,16 @@ func runSimulate(w io.Writer, alg string, o simulateOptions) error {
 		{"simulated", fmt.Sprintf("on virtual time in %.1f s: calibration %s, protocol %s, sf %g, pipeline %d; a prediction, nothing was computed", took.Seconds(), cal.Name, protocol, o.sf, o.pipeline)},
 	}
 	for _, k := range res.Kills {
-		lines = append(lines, summaryLine{"fault", fmt.Sprintf("%d workers killed at %.1f s (--kill-fraction %g)", k.Killed, k.At.Seconds(), o.killFraction)})
+		lines = append(lines, summaryLine{"fault", faultText(res, k, o.killFraction)})
 	}
 	if len(plots) > 0 {
 		lines = append(lines, summaryLine{"output", "plots → " + strings.Join(plots, ", ")})
 	}
 	lines = append(lines, summaryLine{"cost", costText})
-	printSummary(w, fmt.Sprintf("%s %d×%d, block %d (simulated)", alg, o.n, o.n, o.block), results, 0, lines)
+	title := fmt.Sprintf("%s %d×%d, block %d (simulated)", alg, o.n, o.n, o.block)
+	if len(args) > 1 || alg != args[0] {
+		title = fmt.Sprintf("%s %s, block %d (simulated)", alg, strings.Join(args[1:], " "), o.block)
+	}
+	printSummary(w, title, results, 0, lines)
 	return nil
 }

@@ -38,6 +38,7 @@ type Series struct {
 	X, Y   []float64
 	Steps  bool     // a step function: each value holds until the next X
 	Points bool     // mark each point
+	NoLine bool     // with Points: the points alone, unjoined (a scatter)
 	Labels []string // a label beside each point, if given
 	Dashed bool
 }
@@ -121,9 +122,9 @@ func (l Lines) plot() (*plot.Plot, error) {
 		if s.Dashed {
 			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
-		p.Add(line)
-		if len(l.Series) > 1 { // one series is named by the title and axes
-			p.Legend.Add(s.Name, line)
+		var legend plot.Thumbnailer = line
+		if !(s.NoLine && s.Points) {
+			p.Add(line)
 		}
 		if s.Points {
 			pts, err := plotter.NewScatter(xy)
@@ -132,6 +133,12 @@ func (l Lines) plot() (*plot.Plot, error) {
 			}
 			pts.Color, pts.Shape = c, draw.CircleGlyph{}
 			p.Add(pts)
+			if s.NoLine {
+				legend = pts
+			}
+		}
+		if len(l.Series) > 1 && s.Name != "" { // one series is named by the title and axes
+			p.Legend.Add(s.Name, legend)
 		}
 		if len(s.Labels) > 0 {
 			if len(s.Labels) != len(xy) {

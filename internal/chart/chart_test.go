@@ -63,6 +63,17 @@ func TestLinesAndGantt(t *testing.T) {
 			t.Errorf("series %d: %d pixels of its colour", i, n)
 		}
 	}
+	// Points alone draw fewer pixels than the same points joined.
+	scatter := func(noLine bool) int {
+		l := Lines{Title: "s", Series: []Series{{Name: "p", X: []float64{0, 1, 2}, Y: []float64{0, 2, 1}, Points: true, NoLine: noLine}}}
+		if err := l.Save(filepath.Join(dir, "scatter.png")); err != nil {
+			t.Fatal(err)
+		}
+		return colored(load(t, filepath.Join(dir, "scatter.png")), Palette[0])
+	}
+	if alone, joined := scatter(true), scatter(false); alone < 20 || alone*2 > joined {
+		t.Errorf("points alone: %d pixels, joined: %d", alone, joined)
+	}
 	gantt := Gantt{Title: "g", XLabel: "s", Rows: []string{"w1", "w2"}, Phases: []string{"read", "compute", "write"}, Spans: []Span{
 		{Row: 0, Item: 0, Phase: 0, Start: 0, End: 1}, {Row: 0, Item: 0, Phase: 1, Start: 1, End: 5}, {Row: 0, Item: 0, Phase: 2, Start: 5, End: 6},
 		{Row: 0, Item: 1, Phase: 1, Start: 2, End: 4}, // overlaps item 0: a second lane

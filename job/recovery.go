@@ -1,0 +1,97 @@
+package job
+
+import (
+	"slices"
+	"time"
+)
+
+// A Recovery is how a job came back from a Kill: the workers running and
+// the tasks completed per second before it, and how long after it 90% of
+// as many workers ran again (Replenished90), as many (Replenished), and
+// the task rate was back to 90% of before (Recovered); -1 for never.
+type Recovery struct {
+	WorkersBefore int
+	RateBefore    float64 // tasks per second over the 10 s before the kill
+	Replenished90 time.Duration
+	Replenished   time.Duration
+	Recovered     time.Duration
+}
+
+// Recovery measures the job's recovery from k, from its workers' reports
+// (a worker runs from the end of its cold start to its stop) and their
+// spans (Settings.Trace): without spans the task rate is unknown and
+// Recovered is -1.
+func (r *Result) Recovery(k Kill) Recovery {
+	at := k.At.Seconds()
+	since := func(t time.Time) float64 { return t.Sub(r.Started).Seconds() }
+	rec := Recovery{Replenished90: -1, Replenished: -1, Recovered: -1}
+	// Workers running just before the kill, and the moments after it
+	// when a worker started: the count can only reach its old level at
+	// one of those.
+	var starts []float64
+	running := func(x float64) int {
+		n := 0
+		for _, w := range r.Workers {
+			if since(w.Started) <= x && x < since(w.Stopped) {
+				n++
+			}
+		}
+		return n
+	}
+	rec.WorkersBefore = running(at - 1e-6)
+	for _, w := range r.Workers {
+		if s := since(w.Started); s > at {
+			starts = append(starts, s)
+		}
+	}
+	slices.Sort(starts)
+	for _, s := range starts {
+		n := running(s)
+		if rec.Replenished90 < 0 && 10*n >= 9*rec.WorkersBefore {
+			rec.Replenished90 = time.Duration((s - at) * float64(time.Second))
+		}
+		if n >= rec.WorkersBefore {
+			rec.Replenished = time.Duration((s - at) * float64(time.Second))
+			break
+		}
+	}
+	// Tasks completed per second, in bins of a second.
+	const dt = 1.0
+	var perSec []float64
+	for _, w := range r.Workers {
+		for _, s := range w.Spans {
+			i := int(since(s.Done) / dt)
+			if i < 0 {
+				continue
+			}
+			for len(perSec) <= i {
+				perSec = append(perSec, 0)
+			}
+			perSec[i] += 1 / dt
+		}
+	}
+	if len(perSec) == 0 {
+		return rec
+	}
+	rec.RateBefore = mean(perSec, int((at-10)/dt), int(at/dt))
+	for i := int(at/dt) + 1; i+2 < len(perSec); i++ {
+		if mean(perSec, i, i+3) >= 0.9*rec.RateBefore {
+			rec.Recovered = time.Duration((float64(i)*dt - at) * float64(time.Second))
+			break
+		}
+	}
+	return rec
+}
+
+// mean is the mean of v[a:b], clipped to v.
+func mean(v []float64, a, b int) float64 {
+	a, b = max(a, 0), min(b, len(v))
+	if b <= a {
+		return 0
+	}
+	s := 0.0
+	for _, x := range v[a:b] {
+		s += x
+	}
+	return s / float64(b-a)
+}
