@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,14 +66,27 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (*Calibration, error) {
 	if c.Kernels, err = measureKernels(o.Blocks, measured, logf); err != nil {
 		return nil, err
 	}
-	if c.Store, err = measureStore(ctx, o.Store, measured, logf); err != nil {
+	var transferCores float64
+	if c.Store, transferCores, err = measureStore(ctx, o.Store, measured, logf); err != nil {
 		return nil, err
 	}
-	if c.Queue, err = measureQueue(ctx, o.Queue, measured, logf); err != nil {
+	var queueCores, stateCores float64
+	if c.Queue, queueCores, err = measureQueue(ctx, o.Queue, measured, logf); err != nil {
 		return nil, err
 	}
-	if c.State, err = measureState(ctx, o.State, measured, logf); err != nil {
+	if c.State, stateCores, err = measureState(ctx, o.State, measured, logf); err != nil {
 		return nil, err
+	}
+	if local(o.Store) {
+		busy := func(url, what string) string {
+			return measured(secret.Redact(url) + ": the machine's busy time in /proc/stat (all processes: this client and the service's server) over a second of " + what + ", one at a time")
+		}
+		c.Host = &Host{
+			Cores:         &Figure{float64(runtime.NumCPU()), measured("the cores Go sees (runtime.NumCPU); the store is on this machine, so the services share them with the workers")},
+			TransferCores: &Figure{round(transferCores, 3), busy(o.Store, "puts and gets of 32 MiB")},
+			QueueCores:    &Figure{round(queueCores, 3), busy(o.Queue, "sends of one message")},
+			StateCores:    &Figure{round(stateCores, 3), busy(o.State, "status reads")},
+		}
 	}
 	if c.Workers, err = measureWorkers(o.Worker, measured, logf); err != nil {
 		return nil, err
@@ -261,10 +278,10 @@ func tag() string {
 
 // measureStore times small and large puts and gets, one at a time and
 // from every core at once, and small gets from 16 goroutines.
-func measureStore(ctx context.Context, url string, measured func(string) string, logf func(string, ...any)) (Store, error) {
+func measureStore(ctx context.Context, url string, measured func(string) string, logf func(string, ...any)) (Store, float64, error) {
 	st, err := blockstore.Open(ctx, url)
 	if err != nil {
-		return Store{}, err
+		return Store{}, 0, err
 	}
 	defer st.Close()
 	prefix := "npw-calibrate-" + tag() + "/"
@@ -273,23 +290,33 @@ func measureStore(ctx context.Context, url string, measured func(string) string,
 	big := make([]byte, 32<<20)
 	key := func(s string) string { return prefix + s }
 	if err := st.Put(ctx, key("small"), small); err != nil {
-		return Store{}, err
+		return Store{}, 0, err
 	}
 	putLat, err := median(21, func() error { return st.Put(ctx, key("small"), small) })
 	if err != nil {
-		return Store{}, err
+		return Store{}, 0, err
 	}
 	getLat, err := median(21, func() error { _, err := st.Get(ctx, key("small")); return err })
 	if err != nil {
-		return Store{}, err
+		return Store{}, 0, err
 	}
 	putBig, err := median(5, func() error { return st.Put(ctx, key("big"), big) })
 	if err != nil {
-		return Store{}, err
+		return Store{}, 0, err
 	}
 	getBig, err := median(5, func() error { _, err := st.Get(ctx, key("big")); return err })
 	if err != nil {
-		return Store{}, err
+		return Store{}, 0, err
+	}
+	transferCores, err := busyWhile(func() error {
+		if err := st.Put(ctx, key("big"), big); err != nil {
+			return err
+		}
+		_, err := st.Get(ctx, key("big"))
+		return err
+	})
+	if err != nil {
+		return Store{}, 0, err
 	}
 	mb := float64(len(big)) / 1e6
 	putMBps := mb / math.Max(putBig-putLat, 1e-9)
@@ -313,15 +340,15 @@ func measureStore(ctx context.Context, url string, measured func(string) string,
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return Store{}, err
+		return Store{}, 0, err
 	}
 	aggMBps := 3 * float64(cores) * mb / time.Since(t0).Seconds()
 	rps, err := rate(func() error { _, err := st.Get(ctx, key("small")); return err })
 	if err != nil {
-		return Store{}, err
+		return Store{}, 0, err
 	}
-	logf("store %s: get %.2f ms, put %.2f ms; get %.0f MB/s, put %.0f MB/s per worker, %.0f MB/s from %d at once; %.0f requests/s",
-		secret.Redact(url), getLat*1e3, putLat*1e3, getMBps, putMBps, aggMBps, cores, rps)
+	logf("store %s: get %.2f ms, put %.2f ms; get %.0f MB/s, put %.0f MB/s per worker (the machine %.2f cores busy), %.0f MB/s from %d at once; %.0f requests/s",
+		secret.Redact(url), getLat*1e3, putLat*1e3, getMBps, putMBps, transferCores, aggMBps, cores, rps)
 	src := func(how string) string { return measured(secret.Redact(url) + ": " + how) }
 	return Store{
 		GetLatency:     &Figure{round(getLat, 3), src("median of 21 gets of 8 bytes")},
@@ -330,15 +357,15 @@ func measureStore(ctx context.Context, url string, measured func(string) string,
 		PutMBps:        &Figure{round(putMBps, 3), src("32 MiB per median put of 5, less the latency")},
 		AggregateMBps:  &Figure{round(aggMBps, 3), src(fmt.Sprintf("%d goroutines each getting 32 MiB three times at once", cores))},
 		RequestsPerSec: &Figure{round(rps, 3), src("gets of 8 bytes from 16 goroutines for a second")},
-	}, nil
+	}, transferCores, nil
 }
 
 // measureQueue times sends of one message, on a queue of its own that it
 // destroys.
-func measureQueue(ctx context.Context, url string, measured func(string) string, logf func(string, ...any)) (Service, error) {
+func measureQueue(ctx context.Context, url string, measured func(string) string, logf func(string, ...any)) (Service, float64, error) {
 	q, err := queue.Create(ctx, url, "npw-calibrate-"+tag())
 	if err != nil {
-		return Service{}, err
+		return Service{}, 0, err
 	}
 	defer q.Close()
 	defer q.Destroy(context.WithoutCancel(ctx))
@@ -347,15 +374,15 @@ func measureQueue(ctx context.Context, url string, measured func(string) string,
 }
 
 // measureState times status reads of a job of its own that it deletes.
-func measureState(ctx context.Context, url string, measured func(string) string, logf func(string, ...any)) (Service, error) {
+func measureState(ctx context.Context, url string, measured func(string) string, logf func(string, ...any)) (Service, float64, error) {
 	st, err := state.Open(ctx, url)
 	if err != nil {
-		return Service{}, err
+		return Service{}, 0, err
 	}
 	defer st.Close()
 	id := "npw-calibrate-" + tag()
 	if err := st.CreateJob(ctx, state.Job{ID: id, Tasks: 1}); err != nil {
-		return Service{}, err
+		return Service{}, 0, err
 	}
 	defer st.Delete(context.WithoutCancel(ctx), id)
 	read := func() error { _, err := st.Status(ctx, id); return err }
@@ -364,21 +391,44 @@ func measureState(ctx context.Context, url string, measured func(string) string,
 
 // measureService times request one at a time (the median of 31: the
 // round trip) and from 16 goroutines for a second (the rate).
-func measureService(what, url, requests string, request func() error, measured func(string) string, logf func(string, ...any)) (Service, error) {
+func measureService(what, url, requests string, request func() error, measured func(string) string, logf func(string, ...any)) (Service, float64, error) {
 	rtt, err := median(31, request)
 	if err != nil {
-		return Service{}, err
+		return Service{}, 0, err
 	}
 	rps, err := rate(request)
 	if err != nil {
-		return Service{}, err
+		return Service{}, 0, err
+	}
+	cores, err := busyWhile(request)
+	if err != nil {
+		return Service{}, 0, err
 	}
 	where := secret.Redact(url)
-	logf("%s %s: %.2f ms a request, %.0f requests/s", what, where, rtt*1e3, rps)
+	logf("%s %s: %.2f ms a request (the machine %.2f cores busy), %.0f requests/s", what, where, rtt*1e3, cores, rps)
 	return Service{
 		RoundTrip:      &Figure{round(rtt, 3), measured(where + ": median of 31 " + requests)},
 		RequestsPerSec: &Figure{round(rps, 3), measured(where + ": " + requests + " from 16 goroutines for a second")},
-	}, nil
+	}, cores, nil
+}
+
+// busyWhile is the cores the machine is busy with (all its processes,
+// from /proc/stat) while f runs one call after another for a second.
+func busyWhile(f func() error) (float64, error) {
+	t0, err := readCPUTimes()
+	if err != nil {
+		return 0, err
+	}
+	for start := time.Now(); time.Since(start) < time.Second; {
+		if err := f(); err != nil {
+			return 0, err
+		}
+	}
+	t1, err := readCPUTimes()
+	if err != nil {
+		return 0, err
+	}
+	return t1.coresSince(t0), nil
 }
 
 // measureWorkers times a worker process's start, and reads the memory a
@@ -426,4 +476,71 @@ func machineMemoryMB() (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("/proc/meminfo has no MemTotal")
+}
+
+// local says whether a store URL is on this machine: a file:// or mem://
+// store, or a server on a loopback address.
+func local(store string) bool {
+	u, err := neturl.Parse(store)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "file", "mem":
+		return true
+	}
+	host := u.Hostname()
+	endpoint := u.Query().Get("endpoint")
+	if endpoint == "" && u.Scheme == "s3" {
+		endpoint = cmp.Or(os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL"))
+	}
+	if endpoint != "" {
+		if e, err := neturl.Parse(endpoint); err == nil {
+			host = e.Hostname()
+		}
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// cpuTimes are the machine's busy and total time from /proc/stat, in
+// clock ticks.
+type cpuTimes struct{ busy, total float64 }
+
+func readCPUTimes() (cpuTimes, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}, fmt.Errorf("reading the machine's busy time: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return cpuTimes{}, fmt.Errorf("/proc/stat starts %q, not with the cpu line", line)
+	}
+	var t cpuTimes
+	for i, f := range fields[1:] {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return cpuTimes{}, fmt.Errorf("/proc/stat: %q is not a number", f)
+		}
+		if i >= 7 { // guest time is counted in user time already
+			break
+		}
+		t.total += v
+		if i != 3 && i != 4 { // idle, iowait
+			t.busy += v
+		}
+	}
+	return t, nil
+}
+
+// coresSince is the cores busy on average since t0.
+func (t cpuTimes) coresSince(t0 cpuTimes) float64 {
+	if t.total <= t0.total {
+		return 0
+	}
+	return (t.busy - t0.busy) / (t.total - t0.total) * float64(runtime.NumCPU())
 }

@@ -74,6 +74,23 @@ type Workers struct {
 	HostMBps *Figure `json:"host_mb_per_s,omitempty"`
 }
 
+// Host, when a calibration has it, says the services run on the
+// workers' machine and share its cores (a local cloud on one machine):
+// the workers' kernels and tile transfers and the services' work divide
+// Cores between them.
+type Host struct {
+	Cores *Figure `json:"cores"`
+	// TransferCores is the cores the machine keeps busy (the worker's
+	// client and the store's server together) while one worker moves a
+	// tile and nothing else runs.
+	TransferCores *Figure `json:"transfer_cores"`
+	// QueueCores and StateCores are the cores the machine keeps busy
+	// while one worker makes requests to the queue, or to the state
+	// store, one after another.
+	QueueCores *Figure `json:"queue_cores"`
+	StateCores *Figure `json:"state_cores"`
+}
+
 // A Calibration is what the simulator knows of a platform: kernel speeds,
 // the services' latencies, bandwidths and limits, and the workers'
 // start-up, lifetime and failures. Every figure carries its source.
@@ -85,6 +102,7 @@ type Calibration struct {
 	Queue   Service       `json:"queue"`
 	State   Service       `json:"state"`
 	Workers Workers       `json:"workers"`
+	Host    *Host         `json:"host,omitempty"`
 
 	probing bool // every kernel at 1 GFLOP/s (probingCalibration)
 }
@@ -169,6 +187,10 @@ func (c *Calibration) check() error {
 		{"workers.task_overhead_s", c.Workers.TaskOverhead, false, false},
 		{"workers.per_host", c.Workers.PerHost, true, true},
 		{"workers.host_mb_per_s", c.Workers.HostMBps, true, true},
+	}
+	if c.Host != nil {
+		needs = append(needs, need{"host.cores", c.Host.Cores, true, false}, need{"host.transfer_cores", c.Host.TransferCores, false, false},
+			need{"host.queue_cores", c.Host.QueueCores, false, false}, need{"host.state_cores", c.Host.StateCores, false, false})
 	}
 	if len(c.Kernels) == 0 {
 		return fmt.Errorf("kernels is missing: a calibration gives the speed of every kernel")

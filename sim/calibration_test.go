@@ -74,6 +74,23 @@ func TestBadCalibrations(t *testing.T) {
 	if _, err := ParseCalibration([]byte(data), "f"); err == nil || !strings.Contains(err.Error(), "workers.task_overhead_s is missing") {
 		t.Errorf("missing figure: %v", err)
 	}
+	// A host section needs its cores, and every figure of it.
+	host := func(h string) string {
+		return strings.TrimSuffix(strings.TrimSpace(string(good)), "}") + `, "host": ` + h + "}"
+	}
+	fig := func(v string) string { return `{"value": ` + v + `, "source": "test figure"}` }
+	for h, want := range map[string]string{
+		`{"cores": ` + fig("0") + `, "transfer_cores": ` + fig("1") + `, "queue_cores": ` + fig("1") + `, "state_cores": ` + fig("1") + `}`:  "host.cores is 0: it must be positive",
+		`{"cores": ` + fig("2") + `, "transfer_cores": ` + fig("-1") + `, "queue_cores": ` + fig("1") + `, "state_cores": ` + fig("1") + `}`: "host.transfer_cores is -1",
+		`{"cores": ` + fig("2") + `, "transfer_cores": ` + fig("1") + `, "queue_cores": ` + fig("1") + `}`:                                   "host.state_cores is missing",
+	} {
+		if _, err := ParseCalibration([]byte(host(h)), "f"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("host %s: %v, want %q", h, err, want)
+		}
+	}
+	if _, err := ParseCalibration([]byte(host(`{"cores": `+fig("2")+`, "transfer_cores": `+fig("1")+`, "queue_cores": `+fig("1")+`, "state_cores": `+fig("1")+`}`)), "f"); err != nil {
+		t.Errorf("a good host: %v", err)
+	}
 	if _, err := LoadCalibration("no-such"); err == nil || !strings.Contains(err.Error(), `no calibration "no-such"`) {
 		t.Errorf("unknown name: %v", err)
 	}

@@ -52,6 +52,13 @@
 //   - Workers also die at the calibration's failure rate, and a fraction
 //     of them at KillAt (the failure experiment).
 //
+// With a calibration whose services share the workers' machine (its
+// host: a local cloud), the cores are a processor-sharing server: a
+// kernel demands a core, a tile transfer or a request to the queue or
+// the state store the cores the machine was busy with while such ran
+// alone, and when the demand exceeds the cores every piece of work slows
+// alike. A receive's long wait for a message keeps no core busy.
+//
 // What the model leaves out: the heartbeats (their requests are not
 // counted), the queue's ordering beyond priority and arrival, memory
 // pressure short of a task that cannot fit at all, and tiles lent between
@@ -214,6 +221,9 @@ type sim struct {
 	remaining map[analysis.Node]int32
 	claimed   map[analysis.Node]bool
 	probes    *prober
+	cpu       *cpu // the cores shared with the services; nil if they have their own
+	// the cores a queue and a state request keep busy, with cpu
+	queueCores, stateCores float64
 
 	workers []*worker
 	running int
@@ -333,6 +343,10 @@ func newSim(cfg Config) (*sim, error) {
 	s.idle = seconds(cfg.IdleTimeout, 10*time.Second)
 	s.interval = seconds(cfg.Interval, 100*time.Millisecond)
 	s.probes = newProber(cfg.Plan, cal, cfg.Block, cfg.InputShape)
+	if cal.Host != nil && !cfg.MemoryServices && !cfg.Packed {
+		s.cpu = &cpu{s: s, cores: cal.Host.Cores.Value}
+		s.queueCores, s.stateCores = cal.Host.QueueCores.Value, cal.Host.StateCores.Value
+	}
 	var err error
 	if s.total, err = cfg.Plan.Count(); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/npw-dev/npw/analysis"
 	"github.com/npw-dev/npw/executor"
 	"github.com/npw-dev/npw/kernels"
+	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/provisioner"
 )
 
@@ -57,14 +58,22 @@ func TestOneTaskByHand(t *testing.T) {
 }
 
 // Every task runs once, after all its parents are done, on both
-// protocols, with and without a store of their own and pipelining: the
-// plan's Parents are the oracle of the order.
+// protocols, with and without a store of their own, with services on
+// machines of their own or sharing the workers' cores, and pipelining:
+// the plan's Parents are the oracle of the order.
 func TestDependenciesHold(t *testing.T) {
 	for _, alg := range []string{"cholesky", "gemm", "qr"} {
 		for _, proto := range []Protocol{NPW, Numpywren} {
-			for _, mem := range []bool{false, true} {
+			for _, where := range []string{"cloud", "memory", "shared cores"} {
+				mem := where == "memory"
 				cfg := config(t, alg, 550, 100, 4) // ragged: 6 tiles a side, the last 50 wide
 				cfg.Protocol, cfg.MemoryServices, cfg.Policy.Pipeline = proto, mem, 2
+				if where == "shared cores" {
+					cal := *cfg.Cal
+					f := func(v float64) *Figure { return &Figure{v, "test figure"} }
+					cal.Host = &Host{Cores: f(2), TransferCores: f(0.9), QueueCores: f(1.2), StateCores: f(1.1)}
+					cfg.Cal = &cal
+				}
 				res, err := Run(cfg)
 				if err != nil {
 					t.Fatalf("%s %v: %v", alg, proto, err)
@@ -75,6 +84,39 @@ func TestDependenciesHold(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A program runs as the shipped algorithms do: TSQR on a ragged tall
+// input of one index, and numpywren's QR (the benchmark's transcription)
+// on ragged n×n tiles, both protocols.
+func TestProgramDependenciesHold(t *testing.T) {
+	for _, c := range []struct {
+		ref    string
+		args   map[string]lp.Value
+		shapes map[string][2]int
+		n      int
+	}{
+		{"tsqr", map[string]lp.Value{"N": lp.Int(6)}, map[string][2]int{"A": {550, 100}}, 0},
+		{"../benchmarks/simulate/numpywren_qr.lp", map[string]lp.Value{"N": lp.Int(6)}, nil, 550},
+	} {
+		for _, proto := range []Protocol{NPW, Numpywren} {
+			p, err := NewProgramProblem(c.ref, c.args, c.shapes, c.n, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := Config{Plan: p.Plan, InputShape: p.InputShape, Block: 100, Cal: flat(t), Protocol: proto,
+				Policy: provisioner.Policy{MaxWorkers: 4, Pipeline: 2}, RuntimeLimit: -1, ColdStart: -1, Trace: true}
+			res, err := Run(cfg)
+			if err != nil {
+				t.Fatalf("%s %v: %v", c.ref, proto, err)
+			}
+			checkOrder(t, cfg.Plan, res.Workers)
+		}
+	}
+	// An input without a shape is refused before the run.
+	if _, err := NewProgramProblem("tsqr", map[string]lp.Value{"N": lp.Int(6)}, nil, 0, 100); err == nil || !strings.Contains(err.Error(), "give its shape with --in A=ROWSxCOLS") {
+		t.Errorf("no shape: %v", err)
 	}
 }
 
@@ -156,5 +198,55 @@ func TestTooBigForMemory(t *testing.T) {
 	_, err := Run(cfg)
 	if err == nil || !strings.Contains(err.Error(), "more than a worker's") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// The shared cores by hand: on 2 cores, a 1 s kernel and a transfer of
+// 0.5 s that keeps 2 cores busy demand 3: both advance at 2/3, the
+// transfer ends at 0.75 s, and the kernel's last 0.5 s runs alone, to
+// 1.25 s. Two kernels alone run at full speed.
+func TestSharedCoresByHand(t *testing.T) {
+	s := &sim{}
+	c := &cpu{s: s, cores: 2}
+	var ends []float64
+	done := func() { ends = append(ends, s.now) }
+	c.run(1, 1, done)
+	c.run(0.5, 2, done)
+	for len(s.events) > 0 {
+		s.step()
+	}
+	if len(ends) != 2 || math.Abs(ends[0]-0.75) > 1e-12 || math.Abs(ends[1]-1.25) > 1e-12 {
+		t.Errorf("ends %v, want [0.75 1.25]", ends)
+	}
+	ends = nil
+	c.run(1, 1, done)
+	c.run(1, 1, done)
+	for len(s.events) > 0 {
+		s.step()
+	}
+	if len(ends) != 2 || math.Abs(ends[0]-2.25) > 1e-12 || math.Abs(ends[1]-2.25) > 1e-12 {
+		t.Errorf("ends %v, want [2.25 2.25]", ends)
+	}
+}
+
+func TestLocalStore(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	for url, want := range map[string]bool{
+		"mem://":            true,
+		"file:///tmp/tiles": true,
+		"s3://b/?endpoint=http://127.0.0.1:9000&region=x": true,
+		"s3://b/?endpoint=http://localhost:9000":          true,
+		"s3://b/?endpoint=http://[::1]:9000":              true,
+		"s3://b/?endpoint=http://10.0.0.5:9000":           false,
+		"s3://bucket/prefix":                              false,
+	} {
+		if got := local(url); got != want {
+			t.Errorf("local(%q) = %v", url, got)
+		}
+	}
+	t.Setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")
+	if !local("s3://bucket/prefix") {
+		t.Error("an S3 store whose endpoint is loopback is not local")
 	}
 }

@@ -144,7 +144,7 @@ func (s *sim) fill(w *worker) {
 		}
 		w.reqs.Queue++
 		t := s.queueSrv.serve(s.now) + s.queueRTT
-		s.at(t, func() { s.receive(w) })
+		s.answered(t, s.queueCores, func() { s.receive(w) })
 	}
 }
 
@@ -202,7 +202,7 @@ func (s *sim) leased(w *worker, m *message) {
 	// Is it done? A replay follows the chain the message started.
 	w.reqs.State++
 	at := s.stateSrv.serve(s.now) + s.stateRTT
-	s.at(at, func() {
+	s.answered(at, s.stateCores, func() {
 		if !w.alive {
 			return
 		}
@@ -256,7 +256,7 @@ func (s *sim) startTask(t *task) {
 		end = max(end, s.transfer(w, b, false))
 		w.m.BytesRead += int64(b)
 	}
-	s.at(end, func() {
+	s.moved(end, func() {
 		if !w.alive {
 			return
 		}
@@ -293,6 +293,38 @@ func (s *sim) transfer(w *worker, b float64, put bool) float64 {
 	return max(l.send(start, b), s.storeLink.send(start, b), w.host.send(start, b))
 }
 
+// moved calls fn when tile transfers that would end at end on an idle
+// machine are done: then, or later on a machine whose cores the
+// services share with busy workers (Calibration.Host).
+func (s *sim) moved(end float64, fn func()) {
+	if s.cpu == nil || end <= s.now {
+		s.at(end, fn)
+		return
+	}
+	s.cpu.run(end-s.now, s.cal.Host.TransferCores.Value, fn)
+}
+
+// answered calls fn when a request to a service that would be answered
+// at end on an idle machine is answered, as moved does for transfers:
+// the request keeps cores busy while it waits for its answer.
+func (s *sim) answered(end, cores float64, fn func()) {
+	if s.cpu == nil || end <= s.now {
+		s.at(end, fn)
+		return
+	}
+	s.cpu.run(end-s.now, cores, fn)
+}
+
+// computed calls fn when a kernel of d seconds on a core of its own is
+// done.
+func (s *sim) computed(d float64, fn func()) {
+	if s.cpu == nil {
+		s.at(s.now+d, fn)
+		return
+	}
+	s.cpu.run(d, 1, fn)
+}
+
 // nextOnCore gives the free core to the waiting task that comes first.
 func (s *sim) nextOnCore(w *worker) {
 	if w.core != nil || w.coreQ.Len() == 0 {
@@ -311,7 +343,7 @@ func (s *sim) compute(t *task) {
 	t.releaseTurn(s)
 	d := t.p.flops/(t.p.gflops*1e9) + s.cal.Workers.TaskOverhead.Value
 	start := s.now
-	s.at(s.now+d, func() {
+	s.computed(d, func() {
 		if !w.alive {
 			return
 		}
@@ -408,7 +440,7 @@ func (s *sim) write(t *task) {
 			w.cache[tile] = true
 		}
 	}
-	s.at(end, func() {
+	s.moved(end, func() {
 		if !w.alive {
 			return
 		}
@@ -428,7 +460,7 @@ func (s *sim) write(t *task) {
 		for range reqs {
 			at = s.stateSrv.serve(s.now) + s.stateRTT
 		}
-		s.at(at, func() {
+		s.answered(at, s.stateCores, func() {
 			if w.alive {
 				s.complete(t)
 			}
