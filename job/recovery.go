@@ -6,7 +6,7 @@ import (
 )
 
 // A Recovery is how a job came back from a Kill: the workers running and
-// the tasks completed per second before it, and how long after it 90% of
+// the tasks completed per second before it, the tasks it cost, and how long after it 90% of
 // as many workers ran again (Replenished90), as many (Replenished), and
 // the task rate was back to 90% of before (Recovered); -1 for never.
 type Recovery struct {
@@ -15,6 +15,10 @@ type Recovery struct {
 	Replenished90 time.Duration
 	Replenished   time.Duration
 	Recovered     time.Duration
+	// Short is the tasks fewer than RateBefore would have completed in
+	// the minute after the kill, or until the job's last task if sooner
+	// (negative: more): the work the kill cost.
+	Short float64
 }
 
 // Recovery measures the job's recovery from k, from its workers' reports
@@ -74,6 +78,9 @@ func (r *Result) Recovery(k Kill) Recovery {
 		return rec
 	}
 	rec.RateBefore = mean(perSec, int((at-10)/dt), int(at/dt))
+	for i := int(at/dt) + 1; i <= int((at+60)/dt) && i < len(perSec); i++ {
+		rec.Short += (rec.RateBefore - perSec[i]) * dt
+	}
 	for i := int(at/dt) + 1; i+2 < len(perSec); i++ {
 		if mean(perSec, i, i+3) >= 0.9*rec.RateBefore {
 			rec.Recovered = time.Duration((float64(i)*dt - at) * float64(time.Second))

@@ -26,7 +26,9 @@ func TestRecoveryByHand(t *testing.T) {
 	r := &Result{Started: t0, Wall: 40 * time.Second, Workers: []provisioner.WorkerReport{
 		worker(0, 40), worker(0, 40), worker(0, 20), worker(0, 20), worker(23, 40), worker(26, 40)}}
 	got := r.Recovery(Kill{At: 20 * time.Second, Killed: 2})
-	want := Recovery{WorkersBefore: 4, RateBefore: 4, Replenished90: 6 * time.Second, Replenished: 6 * time.Second, Recovered: 5 * time.Second}
+	// The minute after the kill, to the job's last task at 39.5: 2 a
+	// second short at 21-22, 1 at 23-25.
+	want := Recovery{WorkersBefore: 4, RateBefore: 4, Short: 2*2 + 1*3, Replenished90: 6 * time.Second, Replenished: 6 * time.Second, Recovered: 5 * time.Second}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}

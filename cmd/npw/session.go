@@ -455,5 +455,8 @@ func faultText(r *job.Result, k job.Kill, fraction float64) string {
 	case rec.RateBefore > 0:
 		text += fmt.Sprintf(", tasks a second never back to 90%% of before's %.1f", rec.RateBefore)
 	}
+	if rec.RateBefore > 0 {
+		text += fmt.Sprintf("; %.0f tasks short of that rate in the minute after", rec.Short)
+	}
 	return text
 }

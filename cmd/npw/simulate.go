@@ -162,6 +162,7 @@ type killReport struct {
 	Replenished90 float64 `json:"replenished_90_s"`
 	Replenished   float64 `json:"replenished_s"`
 	Recovered     float64 `json:"recovered_s"`
+	Short         float64 `json:"tasks_short"`
 }
 
 // runCalibrate measures a calibration and writes it.
@@ -310,7 +311,7 @@ func runSimulate(w io.Writer, args []string, o simulateOptions) error {
 				return d.Seconds()
 			}
 			rep.Kills = append(rep.Kills, killReport{At: k.At.Seconds(), Killed: k.Killed, WorkersBefore: rec.WorkersBefore,
-				RateBefore: rec.RateBefore, Replenished90: secs(rec.Replenished90), Replenished: secs(rec.Replenished), Recovered: secs(rec.Recovered)})
+				RateBefore: rec.RateBefore, Replenished90: secs(rec.Replenished90), Replenished: secs(rec.Replenished), Recovered: secs(rec.Recovered), Short: rec.Short})
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

@@ -26,6 +26,7 @@ import (
 
 	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/internal/chart"
+	"github.com/npw-dev/npw/internal/secret"
 	"github.com/npw-dev/npw/job"
 )
 
@@ -367,13 +368,17 @@ func NPWJSON(bin string, args []string, v any) error {
 	cmd := exec.Command(bin, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	fmt.Fprintf(os.Stderr, "%s: npw %s\n", filepath.Base(os.Args[0]), strings.Join(args, " "))
+	shown := make([]string, len(args))
+	for i, a := range args {
+		shown[i] = secret.Redact(a) // the local cloud's Redis password is in its URL
+	}
+	fmt.Fprintf(os.Stderr, "%s: npw %s\n", filepath.Base(os.Args[0]), strings.Join(shown, " "))
 	err := cmd.Run()
 	if jerr := json.Unmarshal(out.Bytes(), v); jerr != nil && err == nil {
 		err = jerr
 	}
 	if err != nil {
-		return fmt.Errorf("npw %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errOut.String()))
+		return fmt.Errorf("npw %s: %v: %s", strings.Join(shown, " "), err, strings.TrimSpace(errOut.String()))
 	}
 	return nil
 }
