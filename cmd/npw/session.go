@@ -387,8 +387,8 @@ func (s *session) summary(w io.Writer, title string) error {
 		lines = append(lines, summaryLine{"emulated", fmt.Sprintf("compute emulated at %g GFLOP/s per worker: kernels waited their flops' time, no result was computed or verified", g)})
 	}
 	for _, r := range s.results {
-		for _, k := range r.Kills {
-			lines = append(lines, summaryLine{"fault", fmt.Sprintf("job %s: %s", r.ID, faultText(r, k, s.flags.fault.Fraction))})
+		for _, text := range faultTexts(r, s.flags.fault.Fraction) {
+			lines = append(lines, summaryLine{"fault", fmt.Sprintf("job %s: %s", r.ID, text)})
 		}
 		if len(r.Kills) == 0 && s.flags.fault.Fraction > 0 {
 			lines = append(lines, summaryLine{"fault", fmt.Sprintf("job %s ended in %.1f s, before --kill-at %v: no worker was killed", r.ID, r.Wall.Seconds(), s.flags.fault.At)})
@@ -437,26 +437,30 @@ func (s *session) writeOutput(res *job.Result, o outSpec) error {
 	return nil
 }
 
-// faultText describes a kill and the job's recovery from it.
-func faultText(r *job.Result, k job.Kill, fraction float64) string {
-	rec := r.Recovery(k)
-	text := fmt.Sprintf("%d of %d workers killed at %.1f s (--kill-fraction %g)", k.Killed, rec.WorkersBefore, k.At.Seconds(), fraction)
-	switch {
-	case rec.Replenished >= 0:
-		text += fmt.Sprintf("; 90%% as many running again %.1f s later, as many %.1f s later", rec.Replenished90.Seconds(), rec.Replenished.Seconds())
-	case rec.Replenished90 >= 0:
-		text += fmt.Sprintf("; 90%% as many running again %.1f s later, never as many", rec.Replenished90.Seconds())
-	default:
-		text += "; never 90% as many running again"
+// faultTexts describe the job's kills and its recovery from each.
+func faultTexts(r *job.Result, fraction float64) []string {
+	var texts []string
+	for _, k := range r.Kills {
+		rec := r.Recovery(k)
+		text := fmt.Sprintf("%d of %d workers killed at %.1f s (--kill-fraction %g)", k.Killed, rec.WorkersBefore, k.At.Seconds(), fraction)
+		switch {
+		case rec.Replenished >= 0:
+			text += fmt.Sprintf("; 90%% as many running again %.1f s later, as many %.1f s later", rec.Replenished90.Seconds(), rec.Replenished.Seconds())
+		case rec.Replenished90 >= 0:
+			text += fmt.Sprintf("; 90%% as many running again %.1f s later, never as many", rec.Replenished90.Seconds())
+		default:
+			text += "; never 90% as many running again"
+		}
+		switch {
+		case rec.RateBefore > 0 && rec.Recovered >= 0:
+			text += fmt.Sprintf(", tasks a second back to 90%% of before's %.1f %.1f s later", rec.RateBefore, rec.Recovered.Seconds())
+		case rec.RateBefore > 0:
+			text += fmt.Sprintf(", tasks a second never back to 90%% of before's %.1f", rec.RateBefore)
+		}
+		if rec.RateBefore > 0 {
+			text += fmt.Sprintf("; %.0f tasks short of that rate in the minute after", rec.Short)
+		}
+		texts = append(texts, text)
 	}
-	switch {
-	case rec.RateBefore > 0 && rec.Recovered >= 0:
-		text += fmt.Sprintf(", tasks a second back to 90%% of before's %.1f %.1f s later", rec.RateBefore, rec.Recovered.Seconds())
-	case rec.RateBefore > 0:
-		text += fmt.Sprintf(", tasks a second never back to 90%% of before's %.1f", rec.RateBefore)
-	}
-	if rec.RateBefore > 0 {
-		text += fmt.Sprintf("; %.0f tasks short of that rate in the minute after", rec.Short)
-	}
-	return text
+	return texts
 }

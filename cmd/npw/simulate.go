@@ -324,8 +324,8 @@ func runSimulate(w io.Writer, args []string, o simulateOptions) error {
 	lines := []summaryLine{
 		{"simulated", fmt.Sprintf("on virtual time in %.1f s: calibration %s, protocol %s, sf %g, pipeline %d; a prediction, nothing was computed", took.Seconds(), cal.Name, protocol, o.sf, o.pipeline)},
 	}
-	for _, k := range res.Kills {
-		lines = append(lines, summaryLine{"fault", faultText(res, k, o.killFraction)})
+	for _, text := range faultTexts(res, o.killFraction) {
+		lines = append(lines, summaryLine{"fault", text})
 	}
 	if len(plots) > 0 {
 		lines = append(lines, summaryLine{"output", "plots → " + strings.Join(plots, ", ")})
