@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -276,10 +277,18 @@ func startNPW(t *testing.T, args []string, re *regexp.Regexp) (*exec.Cmd, []stri
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
+	// The rest of its stderr is kept, and shown if the test fails: a
+	// race report of the child (exit status 66 under -race) is there.
+	var rest tailBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("npw %v: the end of its stderr:\n%s", args, rest.String())
+		}
+	})
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			go io.Copy(io.Discard, stderr)
+			go io.Copy(&rest, stderr)
 			return cmd, m
 		}
 	}
@@ -298,4 +307,26 @@ func TestStatusFigures(t *testing.T) {
 	if string(data) != want {
 		t.Errorf("status\n got %s\nwant %s", data, want)
 	}
+}
+
+// A tailBuffer keeps the last 16 KB written to it, for any goroutine.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - 16<<10; over > 0 {
+		b.buf = b.buf[over:]
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
