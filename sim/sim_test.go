@@ -208,25 +208,27 @@ func TestTooBigForMemory(t *testing.T) {
 func TestSharedCoresByHand(t *testing.T) {
 	s := &sim{}
 	c := &cpu{s: s, cores: 2}
-	var ends []float64
-	done := func() { ends = append(ends, s.now) }
-	c.run(1, 1, done)
-	c.run(0.5, 2, done)
-	for len(s.events) > 0 {
-		s.step()
+	// run starts pieces of (work, demand) and checks when each ends.
+	run := func(pieces [][2]float64, want ...float64) {
+		t.Helper()
+		var ends []float64
+		for _, p := range pieces {
+			c.run(p[0], p[1], func() { ends = append(ends, s.now) })
+		}
+		for len(s.events) > 0 {
+			s.step()
+		}
+		if len(ends) != len(want) {
+			t.Fatalf("ends %v, want %v", ends, want)
+		}
+		for i := range want {
+			if math.Abs(ends[i]-want[i]) > 1e-12 {
+				t.Errorf("ends %v, want %v", ends, want)
+			}
+		}
 	}
-	if len(ends) != 2 || math.Abs(ends[0]-0.75) > 1e-12 || math.Abs(ends[1]-1.25) > 1e-12 {
-		t.Errorf("ends %v, want [0.75 1.25]", ends)
-	}
-	ends = nil
-	c.run(1, 1, done)
-	c.run(1, 1, done)
-	for len(s.events) > 0 {
-		s.step()
-	}
-	if len(ends) != 2 || math.Abs(ends[0]-2.25) > 1e-12 || math.Abs(ends[1]-2.25) > 1e-12 {
-		t.Errorf("ends %v, want [2.25 2.25]", ends)
-	}
+	run([][2]float64{{1, 1}, {0.5, 2}}, 0.75, 1.25)
+	run([][2]float64{{1, 1}, {1, 1}}, 2.25, 2.25)
 }
 
 func TestLocalStore(t *testing.T) {

@@ -297,11 +297,11 @@ func (s *sim) transfer(w *worker, b float64, put bool) float64 {
 // machine are done: then, or later on a machine whose cores the
 // services share with busy workers (Calibration.Host).
 func (s *sim) moved(end float64, fn func()) {
-	if s.cpu == nil || end <= s.now {
+	if s.cpu == nil {
 		s.at(end, fn)
 		return
 	}
-	s.cpu.run(end-s.now, s.cal.Host.TransferCores.Value, fn)
+	s.answered(end, s.cal.Host.TransferCores.Value, fn)
 }
 
 // answered calls fn when a request to a service that would be answered
