@@ -341,6 +341,11 @@ func TestQRFactor(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, fmt.Sprintf("qr_leaf_q %v", tc), scaled(sub(leafQ[0], mul(q, s)), norm(s), m))
+		dense, err := run(t, "qr_leaf_dense", []blas64.General{v, tt, s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("qr_leaf_dense %v", tc), scaled(sub(dense[0], mul(Transpose(q), s)), norm(s), m))
 		if m2 > 0 {
 			s0, s1 := splitRows(s, m1)
 			upd, err := run(t, "qr_trailing_update", []blas64.General{v, tt, s0, s1})
@@ -349,6 +354,12 @@ func TestQRFactor(t *testing.T) {
 			}
 			both, _ := stackRows("test", upd)
 			check(t, fmt.Sprintf("qr_trailing_update %v", tc), scaled(sub(both, leaf[0]), norm(s), m))
+			dense, err := run(t, "qr_trailing_update_dense", []blas64.General{v, tt, s0, s1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			both, _ = stackRows("test", dense)
+			check(t, fmt.Sprintf("qr_trailing_update_dense %v", tc), scaled(sub(both, leaf[0]), norm(s), m))
 			updQ, err := run(t, "qr_trailing_update_q", []blas64.General{v, tt, s0, s1})
 			if err != nil {
 				t.Fatal(err)
@@ -385,6 +396,13 @@ func TestQRFactor(t *testing.T) {
 				t.Fatalf("narrow-panel trailing update differs at (%d,%d)", i, j)
 			}
 		}
+	}
+	denseUpd, err := run(t, "qr_trailing_update_dense", []blas64.General{tree[0], tree[1], s0, s1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range upd {
+		check(t, fmt.Sprintf("narrow-panel qr_trailing_update_dense, tile %d", i), scaled(sub(denseUpd[i], upd[i]), norm(s0), 8))
 	}
 	if _, err := run(t, "qr_factor", []blas64.General{NewTile(3, 2), NewTile(3, 3)}); err == nil {
 		t.Error("qr_factor stacked tiles of different widths")
@@ -665,5 +683,51 @@ func TestNonFinite(t *testing.T) {
 				t.Errorf("%v at %v: found %v at (%d, %d), %v", x, at, y, i, j, ok)
 			}
 		}
+	}
+}
+
+// TestDenseQRFlops checks what numpywren's dense updates cost against
+// npw's structured ones on the tiles of numpywren's QR: a b×b leaf, and
+// the factorisation of two stacked b×b triangles (whose V's top is the
+// identity, which the dense update skips as numpywren's does).
+func TestDenseQRFlops(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	const b = 16
+	l0, _ := run(t, "qr_factor", []blas64.General{randTile(rng, b, b)})
+	l1, _ := run(t, "qr_factor", []blas64.General{randTile(rng, b, b)})
+	tree, err := run(t, "qr_factor", []blas64.General{l0[2], l1[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, s0, s1 := randTile(rng, b, b), randTile(rng, b, b), randTile(rng, b, b)
+	cube := float64(b * b * b)
+	for _, tc := range []struct {
+		kernel string
+		in     []blas64.General
+		want   float64
+	}{
+		{"qr_leaf_dense", []blas64.General{l0[0], l0[1], s}, 6 * cube},
+		{"qr_leaf", []blas64.General{l0[0], l0[1], s}, 3 * cube},
+		{"qr_trailing_update_dense", []blas64.General{tree[0], tree[1], s0, s1}, 6 * cube},
+		{"qr_trailing_update", []blas64.General{tree[0], tree[1], s0, s1}, 3 * cube},
+	} {
+		k, _ := Lookup(tc.kernel)
+		if got := k.Flops(tc.in); got != tc.want {
+			t.Errorf("%s on %d×%d tiles: %g flops, want %g", tc.kernel, b, b, got, tc.want)
+		}
+	}
+	want, _ := run(t, "qr_trailing_update", []blas64.General{tree[0], tree[1], s0, s1})
+	got, err := run(t, "qr_trailing_update_dense", []blas64.General{tree[0], tree[1], s0, s1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		check(t, fmt.Sprintf("stacked triangles, qr_trailing_update_dense tile %d", i), scaled(sub(got[i], want[i]), norm(s0), 2*b))
+	}
+	if _, err := run(t, "qr_leaf_dense", []blas64.General{l0[0], l0[1], randTile(rng, b+1, 3)}); err == nil {
+		t.Error("qr_leaf_dense took S with the wrong number of rows")
+	}
+	if _, err := run(t, "qr_trailing_update_dense", []blas64.General{tree[0], tree[1], s0, randTile(rng, b, b+1)}); err == nil {
+		t.Error("qr_trailing_update_dense took S0 and S1 of different widths")
 	}
 }

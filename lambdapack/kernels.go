@@ -34,6 +34,8 @@ var kernelList = []Signature{
 	{Name: "qr_leaf", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "Qᵀ S"},
 	{Name: "qr_trailing_update", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "Qᵀ of a stacked factorisation applied to [S0; S1]"},
 	{Name: "qr_leaf_q", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "Q S (forming or applying Q)"},
+	{Name: "qr_leaf_dense", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "Qᵀ S as numpywren computes it: three dense products, (V Tᵀ)(Vᵀ S)"},
+	{Name: "qr_trailing_update_dense", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "qr_trailing_update as numpywren computes it: dense products, V's lower part taken as full"},
 	{Name: "qr_trailing_update_q", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "Q of a stacked factorisation applied to [S0; S1]"},
 	{Name: "lq_factor", Inputs: []string{"A", "B"}, MinInputs: 1, Outputs: []string{"V", "T", "L"}, Doc: "Householder LQ of A, or of [A B]; compact WY (V, T)"},
 	{Name: "lq_leaf", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "S Qᵀ"},

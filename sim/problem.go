@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"embed"
 	"fmt"
 	"maps"
 	"slices"
@@ -35,6 +36,25 @@ var problems = map[string]func(t, workers int) (string, map[string]int, []string
 	"qr": func(t, _ int) (string, map[string]int, []string) {
 		return "qr", map[string]int{"MT": t, "NT": t}, []string{"A"}
 	},
+	// numpywren's own QR, with its kernels (programs/numpywren_qr.lp):
+	// the paper's QR, for reproducing its figures.
+	"numpywren-qr": func(t, _ int) (string, map[string]int, []string) {
+		return "numpywren_qr", map[string]int{"N": t}, []string{"I"}
+	},
+}
+
+// paperPrograms are the programs of the numpywren paper that npw does not
+// ship, by name.
+//
+//go:embed programs/*.lp
+var paperPrograms embed.FS
+
+// loadProgram loads a shipped program, or a paper program by name.
+func loadProgram(name string) (*lp.Program, error) {
+	if src, err := paperPrograms.ReadFile("programs/" + name + ".lp"); err == nil {
+		return lp.Load(name+".lp", string(src))
+	}
+	return lp.LoadProgram(name)
 }
 
 // Algorithms lists the algorithms NewProblem knows.
@@ -58,7 +78,7 @@ func NewProblem(alg string, n, block, workers int) (*Problem, error) {
 		return nil, fmt.Errorf("--n and --block must be positive, got %d and %d", n, block)
 	}
 	name, args, inputs := setup((n+block-1)/block, workers)
-	prog, err := lp.LoadProgram(name)
+	prog, err := loadProgram(name)
 	if err != nil {
 		return nil, err
 	}

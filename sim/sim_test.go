@@ -88,7 +88,7 @@ func TestDependenciesHold(t *testing.T) {
 }
 
 // A program runs as the shipped algorithms do: TSQR on a ragged tall
-// input of one index, and numpywren's QR (the benchmark's transcription)
+// input of one index, and numpywren's QR (sim/programs/numpywren_qr.lp)
 // on ragged n×n tiles, both protocols.
 func TestProgramDependenciesHold(t *testing.T) {
 	for _, c := range []struct {
@@ -98,7 +98,7 @@ func TestProgramDependenciesHold(t *testing.T) {
 		n      int
 	}{
 		{"tsqr", map[string]lp.Value{"N": lp.Int(6)}, map[string][2]int{"A": {550, 100}}, 0},
-		{"../benchmarks/simulate/numpywren_qr.lp", map[string]lp.Value{"N": lp.Int(6)}, nil, 550},
+		{"programs/numpywren_qr.lp", map[string]lp.Value{"N": lp.Int(6)}, nil, 550},
 	} {
 		for _, proto := range []Protocol{NPW, Numpywren} {
 			p, err := NewProgramProblem(c.ref, c.args, c.shapes, c.n, 100)

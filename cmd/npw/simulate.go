@@ -56,7 +56,9 @@ the real protocol (package sim documents it), kernels and tile transfers
 taking the durations a calibration gives instead of computing and moving
 bytes. Thousands of workers and millions of tasks run on one core.
 
-ALG is a shipped algorithm (cholesky, gemm, qr) on n×n inputs. PROG is
+ALG is a shipped algorithm (cholesky, gemm, qr) on n×n inputs, or
+numpywren-qr: numpywren's own QR program with its dense kernels, as the
+paper ran it (sim/programs/numpywren_qr.lp). PROG is
 any LAmbdaPACK program, a .lp file or a shipped program's name, with its
 scalar arguments as for npw run (N=64); its inputs (the matrices it reads
 before writing) are n×n, or ROWS×COLS with --in NAME=ROWSxCOLS, tiled
