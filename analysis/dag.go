@@ -77,6 +77,14 @@ func (p *Plan) Tiles(n Node) (reads, writes []Tile, err error) {
 // Kernel returns the name of the kernel task n calls.
 func (p *Plan) Kernel(n Node) string { return p.stmts[n.Stmt].call.Stmt.Kernel.Name }
 
+// Dropped is how many of its kernel's leading outputs task n's call does
+// not assign (2 for R = qr_factor(A)): the kernel computes them, and the
+// task drops them.
+func (p *Plan) Dropped(n Node) int {
+	c := p.stmts[n.Stmt].call
+	return len(c.Kernel.Outputs) - len(c.Stmt.Outputs)
+}
+
 // ScalarArgs evaluates the scalar arguments of task n's kernel call, in
 // order (for example the alpha of scale(A[i], alpha)).
 func (p *Plan) ScalarArgs(n Node) ([]lp.Value, error) {

@@ -109,7 +109,7 @@ func (in *interp) forStmt(s *lp.ForStmt) error {
 		if a == nil {
 			continue
 		}
-		n, err := in.prog.EvalInt(a, in.lookup, "range "+names[i]+" of loop "+s.Var.Name)
+		n, err := in.prog.EvalBound(a, in.lookup, "range "+names[i]+" of loop "+s.Var.Name)
 		if err != nil {
 			return err
 		}

@@ -481,10 +481,11 @@ func (l *loopPlan) bound(e *expr, vs *vals, what string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if x.Kind != lp.IntKind {
+	n, ok := x.ExactInt() // a float bound counts when it is exactly an integer
+	if !ok {
 		return 0, &lp.Error{Pos: l.pos, Msg: fmt.Sprintf("range %s of loop %s is %s, not an integer", what, l.name, x)}
 	}
-	return x.I, nil
+	return n, nil
 }
 
 // contains reports whether loop l takes the value x.

@@ -74,7 +74,7 @@ func (w *worker) reserve(ctx context.Context, t *task, handed map[string]blas64.
 			inPlace = 0 // a handed tile is copied, not updated
 		}
 	}
-	n := w.footprint(t.reads, t.writes, inPlace, t.k.Workspace)
+	n := w.footprint(t.reads, t.writes, inPlace, t.k.Workspace+w.plan.Dropped(t.node)) // dropped outputs are computed too
 	if continuation {
 		if !w.mem.tryAcquire(n) {
 			return errNoRoom
@@ -110,6 +110,12 @@ func (w *worker) run(ctx context.Context, t *task) error {
 		t.outputs, err = w.emulate(ctx, w.plan.Kernel(t.node), t.k, t.in.tiles, scalars, g, &t.m)
 	} else {
 		t.outputs, t.updated, err = w.kernel(t.node, t.k, t.reads, t.in, t.update, scalars, &t.m)
+	}
+	if d := w.plan.Dropped(t.node); err == nil && d > 0 {
+		if d > len(t.outputs) {
+			return fmt.Errorf("task %s: kernel %s returned %d tiles, the call drops %d", w.describe(t.node), w.plan.Kernel(t.node), len(t.outputs), d)
+		}
+		t.outputs = t.outputs[d:] // R = qr_factor(A) keeps R
 	}
 	if err == nil {
 		t.next = w.nextTask(ctx, t)

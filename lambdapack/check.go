@@ -12,6 +12,7 @@ package lambdapack
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -221,8 +222,12 @@ func (c *checker) stmt(s Stmt) {
 
 func (c *checker) forStmt(s *ForStmt) {
 	for i, a := range s.Args {
-		if t := c.scalar(a); t == TypeFloat || t == TypeBool {
+		// A float bound is checked when the loop runs: it must be
+		// exactly an integer (range(0, log2(N)), as the paper prints it).
+		if t := c.scalar(a); t == TypeBool {
 			c.errorf(Start(a), "range %s must be an integer, not a %s", rangeArgName(len(s.Args), i), t)
+		} else if f, ok := a.(*FloatLit); ok && f.Value != math.Trunc(f.Value) {
+			c.errorf(Start(a), "range %s is %s, not an integer", rangeArgName(len(s.Args), i), f.Raw)
 		}
 		if i == 2 && isZeroLiteral(a) {
 			c.errorf(Start(a), "range step must not be zero")
@@ -348,9 +353,13 @@ func (c *checker) call(s *CallStmt) {
 }
 
 func (c *checker) checkArity(s *CallStmt, sig Signature, inputs, scalars int) {
-	if n := len(s.Outputs); n != len(sig.Outputs) {
+	if n := len(s.Outputs); !sig.AcceptsOutputs(n) {
+		returns := count(len(sig.Outputs), "tile")
+		if sig.MinOutputs < len(sig.Outputs) {
+			returns += fmt.Sprintf(" (a call may assign the last %d to %d)", sig.MinOutputs, len(sig.Outputs))
+		}
 		c.errorf(Start(s.Outputs[0]), "%s returns %s, but the call assigns %s (usage: %s)",
-			sig.Name, count(len(sig.Outputs), "tile"), count(n, "tile"), sig.Usage())
+			sig.Name, returns, count(n, "tile"), sig.Usage())
 	}
 	if !sig.AcceptsInputs(inputs) {
 		want := count(sig.MinInputs, "tile input")

@@ -37,10 +37,15 @@
 //
 // Names are never rebound: a scalar is assigned once, and is visible from
 // its assignment to the end of its block; loop variables and parameters
-// cannot be assigned. Tile indices and range bounds must be integers,
-// which the checker verifies where the static type is known and the
-// evaluator everywhere else. Every tile is written by at most one task
-// (write once); npw check verifies this by enumeration for given sizes.
+// cannot be assigned. Tile indices must be integers, which the checker
+// verifies where the static type is known and the evaluator everywhere
+// else. A range bound must be an integer too, or a float whose value is
+// exactly one: range(0, log2(N)), as the paper prints it, runs for N a
+// power of two and fails naming the value otherwise. A call assigns all
+// its kernel's outputs, or, where the kernel table marks the leading ones
+// optional, the last ones alone: R = qr_factor(A) keeps R and drops V and
+// T. Every tile is written by at most one task (write once); npw check
+// verifies this by enumeration for given sizes.
 //
 // Errors are positioned and reported together, one per line, as
 // file:line:col: message.

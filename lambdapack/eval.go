@@ -75,6 +75,21 @@ func wrap(pos Position) func(Value, error) (Value, error) {
 	}
 }
 
+// EvalBound evaluates a range bound: an int, or a float with an exact
+// integer value (range(0, log2(N)) with N a power of two); what names it
+// in the error.
+func (p *Program) EvalBound(x Expr, env Env, what string) (int64, error) {
+	v, err := p.Eval(x, env)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := v.ExactInt()
+	if !ok {
+		return 0, &Error{Start(x), fmt.Sprintf("%s is %s, not an integer", what, v)}
+	}
+	return n, nil
+}
+
 // EvalInt evaluates an expression that must give an integer, such as a
 // tile index or a range bound; what names it in the error.
 func (p *Program) EvalInt(x Expr, env Env, what string) (int64, error) {

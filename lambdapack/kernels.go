@@ -3,6 +3,7 @@ package lambdapack
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // A Signature says how a kernel is called: how many tiles it reads, which
@@ -14,6 +15,7 @@ type Signature struct {
 	MinInputs  int      // fewer than len(Inputs) when trailing inputs are optional
 	Variadic   bool     // the last input may repeat
 	Outputs    []string // names of the returned tiles
+	MinOutputs int      // fewer than len(Outputs) when leading outputs are optional: a call may assign the last ones alone
 	Scalars    []string // names of the scalar arguments
 	Doc        string
 	minScalars int
@@ -30,14 +32,14 @@ var kernelList = []Signature{
 	{Name: "add", Inputs: []string{"A", "B"}, Variadic: true, Outputs: []string{"S"}, Doc: "elementwise sum of two or more tiles"},
 	{Name: "identity", Inputs: []string{"A"}, Outputs: []string{"A'"}, Doc: "a copy of A"},
 	{Name: "scale", Inputs: []string{"A"}, Outputs: []string{"B"}, Scalars: []string{"alpha"}, Doc: "alpha A"},
-	{Name: "qr_factor", Inputs: []string{"A", "B"}, MinInputs: 1, Outputs: []string{"V", "T", "R"}, Doc: "Householder QR of A, or of A stacked on B; compact WY (V, T)"},
+	{Name: "qr_factor", Inputs: []string{"A", "B"}, MinInputs: 1, Outputs: []string{"V", "T", "R"}, MinOutputs: 1, Doc: "Householder QR of A, or of A stacked on B; compact WY (V, T)"},
 	{Name: "qr_leaf", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "Qᵀ S"},
 	{Name: "qr_trailing_update", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "Qᵀ of a stacked factorisation applied to [S0; S1]"},
 	{Name: "qr_leaf_q", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "Q S (forming or applying Q)"},
 	{Name: "qr_leaf_dense", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "Qᵀ S as numpywren computes it: three dense products, (V Tᵀ)(Vᵀ S)"},
 	{Name: "qr_trailing_update_dense", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "qr_trailing_update as numpywren computes it: dense products, V's lower part taken as full"},
 	{Name: "qr_trailing_update_q", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "Q of a stacked factorisation applied to [S0; S1]"},
-	{Name: "lq_factor", Inputs: []string{"A", "B"}, MinInputs: 1, Outputs: []string{"V", "T", "L"}, Doc: "Householder LQ of A, or of [A B]; compact WY (V, T)"},
+	{Name: "lq_factor", Inputs: []string{"A", "B"}, MinInputs: 1, Outputs: []string{"V", "T", "L"}, MinOutputs: 1, Doc: "Householder LQ of A, or of [A B]; compact WY (V, T)"},
 	{Name: "lq_leaf", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "S Qᵀ"},
 	{Name: "lq_trailing_update", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "[S0 S1] Qᵀ of a side-by-side factorisation"},
 	{Name: "solve_lower", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "L⁻¹ B"},
@@ -59,6 +61,9 @@ var kernelTable = func() map[string]*Signature {
 		s := &kernelList[i]
 		if s.MinInputs == 0 {
 			s.MinInputs = len(s.Inputs)
+		}
+		if s.MinOutputs == 0 {
+			s.MinOutputs = len(s.Outputs)
 		}
 		s.minScalars = len(s.Scalars)
 		m[s.Name] = s
@@ -85,6 +90,12 @@ func KernelNames() []string {
 	return names
 }
 
+// AcceptsOutputs reports whether a call may assign n tiles: all the
+// outputs, or the last n of them where the others are optional.
+func (s Signature) AcceptsOutputs(n int) bool {
+	return n >= s.MinOutputs && n <= len(s.Outputs)
+}
+
 // AcceptsInputs reports whether n tile inputs are allowed.
 func (s Signature) AcceptsInputs(n int) bool {
 	return n >= s.MinInputs && (n <= len(s.Inputs) || s.Variadic)
@@ -97,12 +108,10 @@ func (s Signature) AcceptsScalars(n int) bool {
 
 // Usage renders the call form, e.g. "V, T, R = qr_factor(A [, B])".
 func (s Signature) Usage() string {
-	out := ""
-	for i, o := range s.Outputs {
-		if i > 0 {
-			out += ", "
-		}
-		out += o
+	opt := len(s.Outputs) - s.MinOutputs
+	out := strings.Join(s.Outputs[opt:], ", ")
+	if opt > 0 { // optional leading outputs: [V, T,] R
+		out = "[" + strings.Join(s.Outputs[:opt], ", ") + ",] " + out
 	}
 	args := ""
 	for i, in := range s.Inputs {

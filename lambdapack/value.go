@@ -55,6 +55,20 @@ func (v Value) String() string {
 }
 
 // Truth reports the value as a condition, as Python's bool() does.
+// ExactInt is v as an integer: an int, or a float whose value is exactly
+// an integer (log2(8) is 3.0); ok is false for any other value.
+func (v Value) ExactInt() (n int64, ok bool) {
+	switch v.Kind {
+	case IntKind:
+		return v.I, true
+	case FloatKind:
+		if v.F == math.Trunc(v.F) && math.Abs(v.F) <= 1<<62 {
+			return int64(v.F), true
+		}
+	}
+	return 0, false
+}
+
 func (v Value) Truth() bool {
 	if v.Kind == FloatKind {
 		return v.F != 0

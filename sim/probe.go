@@ -133,6 +133,10 @@ func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 		}
 		fmt.Fprintf(&key, " %v", scalars)
 	}
+	dropped := p.plan.Dropped(n) // R = qr_factor(A) computes V and T and drops them
+	if dropped > 0 {
+		fmt.Fprintf(&key, " drop %d", dropped)
+	}
 	if pr, ok := p.cache[key.String()]; ok {
 		return pr, nil
 	}
@@ -184,6 +188,10 @@ func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 		pr.bytes += bytesOf(p.dims(kd))
 	}
 	pr.bytes += float64(k.Workspace) * largest
+	if dropped > len(pr.out) {
+		return nil, fmt.Errorf("task %s: kernel %s returned %d tiles, the call drops %d", p.plan.Describe(n), name, len(pr.out), dropped)
+	}
+	pr.out = pr.out[dropped:]
 	if pr.bytes > p.cal.Workers.MemoryMB.Value*1e6 {
 		return nil, p.tooBig(n, pr.bytes)
 	}

@@ -284,3 +284,51 @@ func errorLine(stderr string) string {
 // onlyAnnouncements says whether stderr holds nothing but jobs'
 // announcements.
 func onlyAnnouncements(stderr string) bool { return errorLine(stderr) == "" }
+
+// TestRunPaperFigures runs the paper's Figures 4 and 5 as printed
+// (testdata/figure4.lp and figure5.lp: the line numbers out and the
+// colons the listings lack put back) on .npy files, ragged tiles and one
+// tile, and verifies the results; Figure 5's log2(N) bound must be an
+// exact integer.
+func TestRunPaperFigures(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, n := range []int{23, 8} { // ragged 8-tiles; one tile
+		a := randomSPD(rng, n)
+		in, out := writeNPY(t, dir, "spd.npy", a), filepath.Join(dir, "l.npy")
+		tiles := (n + 7) / 8
+		code, _, stderr := npw(t, "run", filepath.Join("testdata", "figure4.lp"), "N="+strconv.Itoa(tiles), "--in", "S="+in, "--out", "O="+out, "--block", "8", "--workers", "2")
+		if code != 0 {
+			t.Fatalf("figure 4, n=%d: exit %d: %s", n, code, stderr)
+		}
+		if r := choleskyResidual(a, readNPY(t, out)); r.value > 30 || r.estimated {
+			t.Errorf("figure 4, n=%d: ‖A − LLᵀ‖ scaled residual %+v", n, r)
+		}
+	}
+	for _, tc := range []struct{ rows, tiles int }{{120, 8}, {60, 4}, {10, 1}} { // 8 row blocks of 16, the last of 8
+		a := randomGaussian(rng, tc.rows, 6)
+		in, out := writeNPY(t, dir, "tall.npy", a), filepath.Join(dir, "r.npy")
+		level := 0
+		for 1<<level < tc.tiles {
+			level++
+		}
+		code, stdout, stderr := npw(t, "run", filepath.Join("testdata", "figure5.lp"), "N="+strconv.Itoa(tc.tiles), "--in", "A="+in,
+			"--out", "R[0,"+strconv.Itoa(level)+"]="+out, "--block", "16", "--workers", "2")
+		if code != 0 {
+			t.Fatalf("figure 5, %d rows: exit %d: %s", tc.rows, code, stderr)
+		}
+		if !strings.Contains(stdout, "qr_factor "+strconv.Itoa(2*tc.tiles-1)) {
+			t.Errorf("figure 5, %d rows: want %d qr_factor tasks:\n%s", tc.rows, 2*tc.tiles-1, stdout)
+		}
+		if r := tsqrResidual(a, readNPY(t, out)); r.value > 30 {
+			t.Errorf("figure 5, %d rows: ‖RᵀR − AᵀA‖ scaled residual %+v", tc.rows, r)
+		}
+	}
+	// N = 6 is not a power of two: log2(6) is no loop bound, and the job
+	// says so before it starts.
+	a := writeNPY(t, dir, "tall6.npy", randomGaussian(rng, 96, 6))
+	code, _, stderr := npw(t, "run", filepath.Join("testdata", "figure5.lp"), "N=6", "--in", "A="+a, "--out", "R[0,3]="+filepath.Join(dir, "r6.npy"), "--block", "16")
+	if code == 0 || !regexp.MustCompile(`figure5\.lp:\d+:\d+: range stop of loop level is 2\.58496\d*, not an integer`).MatchString(stderr) {
+		t.Errorf("N=6: exit %d, stderr %q", code, stderr)
+	}
+}
