@@ -36,6 +36,7 @@ var shippedSizes = map[string]string{
 	"gemm":     "M=1,2,3 N=1,2,5 K=1,2,3,4,5,7,8,9,16,17 G=1,2,3,4,17",
 	"trsolve":  "N=1,2,3,4,5,7,8,13 NRHS=1,2,3 OP=0,1,2",
 	"posv":     "N=1,2,3,4,5,8,11 NRHS=1,3",
+	"potri":    "N=1,2,3,4,5,7,8,11,16",
 	"qr":       "MT=1,2,3,4,5,7,8,9,13 NT=1,2,3,5,8",
 	// KT <= MT, as the factorisation of an MT x NT grid gives KT = min(MT, NT);
 	// specs separated by ";" are tested one after the other.

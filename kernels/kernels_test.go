@@ -607,6 +607,9 @@ func TestUpdateInPlace(t *testing.T) {
 		{"scale", []blas64.General{x}, true, []lp.Value{lp.Float(-2.5)}},
 		{"add", []blas64.General{randTile(rng, 40, 30), x, x}, true, nil},
 		{"gemm_sub_tn", []blas64.General{randTile(rng, 30, 50), x, randTile(rng, 40, 50)}, true, nil},
+		{"gemm_add_tn", []blas64.General{randTile(rng, 30, 50), x, randTile(rng, 40, 50)}, true, nil},
+		{"trtri", []blas64.General{lower}, true, nil},
+		{"neg_solve_lower", []blas64.General{lower, randTile(rng, 30, 7)}, true, nil},
 		{"gemm_add", []blas64.General{randTile(rng, 40, 50), x, randTile(rng, 30, 50)}, true, nil},
 		{"gemm_sub", []blas64.General{randTile(rng, 40, 50), x, randTile(rng, 30, 50)}, true, nil},
 		{"syrk", []blas64.General{randTile(rng, 40, 20), x, randTile(rng, 20, 30)}, true, nil},
@@ -729,5 +732,65 @@ func TestDenseQRFlops(t *testing.T) {
 	}
 	if _, err := run(t, "qr_trailing_update_dense", []blas64.General{tree[0], tree[1], s0, randTile(rng, b, b+1)}); err == nil {
 		t.Error("qr_trailing_update_dense took S0 and S1 of different widths")
+	}
+}
+
+// TestInverseKernels checks the kernels of the SPD inverse against
+// products of their results with the explicit matrices.
+func TestInverseKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 10))
+	for _, n := range []int{1, 7, 32} {
+		l := cholOf(t, spd(rng, n))
+		// trtri reads the lower triangle alone: garbage above it stays out.
+		dirty := Clone(l)
+		for i := range n {
+			for j := i + 1; j < n; j++ {
+				dirty.Data[i*n+j] = 99
+			}
+		}
+		w, err := run(t, "trtri", []blas64.General{dirty})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("trtri n=%d ‖L W − I‖", n), scaled(sub(mul(l, w[0]), identity(n)), norm(l)*norm(w[0]), n))
+		for i := range n {
+			for j := i + 1; j < n; j++ {
+				if w[0].Data[i*n+j] != 0 {
+					t.Fatalf("trtri n=%d: W(%d,%d) = %g above the diagonal", n, i, j, w[0].Data[i*n+j])
+				}
+			}
+		}
+		b := randTile(rng, n, 5)
+		x, err := run(t, "neg_solve_lower", []blas64.General{l, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		neg := Clone(b)
+		for i := range neg.Data {
+			neg.Data[i] = -neg.Data[i]
+		}
+		check(t, fmt.Sprintf("neg_solve_lower n=%d ‖L X + B‖", n), scaled(sub(mul(l, x[0]), neg), norm(l)*norm(x[0]), n))
+		a, c := randTile(rng, n, 4), randTile(rng, 4, 6)
+		bb := randTile(rng, n, 6)
+		tn, _ := run(t, "gemm_tn", []blas64.General{a, bb})
+		check(t, fmt.Sprintf("gemm_tn n=%d", n), scaled(sub(tn[0], mul(Transpose(a), bb)), norm(a)*norm(bb), n))
+		add, _ := run(t, "gemm_add_tn", []blas64.General{c, a, bb})
+		want := mul(Transpose(a), bb)
+		for i := range want.Data {
+			want.Data[i] += c.Data[i]
+		}
+		check(t, fmt.Sprintf("gemm_add_tn n=%d", n), scaled(sub(add[0], want), norm(a)*norm(bb)+norm(c), n))
+		tr, _ := run(t, "transpose", []blas64.General{a})
+		if !slices.Equal(tr[0].Data, Transpose(a).Data) {
+			t.Errorf("transpose n=%d differs", n)
+		}
+	}
+	singular := NewTile(3, 3)
+	singular.Data[0], singular.Data[4] = 1, 1
+	if _, err := run(t, "trtri", []blas64.General{singular}); !errors.Is(err, ErrSingular) {
+		t.Errorf("trtri of a singular triangle: %v", err)
+	}
+	if _, err := run(t, "gemm_tn", []blas64.General{randTile(rng, 3, 2), randTile(rng, 4, 2)}); err == nil {
+		t.Error("gemm_tn took A and B with different numbers of rows")
 	}
 }

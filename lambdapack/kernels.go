@@ -51,6 +51,11 @@ var kernelList = []Signature{
 	{Name: "lu_nopiv", Inputs: []string{"A"}, Outputs: []string{"L", "U"}, Doc: "A = L U without pivoting, L unit lower, U upper"},
 	{Name: "solve_lower_t", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "L⁻ᵀ B"},
 	{Name: "solve_upper", Inputs: []string{"U", "B"}, Outputs: []string{"X"}, Doc: "U⁻¹ B"},
+	{Name: "trtri", Inputs: []string{"L"}, Outputs: []string{"W"}, Doc: "W = L⁻¹ of a lower triangular tile"},
+	{Name: "neg_solve_lower", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "X = −L⁻¹ B (the tiles below the diagonal of a triangular inverse)"},
+	{Name: "gemm_tn", Inputs: []string{"A", "B"}, Outputs: []string{"C"}, Doc: "Aᵀ B"},
+	{Name: "gemm_add_tn", Inputs: []string{"C", "A", "B"}, Outputs: []string{"C'"}, Doc: "C + Aᵀ B"},
+	{Name: "transpose", Inputs: []string{"A"}, Outputs: []string{"B"}, Doc: "Aᵀ"},
 	{Name: "random", Outputs: []string{"A"}, Scalars: []string{"kind", "seed", "i", "j", "rows", "cols", "block"},
 		Doc: "tile (i, j) of a generated rows×cols matrix: kind 0 Gaussian, 1 symmetric positive definite, 2 identity"},
 }

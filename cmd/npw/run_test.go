@@ -332,3 +332,36 @@ func TestRunPaperFigures(t *testing.T) {
 		t.Errorf("N=6: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestRunPotri inverts SPD matrices with the shipped potri program:
+// ragged tiles, one tile, and a matrix that is not positive definite.
+func TestRunPotri(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, n := range []int{29, 32, 6} { // ragged 8-tiles, whole ones, one tile
+		a := randomSPD(rng, n)
+		in, out := writeNPY(t, dir, "spd.npy", a), filepath.Join(dir, "x.npy")
+		tiles := (n + 7) / 8
+		code, stdout, stderr := npw(t, "run", "potri", "N="+strconv.Itoa(tiles), "--in", "S="+in, "--out", "X="+out, "--block", "8", "--workers", "2")
+		if code != 0 {
+			t.Fatalf("n=%d: exit %d: %s", n, code, stderr)
+		}
+		x := readNPY(t, out)
+		if r := inverseResidual(a, x); r.value > 30 || r.estimated {
+			t.Errorf("n=%d: ‖AX − I‖ scaled residual %+v\n%s", n, r, stdout)
+		}
+		for i := range n { // both triangles written: X is symmetric
+			for j := range i {
+				if x.Data[i*x.Stride+j] != x.Data[j*x.Stride+i] {
+					t.Fatalf("n=%d: X(%d,%d) = %g, X(%d,%d) = %g", n, i, j, x.Data[i*x.Stride+j], j, i, x.Data[j*x.Stride+i])
+				}
+			}
+		}
+	}
+	notSPD := randomGaussian(rng, 16, 16)
+	in := writeNPY(t, dir, "gauss.npy", notSPD)
+	code, _, stderr := npw(t, "run", "potri", "N=2", "--in", "S="+in, "--out", "X="+filepath.Join(dir, "bad.npy"), "--block", "8")
+	if code == 0 || !strings.Contains(stderr, "not positive definite") {
+		t.Errorf("a Gaussian matrix: exit %d, stderr %q", code, stderr)
+	}
+}

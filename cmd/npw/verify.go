@@ -74,6 +74,30 @@ func choleskyResidual(a, l blas64.General) residual {
 	return residual{e / (mat.Norm(A, 2) * float64(n) * eps), n > exactLimit}
 }
 
+// inverseResidual is ‖AX − I‖_F/(‖A‖_F·‖X‖_F·n·ε).
+func inverseResidual(a, x blas64.General) residual {
+	A, X := asDense(a), asDense(x)
+	n := a.Rows
+	var e float64
+	if n <= exactLimit {
+		var ax mat.Dense
+		ax.Mul(A, X)
+		for i := range n {
+			ax.Set(i, i, ax.At(i, i)-1)
+		}
+		e = mat.Norm(&ax, 2)
+	} else {
+		e = probeNorm(n, func(v *mat.Dense) *mat.Dense {
+			var xv, axv mat.Dense
+			xv.Mul(X, v)
+			axv.Mul(A, &xv)
+			axv.Sub(&axv, v)
+			return &axv
+		})
+	}
+	return residual{e / (mat.Norm(A, 2) * mat.Norm(X, 2) * float64(n) * eps), n > exactLimit}
+}
+
 // gemmResidual is ‖C − AB‖_F/(‖A‖_F·‖B‖_F·k·ε).
 func gemmResidual(a, b, c blas64.General) residual {
 	A, B, C := asDense(a), asDense(b), asDense(c)
