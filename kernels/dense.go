@@ -46,24 +46,6 @@ func leafDenseFlops(in []blas64.General) float64 {
 	return 2*m*k*c + 2*m*k*k + 2*m*k*c
 }
 
-// trailingParts splits V of a stacked factorisation as qrTrailing does:
-// the rows acting on S0 (k0) and on S1 (k1).
-func trailingParts(kernel string, in []blas64.General) (k0, k1 int, err error) {
-	v, t, s0, s1 := in[0], in[1], in[2], in[3]
-	k0 = s0.Rows
-	if s0.Rows+s1.Rows != v.Rows {
-		k0 = min(s0.Rows, v.Cols)
-	}
-	k1 = v.Rows - k0
-	if k1 < 0 || k1 > s1.Rows || s0.Cols != s1.Cols {
-		return 0, 0, shapeErr(kernel, "V with %d rows does not fit S0 %s and S1 %s", v.Rows, Shape(s0), Shape(s1))
-	}
-	if t.Rows != v.Cols || t.Cols != v.Cols {
-		return 0, 0, shapeErr(kernel, "needs V m×k and T k×k, got V %s, T %s", Shape(v), Shape(t))
-	}
-	return k0, k1, nil
-}
-
 // topIsIdentity says whether the first k0 rows of V are the k×k identity,
 // as they are for the factorisation of two stacked triangles: numpywren's
 // qr_trailing_update assumes so and multiplies by the lower part alone.

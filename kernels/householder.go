@@ -235,23 +235,35 @@ func applyQ(kernel string, trans blas.Transpose, v, t, s blas64.General, inPlace
 // S1 and the other rows stay. A top tile holds at least as many rows as
 // the panel is wide, so k0 = min(rows of S0, columns of V).
 func qrTrailing(kernel string, trans blas.Transpose, in []blas64.General, inPlace bool) ([]blas64.General, error) {
+	k0, k1, err := trailingParts(kernel, in)
+	if err != nil {
+		return nil, err
+	}
 	v, t, s0, s1 := in[0], in[1], in[2], in[3]
-	k0 := s0.Rows
-	if s0.Rows+s1.Rows != v.Rows {
-		k0 = min(s0.Rows, v.Cols)
-	}
-	k1 := v.Rows - k0
-	if k1 < 0 || k1 > s1.Rows || s0.Cols != s1.Cols {
-		return nil, shapeErr(kernel, "V with %d rows does not fit S0 %s and S1 %s", v.Rows, Shape(s0), Shape(s1))
-	}
-	if t.Rows != v.Cols || t.Cols != v.Cols {
-		return nil, shapeErr(kernel, "needs V m×k and T k×k, got V %s, T %s", Shape(v), Shape(t))
-	}
 	if !inPlace {
 		s0, s1 = Clone(s0), Clone(s1)
 	}
 	wyApplyLeftParts(trans, v, t, view(s0, 0, 0, k0, s0.Cols), view(s1, 0, 0, k1, s1.Cols))
 	return []blas64.General{s0, s1}, nil
+}
+
+// trailingParts splits V of a stacked factorisation (in: V, T, S0, S1)
+// into the rows acting on S0 (k0) and on S1 (k1), as the comment on
+// qrTrailing says, and checks the shapes.
+func trailingParts(kernel string, in []blas64.General) (k0, k1 int, err error) {
+	v, t, s0, s1 := in[0], in[1], in[2], in[3]
+	k0 = s0.Rows
+	if s0.Rows+s1.Rows != v.Rows {
+		k0 = min(s0.Rows, v.Cols)
+	}
+	k1 = v.Rows - k0
+	if k1 < 0 || k1 > s1.Rows || s0.Cols != s1.Cols {
+		return 0, 0, shapeErr(kernel, "V with %d rows does not fit S0 %s and S1 %s", v.Rows, Shape(s0), Shape(s1))
+	}
+	if t.Rows != v.Cols || t.Cols != v.Cols {
+		return 0, 0, shapeErr(kernel, "needs V m×k and T k×k, got V %s, T %s", Shape(v), Shape(t))
+	}
+	return k0, k1, nil
 }
 
 // runLQFactor factors A, or [A B] side by side, as L Q.

@@ -150,3 +150,30 @@ func solveReference(a, b blas64.General, spd bool) reference {
 		return nil
 	}}
 }
+
+// inverseReference is Potrf+Potri for an SPD A, Getrf+Getri otherwise.
+func inverseReference(a blas64.General, spd bool) reference {
+	c := dup(a)
+	if spd {
+		return reference{"Potrf+Potri", func() error {
+			if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: c.Rows, Stride: c.Stride, Data: c.Data}); !ok {
+				return fmt.Errorf("the matrix is not positive definite")
+			}
+			if _, ok := lapack64.Potri(blas64.Triangular{Uplo: blas.Lower, Diag: blas.NonUnit, N: c.Rows, Stride: c.Stride, Data: c.Data}); !ok {
+				return fmt.Errorf("the matrix is singular")
+			}
+			return nil
+		}}
+	}
+	ipiv := make([]int, c.Rows)
+	return reference{"Getrf+Getri", func() error {
+		if !lapack64.Getrf(c, ipiv) {
+			return fmt.Errorf("the matrix is singular")
+		}
+		work := workspace(func(w []float64) { lapack64.Getri(c, ipiv, w, -1) })
+		if !lapack64.Getri(c, ipiv, work, len(work)) {
+			return fmt.Errorf("the matrix is singular")
+		}
+		return nil
+	}}
+}

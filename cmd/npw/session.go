@@ -439,28 +439,33 @@ func (s *session) writeOutput(res *job.Result, o outSpec) error {
 
 // faultTexts describe the job's kills and its recovery from each.
 func faultTexts(r *job.Result, fraction float64) []string {
-	var texts []string
-	for _, k := range r.Kills {
-		rec := r.Recovery(k)
-		text := fmt.Sprintf("%d of %d workers killed at %.1f s (--kill-fraction %g)", k.Killed, rec.WorkersBefore, k.At.Seconds(), fraction)
-		switch {
-		case rec.Replenished >= 0:
-			text += fmt.Sprintf("; 90%% as many running again %.1f s later, as many %.1f s later", rec.Replenished90.Seconds(), rec.Replenished.Seconds())
-		case rec.Replenished90 >= 0:
-			text += fmt.Sprintf("; 90%% as many running again %.1f s later, never as many", rec.Replenished90.Seconds())
-		default:
-			text += "; never 90% as many running again"
-		}
-		switch {
-		case rec.RateBefore > 0 && rec.Recovered >= 0:
-			text += fmt.Sprintf(", tasks a second back to 90%% of before's %.1f %.1f s later", rec.RateBefore, rec.Recovered.Seconds())
-		case rec.RateBefore > 0:
-			text += fmt.Sprintf(", tasks a second never back to 90%% of before's %.1f", rec.RateBefore)
-		}
-		if rec.RateBefore > 0 {
-			text += fmt.Sprintf("; %.0f tasks short of that rate in the minute after", rec.Short)
-		}
-		texts = append(texts, text)
+	texts := make([]string, len(r.Kills))
+	for i, k := range r.Kills {
+		texts[i] = faultText(r, k, fraction)
 	}
 	return texts
+}
+
+// faultText describes a kill and the job's recovery from it.
+func faultText(r *job.Result, k job.Kill, fraction float64) string {
+	rec := r.Recovery(k)
+	text := fmt.Sprintf("%d of %d workers killed at %.1f s (--kill-fraction %g)", k.Killed, rec.WorkersBefore, k.At.Seconds(), fraction)
+	switch {
+	case rec.Replenished >= 0:
+		text += fmt.Sprintf("; 90%% as many running again %.1f s later, as many %.1f s later", rec.Replenished90.Seconds(), rec.Replenished.Seconds())
+	case rec.Replenished90 >= 0:
+		text += fmt.Sprintf("; 90%% as many running again %.1f s later, never as many", rec.Replenished90.Seconds())
+	default:
+		text += "; never 90% as many running again"
+	}
+	switch {
+	case rec.RateBefore > 0 && rec.Recovered >= 0:
+		text += fmt.Sprintf(", tasks a second back to 90%% of before's %.1f %.1f s later", rec.RateBefore, rec.Recovered.Seconds())
+	case rec.RateBefore > 0:
+		text += fmt.Sprintf(", tasks a second never back to 90%% of before's %.1f", rec.RateBefore)
+	}
+	if rec.RateBefore > 0 {
+		text += fmt.Sprintf("; %.0f tasks short of that rate in the minute after", rec.Short)
+	}
+	return text
 }
