@@ -440,14 +440,16 @@ func (s *session) writeOutput(res *job.Result, o outSpec) error {
 // faultTexts describe the job's kills and its recovery from each.
 func faultTexts(r *job.Result, fraction float64) []string {
 	texts := make([]string, len(r.Kills))
-	for i, k := range r.Kills {
-		texts[i] = faultText(r, k, fraction)
+	for i := range r.Kills {
+		texts[i] = faultText(r, i, fraction)
 	}
 	return texts
 }
 
-// faultText describes a kill and the job's recovery from it.
-func faultText(r *job.Result, k job.Kill, fraction float64) string {
+// faultText describes the job's kill i and its recovery from it (by
+// index: this package names no job type but Result, TestOneJobPath).
+func faultText(r *job.Result, i int, fraction float64) string {
+	k := r.Kills[i]
 	rec := r.Recovery(k)
 	text := fmt.Sprintf("%d of %d workers killed at %.1f s (--kill-fraction %g)", k.Killed, rec.WorkersBefore, k.At.Seconds(), fraction)
 	switch {
