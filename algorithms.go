@@ -11,7 +11,6 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/npw-dev/npw/band"
 	"github.com/npw-dev/npw/blockstore"
 	"github.com/npw-dev/npw/job"
 )
@@ -404,68 +403,60 @@ func (e *Engine) Inverse(ctx context.Context, a *Matrix) (*Matrix, error) {
 	return e.Solve(ctx, a, id)
 }
 
+// svdBand is the widest band the SVD reduces a matrix to: the tile size
+// of its band reduction when the matrix's own is larger. The band is
+// chased to bidiagonal form on one worker in O(n²·b) time, and the chase
+// slows faster than b grows once a band's rows leave the cache (at
+// n = 4096 on this project's 2-core machines: 4.0 s for b = 128, 7.9 s
+// for 256, 47 s for 512), while tiles below it multiply the reduction's
+// tasks (its whole SVD took 17.8, 16.0 and 54.5 s).
+const svdBand = 256
+
 // SVD returns the singular values of A, largest first. Singular vectors
-// are not computed. The reduction to banded form runs as a job (bdfac.lp)
-// on the workers; the band is then reduced to bidiagonal form and its
-// singular values computed in this process, the client, in O(n·b) memory
-// and O(n²·b) time, with no n×n matrix formed. A wide matrix is reduced
-// through its transpose.
+// are not computed. It runs as one job of the shipped bdfac program, on
+// tiles of at most svdBand (cut from A's by the workers): the workers
+// reduce A to an upper band matrix of that bandwidth (QR and LQ panels
+// with binary trees), gather the band a block row at a time, and one of
+// them chases it to bidiagonal form and computes its singular values, in
+// O(n·b) memory and O(n²·b) time, with no n×n matrix formed. Only the n
+// values reach this process. A wide matrix is reduced through its
+// transpose, which a job of its own forms.
 func (e *Engine) SVD(ctx context.Context, a *Matrix) ([]float64, error) {
 	if err := e.use("svd", a); err != nil {
 		return nil, err
 	}
 	if a.Rows < a.Cols {
-		d, err := a.Dense(ctx)
-		if err != nil {
-			return nil, err
-		}
-		at, err := e.Upload(ctx, "At", mat.DenseCopyOf(d.T()), a.Block)
+		at, err := e.transpose(ctx, a)
 		if err != nil {
 			return nil, err
 		}
 		defer at.Release(ctx)
 		a = at
 	}
-	mt, nt := tilesOf(a.Rows, a.Block), tilesOf(a.Cols, a.Block)
-	res, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt}, a.Block, []job.Input{a.input("A")}, "D", "E")
+	block := min(a.Block, svdBand)
+	mt, nt := tilesOf(a.Rows, block), tilesOf(a.Cols, block)
+	res, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt}, block, []job.Input{a.input("A")}, "SV")
 	if err != nil {
 		return nil, err
 	}
 	defer job.Cleanup(ctx, e.tiles, res)
-	var blocks []band.Block
-	for k := range nt {
-		for _, name := range []string{"D", "E"} {
-			if name == "E" && k == nt-1 {
-				continue
-			}
-			g, _, err := e.tiles.GetTile(ctx, res.Matrices[name].Key([]int32{int32(k)}))
-			if err != nil {
-				return nil, err
-			}
-			col := k
-			if name == "E" {
-				col++
-			}
-			// The chase works in place; the tile may be the store's memory.
-			data := make([]float64, g.Rows*g.Cols)
-			for i := range g.Rows {
-				copy(data[i*g.Cols:(i+1)*g.Cols], g.Data[i*g.Stride:])
-			}
-			blocks = append(blocks, band.Block{Row: k, Col: col, Rows: g.Rows, Cols: g.Cols, Stride: g.Cols, Data: data})
-		}
-	}
-	u, err := band.FromBlocks(a.Cols, a.Block, blocks)
+	g, _, err := e.tiles.GetTile(ctx, res.Matrices["SV"].Key([]int32{0}))
 	if err != nil {
 		return nil, err
 	}
-	s, err := band.SingularValues(u)
+	if g.Rows != 1 || g.Cols != a.Cols {
+		return nil, fmt.Errorf("svd: the job returned %s singular values for %d columns", fmt.Sprintf("%d×%d", g.Rows, g.Cols), a.Cols)
+	}
+	return slices.Clone(g.Data[:g.Cols]), nil
+}
+
+// transpose returns Aᵀ, formed by a job of the shipped transpose program
+// (one task per tile).
+func (e *Engine) transpose(ctx context.Context, a *Matrix) (*Matrix, error) {
+	mt, nt := tilesOf(a.Rows, a.Block), tilesOf(a.Cols, a.Block)
+	res, err := e.runShipped(ctx, "transpose", map[string]int{"MT": mt, "NT": nt}, a.Block, []job.Input{a.input("A")}, "B")
 	if err != nil {
 		return nil, err
 	}
-	for _, x := range s {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, fmt.Errorf("svd: the matrix holds NaN or Inf")
-		}
-	}
-	return s, nil
+	return e.output(ctx, res, "B", nil, a.Cols, a.Rows, a.Block)
 }

@@ -46,8 +46,9 @@ var shippedSizes = map[string]string{
 	"bdfac": "MT=1 NT=1; MT=2 NT=1,2; MT=3 NT=1,2,3; MT=5 NT=2,4,5; MT=8 NT=3,8; MT=9 NT=9; MT=13 NT=6",
 	"lu":    "N=1,2,3,4,5,6,7,8,9,11",
 	// The scalars after MT and NT only reach the kernel.
-	"generate": "MT=1,2,3,7 NT=1,2,5 KIND=1 SEED=3 ROWS=20 COLS=20 B=4",
-	"retile":   "MT=1,2,3,7 NT=1,2,5",
+	"generate":  "MT=1,2,3,7 NT=1,2,5 KIND=1 SEED=3 ROWS=20 COLS=20 B=4",
+	"retile":    "MT=1,2,3,7 NT=1,2,5",
+	"transpose": "MT=1,2,3,7 NT=1,2,5",
 }
 
 // expand turns "M=1,2 N=3,4" into every combination of values.

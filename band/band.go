@@ -211,3 +211,26 @@ func FromBlocks(n, size int, blocks []Block) (*Upper, error) {
 	}
 	return u, nil
 }
+
+// FromRows returns the n×n upper band matrix of bandwidth b whose row i
+// is rows[i*stride : i*stride+b+1]: entries (i, i) .. (i, i+b), those
+// past column n−1 zero.
+func FromRows(n, b int, rows []float64, stride int) (*Upper, error) {
+	if n < 0 || b < 0 || stride < b+1 || n > 0 && len(rows) < (n-1)*stride+b+1 {
+		return nil, fmt.Errorf("band: %d values with stride %d do not hold %d rows of %d", len(rows), stride, n, b+1)
+	}
+	u := NewUpper(n, b)
+	for i := range n {
+		for d := range b + 1 {
+			v := rows[i*stride+d]
+			if v == 0 {
+				continue
+			}
+			if i+d >= n {
+				return nil, fmt.Errorf("band: row %d has a nonzero in column %d, past the last (%d)", i, i+d, n-1)
+			}
+			u.Set(i, i+d, v)
+		}
+	}
+	return u, nil
+}

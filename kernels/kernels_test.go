@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack"
+	"gonum.org/v1/gonum/lapack/lapack64"
 
 	lp "github.com/npw-dev/npw/lambdapack"
 )
@@ -792,5 +794,84 @@ func TestInverseKernels(t *testing.T) {
 	}
 	if _, err := run(t, "gemm_tn", []blas64.General{randTile(rng, 3, 2), randTile(rng, 4, 2)}); err == nil {
 		t.Error("gemm_tn took A and B with different numbers of rows")
+	}
+}
+
+// TestBandKernels gathers block bidiagonal matrices (upper triangular
+// diagonal tiles, lower triangular tiles right of them, the last block
+// ragged or the only one) with band_start and band_append, and checks
+// band_values against gonum's dense SVD of the same matrix.
+func TestBandKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 11))
+	for _, tc := range []struct{ n, b int }{{1, 1}, {5, 8}, {8, 8}, {23, 8}, {24, 8}, {40, 5}, {17, 16}} {
+		nt := (tc.n + tc.b - 1) / tc.b
+		full := NewTile(tc.n, tc.n)
+		var g blas64.General
+		for k := range nt {
+			r := min(tc.b, tc.n-k*tc.b)
+			d := randTile(rng, r, r)
+			for p := range r {
+				for q := range p {
+					d.Data[p*d.Stride+q] = 0
+				}
+			}
+			in := []blas64.General{d}
+			if k < nt-1 {
+				c := min(tc.b, tc.n-(k+1)*tc.b)
+				e := randTile(rng, r, c)
+				for p := range r {
+					for q := p + 1; q < c; q++ {
+						e.Data[p*e.Stride+q] = 0
+					}
+					for q := range c {
+						full.Data[(k*tc.b+p)*full.Stride+(k+1)*tc.b+q] = e.Data[p*e.Stride+q]
+					}
+				}
+				in = append(in, e)
+			}
+			for p := range r {
+				copy(full.Data[(k*tc.b+p)*full.Stride+k*tc.b:], d.Data[p*d.Stride:p*d.Stride+r])
+			}
+			name := "band_start"
+			if k > 0 {
+				name, in = "band_append", append([]blas64.General{g}, in...)
+			}
+			out, err := run(t, name, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g = out[0]
+		}
+		if g.Rows != tc.n || g.Cols != min(tc.b, tc.n)+1 {
+			t.Fatalf("n=%d b=%d: the gathered band is %s", tc.n, tc.b, Shape(g))
+		}
+		s, err := run(t, "band_values", []blas64.General{g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float64, tc.n)
+		work := []float64{0}
+		lapack64.Gesvd(lapack.SVDNone, lapack.SVDNone, Clone(full), blas64.General{Stride: 1}, blas64.General{Stride: 1}, want, work, -1)
+		work = make([]float64, int(work[0]))
+		if !lapack64.Gesvd(lapack.SVDNone, lapack.SVDNone, Clone(full), blas64.General{Stride: 1}, blas64.General{Stride: 1}, want, work, len(work)) {
+			t.Fatal("reference SVD failed")
+		}
+		if s[0].Rows != 1 || s[0].Cols != tc.n {
+			t.Fatalf("n=%d b=%d: band_values gave %s, want 1×%d", tc.n, tc.b, Shape(s[0]), tc.n)
+		}
+		for i, w := range want {
+			if d := math.Abs(s[0].Data[i] - w); d > 1e-12*want[0] {
+				t.Fatalf("n=%d b=%d: σ[%d] = %.17g, Dgesvd %.17g", tc.n, tc.b, i, s[0].Data[i], w)
+			}
+		}
+	}
+	// A diagonal tile wider than the band, or an E tile with more rows
+	// than its diagonal tile, is refused.
+	g, _ := run(t, "band_start", []blas64.General{NewTile(4, 4), NewTile(4, 4)})
+	if _, err := run(t, "band_append", []blas64.General{g[0], NewTile(5, 5)}); err == nil {
+		t.Error("band_append took a 5×5 diagonal tile into a band of width 4")
+	}
+	if _, err := run(t, "band_append", []blas64.General{g[0], NewTile(4, 4), NewTile(3, 4)}); err == nil {
+		t.Error("band_append took a 3×4 tile beside a 4×4 diagonal tile")
 	}
 }

@@ -56,6 +56,9 @@ var kernelList = []Signature{
 	{Name: "gemm_tn", Inputs: []string{"A", "B"}, Outputs: []string{"C"}, Doc: "Aᵀ B"},
 	{Name: "gemm_add_tn", Inputs: []string{"C", "A", "B"}, Outputs: []string{"C'"}, Doc: "C + Aᵀ B"},
 	{Name: "transpose", Inputs: []string{"A"}, Outputs: []string{"B"}, Doc: "Aᵀ"},
+	{Name: "band_start", Inputs: []string{"D", "E"}, MinInputs: 1, Outputs: []string{"G"}, Doc: "the rows of an upper band's first block row: D its diagonal tile, E the tile right of it"},
+	{Name: "band_append", Inputs: []string{"G", "D", "E"}, MinInputs: 2, Outputs: []string{"G'"}, Doc: "the band rows G followed by the next block row's (D, E)"},
+	{Name: "band_values", Inputs: []string{"G"}, Outputs: []string{"S"}, Doc: "the singular values of the upper band whose rows G holds, as a 1×n tile, largest first"},
 	{Name: "random", Outputs: []string{"A"}, Scalars: []string{"kind", "seed", "i", "j", "rows", "cols", "block"},
 		Doc: "tile (i, j) of a generated rows×cols matrix: kind 0 Gaussian, 1 symmetric positive definite, 2 identity"},
 }

@@ -17,11 +17,13 @@ func newSVDCmd() *cobra.Command {
 		Short: "Singular values of A (values only)",
 		Long: `Svd computes the singular values of A, read from a .npy file or generated
 (--m, --n, --seed), largest first, and writes them as a 1-D .npy file.
-The shipped bdfac program reduces A to banded form in parallel on the
-workers (QR and LQ panels with binary trees); the band is then reduced to
-bidiagonal form and its singular values computed in this client, in
-O(n·b) memory. Singular vectors are not computed. --verify compares with
-gonum's dense Dgesvd (up to n = 2048).`,
+One job of the shipped bdfac program runs it on the workers, on tiles of
+at most 256 (cut from A's by the workers): they reduce A to an upper band
+matrix (QR and LQ panels with binary trees), gather the band a block row
+at a time, and one of them chases it to bidiagonal form and computes its
+singular values, in O(n·b) memory. A wide A is transposed by a job first.
+Singular vectors are not computed. --verify compares with gonum's dense
+Dgesvd (up to n = 2048).`,
 		Example: `  npw svd a.npy -o s.npy
   npw svd --m 2048 --n 2048 --block 256 --verify`,
 	}, "mn", "Gesvd (values only)", runSVD)
@@ -35,7 +37,7 @@ func runSVD(ctx context.Context, stdout, stderr io.Writer, opts *algFlags) error
 		}
 		a := s.in[0].data
 		return s.finish(stdout, s.title(),
-			func(w io.Writer) error { printLastStep(w, s, sv); return nil },
+			func(w io.Writer) error { printValues(w, sv); return nil },
 			s.compared(func() reference { return svdReference(a) }),
 			s.verified(func(w io.Writer) error { return printSVDCheck(w, a, sv) }))
 	})
@@ -55,16 +57,8 @@ func singularValues(s *algSession, path string) ([]float64, error) {
 	return sv, nil
 }
 
-// printLastStep prints the time of the step of the SVD that runs in this
-// client, out of npw's time, and the largest and smallest singular
-// values, sv.
-func printLastStep(w io.Writer, s *algSession, sv []float64) {
-	total := s.elapsed
-	last := total
-	for _, r := range s.results {
-		last -= r.Wall
-	}
-	fmt.Fprintf(w, "  %-16s band → bidiagonal → values in this client: %.2f s (whole SVD %.2f s)\n", "last step", last.Seconds(), total.Seconds())
+// printValues prints the largest and smallest singular values.
+func printValues(w io.Writer, sv []float64) {
 	if len(sv) > 0 {
 		fmt.Fprintf(w, "  %-16s largest %.6g, smallest %.6g\n", "singular values", sv[0], sv[len(sv)-1])
 	}

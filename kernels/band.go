@@ -1,0 +1,95 @@
+package kernels
+
+// The kernels that finish an SVD's values on a worker: bdfac.lp leaves an
+// upper band matrix as tiles (D[k] upper triangular on the diagonal, E[k]
+// lower triangular above it); band_start and band_append gather it, a
+// block row at a time, into one tile of b+1 columns holding row i's
+// entries (i, i) .. (i, i+b); band_values reduces that band to
+// bidiagonal form and returns its singular values (package band), in
+// memory proportional to n·b.
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/npw-dev/npw/band"
+	lp "github.com/npw-dev/npw/lambdapack"
+)
+
+func init() {
+	register(&Kernel{Name: "band_start", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		d := in[0]
+		if d.Rows != d.Cols {
+			return nil, shapeErr("band_start", "the diagonal tile must be square, got %s", Shape(d))
+		}
+		g := NewTile(0, d.Cols+1)
+		return bandAppend("band_start", g, in)
+	}, Flops: func([]blas64.General) float64 { return 0 }, Workspace: 1})
+	register(&Kernel{Name: "band_append", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return bandAppend("band_append", in[0], in[1:])
+	}, Flops: func([]blas64.General) float64 { return 0 }, Workspace: 1})
+	register(&Kernel{Name: "band_values", Run: bandValues, Flops: func(in []blas64.General) float64 {
+		n, b := float64(in[0].Rows), float64(max(in[0].Cols-1, 0))
+		return 6 * n * n * b
+	}, Workspace: 1})
+}
+
+// bandAppend returns the band rows g followed by the rows of the next
+// block row: de[0] its diagonal tile, de[1] (if any) the tile right of it.
+func bandAppend(name string, g blas64.General, de []blas64.General) ([]blas64.General, error) {
+	b := g.Cols - 1
+	d := de[0]
+	if b < 0 || d.Rows != d.Cols || d.Cols > b {
+		return nil, shapeErr(name, "the diagonal tile must be square and at most %d wide, got %s", b, Shape(d))
+	}
+	out := NewTile(g.Rows+d.Rows, g.Cols)
+	for i := range g.Rows {
+		copy(out.Data[i*out.Stride:i*out.Stride+g.Cols], g.Data[i*g.Stride:])
+	}
+	for p := range d.Rows {
+		row := out.Data[(g.Rows+p)*out.Stride:]
+		for q := p; q < d.Cols; q++ {
+			row[q-p] = d.Data[p*d.Stride+q]
+		}
+	}
+	if len(de) > 1 {
+		e := de[1]
+		if e.Rows != d.Rows || e.Cols > b || d.Cols != b {
+			return nil, shapeErr(name, "the tile right of a %s diagonal tile must have its rows and at most %d columns, after a full diagonal tile, got %s", Shape(d), b, Shape(e))
+		}
+		for p := range e.Rows {
+			row := out.Data[(g.Rows+p)*out.Stride:]
+			for q := 0; q <= min(p, e.Cols-1); q++ {
+				row[b+q-p] = e.Data[p*e.Stride+q]
+			}
+		}
+	}
+	return []blas64.General{out}, nil
+}
+
+// bandValues returns, as one 1×n tile, the singular values (largest
+// first) of the upper band matrix whose rows g holds.
+func bandValues(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	g := in[0]
+	if g.Cols < 1 {
+		return nil, shapeErr("band_values", "a band needs at least one column, got %s", Shape(g))
+	}
+	u, err := band.FromRows(g.Rows, g.Cols-1, g.Data, max(g.Stride, 1))
+	if err != nil {
+		return nil, fmt.Errorf("band_values: %w", err)
+	}
+	s, err := band.SingularValues(u)
+	if err != nil {
+		return nil, fmt.Errorf("band_values: %w", err)
+	}
+	out := NewTile(1, len(s))
+	for i, v := range s {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("band_values: the matrix holds NaN or Inf")
+		}
+		out.Data[i] = v
+	}
+	return []blas64.General{out}, nil
+}
