@@ -177,7 +177,7 @@ func (f *QRFactors) Q(ctx context.Context) (*Matrix, error) {
 	}
 	defer E.Release(ctx)
 	inputs := append(slices.Clone(f.factorTiles), E.input("E"))
-	res, err := f.eng.runShipped(ctx, "qr_apply_q", map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(k, f.block)}, f.block, inputs, "Q")
+	res, err := f.eng.runShipped(ctx, "qr_apply_q", map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(k, f.block), "OFF": 0}, f.block, inputs, "Q")
 	if err != nil {
 		return nil, err
 	}
@@ -403,18 +403,19 @@ func (e *Engine) Inverse(ctx context.Context, a *Matrix) (*Matrix, error) {
 	return e.Solve(ctx, a, id)
 }
 
-// svdBand is the widest band the SVD reduces a matrix to: the tile size
-// of its band reduction when the matrix's own is larger. The band is
-// chased to bidiagonal form on one worker in O(n²·b) time, and the chase
+// maxBand is the widest band the SVD and the symmetric eigensolver reduce
+// a matrix to: the tile size of their band reductions when the matrix's
+// own is larger. The band is chased to bidiagonal (tridiagonal) form on
+// one worker in O(n²·b) time, and the SVD's chase
 // slows faster than b grows once a band's rows leave the cache (at
 // n = 4096 on this project's 2-core machines: 4.0 s for b = 128, 7.9 s
 // for 256, 47 s for 512), while tiles below it multiply the reduction's
 // tasks (its whole SVD took 17.8, 16.0 and 54.5 s).
-const svdBand = 256
+const maxBand = 256
 
 // SVD returns the singular values of A, largest first. Singular vectors
 // are not computed. It runs as one job of the shipped bdfac program, on
-// tiles of at most svdBand (cut from A's by the workers): the workers
+// tiles of at most maxBand (cut from A's by the workers): the workers
 // reduce A to an upper band matrix of that bandwidth (QR and LQ panels
 // with binary trees), gather the band a block row at a time, and one of
 // them chases it to bidiagonal form and computes its singular values, in
@@ -433,19 +434,46 @@ func (e *Engine) SVD(ctx context.Context, a *Matrix) ([]float64, error) {
 		defer at.Release(ctx)
 		a = at
 	}
-	block := min(a.Block, svdBand)
+	block := min(a.Block, maxBand)
 	mt, nt := tilesOf(a.Rows, block), tilesOf(a.Cols, block)
 	res, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt}, block, []job.Input{a.input("A")}, "SV")
 	if err != nil {
 		return nil, err
 	}
 	defer job.Cleanup(ctx, e.tiles, res)
-	g, _, err := e.tiles.GetTile(ctx, res.Matrices["SV"].Key([]int32{0}))
+	return e.valuesTile(ctx, res, "SV", a.Cols)
+}
+
+// Eigvalsh returns the eigenvalues of the symmetric matrix A, ascending;
+// only A's lower triangle is read, as LAPACK's dsyev reads it with
+// uplo = 'L'. Eigenvectors are not computed. It runs as one job of the
+// shipped sytrb program, on tiles of at most maxBand (cut from A's by the
+// workers): the workers reduce A to a symmetric band of that bandwidth
+// by two-sided tile QR (A = Q B Qᵀ), gather the band a block row at a
+// time, and one of them chases it to tridiagonal form and computes its
+// eigenvalues (LAPACK's dsterf), in O(n·b) memory. Only the n values
+// reach this process.
+func (e *Engine) Eigvalsh(ctx context.Context, a *Matrix) ([]float64, error) {
+	if err := e.useSquare("eigvalsh", a); err != nil {
+		return nil, err
+	}
+	block := min(a.Block, maxBand)
+	res, err := e.runShipped(ctx, "sytrb", map[string]int{"N": tilesOf(a.Rows, block)}, block, []job.Input{a.input("A")}, "W")
 	if err != nil {
 		return nil, err
 	}
-	if g.Rows != 1 || g.Cols != a.Cols {
-		return nil, fmt.Errorf("svd: the job returned %s singular values for %d columns", fmt.Sprintf("%d×%d", g.Rows, g.Cols), a.Cols)
+	defer job.Cleanup(ctx, e.tiles, res)
+	return e.valuesTile(ctx, res, "W", a.Rows)
+}
+
+// valuesTile reads the one 1×n tile of values that a job left in name.
+func (e *Engine) valuesTile(ctx context.Context, res *job.Result, name string, n int) ([]float64, error) {
+	g, _, err := e.tiles.GetTile(ctx, res.Matrices[name].Key([]int32{0}))
+	if err != nil {
+		return nil, err
+	}
+	if g.Rows != 1 || g.Cols != n {
+		return nil, fmt.Errorf("%s: the job returned %d×%d values, want 1×%d", res.Program, g.Rows, g.Cols, n)
 	}
 	return slices.Clone(g.Data[:g.Cols]), nil
 }

@@ -154,6 +154,42 @@ func TestAPISVD(t *testing.T) {
 	}
 }
 
+func TestAPIEigvalsh(t *testing.T) {
+	ctx := context.Background()
+	eng := testEngine(t)
+	rng := rand.New(rand.NewPCG(25, 25))
+	// The last has tiles wider than the band: the workers cut them to
+	// tiles of maxBand (a ragged one).
+	for _, tc := range [][2]int{{30, 8}, {24, 8}, {5, 8}, {300, 512}} {
+		n := tc[0]
+		a := randDense(rng, n, n)
+		sym := mat.NewSymDense(n, nil)
+		for i := range n {
+			for j := 0; j <= i; j++ {
+				sym.SetSym(i, j, a.At(i, j))
+			}
+		}
+		w, err := eng.Eigvalsh(ctx, upload(t, eng, "A", a, tc[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var eig mat.EigenSym
+		if !eig.Factorize(sym, false) {
+			t.Fatal("reference eigensolver failed")
+		}
+		want := eig.Values(nil)
+		norm := math.Max(-want[0], want[n-1])
+		for i := range want {
+			if math.Abs(w[i]-want[i]) > 1e-12*norm {
+				t.Errorf("n=%d: λ[%d] = %v, want %v", n, i, w[i], want[i])
+			}
+		}
+	}
+	if _, err := eng.Eigvalsh(ctx, upload(t, eng, "W", randDense(rng, 6, 9), 4)); err == nil || err.Error() != "eigvalsh: the matrix must be square, got 6×9" {
+		t.Errorf("a 6×9 matrix: %v", err)
+	}
+}
+
 func TestAPIAlgorithmErrors(t *testing.T) {
 	ctx := context.Background()
 	eng := testEngine(t)

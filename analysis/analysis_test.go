@@ -41,7 +41,7 @@ var shippedSizes = map[string]string{
 	// KT <= MT, as the factorisation of an MT x NT grid gives KT = min(MT, NT);
 	// specs separated by ";" are tested one after the other.
 	"qr_apply_qt": "MT=1 KT=1 NB=1,2; MT=2 KT=1,2 NB=1,3; MT=3,5,8,9,16 KT=1,2,3 NB=1,2",
-	"qr_apply_q":  "MT=1 KT=1 NB=1,2; MT=2 KT=1,2 NB=1,3; MT=3,5,8,9,16 KT=1,2,3 NB=1,2",
+	"qr_apply_q":  "MT=1 KT=1 NB=1,2 OFF=0; MT=2 KT=1,2 NB=1,3 OFF=0; MT=3,5,8,9,16 KT=1,2,3 NB=1,2 OFF=0; MT=2 KT=1 NB=1,2 OFF=1; MT=3 KT=1,2 NB=1,2 OFF=1; MT=4,5,8,9,13 KT=1,2,3 NB=1,2 OFF=1; MT=6 KT=5 NB=2 OFF=1",
 	// MT >= NT: a wide matrix is reduced through its transpose.
 	"bdfac": "MT=1 NT=1; MT=2 NT=1,2; MT=3 NT=1,2,3; MT=5 NT=2,4,5; MT=8 NT=3,8; MT=9 NT=9; MT=13 NT=6",
 	"lu":    "N=1,2,3,4,5,6,7,8,9,11",
@@ -49,6 +49,7 @@ var shippedSizes = map[string]string{
 	"generate":  "MT=1,2,3,7 NT=1,2,5 KIND=1 SEED=3 ROWS=20 COLS=20 B=4",
 	"retile":    "MT=1,2,3,7 NT=1,2,5",
 	"transpose": "MT=1,2,3,7 NT=1,2,5",
+	"sytrb":     "N=1,2,3,4,5,6,7,8,9,11,13,16",
 }
 
 // expand turns "M=1,2 N=3,4" into every combination of values.

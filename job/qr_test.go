@@ -29,7 +29,7 @@ func qrJobs(t *testing.T, env Env, a blas64.General, block int) (r, q blas64.Gen
 	res = runJob(t, env, spec, fast())
 	r = assemble(t, env, res, "R", nil)
 	k := min(a.Rows, a.Cols)
-	apply := Spec{Plan: plan(t, "qr_apply_q", fmt.Sprintf("MT=%d KT=%d NB=%d", mt, kt, tiles(k, block))), Block: block,
+	apply := Spec{Plan: plan(t, "qr_apply_q", fmt.Sprintf("MT=%d KT=%d NB=%d OFF=0", mt, kt, tiles(k, block))), Block: block,
 		Inputs: []Input{{Name: "E", Array: identityColumns(a.Rows, k)}}, Outputs: []string{"Q"}}
 	for _, f := range factors {
 		apply.Inputs = append(apply.Inputs, Input{Name: f, Tiles: res.Matrices[f]})

@@ -30,10 +30,50 @@ func init() {
 	register(&Kernel{Name: "band_append", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 		return bandAppend("band_append", in[0], in[1:])
 	}, Flops: func([]blas64.General) float64 { return 0 }, Workspace: 1})
+	register(&Kernel{Name: "symmetrize", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		a := in[0]
+		if a.Rows != a.Cols {
+			return nil, shapeErr("symmetrize", "needs a square tile, got %s", Shape(a))
+		}
+		s := Clone(a)
+		for i := range s.Rows {
+			for j := i + 1; j < s.Cols; j++ {
+				s.Data[i*s.Stride+j] = s.Data[j*s.Stride+i]
+			}
+		}
+		return []blas64.General{s}, nil
+	}, Flops: func([]blas64.General) float64 { return 0 }})
+	register(&Kernel{Name: "sband_start", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		d := in[0]
+		if d.Rows != d.Cols {
+			return nil, shapeErr("sband_start", "the diagonal tile must be square, got %s", Shape(d))
+		}
+		return bandAppend("sband_start", NewTile(0, d.Cols+1), symmetricRow(in))
+	}, Flops: func([]blas64.General) float64 { return 0 }, Workspace: 1})
+	register(&Kernel{Name: "sband_append", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return bandAppend("sband_append", in[0], symmetricRow(in[1:]))
+	}, Flops: func([]blas64.General) float64 { return 0 }, Workspace: 1})
+	register(&Kernel{Name: "sband_values", Run: sbandValues, Flops: func(in []blas64.General) float64 {
+		n, b := float64(in[0].Rows), float64(max(in[0].Cols-1, 0))
+		return 3 * n * n * b
+	}, Workspace: 1})
 	register(&Kernel{Name: "band_values", Run: bandValues, Flops: func(in []blas64.General) float64 {
 		n, b := float64(in[0].Rows), float64(max(in[0].Cols-1, 0))
 		return 6 * n * n * b
 	}, Workspace: 1})
+}
+
+// symmetricRow turns a block row of a symmetric block tridiagonal
+// matrix, as sytrb.lp leaves it (the diagonal tile, whose lower triangle
+// counts, and the upper triangular tile R below it), into the upper
+// triangle's block row that bandAppend gathers: the diagonal tile's
+// transpose and Rᵀ, lower triangular, right of it.
+func symmetricRow(de []blas64.General) []blas64.General {
+	out := make([]blas64.General, len(de))
+	for i, g := range de {
+		out[i] = Transpose(g)
+	}
+	return out
 }
 
 // bandAppend returns the band rows g followed by the rows of the next
@@ -69,6 +109,36 @@ func bandAppend(name string, g blas64.General, de []blas64.General) ([]blas64.Ge
 	return []blas64.General{out}, nil
 }
 
+// sbandValues returns, as one 1×n tile, the eigenvalues (ascending) of
+// the symmetric band matrix whose upper triangle's rows g holds.
+func sbandValues(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	g := in[0]
+	if g.Cols < 1 {
+		return nil, shapeErr("sband_values", "a band needs at least one column, got %s", Shape(g))
+	}
+	u, err := band.FromRows(g.Rows, g.Cols-1, g.Data, max(g.Stride, 1))
+	if err != nil {
+		return nil, fmt.Errorf("sband_values: %w", err)
+	}
+	w, err := band.Eigenvalues(u)
+	if err != nil {
+		return nil, fmt.Errorf("sband_values: %w", err)
+	}
+	return valuesTile("sband_values", w)
+}
+
+// valuesTile returns values as one 1×n tile, refusing NaN and Inf.
+func valuesTile(kernel string, values []float64) ([]blas64.General, error) {
+	out := NewTile(1, len(values))
+	for i, v := range values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("%s: the matrix holds NaN or Inf", kernel)
+		}
+		out.Data[i] = v
+	}
+	return []blas64.General{out}, nil
+}
+
 // bandValues returns, as one 1×n tile, the singular values (largest
 // first) of the upper band matrix whose rows g holds.
 func bandValues(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
@@ -84,12 +154,5 @@ func bandValues(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, fmt.Errorf("band_values: %w", err)
 	}
-	out := NewTile(1, len(s))
-	for i, v := range s {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("band_values: the matrix holds NaN or Inf")
-		}
-		out.Data[i] = v
-	}
-	return []blas64.General{out}, nil
+	return valuesTile("band_values", s)
 }

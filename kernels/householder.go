@@ -47,6 +47,9 @@ func init() {
 	}, Update: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 		return qrTrailing("qr_trailing_update_q", blas.NoTrans, in, true)
 	}, Updates: []int{2, 3}, Flops: leafFlops, Workspace: 2})
+	register(&Kernel{Name: "qr_leaf_t", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		return one(applyQ("qr_leaf_t", blas.Trans, in[0], in[1], Transpose(in[2]), true))
+	}, Flops: lqFlops, Workspace: 2}) // Sᵀ has S's rows as columns
 	register(&Kernel{Name: "lq_factor", Run: runLQFactor, Flops: func(in []blas64.General) float64 {
 		n := 0
 		for _, t := range in {

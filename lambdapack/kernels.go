@@ -35,6 +35,7 @@ var kernelList = []Signature{
 	{Name: "qr_factor", Inputs: []string{"A", "B"}, MinInputs: 1, Outputs: []string{"V", "T", "R"}, MinOutputs: 1, Doc: "Householder QR of A, or of A stacked on B; compact WY (V, T)"},
 	{Name: "qr_leaf", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "Qᵀ S"},
 	{Name: "qr_trailing_update", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "Qᵀ of a stacked factorisation applied to [S0; S1]"},
+	{Name: "qr_leaf_t", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "Qᵀ Sᵀ (a two-sided update's right side, as the left side of the transpose)"},
 	{Name: "qr_leaf_q", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "Q S (forming or applying Q)"},
 	{Name: "qr_leaf_dense", Inputs: []string{"V", "T", "S"}, Outputs: []string{"S'"}, Doc: "Qᵀ S as numpywren computes it: three dense products, (V Tᵀ)(Vᵀ S)"},
 	{Name: "qr_trailing_update_dense", Inputs: []string{"V", "T", "S0", "S1"}, Outputs: []string{"S0'", "S1'"}, Doc: "qr_trailing_update as numpywren computes it: dense products, V's lower part taken as full"},
@@ -59,6 +60,10 @@ var kernelList = []Signature{
 	{Name: "band_start", Inputs: []string{"D", "E"}, MinInputs: 1, Outputs: []string{"G"}, Doc: "the rows of an upper band's first block row: D its diagonal tile, E the tile right of it"},
 	{Name: "band_append", Inputs: []string{"G", "D", "E"}, MinInputs: 2, Outputs: []string{"G'"}, Doc: "the band rows G followed by the next block row's (D, E)"},
 	{Name: "band_values", Inputs: []string{"G"}, Outputs: []string{"S"}, Doc: "the singular values of the upper band whose rows G holds, as a 1×n tile, largest first"},
+	{Name: "symmetrize", Inputs: []string{"A"}, Outputs: []string{"S"}, Doc: "the symmetric tile whose lower triangle is A's"},
+	{Name: "sband_start", Inputs: []string{"D", "R"}, MinInputs: 1, Outputs: []string{"H"}, Doc: "the upper triangle's rows of a symmetric block tridiagonal matrix's first block row: D its diagonal tile (its lower triangle), R the upper triangular tile below it"},
+	{Name: "sband_append", Inputs: []string{"H", "D", "R"}, MinInputs: 2, Outputs: []string{"H'"}, Doc: "the band rows H followed by the next block row's (D, R)"},
+	{Name: "sband_values", Inputs: []string{"H"}, Outputs: []string{"W"}, Doc: "the eigenvalues of the symmetric band whose upper triangle's rows H holds, as a 1×n tile, ascending"},
 	{Name: "random", Outputs: []string{"A"}, Scalars: []string{"kind", "seed", "i", "j", "rows", "cols", "block"},
 		Doc: "tile (i, j) of a generated rows×cols matrix: kind 0 Gaussian, 1 symmetric positive definite, 2 identity"},
 }

@@ -19,6 +19,7 @@ func TestAlgorithmCommands(t *testing.T) {
 	spd := writeNPY(t, dir, "spd.npy", randomSPD(rng, 40))
 	p := filepath.Join(dir, "p.npy")
 	s := filepath.Join(dir, "s.npy")
+	w := filepath.Join(dir, "w.npy")
 	for _, tc := range []struct {
 		args []string
 		want []string
@@ -28,6 +29,12 @@ func TestAlgorithmCommands(t *testing.T) {
 		{[]string{"qr", tall, "--block", "8", "--compare"}, []string{"lapack64.Geqrf on the same input", "npw/reference = "}},
 		{[]string{"svd", tall, "--block", "8", "--verify", "-o", s, "--compare"},
 			[]string{"svd 50×20, block 8: done", "lq_factor", "S → " + s + " (20 values, largest first)", "(ok; bound 1e-10)", "lapack64.Gesvd (values only)", "npw/reference = "}},
+		// eigh reads a's lower triangle (its check too); 40 is 5 tiles of 8,
+		// 37 is ragged, and 6 is one tile
+		{[]string{"eigh", a, "--block", "8", "--verify", "--values", w, "--compare"},
+			[]string{"eigh 40×40, block 8: done", "qr_leaf_t", "sband_values 1", "W → " + w + " (40 values, ascending)", "(ok; bound 1e-12)", "lapack64.Syev (values only)"}},
+		{[]string{"eigh", "--n", "37", "--block", "8", "--verify"}, []string{"eigh 37×37, block 8: done", "(ok; bound 1e-12)"}},
+		{[]string{"eigh", "--n", "6", "--block", "8", "--verify", "-o", filepath.Join(dir, "w6.npy")}, []string{"(6 values, ascending)", "(ok; bound 1e-12)"}},
 		{[]string{"solve", a, b, "--block", "8", "--verify", "--compare"}, []string{"LU with tournament pivoting", "in 3 jobs", "‖AX − B‖", "lapack64.Getrf+Getrs"}},
 		{[]string{"solve", spd, b, "--block", "8", "--spd", "--verify", "--compare"}, []string{"Cholesky", "chol 5, trsm", "solve_lower_t", "‖AX − B‖", "lapack64.Potrf+Potrs"}},
 		{[]string{"solve", tall, bt, "--block", "8", "--verify", "--compare"}, []string{"least squares through QR", "‖Aᵀ(AX − B)‖", "lapack64.Gels"}},
@@ -51,6 +58,10 @@ func TestAlgorithmCommands(t *testing.T) {
 	if err != nil || len(perm.Shape) != 1 || perm.Shape[0] != 40 {
 		t.Fatalf("P.npy: %v, %v", perm.Shape, err)
 	}
+	ev, err := blockstore.ReadNPYFile(w)
+	if err != nil || len(ev.Shape) != 1 || ev.Shape[0] != 40 || ev.Data[0] > ev.Data[39] {
+		t.Fatalf("W.npy: %v %v, %v", ev.Shape, ev.Data, err)
+	}
 	sv, err := blockstore.ReadNPYFile(s)
 	if err != nil || len(sv.Shape) != 1 || sv.Shape[0] != 20 || sv.Data[0] < sv.Data[19] {
 		t.Fatalf("S.npy: %v %v, %v", sv.Shape, sv.Data, err)
@@ -72,6 +83,8 @@ func TestAlgorithmCommands(t *testing.T) {
 		{[]string{"lu", sing, "--block", "8"}, "singular to working precision"},
 		{[]string{"solve", sing, writeNPY(t, dir, "b16.npy", randomGaussian(rng, 16, 1)), "--block", "8"}, "singular to working precision"},
 		{[]string{"svd"}, "give A.npy or sizes: --m and --n"},
+		{[]string{"eigh", tall}, "eigh: the matrix must be square, got 50×20"},
+		{[]string{"eigh", a, "--values", w, "-o", s}, "give --values or -o, not both"},
 	} {
 		code, _, stderr := npw(t, tc.args...)
 		if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 1 {

@@ -177,3 +177,17 @@ func inverseReference(a blas64.General, spd bool) reference {
 		return nil
 	}}
 }
+
+// eighReference is Syev computing eigenvalues only, as npw does.
+func eighReference(a blas64.General) reference {
+	c := dup(a)
+	w := make([]float64, c.Rows)
+	sym := blas64.Symmetric{Uplo: blas.Lower, N: c.Rows, Data: c.Data, Stride: c.Stride}
+	return reference{"Syev (values only)", func() error {
+		work := workspace(func(wk []float64) { lapack64.Syev(lapack.EVNone, sym, w, wk, -1) })
+		if !lapack64.Syev(lapack.EVNone, sym, w, work, len(work)) {
+			return fmt.Errorf("the eigensolver did not converge")
+		}
+		return nil
+	}}
+}

@@ -124,7 +124,7 @@ program (` + strings.Join(lp.Shipped(), ", ") + `).`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newCheckCmd(), newBenchCmd(), newDagCmd(), newSimulateCmd(), newProgramsCmd(), newRunCmd(), newCholeskyCmd(), newGemmCmd(), newTsqrCmd(),
-		newQRCmd(), newSVDCmd(), newSolveCmd(), newInvCmd(), newLUCmd(), newWorkerCmd(), newDeployCmd(),
+		newQRCmd(), newSVDCmd(), newEighCmd(), newSolveCmd(), newInvCmd(), newLUCmd(), newWorkerCmd(), newDeployCmd(),
 		newPutCmd(), newGetCmd(), newLsCmd(), newRmCmd(),
 		newProvisionCmd(), newStatusCmd(), newWaitCmd(), newCancelCmd(), newJobsCmd(), newDashboardCmd())
 	redactDefaults(root)

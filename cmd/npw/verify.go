@@ -247,3 +247,29 @@ func maxAbs(g blas64.General) float64 {
 	}
 	return v
 }
+
+// eighError is max|λ − λ_Dsyev| / ‖A‖₂ against gonum's dense symmetric
+// eigensolver on A's lower triangle.
+func eighError(a blas64.General, w []float64) (float64, error) {
+	n := a.Rows
+	sym := mat.NewSymDense(n, nil)
+	for i := range n {
+		for j := 0; j <= i; j++ {
+			sym.SetSym(i, j, a.Data[i*a.Stride+j])
+		}
+	}
+	var ref mat.EigenSym
+	if !ref.Factorize(sym, false) {
+		return 0, errors.New("the reference eigensolver did not converge")
+	}
+	want := ref.Values(nil)
+	if len(w) != len(want) {
+		return 0, fmt.Errorf("%d eigenvalues, the reference has %d", len(w), len(want))
+	}
+	worst, norm := 0.0, math.SmallestNonzeroFloat64
+	for i := range want {
+		worst = max(worst, math.Abs(w[i]-want[i]))
+		norm = max(norm, math.Abs(want[i]))
+	}
+	return worst / norm, nil
+}
