@@ -458,12 +458,64 @@ func (e *Engine) Eigvalsh(ctx context.Context, a *Matrix) ([]float64, error) {
 		return nil, err
 	}
 	block := min(a.Block, maxBand)
-	res, err := e.runShipped(ctx, "sytrb", map[string]int{"N": tilesOf(a.Rows, block)}, block, []job.Input{a.input("A")}, "W")
+	res, err := e.runShipped(ctx, "sytrb", map[string]int{"N": tilesOf(a.Rows, block), "VEC": 0}, block, []job.Input{a.input("A")}, "W")
 	if err != nil {
 		return nil, err
 	}
 	defer job.Cleanup(ctx, e.tiles, res)
 	return e.valuesTile(ctx, res, "W", a.Rows)
+}
+
+// Eigh returns the eigenvalues (ascending) and the eigenvectors (the
+// columns of V, orthonormal) of the symmetric matrix A: A V = V diag(w).
+// Only A's lower triangle is read. It runs three jobs on the workers, on
+// tiles of at most maxBand:
+//
+//   - sytrb reduces A to a symmetric band, A = Q B Qᵀ, by two-sided tile
+//     QR and gathers the band;
+//   - syevv chases the band to tridiagonal form on one worker, keeping
+//     the rotations, and computes the eigenvalues (dsterf); then a task
+//     per column block computes its eigenvectors of the tridiagonal by
+//     inverse iteration (as LAPACK's dstein) and rotates them back, and
+//     tasks cut them into tiles, the band's eigenvectors;
+//   - qr_apply_q applies Q to them.
+//
+// V has V.Block = min(A.Block, maxBand). Release it when done.
+func (e *Engine) Eigh(ctx context.Context, a *Matrix) ([]float64, *Matrix, error) {
+	if err := e.useSquare("eigh", a); err != nil {
+		return nil, nil, err
+	}
+	n, block := a.Rows, min(a.Block, maxBand)
+	nt := tilesOf(n, block)
+	red, err := e.runShipped(ctx, "sytrb", map[string]int{"N": nt, "VEC": 1}, block, []job.Input{a.input("A")}, append([]string{"H"}, qrFactors...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer job.Cleanup(ctx, e.tiles, red)
+	vec, err := e.runShipped(ctx, "syevv", map[string]int{"N": nt, "BS": block}, block, []job.Input{{Name: "H", Tiles: red.Matrices["H"]}}, "W", "E")
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := e.valuesTile(ctx, vec, "W", n)
+	if err != nil {
+		job.Cleanup(ctx, e.tiles, vec)
+		return nil, nil, err
+	}
+	if nt == 1 { // no panels: the band is A
+		v, err := e.output(ctx, vec, "E", nil, n, n, block)
+		return w, v, err
+	}
+	defer job.Cleanup(ctx, e.tiles, vec)
+	inputs := []job.Input{{Name: "E", Tiles: vec.Matrices["E"]}}
+	for _, name := range qrFactors {
+		inputs = append(inputs, job.Input{Name: name, Tiles: red.Matrices[name]})
+	}
+	res, err := e.runShipped(ctx, "qr_apply_q", map[string]int{"MT": nt, "KT": nt - 1, "NB": nt, "OFF": 1}, block, inputs, "Q")
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := e.output(ctx, res, "Q", nil, n, n, block)
+	return w, v, err
 }
 
 // valuesTile reads the one 1×n tile of values that a job left in name.

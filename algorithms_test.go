@@ -2,6 +2,7 @@ package npw
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -216,5 +217,77 @@ func TestAPIAlgorithmErrors(t *testing.T) {
 		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
 			t.Errorf("got %v, want %q", tc.err, tc.want)
 		}
+	}
+}
+
+// TestAPIEigh checks A V = V Λ and Vᵀ V = I (scaled residuals ≤ 30) and
+// the eigenvalues against LAPACK's, on random, clustered and indefinite
+// matrices, one tile, ragged tiles and tiles wider than the band.
+func TestAPIEigh(t *testing.T) {
+	ctx := context.Background()
+	eng := testEngine(t)
+	rng := rand.New(rand.NewPCG(26, 26))
+	for _, tc := range []struct {
+		n, block int
+		kind     string
+	}{{30, 8, "random"}, {24, 8, "clustered"}, {5, 8, "random"}, {37, 8, "indefinite"}, {300, 512, "random"}} {
+		n := tc.n
+		a := randDense(rng, n, n)
+		if tc.kind != "random" {
+			var qr mat.QR
+			qr.Factorize(a)
+			var q mat.Dense
+			qr.QTo(&q)
+			lam := mat.NewDiagDense(n, nil)
+			for i := range n {
+				if tc.kind == "clustered" {
+					lam.SetDiag(i, float64(i%3)+1e-10*rng.Float64())
+				} else {
+					lam.SetDiag(i, 10*rng.NormFloat64())
+				}
+			}
+			var ql mat.Dense
+			ql.Mul(&q, lam)
+			a.Mul(&ql, q.T())
+		}
+		sym := mat.NewSymDense(n, nil)
+		for i := range n {
+			for j := 0; j <= i; j++ {
+				sym.SetSym(i, j, a.At(i, j))
+			}
+		}
+		w, vm, err := eng.Eigh(ctx, upload(t, eng, "A", a, tc.block))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := dense(t, vm)
+		if err := vm.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var eig mat.EigenSym
+		if !eig.Factorize(sym, false) {
+			t.Fatal("reference eigensolver failed")
+		}
+		want := eig.Values(nil)
+		norm := math.Max(-want[0], want[n-1])
+		for i := range want {
+			if math.Abs(w[i]-want[i]) > 1e-12*norm {
+				t.Errorf("%s n=%d: λ[%d] = %v, want %v", tc.kind, n, i, w[i], want[i])
+			}
+		}
+		var r mat.Dense
+		r.Mul(sym, v)
+		for j := range n {
+			for i := range n {
+				r.Set(i, j, r.At(i, j)-w[j]*v.At(i, j))
+			}
+		}
+		var vtv mat.Dense
+		vtv.Mul(v.T(), v)
+		for i := range n {
+			vtv.Set(i, i, vtv.At(i, i)-1)
+		}
+		bound(t, fmt.Sprintf("%s n=%d ‖AV − VΛ‖", tc.kind, n), mat.Norm(&r, 2)/(mat.Norm(sym, 2)*float64(n)*eps))
+		bound(t, fmt.Sprintf("%s n=%d ‖VᵀV − I‖", tc.kind, n), mat.Norm(&vtv, 2)/(float64(n)*eps))
 	}
 }

@@ -49,7 +49,8 @@ var shippedSizes = map[string]string{
 	"generate":  "MT=1,2,3,7 NT=1,2,5 KIND=1 SEED=3 ROWS=20 COLS=20 B=4",
 	"retile":    "MT=1,2,3,7 NT=1,2,5",
 	"transpose": "MT=1,2,3,7 NT=1,2,5",
-	"sytrb":     "N=1,2,3,4,5,6,7,8,9,11,13,16",
+	"sytrb":     "N=1,2,3,4,5,6,7,8,9,11,13,16 VEC=0,1",
+	"syevv":     "N=1,2,3,5,8 BS=4",
 }
 
 // expand turns "M=1,2 N=3,4" into every combination of values.

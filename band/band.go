@@ -19,7 +19,8 @@ import (
 // side for the bulges of the reduction.
 type Upper struct {
 	N, B int
-	data []float64 // row i holds offsets −1 .. B+1 at data[i*w : (i+1)*w]
+	data []float64   // row i holds offsets −1 .. B+1 at data[i*w : (i+1)*w]
+	rec  *[]Rotation // where rotateSym records its rotations, if set
 }
 
 // width is the stored diagonals per row.

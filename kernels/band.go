@@ -11,8 +11,10 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack/gonum"
 
 	"github.com/npw-dev/npw/band"
 	lp "github.com/npw-dev/npw/lambdapack"
@@ -155,4 +157,121 @@ func bandValues(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 		return nil, fmt.Errorf("band_values: %w", err)
 	}
 	return valuesTile("band_values", s)
+}
+
+// The kernels of the symmetric eigenvectors (syevv.lp): sband_tridiag
+// chases the gathered band to tridiagonal form keeping its rotations;
+// tri_vectors computes a column block of the eigenvectors from them, and
+// cut_rows cuts that column into tiles.
+func init() {
+	register(&Kernel{Name: "sband_tridiag", Run: sbandTridiag, Flops: func(in []blas64.General) float64 {
+		n, b := float64(in[0].Rows), float64(max(in[0].Cols-1, 0))
+		return 3 * n * n * b
+	}, Workspace: 1, ByValue: true}) // the rotations kept follow the band's zeros
+	register(&Kernel{Name: "tri_vectors", Run: triVectors, Flops: func(in []blas64.General) float64 {
+		// the rotations applied to the column, 6 flops per pair of entries,
+		// and inverse iteration, O(n) a vector. The column's width is a
+		// scalar, which flops cannot see: counted as min(n, 256), the widest
+		// the engine asks for.
+		width := float64(min(in[0].Cols, 256))
+		return 6*float64(in[2].Rows)*width + 40*float64(in[0].Cols)*width
+	}, Workspace: 2})
+	register(&Kernel{Name: "cut_rows", Run: cutRows, Flops: func([]blas64.General) float64 { return 0 }})
+}
+
+// sbandTridiag returns, for the symmetric band whose upper triangle's
+// rows in[0] holds, the tridiagonal it reduces to (a 2×n tile: the
+// diagonal, then the off-diagonal and a 0), its eigenvalues (1×n,
+// ascending) and the rotations of the reduction (k×3: Q, C, S a row).
+func sbandTridiag(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	g := in[0]
+	if g.Cols < 1 {
+		return nil, shapeErr("sband_tridiag", "a band needs at least one column, got %s", Shape(g))
+	}
+	u, err := band.FromRows(g.Rows, g.Cols-1, g.Data, max(g.Stride, 1))
+	if err != nil {
+		return nil, fmt.Errorf("sband_tridiag: %w", err)
+	}
+	d, e, rots := u.TridiagonalizeRotations()
+	n := len(d)
+	td := NewTile(2, n)
+	copy(td.Data, d)
+	copy(td.Data[td.Stride:], e)
+	w := slices.Clone(d)
+	if n > 0 && !(gonum.Implementation{}).Dsterf(n, w, slices.Clone(e)) {
+		return nil, fmt.Errorf("sband_tridiag: the tridiagonal eigenvalue iteration did not converge")
+	}
+	values, err := valuesTile("sband_tridiag", w)
+	if err != nil {
+		return nil, err
+	}
+	rt := NewTile(len(rots), 3)
+	for k, r := range rots {
+		rt.Data[k*rt.Stride], rt.Data[k*rt.Stride+1], rt.Data[k*rt.Stride+2] = float64(r.Q), r.C, r.S
+	}
+	return []blas64.General{td, values[0], rt}, nil
+}
+
+// intScalars reads a kernel's integer scalars.
+func intScalars(kernel string, s []lp.Value) ([]int, error) {
+	out := make([]int, len(s))
+	for k, v := range s {
+		if v.Kind != lp.IntKind {
+			return nil, fmt.Errorf("%s: scalar %d must be an int, got %v", kernel, k+1, v)
+		}
+		out[k] = int(v.I)
+	}
+	return out, nil
+}
+
+// triVectors returns column block j (of width block) of the band's
+// eigenvectors: the tridiagonal's (in[0], eigenvalues in[1]) by inverse
+// iteration, rotated back by the reduction's rotations (in[2]).
+func triVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
+	sc, err := intScalars("tri_vectors", s)
+	if err != nil {
+		return nil, err
+	}
+	td, w, rt := in[0], in[1], in[2]
+	n, j, block := td.Cols, sc[0], sc[1]
+	if td.Rows != 2 || w.Rows != 1 || w.Cols != n || rt.Cols != 3 {
+		return nil, shapeErr("tri_vectors", "needs a 2×n tridiagonal, 1×n eigenvalues and k×3 rotations, got %s, %s and %s", Shape(td), Shape(w), Shape(rt))
+	}
+	lo := j * block
+	if block <= 0 || j < 0 || lo >= n {
+		return nil, fmt.Errorf("tri_vectors: column block %d of width %d is outside %d columns", j, block, n)
+	}
+	hi := min(n, lo+block)
+	d, e := td.Data[:n], td.Data[td.Stride:td.Stride+max(n-1, 0)]
+	z, err := band.TridiagonalVectors(d, e, w.Data[:n], lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("tri_vectors: %w", err)
+	}
+	if rt.Stride != 3 && rt.Rows > 1 {
+		rt = Clone(rt)
+	}
+	if err := band.ApplyPackedRotationsT(rt.Data[:3*rt.Rows], z, hi-lo); err != nil {
+		return nil, fmt.Errorf("tri_vectors: %w", err)
+	}
+	out := NewTile(n, hi-lo)
+	copy(out.Data, z)
+	return []blas64.General{out}, nil
+}
+
+// cutRows returns rows i·block .. of in[0] (at most block of them).
+func cutRows(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
+	sc, err := intScalars("cut_rows", s)
+	if err != nil {
+		return nil, err
+	}
+	g, i, block := in[0], sc[0], sc[1]
+	r0 := i * block
+	if block <= 0 || i < 0 || r0 >= g.Rows {
+		return nil, fmt.Errorf("cut_rows: row block %d of height %d is outside %d rows", i, block, g.Rows)
+	}
+	t := NewTile(min(block, g.Rows-r0), g.Cols)
+	for r := range t.Rows {
+		copy(t.Data[r*t.Stride:r*t.Stride+g.Cols], g.Data[(r0+r)*g.Stride:])
+	}
+	return []blas64.General{t}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/blas/blas64"
@@ -873,5 +874,33 @@ func TestBandKernels(t *testing.T) {
 	}
 	if _, err := run(t, "band_append", []blas64.General{g[0], NewTile(4, 4), NewTile(3, 4)}); err == nil {
 		t.Error("band_append took a 3×4 tile beside a 4×4 diagonal tile")
+	}
+}
+
+// TestEigenvectorKernelErrors: tri_vectors and cut_rows refuse blocks
+// outside their matrices, and rotations outside the rows, in one line.
+func TestEigenvectorKernelErrors(t *testing.T) {
+	td, w := NewTile(2, 4), NewTile(1, 4)
+	bad := NewTile(1, 3)
+	bad.Data[0] = 7 // rows 6 and 7 of 4
+	for _, tc := range []struct {
+		kernel  string
+		in      []blas64.General
+		scalars []int64
+		want    string
+	}{
+		{"tri_vectors", []blas64.General{td, w, NewTile(0, 3)}, []int64{1, 4}, "column block 1 of width 4 is outside 4 columns"},
+		{"tri_vectors", []blas64.General{td, w, bad}, []int64{0, 4}, "rotation 0 acts on rows 6 and 7 of 4"},
+		{"tri_vectors", []blas64.General{td, NewTile(1, 3), bad}, []int64{0, 4}, "needs a 2×n tridiagonal"},
+		{"cut_rows", []blas64.General{NewTile(5, 2)}, []int64{2, 3}, "row block 2 of height 3 is outside 5 rows"},
+	} {
+		k, _ := Lookup(tc.kernel)
+		var sc []lp.Value
+		for _, v := range tc.scalars {
+			sc = append(sc, lp.Value{Kind: lp.IntKind, I: v})
+		}
+		if _, err := k.Run(tc.in, sc); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.kernel, err, tc.want)
+		}
 	}
 }

@@ -64,6 +64,9 @@ var kernelList = []Signature{
 	{Name: "sband_start", Inputs: []string{"D", "R"}, MinInputs: 1, Outputs: []string{"H"}, Doc: "the upper triangle's rows of a symmetric block tridiagonal matrix's first block row: D its diagonal tile (its lower triangle), R the upper triangular tile below it"},
 	{Name: "sband_append", Inputs: []string{"H", "D", "R"}, MinInputs: 2, Outputs: []string{"H'"}, Doc: "the band rows H followed by the next block row's (D, R)"},
 	{Name: "sband_values", Inputs: []string{"H"}, Outputs: []string{"W"}, Doc: "the eigenvalues of the symmetric band whose upper triangle's rows H holds, as a 1×n tile, ascending"},
+	{Name: "sband_tridiag", Inputs: []string{"H"}, Outputs: []string{"TD", "W", "ROT"}, Doc: "the tridiagonal (2×n) that the symmetric band whose upper triangle's rows H holds reduces to, its eigenvalues (1×n, ascending) and the rotations of the reduction (k×3)"},
+	{Name: "tri_vectors", Inputs: []string{"TD", "W", "ROT"}, Outputs: []string{"Z"}, Scalars: []string{"j", "block"}, Doc: "column block j of the band's eigenvectors: the tridiagonal's by inverse iteration, rotated back"},
+	{Name: "cut_rows", Inputs: []string{"Z"}, Outputs: []string{"T"}, Scalars: []string{"i", "block"}, Doc: "rows i·block .. of Z, at most block of them"},
 	{Name: "random", Outputs: []string{"A"}, Scalars: []string{"kind", "seed", "i", "j", "rows", "cols", "block"},
 		Doc: "tile (i, j) of a generated rows×cols matrix: kind 0 Gaussian, 1 symmetric positive definite, 2 identity"},
 }

@@ -33,7 +33,9 @@ func TestAlgorithmCommands(t *testing.T) {
 		// 37 is ragged, and 6 is one tile
 		{[]string{"eigh", a, "--block", "8", "--verify", "--values", w, "--compare"},
 			[]string{"eigh 40×40, block 8: done", "qr_leaf_t", "sband_values 1", "W → " + w + " (40 values, ascending)", "(ok; bound 1e-12)", "lapack64.Syev (values only)"}},
-		{[]string{"eigh", "--n", "37", "--block", "8", "--verify"}, []string{"eigh 37×37, block 8: done", "(ok; bound 1e-12)"}},
+		{[]string{"eigh", "--n", "37", "--block", "8", "--verify", "--vectors", filepath.Join(dir, "v.npy"), "--compare"},
+			[]string{"eigh 37×37, block 8: done", "in 3 jobs: sytrb (", "syevv (", "tri_vectors 5", "qr_apply_q (", "V → ", "(37×37)", "‖AV − VΛ‖", "‖VᵀV − I‖", "(ok; bound 1e-12)", "Syev (with vectors)"}},
+		{[]string{"eigh", "--n", "6", "--block", "8", "--verify", "--vectors", filepath.Join(dir, "v6.npy")}, []string{"in 2 jobs: sytrb (", "‖AV − VΛ‖", "(ok; bound 1e-12)"}},
 		{[]string{"eigh", "--n", "6", "--block", "8", "--verify", "-o", filepath.Join(dir, "w6.npy")}, []string{"(6 values, ascending)", "(ok; bound 1e-12)"}},
 		{[]string{"solve", a, b, "--block", "8", "--verify", "--compare"}, []string{"LU with tournament pivoting", "in 3 jobs", "‖AX − B‖", "lapack64.Getrf+Getrs"}},
 		{[]string{"solve", spd, b, "--block", "8", "--spd", "--verify", "--compare"}, []string{"Cholesky", "chol 5, trsm", "solve_lower_t", "‖AX − B‖", "lapack64.Potrf+Potrs"}},

@@ -7,41 +7,51 @@ import (
 
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
 
+	engine "github.com/npw-dev/npw"
 	"github.com/npw-dev/npw/blockstore"
 )
 
 type eighOptions struct {
 	algFlags
-	values string // --values: where the eigenvalues go
+	values  string // --values: where the eigenvalues go
+	vectors string // --vectors: where the eigenvectors go
 }
 
 func newEighCmd() *cobra.Command {
 	var opts eighOptions
 	cmd := &cobra.Command{
-		Use:   "eigh [A.npy] --values W.npy [--n N] [--verify] [--compare]",
-		Short: "Eigenvalues of a symmetric matrix (values only)",
+		Use:   "eigh [A.npy] --values W.npy [--vectors V.npy] [--n N] [--verify] [--compare]",
+		Short: "Eigenvalues and eigenvectors of a symmetric matrix",
 		Long: `Eigh computes the eigenvalues of a symmetric A, read from a .npy file or
 generated (--n, --seed: the symmetric matrix of a Gaussian one's lower
 triangle), ascending, and writes them as a 1-D .npy file (--values, or
 -o). Only A's lower triangle is read, as LAPACK's dsyev and SciPy's eigh
 read it.
 
-One job of the shipped sytrb program runs it on the workers, on tiles of
-at most 256 (cut from A's by the workers): they reduce A to a symmetric
-band by two-sided tile QR (A = Q B Qᵀ), gather the band a block row at a
-time, and one of them chases it to tridiagonal form and computes its
-eigenvalues (LAPACK's dsterf), in O(n·b) memory. Eigenvectors are not
-computed yet. --verify compares with gonum's dense Dsyev (up to
-n = 2048).`,
-		Example: `  npw eigh a.npy --values w.npy
+The workers do it all, on tiles of at most 256 (cut from A's by the
+workers). The shipped sytrb program reduces A to a symmetric band by
+two-sided tile QR (A = Q B Qᵀ) and gathers the band a block row at a
+time; without --vectors one of them then chases it to tridiagonal form
+and computes its eigenvalues (LAPACK's dsterf), in O(n·b) memory, and
+that is the one job. With --vectors (V, n×n, A V = V diag(W)) two more
+run: syevv chases the band keeping its rotations, then a task per column
+block computes its eigenvectors of the tridiagonal by inverse iteration
+(as LAPACK's dstein) and rotates them back, and qr_apply_q applies Q.
+
+--verify compares the eigenvalues with gonum's dense Dsyev (up to
+n = 2048) and, with --vectors, prints ‖AV − VΛ‖/(‖A‖·n·ε) and
+‖VᵀV − I‖/(n·ε).`,
+		Example: `  npw eigh a.npy --values w.npy --vectors v.npy
   npw eigh --n 4096 --block 256 --compare`,
 		Args: atMost(1, "one file, A.npy"),
 		RunE: runE(&opts, runEigh),
 	}
 	opts.register(cmd, "n")
 	opts.registerOutput(cmd, &opts.values, "values", "write the eigenvalues to `W.npy` (1-D, ascending)")
-	opts.registerCompare(cmd, "Syev (values only)")
+	opts.registerOutput(cmd, &opts.vectors, "vectors", "also compute the eigenvectors and write them to `V.npy` (n×n, a column per eigenvalue)")
+	opts.registerCompare(cmd, "Syev (values only, or with vectors)")
 	return cmd
 }
 
@@ -55,7 +65,18 @@ func runEigh(ctx context.Context, stdout, stderr io.Writer, opts *eighOptions) e
 	}
 	load := opts.squareA(opts.gaussian("n", "n"), "eigh: the matrix must be square, got %d×%d")
 	return opts.run(ctx, stderr, "eigh", load, func(s *algSession) error {
-		w, err := timedA(s, s.eng.Eigvalsh)
+		var w []float64
+		var v *mat.Dense
+		var err error
+		if opts.vectors == "" {
+			w, err = timedA(s, s.eng.Eigvalsh)
+		} else {
+			var vm *engine.Matrix
+			w, vm, err = timed2(s, s.eng.Eigh)
+			if err == nil {
+				v, err = s.result(vm, opts.vectors, "V", opts.verify)
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -73,8 +94,15 @@ func runEigh(ctx context.Context, stdout, stderr io.Writer, opts *eighOptions) e
 				}
 				return nil
 			},
-			s.compared(func() reference { return eighReference(a) }),
-			s.verified(func(out io.Writer) error { return printEighCheck(out, a, w) }))
+			s.compared(func() reference { return eighReference(a, opts.vectors != "") }),
+			s.verified(func(out io.Writer) error {
+				if v != nil {
+					res, orth := eighResiduals(a, w, v.RawMatrix())
+					printResidual(out, "‖AV − VΛ‖/(‖A‖·n·ε)", res)
+					printResidual(out, "‖VᵀV − I‖/(n·ε)", orth)
+				}
+				return printEighCheck(out, a, w)
+			}))
 	})
 }
 

@@ -178,14 +178,19 @@ func inverseReference(a blas64.General, spd bool) reference {
 	}}
 }
 
-// eighReference is Syev computing eigenvalues only, as npw does.
-func eighReference(a blas64.General) reference {
+// eighReference is Syev computing eigenvalues only, or with the
+// eigenvectors, as npw does.
+func eighReference(a blas64.General, vectors bool) reference {
 	c := dup(a)
 	w := make([]float64, c.Rows)
 	sym := blas64.Symmetric{Uplo: blas.Lower, N: c.Rows, Data: c.Data, Stride: c.Stride}
-	return reference{"Syev (values only)", func() error {
-		work := workspace(func(wk []float64) { lapack64.Syev(lapack.EVNone, sym, w, wk, -1) })
-		if !lapack64.Syev(lapack.EVNone, sym, w, work, len(work)) {
+	job, name := lapack.EVNone, "Syev (values only)"
+	if vectors {
+		job, name = lapack.EVCompute, "Syev (with vectors)"
+	}
+	return reference{name, func() error {
+		work := workspace(func(wk []float64) { lapack64.Syev(job, sym, w, wk, -1) })
+		if !lapack64.Syev(job, sym, w, work, len(work)) {
 			return fmt.Errorf("the eigensolver did not converge")
 		}
 		return nil

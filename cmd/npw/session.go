@@ -210,6 +210,18 @@ func timedA[T any](s *algSession, call func(context.Context, *engine.Matrix) (T,
 	return timed(s, func(ctx context.Context) (T, error) { return call(ctx, s.up[0]) })
 }
 
+// timed2 is timedA for an Engine call with two results.
+func timed2[T, U any](s *algSession, call func(context.Context, *engine.Matrix) (T, U, error)) (T, U, error) {
+	var u U
+	t, err := timedA(s, func(ctx context.Context, a *engine.Matrix) (T, error) {
+		var t T
+		var err error
+		t, u, err = call(ctx, a)
+		return t, err
+	})
+	return t, u, err
+}
+
 // compute runs call, an Engine call on A with one matrix as its result,
 // timed, and assembles the result when -o names its file (noted as name)
 // or --verify checks it.

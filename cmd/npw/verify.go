@@ -273,3 +273,29 @@ func eighError(a blas64.General, w []float64) (float64, error) {
 	}
 	return worst / norm, nil
 }
+
+// eighResiduals are ‖AV − VΛ‖_F/(‖A‖_F·n·ε) and ‖VᵀV − I‖_F/(n·ε),
+// exact, for the symmetric matrix of a's lower triangle.
+func eighResiduals(a blas64.General, w []float64, v blas64.General) (res, orthogonality residual) {
+	n := a.Rows
+	sym := mat.NewSymDense(n, nil)
+	for i := range n {
+		for j := 0; j <= i; j++ {
+			sym.SetSym(i, j, a.Data[i*a.Stride+j])
+		}
+	}
+	V := asDense(v)
+	var r, vtv mat.Dense
+	r.Mul(sym, V)
+	for j := range n {
+		for i := range n {
+			r.Set(i, j, r.At(i, j)-w[j]*V.At(i, j))
+		}
+	}
+	vtv.Mul(V.T(), V)
+	for i := range n {
+		vtv.Set(i, i, vtv.At(i, i)-1)
+	}
+	fn := float64(n)
+	return residual{mat.Norm(&r, 2) / (mat.Norm(sym, 2) * fn * eps), false}, residual{mat.Norm(&vtv, 2) / (fn * eps), false}
+}

@@ -1,0 +1,267 @@
+package band
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// Eigenvectors of a symmetric tridiagonal matrix by inverse iteration, as
+// LAPACK's dstein computes them: a range of them at a time, so that tasks
+// can compute the columns of the eigenvector matrix in parallel.
+
+// A Rotation is one similarity rotation of a tridiagonal reduction: rows
+// and columns Q−1 and Q of A became C·row(Q−1) + S·row(Q) and
+// −S·row(Q−1) + C·row(Q).
+type Rotation struct {
+	Q    int
+	C, S float64
+}
+
+// TridiagonalizeRotations is Tridiagonalize, also returning its rotations
+// in the order it applied them: with G their product (the last applied
+// leftmost), T = G A Gᵀ, so A's eigenvectors are Gᵀ times T's.
+func (u *Upper) TridiagonalizeRotations() (d, e []float64, rots []Rotation) {
+	u.rec = &rots
+	defer func() { u.rec = nil }()
+	d, e = u.Tridiagonalize()
+	return d, e, rots
+}
+
+// ApplyRotationsT sets Z to Gᵀ Z, G the product of rots (applied in
+// order, as TridiagonalizeRotations returns them), Z row-major with n
+// rows of cols entries.
+func ApplyRotationsT(rots []Rotation, z []float64, cols int) {
+	packed := make([]float64, 0, 3*len(rots))
+	for _, r := range rots {
+		packed = append(packed, float64(r.Q), r.C, r.S)
+	}
+	if err := ApplyPackedRotationsT(packed, z, cols); err != nil {
+		panic(err)
+	}
+}
+
+// ApplyPackedRotationsT is ApplyRotationsT of rotations packed three
+// numbers a rotation (Q, C, S), as a tile of them holds them.
+func ApplyPackedRotationsT(packed, z []float64, cols int) error {
+	if cols == 0 {
+		return nil
+	}
+	n := len(z) / cols
+	impl := blas64.Implementation()
+	for k := len(packed)/3 - 1; k >= 0; k-- {
+		q := int(packed[3*k])
+		if q < 1 || q >= n || float64(q) != packed[3*k] {
+			return fmt.Errorf("band: rotation %d acts on rows %v and %v of %d", k, packed[3*k]-1, packed[3*k], n)
+		}
+		impl.Drot(cols, z[(q-1)*cols:q*cols], 1, z[q*cols:(q+1)*cols], 1, packed[3*k+1], -packed[3*k+2])
+	}
+	return nil
+}
+
+// TridiagonalVectors returns the eigenvectors of the symmetric
+// tridiagonal matrix with diagonal d and off-diagonal e for its
+// eigenvalues w[lo:hi] (w holds all n, ascending, as dsterf returns
+// them), as an n×(hi−lo) row-major matrix of orthonormal columns.
+//
+// Each is found by inverse iteration with T − λI factored once (Gaussian
+// elimination with partial pivoting, tiny pivots perturbed), from a
+// random start, scaled as dstein scales it, until its growth shows it has
+// converged. Eigenvalues closer than 10⁻³·‖T‖₁ form a cluster, whose
+// vectors are kept orthogonal to each other by modified Gram–Schmidt at
+// every iteration; equal eigenvalues are moved apart by a few ulps of
+// ‖T‖. A cluster that reaches into [lo, hi) is computed whole, and each
+// vector's start depends only on its index, so the ranges of a partition
+// of 0..n−1 give the vectors of one orthonormal basis.
+func TridiagonalVectors(d, e, w []float64, lo, hi int) ([]float64, error) {
+	n := len(d)
+	if len(e) != max(n-1, 0) || len(w) != n || lo < 0 || hi > n || lo > hi {
+		return nil, fmt.Errorf("band: %d eigenvalues [%d, %d) of a %d×%d tridiagonal with %d off-diagonal entries", len(w), lo, hi, n, n, len(e))
+	}
+	out := make([]float64, n*(hi-lo))
+	if lo == hi {
+		return out, nil
+	}
+	norm := 0.0
+	for i := range n {
+		s := math.Abs(d[i])
+		if i > 0 {
+			s += math.Abs(e[i-1])
+		}
+		if i < n-1 {
+			s += math.Abs(e[i])
+		}
+		norm = max(norm, s)
+	}
+	if norm == 0 {
+		norm = 1 // T = 0: any orthonormal basis; e_i below
+	}
+	const eps = 0x1p-53
+	ortol := 1e-3 * norm
+	pertol := 10 * eps * norm
+	crit := math.Sqrt(0.1 / float64(n))
+	// the clusters that reach into [lo, hi)
+	first := lo
+	for first > 0 && w[first]-w[first-1] <= ortol {
+		first--
+	}
+	last := hi
+	for last < n && w[last]-w[last-1] <= ortol {
+		last++
+	}
+	var lu tridiagLU
+	var cluster [][]float64 // the vectors of the current cluster
+	x := make([]float64, n)
+	shift := 0.0
+	for j := first; j < last; j++ {
+		if j == first || w[j]-w[j-1] > ortol {
+			cluster = cluster[:0]
+			shift = w[j]
+		} else {
+			shift = max(w[j], shift+pertol)
+		}
+		lu.factor(d, e, shift, eps*norm)
+		rng := rand.New(rand.NewPCG(uint64(j), uint64(n)))
+		for i := range x {
+			x[i] = 2*rng.Float64() - 1
+		}
+		checks := 0
+		for its := 0; its < 8; its++ {
+			s := 0.0
+			for _, v := range x {
+				s += math.Abs(v)
+			}
+			if s == 0 {
+				x[j%n] = 1
+				s = 1
+			}
+			scale := float64(n) * norm * max(eps, math.Abs(lu.u1[n-1])) / s
+			for i := range x {
+				x[i] *= scale
+			}
+			lu.solve(x)
+			for _, z := range cluster {
+				dot := 0.0
+				for i := range x {
+					dot += x[i] * z[i]
+				}
+				for i := range x {
+					x[i] -= dot * z[i]
+				}
+			}
+			big := 0.0
+			for _, v := range x {
+				big = max(big, math.Abs(v))
+			}
+			if big < crit {
+				continue
+			}
+			if checks++; checks >= 3 {
+				break
+			}
+		}
+		s, jmax := 0.0, 0
+		for i, v := range x {
+			s += v * v
+			if math.Abs(v) > math.Abs(x[jmax]) {
+				jmax = i
+			}
+		}
+		s = 1 / math.Sqrt(s)
+		if x[jmax] < 0 {
+			s = -s
+		}
+		z := make([]float64, n)
+		for i := range x {
+			z[i] = x[i] * s
+			if math.IsNaN(z[i]) {
+				return nil, fmt.Errorf("band: the eigenvector of eigenvalue %d is not finite", j)
+			}
+		}
+		cluster = append(cluster, z)
+		if j >= lo && j < hi {
+			for i := range n {
+				out[i*(hi-lo)+j-lo] = z[i]
+			}
+		}
+	}
+	return out, nil
+}
+
+// tridiagLU is T − λI = P L U for a tridiagonal T (LAPACK's dgttrf): U
+// has diagonal u1 and two superdiagonals u2, u3; l holds the multipliers
+// and swap whether rows i and i+1 were exchanged at step i.
+type tridiagLU struct {
+	u1, u2, u3, l []float64
+	swap          []bool
+}
+
+// factor factors T − λI; pivots smaller than tol in magnitude become
+// ±tol, as dlagtf's perturbation does, so that solves never divide by 0.
+func (f *tridiagLU) factor(d, e []float64, lambda, tol float64) {
+	n := len(d)
+	if cap(f.u1) < n {
+		f.u1, f.u2, f.u3, f.l, f.swap = make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]bool, n)
+	}
+	f.u1, f.u2, f.u3, f.l, f.swap = f.u1[:n], f.u2[:n], f.u3[:n], f.l[:n], f.swap[:n]
+	for i := range n {
+		f.u1[i] = d[i] - lambda
+		f.u2[i], f.u3[i], f.l[i], f.swap[i] = 0, 0, 0, false
+		if i < n-1 {
+			f.u2[i] = e[i]
+		}
+	}
+	// row i of the active part: (u1[i], u2[i], u3[i]) in columns i..i+2;
+	// row i+1 below it: (e[i], d[i+1] − λ, e[i+1])
+	for i := 0; i < n-1; i++ {
+		sub := e[i]
+		if math.Abs(f.u1[i]) >= math.Abs(sub) {
+			if f.u1[i] == 0 {
+				f.u1[i] = tol
+			}
+			m := sub / f.u1[i]
+			f.l[i] = m
+			f.u1[i+1] -= m * f.u2[i]
+			// u2[i+1] (the next row's superdiagonal) and u3[i] stay
+		} else {
+			// exchange rows i and i+1
+			m := f.u1[i] / sub
+			f.l[i] = m
+			f.swap[i] = true
+			a, b := f.u2[i], f.u1[i+1]
+			f.u1[i] = sub
+			f.u2[i] = b
+			f.u1[i+1] = a - m*b
+			if i < n-2 {
+				f.u3[i] = f.u2[i+1]
+				f.u2[i+1] = -m * f.u3[i]
+			}
+		}
+	}
+	for i := range n {
+		if math.Abs(f.u1[i]) < tol {
+			f.u1[i] = math.Copysign(tol, f.u1[i])
+		}
+	}
+}
+
+// solve overwrites x with (T − λI)⁻¹ x.
+func (f *tridiagLU) solve(x []float64) {
+	n := len(x)
+	for i := 0; i < n-1; i++ {
+		if f.swap[i] {
+			x[i], x[i+1] = x[i+1], x[i]-f.l[i]*x[i+1]
+		} else {
+			x[i+1] -= f.l[i] * x[i]
+		}
+	}
+	x[n-1] /= f.u1[n-1]
+	if n > 1 {
+		x[n-2] = (x[n-2] - f.u2[n-2]*x[n-1]) / f.u1[n-2]
+	}
+	for i := n - 3; i >= 0; i-- {
+		x[i] = (x[i] - f.u2[i]*x[i+1] - f.u3[i]*x[i+2]) / f.u1[i]
+	}
+}
