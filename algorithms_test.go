@@ -291,3 +291,26 @@ func TestAPIEigh(t *testing.T) {
 		bound(t, fmt.Sprintf("%s n=%d ‖VᵀV − I‖", tc.kind, n), mat.Norm(&vtv, 2)/(float64(n)*eps))
 	}
 }
+
+// TestAPIInverse checks ‖AX − I‖/(‖A‖‖X‖nε) ≤ 30 for the LU path, whose
+// permutation matrix the workers make: ragged tiles, whole ones, one.
+func TestAPIInverse(t *testing.T) {
+	ctx := context.Background()
+	eng := testEngine(t)
+	rng := rand.New(rand.NewPCG(27, 27))
+	for _, tc := range [][2]int{{37, 8}, {32, 8}, {6, 8}} {
+		n := tc[0]
+		a := randDense(rng, n, n)
+		xm, err := eng.Inverse(ctx, upload(t, eng, "A", a, tc[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := dense(t, xm)
+		var r mat.Dense
+		r.Mul(a, x)
+		for i := range n {
+			r.Set(i, i, r.At(i, i)-1)
+		}
+		bound(t, fmt.Sprintf("n=%d ‖AX − I‖", n), mat.Norm(&r, 2)/(mat.Norm(a, 2)*mat.Norm(x, 2)*float64(n)*eps))
+	}
+}

@@ -51,6 +51,8 @@ var shippedSizes = map[string]string{
 	"transpose": "MT=1,2,3,7 NT=1,2,5",
 	"sytrb":     "N=1,2,3,4,5,6,7,8,9,11,13,16 VEC=0,1",
 	"syevv":     "N=1,2,3,5,8 BS=4",
+	// COLS and B only reach the kernel.
+	"permutation": "N=1,2,3,7 NC=1,2,5 COLS=20 B=4",
 }
 
 // expand turns "M=1,2 N=3,4" into every combination of values.

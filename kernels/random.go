@@ -18,7 +18,8 @@ const (
 )
 
 func init() {
-	register(&Kernel{Name: "random", Run: runRandom, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true}) // its tiles are its scalars'
+	register(&Kernel{Name: "random", Run: runRandom, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true})                    // its tiles are its scalars'
+	register(&Kernel{Name: "permutation_tile", Run: runPermutationTile, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true}) // its ones follow P's values
 
 }
 
@@ -91,4 +92,30 @@ func unit(seed, r, c, k uint64) float64 {
 func normal(seed, r, c uint64) float64 {
 	u1, u2 := unit(seed, r, c, 1), unit(seed, r, c, 2)
 	return math.Sqrt(-2*math.Log(1-u1)) * math.Cos(2*math.Pi*u2)
+}
+
+// runPermutationTile returns column block j (of width block, of cols
+// columns) of the rows of a permutation matrix whose row r has its one in
+// column P[r], P the ids in[0] holds (a column).
+func runPermutationTile(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
+	sc, err := intScalars("permutation_tile", s)
+	if err != nil {
+		return nil, err
+	}
+	p, j, cols, block := in[0], sc[0], sc[1], sc[2]
+	c0 := j * block
+	if p.Cols != 1 || block <= 0 || j < 0 || c0 >= cols {
+		return nil, fmt.Errorf("permutation_tile: column block %d of width %d outside %d columns, or ids %s not a column", j, block, cols, Shape(p))
+	}
+	t := tilebuf.New(p.Rows, min(block, cols-c0))
+	for r := range p.Rows {
+		id := p.Data[r*p.Stride]
+		if id != math.Trunc(id) || id < 0 || id >= float64(cols) {
+			return nil, fmt.Errorf("permutation_tile: row id %v is not a column of %d", id, cols)
+		}
+		if c := int(id) - c0; c >= 0 && c < t.Cols {
+			t.Data[r*t.Stride+c] = 1
+		}
+	}
+	return []blas64.General{t}, nil
 }

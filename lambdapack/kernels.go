@@ -67,6 +67,7 @@ var kernelList = []Signature{
 	{Name: "sband_tridiag", Inputs: []string{"H"}, Outputs: []string{"TD", "W", "ROT"}, Doc: "the tridiagonal (2×n) that the symmetric band whose upper triangle's rows H holds reduces to, its eigenvalues (1×n, ascending) and the rotations of the reduction (k×3)"},
 	{Name: "tri_vectors", Inputs: []string{"TD", "W", "ROT"}, Outputs: []string{"Z"}, Scalars: []string{"j", "block"}, Doc: "column block j of the band's eigenvectors: the tridiagonal's by inverse iteration, rotated back"},
 	{Name: "cut_rows", Inputs: []string{"Z"}, Outputs: []string{"T"}, Scalars: []string{"i", "block"}, Doc: "rows i·block .. of Z, at most block of them"},
+	{Name: "permutation_tile", Inputs: []string{"P"}, Outputs: []string{"E"}, Scalars: []string{"j", "cols", "block"}, Doc: "column block j of the permutation matrix whose row r has its one in column P[r]"},
 	{Name: "random", Outputs: []string{"A"}, Scalars: []string{"kind", "seed", "i", "j", "rows", "cols", "block"},
 		Doc: "tile (i, j) of a generated rows×cols matrix: kind 0 Gaussian, 1 symmetric positive definite, 2 identity"},
 }

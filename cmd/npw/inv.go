@@ -21,8 +21,9 @@ func newInvCmd() *cobra.Command {
 		Long: `Inv inverts a square A, read from a .npy file or generated (--n, --seed).
 With --spd, A is symmetric positive definite (only its lower triangle is
 read) and one job runs the shipped potri program: A = L Lᵀ, W = L⁻¹ and
-X = Wᵀ W, about n³ flops. Otherwise A X = I is solved as npw solve does:
-LU with tournament pivoting, then the two triangular solves. A singular
+X = Wᵀ W, about n³ flops. Otherwise A X = I is solved in jobs: LU with
+tournament pivoting (A[P, :] = L U), the permutation matrix I[P, :] made
+by the workers from the n row ids, and the two triangular solves. A singular
 matrix, or one that is not positive definite with --spd, fails with an
 error. --verify prints ‖AX − I‖/(‖A‖·‖X‖·n·ε); --compare times gonum's
 LAPACK (Potrf+Potri, or Getrf+Getri) on the same matrix.`,
