@@ -2,6 +2,7 @@ package npw
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -459,7 +460,7 @@ func (e *Engine) SVD(ctx context.Context, a *Matrix) ([]float64, error) {
 	}
 	block := min(a.Block, maxBand)
 	mt, nt := tilesOf(a.Rows, block), tilesOf(a.Cols, block)
-	res, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt}, block, []job.Input{a.input("A")}, "SV")
+	res, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt, "VEC": 0}, block, []job.Input{a.input("A")}, "SV")
 	if err != nil {
 		return nil, err
 	}
@@ -515,7 +516,7 @@ func (e *Engine) Eigh(ctx context.Context, a *Matrix) ([]float64, *Matrix, error
 		return nil, nil, err
 	}
 	defer job.Cleanup(ctx, e.tiles, red)
-	vec, err := e.runShipped(ctx, "syevv", map[string]int{"N": nt, "BS": block}, block, []job.Input{{Name: "H", Tiles: red.Matrices["H"]}}, "W", "E")
+	vec, err := e.runShipped(ctx, "syevv", map[string]int{"N": nt, "BS": block, "NR": n}, block, []job.Input{{Name: "H", Tiles: red.Matrices["H"]}}, "W", "E")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -551,6 +552,127 @@ func (e *Engine) valuesTile(ctx context.Context, res *job.Result, name string, n
 		return nil, fmt.Errorf("%s: the job returned %d×%d values, want 1×%d", res.Program, g.Rows, g.Cols, n)
 	}
 	return slices.Clone(g.Data[:g.Cols]), nil
+}
+
+// SVDFactors is a thin singular value decomposition A = U diag(S) Vᵀ of
+// an m×n matrix: S (k = min(m, n) values, largest first), U (m×k) and VT
+// (k×n), orthonormal columns and rows, kept in the store.
+type SVDFactors struct {
+	S     []float64
+	U, VT *Matrix
+}
+
+// Release deletes U's and VT's tiles.
+func (f *SVDFactors) Release(ctx context.Context) error {
+	return errors.Join(f.U.Release(ctx), f.VT.Release(ctx))
+}
+
+var lqFactors = [...][2]string{{"Wl", "Vl"}, {"Ul", "Tl"}, {"Wt", "Vt"}, {"Ut", "Tt"}}
+
+// SVDVectors returns the thin SVD of A with its singular vectors, all
+// computed on the workers, on tiles of at most maxBand (cut from A's by
+// the workers), in five jobs:
+//
+//   - bdfac reduces A to an upper band, A = Q B Pᵀ, and gathers the band;
+//   - svdv chases the band to bidiagonal form on one worker, keeping its
+//     rotations, and computes the singular values (dqds); a task per
+//     column block computes its singular vectors of the bidiagonal (from
+//     its Golub–Kahan matrix, by inverse iteration) and rotates them back,
+//     and tasks cut them into tiles, the band's U_B and V_B;
+//   - qr_apply_q forms U = Q U_B and V = P V_B, and transpose Vᵀ.
+//
+// A wide matrix is decomposed through its transpose. U and VT have block
+// min(A.Block, maxBand). SVD is the faster call when the values are all
+// that is needed.
+func (e *Engine) SVDVectors(ctx context.Context, a *Matrix) (*SVDFactors, error) {
+	if err := e.use("svd", a); err != nil {
+		return nil, err
+	}
+	wide := a.Rows < a.Cols
+	if wide {
+		at, err := e.transpose(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		defer at.Release(ctx)
+		a = at
+	}
+	m, n, block := a.Rows, a.Cols, min(a.Block, maxBand)
+	mt, nt := tilesOf(m, block), tilesOf(n, block)
+	outs := append([]string{"G"}, qrFactors...)
+	for _, f := range lqFactors {
+		outs = append(outs, f[0])
+	}
+	red, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt, "VEC": 1}, block, []job.Input{a.input("A")}, outs...)
+	if err != nil {
+		return nil, err
+	}
+	defer job.Cleanup(ctx, e.tiles, red)
+	vec, err := e.runShipped(ctx, "svdv", map[string]int{"MT": mt, "NT": nt, "M": m, "N": n, "BS": block}, block,
+		[]job.Input{{Name: "G", Tiles: red.Matrices["G"]}}, "SV", "EU", "EV")
+	if err != nil {
+		return nil, err
+	}
+	defer job.Cleanup(ctx, e.tiles, vec)
+	s, err := e.valuesTile(ctx, vec, "SV", n)
+	if err != nil {
+		return nil, err
+	}
+	// U = Q U_B
+	inputs := []job.Input{{Name: "E", Tiles: vec.Matrices["EU"]}}
+	for _, name := range qrFactors {
+		inputs = append(inputs, job.Input{Name: name, Tiles: red.Matrices[name]})
+	}
+	res, err := e.runShipped(ctx, "qr_apply_q", map[string]int{"MT": mt, "KT": nt, "NB": nt, "OFF": 0}, block, inputs, "Q")
+	if err != nil {
+		return nil, err
+	}
+	u, err := e.output(ctx, res, "Q", nil, m, n, block)
+	if err != nil {
+		return nil, err
+	}
+	// V = P V_B, P of the LQ panels (none for one column of tiles)
+	var v *Matrix
+	if nt == 1 {
+		v, err = e.copyOut(ctx, vec, "EV", n, n, block)
+	} else {
+		inputs = []job.Input{{Name: "E", Tiles: vec.Matrices["EV"]}}
+		for _, f := range lqFactors {
+			inputs = append(inputs, job.Input{Name: f[1], Tiles: red.Matrices[f[0]]})
+		}
+		res, err = e.runShipped(ctx, "qr_apply_q", map[string]int{"MT": nt, "KT": nt - 1, "NB": nt, "OFF": 1}, block, inputs, "Q")
+		if err == nil {
+			v, err = e.output(ctx, res, "Q", nil, n, n, block)
+		}
+	}
+	if err != nil {
+		u.Release(ctx)
+		return nil, err
+	}
+	if wide { // A = (U' Σ V'ᵀ)ᵀ: U = V', Vᵀ = U'ᵀ
+		u, v = v, u
+	}
+	vt, err := e.transpose(ctx, v)
+	v.Release(ctx)
+	if err != nil {
+		u.Release(ctx)
+		return nil, err
+	}
+	return &SVDFactors{S: s, U: u, VT: vt}, nil
+}
+
+// copyOut returns a job's output matrix as a matrix of its own, copied by
+// a job (retile), so that the job's other tiles can go.
+func (e *Engine) copyOut(ctx context.Context, res *job.Result, name string, rows, cols, block int) (*Matrix, error) {
+	p, err := compileInts("retile", map[string]int{"MT": tilesOf(rows, block), "NT": tilesOf(cols, block)})
+	if err != nil {
+		return nil, err
+	}
+	cp, err := e.runAttached(ctx, p.plan, block, []job.Input{{Name: "A", Tiles: res.Matrices[name], Rows: rows, Cols: cols}}, "B")
+	if err != nil {
+		return nil, err
+	}
+	return e.output(ctx, cp, "B", nil, rows, cols, block)
 }
 
 // transpose returns Aᵀ, formed by a job of the shipped transpose program

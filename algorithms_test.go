@@ -314,3 +314,88 @@ func TestAPIInverse(t *testing.T) {
 		bound(t, fmt.Sprintf("n=%d ‖AX − I‖", n), mat.Norm(&r, 2)/(mat.Norm(a, 2)*mat.Norm(x, 2)*float64(n)*eps))
 	}
 }
+
+// TestAPISVDVectors checks the thin SVD's residuals ‖A − UΣVᵀ‖,
+// ‖UᵀU − I‖ and ‖VᵀV − I‖ (scaled, ≤ 30) and its values against LAPACK's
+// (1e-12·σmax): random, graded, rank-deficient and clustered inputs,
+// tall, wide and square, ragged tiles, one tile and tiles wider than the
+// band.
+func TestAPISVDVectors(t *testing.T) {
+	ctx := context.Background()
+	eng := testEngine(t)
+	rng := rand.New(rand.NewPCG(28, 28))
+	for _, tc := range []struct {
+		m, n, block int
+		kind        string
+	}{
+		{50, 20, 8, "random"}, {20, 50, 8, "random"}, {24, 24, 8, "random"}, {5, 3, 8, "random"},
+		{40, 40, 8, "graded"}, {36, 30, 8, "rank-deficient"}, {33, 33, 8, "clustered"}, {300, 270, 512, "random"},
+	} {
+		m, n := tc.m, tc.n
+		a := randDense(rng, m, n)
+		switch tc.kind {
+		case "graded": // columns scaled from 1 down to 1e-12
+			for j := range n {
+				for i := range m {
+					a.Set(i, j, a.At(i, j)*math.Pow(10, -12*float64(j)/float64(n)))
+				}
+			}
+		case "rank-deficient": // rank n/3
+			var p mat.Dense
+			p.Mul(randDense(rng, m, n/3), randDense(rng, n/3, n))
+			a = &p
+		case "clustered": // Q (2 I + 1e-10 noise)
+			var qr mat.QR
+			qr.Factorize(a)
+			var q mat.Dense
+			qr.QTo(&q)
+			b := randDense(rng, n, n)
+			b.Scale(1e-10, b)
+			for i := range n {
+				b.Set(i, i, b.At(i, i)+2)
+			}
+			a.Mul(&q, b)
+		}
+		f, err := eng.SVDVectors(ctx, upload(t, eng, "A", a, tc.block))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := min(m, n)
+		u, vt := dense(t, f.U), dense(t, f.VT)
+		if err := f.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r, c := u.Dims(); r != m || c != k {
+			t.Fatalf("%s %d×%d: U is %d×%d", tc.kind, m, n, r, c)
+		}
+		if r, c := vt.Dims(); r != k || c != n {
+			t.Fatalf("%s %d×%d: Vᵀ is %d×%d", tc.kind, m, n, r, c)
+		}
+		var ref mat.SVD
+		if !ref.Factorize(a, mat.SVDNone) {
+			t.Fatal("reference SVD failed")
+		}
+		want := ref.Values(nil)
+		for i := range want {
+			if math.Abs(f.S[i]-want[i]) > 1e-12*want[0] {
+				t.Errorf("%s %d×%d: σ[%d] = %v, want %v", tc.kind, m, n, i, f.S[i], want[i])
+			}
+		}
+		var us, r mat.Dense
+		us.Mul(u, mat.NewDiagDense(k, f.S))
+		r.Mul(&us, vt)
+		r.Sub(a, &r)
+		orth := func(q mat.Matrix) float64 {
+			var g mat.Dense
+			g.Mul(q.T(), q)
+			for i := range k {
+				g.Set(i, i, g.At(i, i)-1)
+			}
+			return mat.Norm(&g, 2) / (float64(k) * eps)
+		}
+		what := fmt.Sprintf("%s %d×%d", tc.kind, m, n)
+		bound(t, what+" ‖A − UΣVᵀ‖", mat.Norm(&r, 2)/(mat.Norm(a, 2)*float64(max(m, n))*eps))
+		bound(t, what+" ‖UᵀU − I‖", orth(u))
+		bound(t, what+" ‖VᵀV − I‖", orth(vt.T()))
+	}
+}

@@ -69,7 +69,7 @@ func ApplyPackedRotationsT(packed, z []float64, cols int) error {
 // Each is found by inverse iteration with T − λI factored once (Gaussian
 // elimination with partial pivoting, tiny pivots perturbed), from a
 // random start, scaled as dstein scales it, until its growth shows it has
-// converged. Eigenvalues closer than 10⁻³·‖T‖₁ form a cluster, whose
+// converged. Eigenvalues closer than clusterGap form a cluster, whose
 // vectors are kept orthogonal to each other by modified Gram–Schmidt at
 // every iteration; equal eigenvalues are moved apart by a few ulps of
 // ‖T‖. A cluster that reaches into [lo, hi) is computed whole, and each
@@ -98,10 +98,7 @@ func TridiagonalVectors(d, e, w []float64, lo, hi int) ([]float64, error) {
 	if norm == 0 {
 		norm = 1 // T = 0: any orthonormal basis; e_i below
 	}
-	const eps = 0x1p-53
-	ortol := 1e-3 * norm
-	pertol := 10 * eps * norm
-	crit := math.Sqrt(0.1 / float64(n))
+	ortol := clusterGap(norm, n)
 	// the clusters that reach into [lo, hi)
 	first := lo
 	for first > 0 && w[first]-w[first-1] <= ortol {
@@ -112,18 +109,48 @@ func TridiagonalVectors(d, e, w []float64, lo, hi int) ([]float64, error) {
 		last++
 	}
 	var lu tridiagLU
-	var cluster [][]float64 // the vectors of the current cluster
+	for c0 := first; c0 < last; {
+		c1 := c0 + 1
+		for c1 < n && w[c1]-w[c1-1] <= ortol {
+			c1++
+		}
+		z, err := clusterVectors(&lu, d, e, w[c0:c1], uint64(c0), norm)
+		if err != nil {
+			return nil, err
+		}
+		for c, x := range z {
+			if j := c0 + c; j >= lo && j < hi {
+				for i := range n {
+					out[i*(hi-lo)+j-lo] = x[i]
+				}
+			}
+		}
+		c0 = c1
+	}
+	return out, nil
+}
+
+// clusterVectors returns the eigenvectors of the symmetric tridiagonal
+// (d, e) for the ascending eigenvalues shifts, one cluster: each by
+// inverse iteration, orthogonalised against the ones before it at every
+// step; equal shifts are moved apart by a few ulps of norm (‖T‖₁). Vector
+// c starts from a random vector seeded by seed + c.
+func clusterVectors(lu *tridiagLU, d, e, shifts []float64, seed uint64, norm float64) ([][]float64, error) {
+	const eps = 0x1p-53
+	n := len(d)
+	pertol := 10 * eps * norm
+	crit := math.Sqrt(0.1 / float64(n))
+	var cluster [][]float64
 	x := make([]float64, n)
 	shift := 0.0
-	for j := first; j < last; j++ {
-		if j == first || w[j]-w[j-1] > ortol {
-			cluster = cluster[:0]
-			shift = w[j]
+	for c, w := range shifts {
+		if c == 0 {
+			shift = w
 		} else {
-			shift = max(w[j], shift+pertol)
+			shift = max(w, shift+pertol)
 		}
 		lu.factor(d, e, shift, eps*norm)
-		rng := rand.New(rand.NewPCG(uint64(j), uint64(n)))
+		rng := rand.New(rand.NewPCG(seed+uint64(c), uint64(n)))
 		for i := range x {
 			x[i] = 2*rng.Float64() - 1
 		}
@@ -134,7 +161,7 @@ func TridiagonalVectors(d, e, w []float64, lo, hi int) ([]float64, error) {
 				s += math.Abs(v)
 			}
 			if s == 0 {
-				x[j%n] = 1
+				x[(int(seed)+c)%n] = 1
 				s = 1
 			}
 			scale := float64(n) * norm * max(eps, math.Abs(lu.u1[n-1])) / s
@@ -177,17 +204,23 @@ func TridiagonalVectors(d, e, w []float64, lo, hi int) ([]float64, error) {
 		for i := range x {
 			z[i] = x[i] * s
 			if math.IsNaN(z[i]) {
-				return nil, fmt.Errorf("band: the eigenvector of eigenvalue %d is not finite", j)
+				return nil, fmt.Errorf("band: the eigenvector for %v is not finite", w)
 			}
 		}
 		cluster = append(cluster, z)
-		if j >= lo && j < hi {
-			for i := range n {
-				out[i*(hi-lo)+j-lo] = z[i]
-			}
-		}
 	}
-	return out, nil
+	return cluster, nil
+}
+
+// clusterGap is the largest gap between eigenvalues (singular values) of
+// a matrix of order n and 1-norm norm that puts them in one cluster.
+// Vectors inverse iteration finds apart are orthogonal to about
+// ε·norm/gap, within the 30·n·ε the solvers promise once the gap is
+// above norm/(10·n); LAPACK's dstein clusters below 10⁻³·norm, which for
+// n in the thousands makes one cluster of a whole random spectrum (its
+// vectors then cost O(n³) on every task that touches it).
+func clusterGap(norm float64, n int) float64 {
+	return norm * min(1e-3, 0.1/float64(max(n, 1)))
 }
 
 // tridiagLU is T − λI = P L U for a tridiagonal T (LAPACK's dgttrf): U

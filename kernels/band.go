@@ -205,11 +205,7 @@ func sbandTridiag(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := NewTile(len(rots), 3)
-	for k, r := range rots {
-		rt.Data[k*rt.Stride], rt.Data[k*rt.Stride+1], rt.Data[k*rt.Stride+2] = float64(r.Q), r.C, r.S
-	}
-	return []blas64.General{td, values[0], rt}, nil
+	return []blas64.General{td, values[0], packRotations(rots)}, nil
 }
 
 // intScalars reads a kernel's integer scalars.
@@ -247,10 +243,7 @@ func triVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tri_vectors: %w", err)
 	}
-	if rt.Stride != 3 && rt.Rows > 1 {
-		rt = Clone(rt)
-	}
-	if err := band.ApplyPackedRotationsT(rt.Data[:3*rt.Rows], z, hi-lo); err != nil {
+	if err := band.ApplyPackedRotationsT(rotationData(rt), z, hi-lo); err != nil {
 		return nil, fmt.Errorf("tri_vectors: %w", err)
 	}
 	out := NewTile(n, hi-lo)
@@ -258,20 +251,121 @@ func triVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 	return []blas64.General{out}, nil
 }
 
-// cutRows returns rows i·block .. of in[0] (at most block of them).
+// cutRows returns tile row i (of height block) of a rows-row matrix
+// whose first rows are in[0]'s and the others zero.
 func cutRows(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 	sc, err := intScalars("cut_rows", s)
 	if err != nil {
 		return nil, err
 	}
-	g, i, block := in[0], sc[0], sc[1]
+	g, i, block, rows := in[0], sc[0], sc[1], sc[2]
 	r0 := i * block
-	if block <= 0 || i < 0 || r0 >= g.Rows {
-		return nil, fmt.Errorf("cut_rows: row block %d of height %d is outside %d rows", i, block, g.Rows)
+	if block <= 0 || i < 0 || r0 >= rows || rows < g.Rows {
+		return nil, fmt.Errorf("cut_rows: row block %d of height %d is outside %d rows (of which %d given)", i, block, rows, g.Rows)
 	}
-	t := NewTile(min(block, g.Rows-r0), g.Cols)
-	for r := range t.Rows {
+	t := NewTile(min(block, rows-r0), g.Cols)
+	for r := range min(t.Rows, max(g.Rows-r0, 0)) {
 		copy(t.Data[r*t.Stride:r*t.Stride+g.Cols], g.Data[(r0+r)*g.Stride:])
 	}
 	return []blas64.General{t}, nil
+}
+
+// The kernels of the singular vectors (svdv.lp): band_bidiag chases the
+// gathered band to bidiagonal form keeping its rotations; bi_vectors
+// computes a column block of the band's singular vectors from them.
+func init() {
+	register(&Kernel{Name: "band_bidiag", Run: bandBidiag, Flops: func(in []blas64.General) float64 {
+		n, b := float64(in[0].Rows), float64(max(in[0].Cols-1, 0))
+		return 6 * n * n * b
+	}, Workspace: 2, ByValue: true}) // the rotations kept follow the band's zeros
+	register(&Kernel{Name: "bi_vectors", Run: biVectors, Flops: func(in []blas64.General) float64 {
+		// both sets of rotations applied to a column (its width counted as
+		// in tri_vectors), and the Golub–Kahan inverse iteration
+		width := float64(min(in[0].Cols, 256))
+		return 6*float64(in[2].Rows+in[3].Rows)*width + 80*float64(in[0].Cols)*width
+	}, Workspace: 4})
+}
+
+// bandBidiag returns, for the upper band whose rows in[0] holds, the
+// bidiagonal it reduces to (2×n: the diagonal, then the superdiagonal
+// and a 0), its singular values (1×n, largest first) and the rotations
+// of the reduction, left (rows) and right (columns), k×3 each.
+func bandBidiag(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	g := in[0]
+	if g.Cols < 1 {
+		return nil, shapeErr("band_bidiag", "a band needs at least one column, got %s", Shape(g))
+	}
+	u, err := band.FromRows(g.Rows, g.Cols-1, g.Data, max(g.Stride, 1))
+	if err != nil {
+		return nil, fmt.Errorf("band_bidiag: %w", err)
+	}
+	d, e, left, right := u.BidiagonalizeRotations()
+	n := len(d)
+	td := NewTile(2, n)
+	copy(td.Data, d)
+	copy(td.Data[td.Stride:], e)
+	s := slices.Clone(d)
+	if n > 0 {
+		if info := (gonum.Implementation{}).Dlasq1(n, s, slices.Clone(e), make([]float64, 4*n)); info != 0 {
+			return nil, fmt.Errorf("band_bidiag: the bidiagonal singular value iteration did not converge (info %d)", info)
+		}
+	}
+	values, err := valuesTile("band_bidiag", s)
+	if err != nil {
+		return nil, err
+	}
+	return []blas64.General{td, values[0], packRotations(left), packRotations(right)}, nil
+}
+
+// packRotations returns rotations as a k×3 tile, (Q, C, S) a row.
+func packRotations(rots []band.Rotation) blas64.General {
+	t := NewTile(len(rots), 3)
+	for k, r := range rots {
+		t.Data[k*t.Stride], t.Data[k*t.Stride+1], t.Data[k*t.Stride+2] = float64(r.Q), r.C, r.S
+	}
+	return t
+}
+
+// rotationData returns a k×3 tile's rotations, packed.
+func rotationData(t blas64.General) []float64 {
+	if t.Stride != 3 && t.Rows > 1 {
+		t = Clone(t)
+	}
+	return t.Data[:3*t.Rows]
+}
+
+// biVectors returns column block j (of width block) of the band's left
+// and right singular vectors: the bidiagonal's (in[0], singular values
+// in[1]) from its Golub–Kahan matrix, rotated back by the reduction's
+// left (in[2]) and right (in[3]) rotations.
+func biVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
+	sc, err := intScalars("bi_vectors", s)
+	if err != nil {
+		return nil, err
+	}
+	td, sv, rl, rr := in[0], in[1], in[2], in[3]
+	n, j, block := td.Cols, sc[0], sc[1]
+	if td.Rows != 2 || sv.Rows != 1 || sv.Cols != n || rl.Cols != 3 || rr.Cols != 3 {
+		return nil, shapeErr("bi_vectors", "needs a 2×n bidiagonal, 1×n singular values and k×3 rotations, got %s, %s, %s and %s", Shape(td), Shape(sv), Shape(rl), Shape(rr))
+	}
+	lo := j * block
+	if block <= 0 || j < 0 || lo >= n {
+		return nil, fmt.Errorf("bi_vectors: column block %d of width %d is outside %d columns", j, block, n)
+	}
+	hi := min(n, lo+block)
+	d, e := td.Data[:n], td.Data[td.Stride:td.Stride+max(n-1, 0)]
+	zu, zv, err := band.BidiagonalVectors(d, e, sv.Data[:n], lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("bi_vectors: %w", err)
+	}
+	if err := band.ApplyPackedRotationsT(rotationData(rl), zu, hi-lo); err != nil {
+		return nil, fmt.Errorf("bi_vectors: %w", err)
+	}
+	if err := band.ApplyPackedRotationsT(rotationData(rr), zv, hi-lo); err != nil {
+		return nil, fmt.Errorf("bi_vectors: %w", err)
+	}
+	u, v := NewTile(n, hi-lo), NewTile(n, hi-lo)
+	copy(u.Data, zu)
+	copy(v.Data, zv)
+	return []blas64.General{u, v}, nil
 }

@@ -892,7 +892,8 @@ func TestEigenvectorKernelErrors(t *testing.T) {
 		{"tri_vectors", []blas64.General{td, w, NewTile(0, 3)}, []int64{1, 4}, "column block 1 of width 4 is outside 4 columns"},
 		{"tri_vectors", []blas64.General{td, w, bad}, []int64{0, 4}, "rotation 0 acts on rows 6 and 7 of 4"},
 		{"tri_vectors", []blas64.General{td, NewTile(1, 3), bad}, []int64{0, 4}, "needs a 2×n tridiagonal"},
-		{"cut_rows", []blas64.General{NewTile(5, 2)}, []int64{2, 3}, "row block 2 of height 3 is outside 5 rows"},
+		{"cut_rows", []blas64.General{NewTile(5, 2)}, []int64{2, 3, 5}, "row block 2 of height 3 is outside 5 rows"},
+		{"cut_rows", []blas64.General{NewTile(5, 2)}, []int64{0, 3, 4}, "outside 4 rows (of which 5 given)"},
 	} {
 		k, _ := Lookup(tc.kernel)
 		var sc []lp.Value

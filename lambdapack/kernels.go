@@ -66,8 +66,10 @@ var kernelList = []Signature{
 	{Name: "sband_values", Inputs: []string{"H"}, Outputs: []string{"W"}, Doc: "the eigenvalues of the symmetric band whose upper triangle's rows H holds, as a 1×n tile, ascending"},
 	{Name: "sband_tridiag", Inputs: []string{"H"}, Outputs: []string{"TD", "W", "ROT"}, Doc: "the tridiagonal (2×n) that the symmetric band whose upper triangle's rows H holds reduces to, its eigenvalues (1×n, ascending) and the rotations of the reduction (k×3)"},
 	{Name: "tri_vectors", Inputs: []string{"TD", "W", "ROT"}, Outputs: []string{"Z"}, Scalars: []string{"j", "block"}, Doc: "column block j of the band's eigenvectors: the tridiagonal's by inverse iteration, rotated back"},
-	{Name: "cut_rows", Inputs: []string{"Z"}, Outputs: []string{"T"}, Scalars: []string{"i", "block"}, Doc: "rows i·block .. of Z, at most block of them"},
+	{Name: "cut_rows", Inputs: []string{"Z"}, Outputs: []string{"T"}, Scalars: []string{"i", "block", "rows"}, Doc: "tile row i (of height block) of a rows-row matrix whose first rows are Z's, the others zero"},
 	{Name: "permutation_tile", Inputs: []string{"P"}, Outputs: []string{"E"}, Scalars: []string{"j", "cols", "block"}, Doc: "column block j of the permutation matrix whose row r has its one in column P[r]"},
+	{Name: "band_bidiag", Inputs: []string{"G"}, Outputs: []string{"TD", "SV", "RL", "RR"}, Doc: "the bidiagonal (2×n) that the upper band whose rows G holds reduces to, its singular values (1×n, largest first) and the rotations of the reduction, left and right (k×3 each)"},
+	{Name: "bi_vectors", Inputs: []string{"TD", "SV", "RL", "RR"}, Outputs: []string{"U", "V"}, Scalars: []string{"j", "block"}, Doc: "column block j of the band's left and right singular vectors: the bidiagonal's from its Golub–Kahan matrix, rotated back"},
 	{Name: "random", Outputs: []string{"A"}, Scalars: []string{"kind", "seed", "i", "j", "rows", "cols", "block"},
 		Doc: "tile (i, j) of a generated rows×cols matrix: kind 0 Gaussian, 1 symmetric positive definite, 2 identity"},
 }

@@ -104,14 +104,22 @@ func getrfReference(a blas64.General) reference {
 	}}
 }
 
-// svdReference is Gesvd computing singular values only, as npw does.
-func svdReference(a blas64.General) reference {
+// svdReference is Gesvd computing singular values only, or with the thin
+// singular vectors, as npw does.
+func svdReference(a blas64.General, vectors bool) reference {
 	c := dup(a)
-	s := make([]float64, min(c.Rows, c.Cols))
-	none := blas64.General{Stride: 1}
-	return reference{"Gesvd (values only)", func() error {
-		work := workspace(func(w []float64) { lapack64.Gesvd(lapack.SVDNone, lapack.SVDNone, c, none, none, s, w, -1) })
-		if !lapack64.Gesvd(lapack.SVDNone, lapack.SVDNone, c, none, none, s, work, len(work)) {
+	k := min(c.Rows, c.Cols)
+	s := make([]float64, k)
+	u, vt := blas64.General{Stride: 1}, blas64.General{Stride: 1}
+	job, name := lapack.SVDNone, "Gesvd (values only)"
+	if vectors {
+		u = blas64.General{Rows: c.Rows, Cols: k, Stride: k, Data: make([]float64, c.Rows*k)}
+		vt = blas64.General{Rows: k, Cols: c.Cols, Stride: c.Cols, Data: make([]float64, k*c.Cols)}
+		job, name = lapack.SVDStore, "Gesvd (thin vectors)"
+	}
+	return reference{name, func() error {
+		work := workspace(func(w []float64) { lapack64.Gesvd(job, job, c, u, vt, s, w, -1) })
+		if !lapack64.Gesvd(job, job, c, u, vt, s, work, len(work)) {
 			return fmt.Errorf("the SVD did not converge")
 		}
 		return nil

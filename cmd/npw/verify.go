@@ -299,3 +299,23 @@ func eighResiduals(a blas64.General, w []float64, v blas64.General) (res, orthog
 	fn := float64(n)
 	return residual{mat.Norm(&r, 2) / (mat.Norm(sym, 2) * fn * eps), false}, residual{mat.Norm(&vtv, 2) / (fn * eps), false}
 }
+
+// svdResiduals are ‖A − UΣVᵀ‖_F/(‖A‖_F·max(m,n)·ε), ‖UᵀU − I‖_F/(k·ε)
+// and ‖VᵀV − I‖_F/(k·ε), exact, for a thin SVD (U m×k, Vᵀ k×n).
+func svdResiduals(a blas64.General, s []float64, u, vt blas64.General) (res, ou, ov residual) {
+	A, U, VT := asDense(a), asDense(u), asDense(vt)
+	k := len(s)
+	var us, r mat.Dense
+	us.Mul(U, mat.NewDiagDense(k, s))
+	r.Mul(&us, VT)
+	r.Sub(A, &r)
+	orth := func(q mat.Matrix) residual {
+		var g mat.Dense
+		g.Mul(q.T(), q)
+		for i := range k {
+			g.Set(i, i, g.At(i, i)-1)
+		}
+		return residual{mat.Norm(&g, 2) / (float64(k) * eps), false}
+	}
+	return residual{mat.Norm(&r, 2) / (mat.Norm(A, 2) * float64(max(a.Rows, a.Cols)) * eps), false}, orth(U), orth(VT.T())
+}
