@@ -525,7 +525,11 @@ func (e *Engine) Eigh(ctx context.Context, a *Matrix) ([]float64, *Matrix, error
 		job.Cleanup(ctx, e.tiles, vec)
 		return nil, nil, err
 	}
-	if nt == 1 { // no panels: the band is A
+	if nt == 1 { // no panels: the band is A; W's tile goes, E stays as V
+		if err := e.tiles.DeletePrefix(ctx, vec.Matrices["W"].Dir()); err != nil {
+			job.Cleanup(ctx, e.tiles, vec)
+			return nil, nil, err
+		}
 		v, err := e.output(ctx, vec, "E", nil, n, n, block)
 		return w, v, err
 	}

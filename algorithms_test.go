@@ -2,6 +2,7 @@ package npw
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -19,6 +20,16 @@ func testEngine(t *testing.T) *Engine {
 		t.Fatal(err)
 	}
 	return eng
+}
+
+// storeEmpty fails the test if the engine's store holds any tile: after
+// the caller has released every matrix, nothing may be left behind.
+func storeEmpty(t *testing.T, eng *Engine, what string) {
+	t.Helper()
+	keys, err := eng.Tiles().List(context.Background(), "")
+	if err != nil || len(keys) != 0 {
+		t.Errorf("%s: %d tiles left behind (%v): %.5v", what, len(keys), err, keys)
+	}
 }
 
 func upload(t *testing.T, eng *Engine, name string, d *mat.Dense, block int) *Matrix {
@@ -137,10 +148,13 @@ func TestAPISVD(t *testing.T) {
 	// transpose for the wide one.
 	for _, shape := range [][3]int{{30, 17, 8}, {17, 30, 8}, {24, 24, 8}, {300, 270, 512}, {200, 290, 512}} {
 		a := randDense(rng, shape[0], shape[1])
-		s, err := eng.SVD(ctx, upload(t, eng, "A", a, shape[2]))
+		am := upload(t, eng, "A", a, shape[2])
+		s, err := eng.SVD(ctx, am)
 		if err != nil {
 			t.Fatal(err)
 		}
+		am.Release(ctx)
+		storeEmpty(t, eng, fmt.Sprintf("svd %v", shape))
 		var svd mat.SVD
 		svd.Factorize(a, mat.SVDNone)
 		want := svd.Values(nil)
@@ -170,10 +184,13 @@ func TestAPIEigvalsh(t *testing.T) {
 				sym.SetSym(i, j, a.At(i, j))
 			}
 		}
-		w, err := eng.Eigvalsh(ctx, upload(t, eng, "A", a, tc[1]))
+		am := upload(t, eng, "A", a, tc[1])
+		w, err := eng.Eigvalsh(ctx, am)
 		if err != nil {
 			t.Fatal(err)
 		}
+		am.Release(ctx)
+		storeEmpty(t, eng, fmt.Sprintf("eigvalsh n=%d", n))
 		var eig mat.EigenSym
 		if !eig.Factorize(sym, false) {
 			t.Fatal("reference eigensolver failed")
@@ -256,14 +273,16 @@ func TestAPIEigh(t *testing.T) {
 				sym.SetSym(i, j, a.At(i, j))
 			}
 		}
-		w, vm, err := eng.Eigh(ctx, upload(t, eng, "A", a, tc.block))
+		am := upload(t, eng, "A", a, tc.block)
+		w, vm, err := eng.Eigh(ctx, am)
 		if err != nil {
 			t.Fatal(err)
 		}
 		v := dense(t, vm)
-		if err := vm.Release(ctx); err != nil {
+		if err := errors.Join(vm.Release(ctx), am.Release(ctx)); err != nil {
 			t.Fatal(err)
 		}
+		storeEmpty(t, eng, fmt.Sprintf("eigh %s n=%d", tc.kind, n))
 		var eig mat.EigenSym
 		if !eig.Factorize(sym, false) {
 			t.Fatal("reference eigensolver failed")
@@ -301,11 +320,16 @@ func TestAPIInverse(t *testing.T) {
 	for _, tc := range [][2]int{{37, 8}, {32, 8}, {6, 8}} {
 		n := tc[0]
 		a := randDense(rng, n, n)
-		xm, err := eng.Inverse(ctx, upload(t, eng, "A", a, tc[1]))
+		am := upload(t, eng, "A", a, tc[1])
+		xm, err := eng.Inverse(ctx, am)
 		if err != nil {
 			t.Fatal(err)
 		}
 		x := dense(t, xm)
+		if err := errors.Join(xm.Release(ctx), am.Release(ctx)); err != nil {
+			t.Fatal(err)
+		}
+		storeEmpty(t, eng, fmt.Sprintf("inverse n=%d", n))
 		var r mat.Dense
 		r.Mul(a, x)
 		for i := range n {
@@ -356,15 +380,17 @@ func TestAPISVDVectors(t *testing.T) {
 			}
 			a.Mul(&q, b)
 		}
-		f, err := eng.SVDVectors(ctx, upload(t, eng, "A", a, tc.block))
+		am := upload(t, eng, "A", a, tc.block)
+		f, err := eng.SVDVectors(ctx, am)
 		if err != nil {
 			t.Fatal(err)
 		}
 		k := min(m, n)
 		u, vt := dense(t, f.U), dense(t, f.VT)
-		if err := f.Release(ctx); err != nil {
+		if err := errors.Join(f.Release(ctx), am.Release(ctx)); err != nil {
 			t.Fatal(err)
 		}
+		storeEmpty(t, eng, fmt.Sprintf("svd %s %d×%d", tc.kind, m, n))
 		if r, c := u.Dims(); r != m || c != k {
 			t.Fatalf("%s %d×%d: U is %d×%d", tc.kind, m, n, r, c)
 		}
