@@ -1,9 +1,13 @@
-// Package band computes the singular values of an upper band matrix (the
-// output of npw's band reduction, bdfac.lp) on one machine, in memory
-// proportional to n·b and time proportional to n²·b: it chases the band
-// down to upper bidiagonal form with Givens rotations (Schwarz's bulge
-// chasing), then computes the bidiagonal's singular values with LAPACK's
-// dqds (dlasq1), to high relative accuracy. No n×n matrix is formed.
+// Package band finishes npw's SVD and symmetric eigensolver on one
+// worker: an upper band matrix (the output of the band reductions,
+// bdfac.lp and sytrb.lp) is chased down to bidiagonal (tridiagonal) form
+// with Givens rotations (Schwarz's bulge chasing), in memory proportional
+// to n·b and time proportional to n²·b, and its singular values
+// (eigenvalues) computed with LAPACK's dqds (dsterf), to high relative
+// accuracy. No n×n matrix is formed. With the rotations kept, the vectors
+// are computed a range of columns at a time by inverse iteration
+// (TridiagonalVectors, BidiagonalVectors) and rotated back
+// (ApplyPackedRotationsT), so that tasks can share the work.
 package band
 
 import (

@@ -1,12 +1,17 @@
 package kernels
 
-// The kernels that finish an SVD's values on a worker: bdfac.lp leaves an
-// upper band matrix as tiles (D[k] upper triangular on the diagonal, E[k]
-// lower triangular above it); band_start and band_append gather it, a
-// block row at a time, into one tile of b+1 columns holding row i's
-// entries (i, i) .. (i, i+b); band_values reduces that band to
-// bidiagonal form and returns its singular values (package band), in
-// memory proportional to n·b.
+// The kernels that finish the SVD and the symmetric eigensolver on the
+// workers. bdfac.lp leaves an upper band matrix as tiles (D[k] upper
+// triangular on the diagonal, E[k] lower triangular right of it), sytrb.lp
+// a symmetric one (diagonal tiles and the upper triangular R[k] below
+// them); band_start and band_append (sband_ for the symmetric one) gather
+// it, a block row at a time, into one tile of b+1 columns holding row i's
+// entries (i, i) .. (i, i+b) of the upper triangle. band_values and
+// sband_values reduce it to bidiagonal (tridiagonal) form and return its
+// singular values (eigenvalues), in memory proportional to n·b;
+// band_bidiag and sband_tridiag also keep the reduction's rotations, from
+// which bi_vectors and tri_vectors compute a column block of the vectors,
+// and cut_rows cuts such a column into tiles.
 
 import (
 	"fmt"
