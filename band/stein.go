@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
@@ -141,6 +142,9 @@ func clusterVectors(lu *tridiagLU, d, e, shifts []float64, seed uint64, norm flo
 	pertol := 10 * eps * norm
 	crit := math.Sqrt(0.1 / float64(n))
 	var cluster [][]float64
+	// the cluster's vectors so far, a row each, for the projections
+	basis := make([]float64, 0, n*min(len(shifts), 64))
+	coef := make([]float64, len(shifts))
 	x := make([]float64, n)
 	shift := 0.0
 	for c, w := range shifts {
@@ -169,15 +173,7 @@ func clusterVectors(lu *tridiagLU, d, e, shifts []float64, seed uint64, norm flo
 				x[i] *= scale
 			}
 			lu.solve(x)
-			for _, z := range cluster {
-				dot := 0.0
-				for i := range x {
-					dot += x[i] * z[i]
-				}
-				for i := range x {
-					x[i] -= dot * z[i]
-				}
-			}
+			orthogonalize(basis, len(cluster), x, coef)
 			big := 0.0
 			for _, v := range x {
 				big = max(big, math.Abs(v))
@@ -208,8 +204,28 @@ func clusterVectors(lu *tridiagLU, d, e, shifts []float64, seed uint64, norm flo
 			}
 		}
 		cluster = append(cluster, z)
+		basis = append(basis, z...)
 	}
 	return cluster, nil
+}
+
+// orthogonalize removes from x its components along the k orthonormal
+// rows of basis: classical Gram–Schmidt twice (x −= Zᵀ (Z x), two
+// matrix–vector products a pass), which keeps x as orthogonal to them as
+// modified Gram–Schmidt would, at the speed of BLAS rather than of one
+// dot product per row.
+func orthogonalize(basis []float64, k int, x, coef []float64) {
+	if k == 0 {
+		return
+	}
+	n := len(x)
+	z := blas64.General{Rows: k, Cols: n, Stride: n, Data: basis[:k*n]}
+	xv := blas64.Vector{N: n, Inc: 1, Data: x}
+	cv := blas64.Vector{N: k, Inc: 1, Data: coef[:k]}
+	for range 2 {
+		blas64.Gemv(blas.NoTrans, 1, z, xv, 0, cv)
+		blas64.Gemv(blas.Trans, -1, z, cv, 1, xv)
+	}
 }
 
 // clusterGap is the largest gap between eigenvalues (singular values) of
