@@ -7,7 +7,7 @@
 // accuracy. No n×n matrix is formed. With the rotations kept, the vectors
 // are computed a range of columns at a time by inverse iteration
 // (TridiagonalVectors, BidiagonalVectors) and rotated back
-// (ApplyPackedRotationsT), so that tasks can share the work.
+// (ApplyRotationsT), so that tasks can share the work.
 package band
 
 import (
@@ -23,9 +23,9 @@ import (
 // side for the bulges of the reduction.
 type Upper struct {
 	N, B int
-	data []float64   // row i holds offsets −1 .. B+1 at data[i*w : (i+1)*w]
-	rec  *[]Rotation // where rotateSym and rotateColumns record rotations, if set
-	recL *[]Rotation // where rotateRows records its rotations, if set
+	data []float64  // row i holds offsets −1 .. B+1 at data[i*w : (i+1)*w]
+	rec  *Rotations // where rotateSym and rotateColumns record rotations, if set
+	recL *Rotations // where rotateRows records its rotations, if set
 }
 
 // width is the stored diagonals per row.
@@ -85,9 +85,7 @@ var impl gonum.Implementation
 // through one BLAS drot; the two edge rows take the checked path.
 func (u *Upper) rotateColumns(c, z int) {
 	cs, sn, r := impl.Dlartg(u.At(z, c-1), u.At(z, c))
-	if u.rec != nil {
-		*u.rec = append(*u.rec, Rotation{Q: c, C: cs, S: sn})
-	}
+	u.rec.add(c, cs, sn)
 	lo, hi := max(0, c-1-u.B), min(u.N-1, c)
 	if lo <= hi {
 		w := u.width()
@@ -112,9 +110,7 @@ func (u *Upper) rotateColumns(c, z int) {
 // go through one drot; the two edge columns take the checked path.
 func (u *Upper) rotateRows(r, z int) {
 	cs, sn, rr := impl.Dlartg(u.At(r-1, z), u.At(r, z))
-	if u.recL != nil {
-		*u.recL = append(*u.recL, Rotation{Q: r, C: cs, S: sn})
-	}
+	u.recL.add(r, cs, sn)
 	lo, hi := max(0, r-1), min(u.N-1, r+u.B)
 	if lo <= hi {
 		w := u.width()

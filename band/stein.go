@@ -13,51 +13,43 @@ import (
 // LAPACK's dstein computes them: a range of them at a time, so that tasks
 // can compute the columns of the eigenvector matrix in parallel.
 
-// A Rotation is one similarity rotation of a tridiagonal reduction: rows
-// and columns Q−1 and Q of A became C·row(Q−1) + S·row(Q) and
-// −S·row(Q−1) + C·row(Q).
-type Rotation struct {
-	Q    int
-	C, S float64
+// Rotations are the rotations of a reduction, in the order it applied
+// them, three numbers each (Q, C, S): rows (or columns) Q−1 and Q became
+// C·row(Q−1) + S·row(Q) and −S·row(Q−1) + C·row(Q). A tile of them (k×3)
+// holds them so.
+type Rotations []float64
+
+// add records a rotation; on a nil *Rotations it does nothing.
+func (r *Rotations) add(q int, c, s float64) {
+	if r != nil {
+		*r = append(*r, float64(q), c, s)
+	}
 }
 
-// TridiagonalizeRotations is Tridiagonalize, also returning its rotations
-// in the order it applied them: with G their product (the last applied
-// leftmost), T = G A Gᵀ, so A's eigenvectors are Gᵀ times T's.
-func (u *Upper) TridiagonalizeRotations() (d, e []float64, rots []Rotation) {
+// TridiagonalizeRotations is Tridiagonalize, also returning its
+// rotations: with G their product (the last applied leftmost),
+// T = G A Gᵀ, so A's eigenvectors are Gᵀ times T's (ApplyRotationsT).
+func (u *Upper) TridiagonalizeRotations() (d, e []float64, rots Rotations) {
 	u.rec = &rots
 	defer func() { u.rec = nil }()
 	d, e = u.Tridiagonalize()
 	return d, e, rots
 }
 
-// ApplyRotationsT sets Z to Gᵀ Z, G the product of rots (applied in
-// order, as TridiagonalizeRotations returns them), Z row-major with n
-// rows of cols entries.
-func ApplyRotationsT(rots []Rotation, z []float64, cols int) {
-	packed := make([]float64, 0, 3*len(rots))
-	for _, r := range rots {
-		packed = append(packed, float64(r.Q), r.C, r.S)
-	}
-	if err := ApplyPackedRotationsT(packed, z, cols); err != nil {
-		panic(err)
-	}
-}
-
-// ApplyPackedRotationsT is ApplyRotationsT of rotations packed three
-// numbers a rotation (Q, C, S), as a tile of them holds them.
-func ApplyPackedRotationsT(packed, z []float64, cols int) error {
+// ApplyRotationsT sets Z to Gᵀ Z, G the product of rots (the last
+// applied leftmost), Z row-major with cols entries a row.
+func ApplyRotationsT(rots Rotations, z []float64, cols int) error {
 	if cols == 0 {
 		return nil
 	}
 	n := len(z) / cols
 	impl := blas64.Implementation()
-	for k := len(packed)/3 - 1; k >= 0; k-- {
-		q := int(packed[3*k])
-		if q < 1 || q >= n || float64(q) != packed[3*k] {
-			return fmt.Errorf("band: rotation %d acts on rows %v and %v of %d", k, packed[3*k]-1, packed[3*k], n)
+	for k := len(rots)/3 - 1; k >= 0; k-- {
+		q := int(rots[3*k])
+		if q < 1 || q >= n || float64(q) != rots[3*k] {
+			return fmt.Errorf("band: rotation %d acts on rows %v and %v of %d", k, rots[3*k]-1, rots[3*k], n)
 		}
-		impl.Drot(cols, z[(q-1)*cols:q*cols], 1, z[q*cols:(q+1)*cols], 1, packed[3*k+1], -packed[3*k+2])
+		impl.Drot(cols, z[(q-1)*cols:q*cols], 1, z[q*cols:(q+1)*cols], 1, rots[3*k+1], -rots[3*k+2])
 	}
 	return nil
 }

@@ -135,7 +135,9 @@ func TestRotationsGiveBandVectors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ApplyRotationsT(rots, z, tc.n)
+		if err := ApplyRotationsT(rots, z, tc.n); err != nil {
+			t.Fatal(err)
+		}
 		v := mat.NewDense(tc.n, tc.n, z)
 		var r mat.Dense
 		r.Mul(a, v)

@@ -15,14 +15,13 @@ import (
 // time, from the eigenvectors of its Golub–Kahan matrix, and those of the
 // band it came from through the rotations of the chase.
 
-// BidiagonalizeRotations is Bidiagonalize, also returning its rotations
-// in the order it applied them: the row rotations (left, rows Q−1 and Q
-// became C·row(Q−1) + S·row(Q) and −S·row(Q−1) + C·row(Q)) and the column
-// rotations (right, the same of columns). With L and R their products
+// BidiagonalizeRotations is Bidiagonalize, also returning its rotations:
+// the row rotations (left) and the column rotations (right). With L and R
+// their products
 // (the last applied leftmost in L, rightmost in R), Bd = L A R, so A's
 // singular vectors are Lᵀ and R times the bidiagonal's: ApplyRotationsT
 // of each list.
-func (u *Upper) BidiagonalizeRotations() (d, e []float64, left, right []Rotation) {
+func (u *Upper) BidiagonalizeRotations() (d, e []float64, left, right Rotations) {
 	u.recL, u.rec = &left, &right
 	defer func() { u.recL, u.rec = nil, nil }()
 	d, e = u.Bidiagonalize()

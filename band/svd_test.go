@@ -89,8 +89,12 @@ func TestBandSingularVectors(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ApplyRotationsT(left, pu, hi-lo)
-				ApplyRotationsT(right, pv, hi-lo)
+				if err := ApplyRotationsT(left, pu, hi-lo); err != nil {
+					t.Fatal(err)
+				}
+				if err := ApplyRotationsT(right, pv, hi-lo); err != nil {
+					t.Fatal(err)
+				}
 				for i := range n {
 					for j := lo; j < hi; j++ {
 						um.Set(i, j, pu[i*(hi-lo)+j-lo])

@@ -19,9 +19,7 @@ import (
 func (u *Upper) rotateSym(q, x int) {
 	p := q - 1
 	cs, sn, r := impl.Dlartg(u.At(x, p), u.At(x, q))
-	if u.rec != nil {
-		*u.rec = append(*u.rec, Rotation{Q: q, C: cs, S: sn})
-	}
+	u.rec.add(q, cs, sn)
 	w := u.width()
 	// columns p and q above row p: entries (y, p) and (y, q), one row apart
 	// in the storage of each row y

@@ -210,7 +210,7 @@ func sbandTridiag(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []blas64.General{td, values[0], packRotations(rots)}, nil
+	return []blas64.General{td, values[0], rotationTile(rots)}, nil
 }
 
 // intScalars reads a kernel's integer scalars.
@@ -248,7 +248,7 @@ func triVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tri_vectors: %w", err)
 	}
-	if err := band.ApplyPackedRotationsT(rotationData(rt), z, hi-lo); err != nil {
+	if err := band.ApplyRotationsT(rotationData(rt), z, hi-lo); err != nil {
 		return nil, fmt.Errorf("tri_vectors: %w", err)
 	}
 	out := NewTile(n, hi-lo)
@@ -319,20 +319,18 @@ func bandBidiag(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []blas64.General{td, values[0], packRotations(left), packRotations(right)}, nil
+	return []blas64.General{td, values[0], rotationTile(left), rotationTile(right)}, nil
 }
 
-// packRotations returns rotations as a k×3 tile, (Q, C, S) a row.
-func packRotations(rots []band.Rotation) blas64.General {
-	t := NewTile(len(rots), 3)
-	for k, r := range rots {
-		t.Data[k*t.Stride], t.Data[k*t.Stride+1], t.Data[k*t.Stride+2] = float64(r.Q), r.C, r.S
-	}
+// rotationTile returns rotations as a k×3 tile, (Q, C, S) a row.
+func rotationTile(rots band.Rotations) blas64.General {
+	t := NewTile(len(rots)/3, 3)
+	copy(t.Data, rots)
 	return t
 }
 
-// rotationData returns a k×3 tile's rotations, packed.
-func rotationData(t blas64.General) []float64 {
+// rotationData returns a k×3 tile's rotations.
+func rotationData(t blas64.General) band.Rotations {
 	if t.Stride != 3 && t.Rows > 1 {
 		t = Clone(t)
 	}
@@ -363,10 +361,10 @@ func biVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bi_vectors: %w", err)
 	}
-	if err := band.ApplyPackedRotationsT(rotationData(rl), zu, hi-lo); err != nil {
+	if err := band.ApplyRotationsT(rotationData(rl), zu, hi-lo); err != nil {
 		return nil, fmt.Errorf("bi_vectors: %w", err)
 	}
-	if err := band.ApplyPackedRotationsT(rotationData(rr), zv, hi-lo); err != nil {
+	if err := band.ApplyRotationsT(rotationData(rr), zv, hi-lo); err != nil {
 		return nil, fmt.Errorf("bi_vectors: %w", err)
 	}
 	u, v := NewTile(n, hi-lo), NewTile(n, hi-lo)
