@@ -155,11 +155,16 @@ func (u *Upper) Bidiagonalize() (d, e []float64) {
 			}
 		}
 	}
-	d = make([]float64, n)
-	e = make([]float64, max(n-1, 0))
-	for i := range n {
+	return u.diagonals()
+}
+
+// diagonals returns u's diagonal and first superdiagonal.
+func (u *Upper) diagonals() (d, e []float64) {
+	d = make([]float64, u.N)
+	e = make([]float64, max(u.N-1, 0))
+	for i := range u.N {
 		d[i] = u.At(i, i)
-		if i+1 < n {
+		if i+1 < u.N {
 			e[i] = u.At(i, i+1)
 		}
 	}

@@ -63,8 +63,8 @@ func ApplyRotationsT(rots Rotations, z []float64, cols int) error {
 // elimination with partial pivoting, tiny pivots perturbed), from a
 // random start, scaled as dstein scales it, until its growth shows it has
 // converged. Eigenvalues closer than clusterGap form a cluster, whose
-// vectors are kept orthogonal to each other by modified Gram–Schmidt at
-// every iteration; equal eigenvalues are moved apart by a few ulps of
+// vectors are kept orthogonal to each other by Gram–Schmidt at every
+// iteration; equal eigenvalues are moved apart by a few ulps of
 // ‖T‖. A cluster that reaches into [lo, hi) is computed whole, and each
 // vector's start depends only on its index, so the ranges of a partition
 // of 0..n−1 give the vectors of one orthonormal basis.
@@ -77,50 +77,71 @@ func TridiagonalVectors(d, e, w []float64, lo, hi int) ([]float64, error) {
 	if lo == hi {
 		return out, nil
 	}
+	norm := tridiagNorm(d, e)
+	var lu tridiagLU
+	err := eachCluster(n, lo, hi, clusterGap(norm, n), func(j int) float64 { return w[j] - w[j-1] }, func(c0, c1 int) error {
+		z, err := clusterVectors(&lu, d, e, w[c0:c1], uint64(c0), norm)
+		if err != nil {
+			return err
+		}
+		c := blas64.General{Rows: n, Cols: len(z), Stride: len(z), Data: make([]float64, n*len(z))}
+		for k, x := range z {
+			for i := range n {
+				c.Data[i*c.Stride+k] = x[i]
+			}
+		}
+		storeColumns(out, hi-lo, lo, hi, c0, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// tridiagNorm is the 1-norm of the symmetric tridiagonal (d, e), or 1 for
+// the zero matrix (whose eigenvectors are any orthonormal basis).
+func tridiagNorm(d, e []float64) float64 {
 	norm := 0.0
-	for i := range n {
+	for i := range d {
 		s := math.Abs(d[i])
 		if i > 0 {
 			s += math.Abs(e[i-1])
 		}
-		if i < n-1 {
+		if i < len(d)-1 {
 			s += math.Abs(e[i])
 		}
 		norm = max(norm, s)
 	}
 	if norm == 0 {
-		norm = 1 // T = 0: any orthonormal basis; e_i below
+		return 1
 	}
-	ortol := clusterGap(norm, n)
-	// the clusters that reach into [lo, hi)
+	return norm
+}
+
+// eachCluster calls f(c0, c1) for each cluster [c0, c1) of n sorted
+// values that reaches into [lo, hi), in order: runs whose gaps (gap(j),
+// between values j−1 and j) are at most ortol.
+func eachCluster(n, lo, hi int, ortol float64, gap func(j int) float64, f func(c0, c1 int) error) error {
 	first := lo
-	for first > 0 && w[first]-w[first-1] <= ortol {
+	for first > 0 && gap(first) <= ortol {
 		first--
 	}
 	last := hi
-	for last < n && w[last]-w[last-1] <= ortol {
+	for last < n && gap(last) <= ortol {
 		last++
 	}
-	var lu tridiagLU
 	for c0 := first; c0 < last; {
 		c1 := c0 + 1
-		for c1 < n && w[c1]-w[c1-1] <= ortol {
+		for c1 < n && gap(c1) <= ortol {
 			c1++
 		}
-		z, err := clusterVectors(&lu, d, e, w[c0:c1], uint64(c0), norm)
-		if err != nil {
-			return nil, err
-		}
-		for c, x := range z {
-			if j := c0 + c; j >= lo && j < hi {
-				for i := range n {
-					out[i*(hi-lo)+j-lo] = x[i]
-				}
-			}
+		if err := f(c0, c1); err != nil {
+			return err
 		}
 		c0 = c1
 	}
-	return out, nil
+	return nil
 }
 
 // clusterVectors returns the eigenvectors of the symmetric tridiagonal

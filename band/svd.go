@@ -64,36 +64,10 @@ func BidiagonalVectors(d, e, s []float64, lo, hi int) (uOut, vOut []float64, err
 		}
 	}
 	zero := make([]float64, 2*n)
-	norm := 0.0
-	for i := range 2 * n {
-		t := 0.0
-		if i > 0 {
-			t += math.Abs(gk[i-1])
-		}
-		if i < 2*n-1 {
-			t += math.Abs(gk[i])
-		}
-		norm = max(norm, t)
-	}
-	if norm == 0 {
-		norm = 1
-	}
+	norm := tridiagNorm(zero, gk)
 	ortol := clusterGap(norm, n)
-	first := lo
-	for first > 0 && s[first-1]-s[first] <= ortol {
-		first--
-	}
-	last := hi
-	for last < n && s[last-1]-s[last] <= ortol {
-		last++
-	}
 	var lu tridiagLU
-	for c0 := first; c0 < last; {
-		c1 := c0 + 1
-		for c1 < n && s[c1-1]-s[c1] <= ortol {
-			c1++
-		}
-		k := c1 - c0
+	err = eachCluster(n, lo, hi, ortol, func(j int) float64 { return s[j-1] - s[j] }, func(c0, c1 int) error {
 		var shifts []float64
 		for j := c1 - 1; j >= c0; j-- {
 			shifts = append(shifts, s[j])
@@ -106,65 +80,23 @@ func BidiagonalVectors(d, e, s []float64, lo, hi int) (uOut, vOut []float64, err
 		slices.Sort(shifts)
 		z, err := clusterVectors(&lu, zero, gk, shifts, uint64(c0), norm)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		if k == 1 && len(z) == 1 { // a lone +σ: its halves, normalised, paired by sign
-			if err := splitPair(z[0], d, e, c0, lo, hi, w, uOut, vOut); err != nil {
-				return nil, nil, err
-			}
-			c0 = c1
-			continue
+		var uc, vc blas64.General
+		if len(z) == 1 { // a lone +σ
+			uc, vc, err = splitPair(z[0], d, e)
+		} else {
+			uc, vc, err = pairCluster(z, d, e, c1-c0)
 		}
-		m := len(z)
-		zv, zu := blas64.General{Rows: n, Cols: m, Stride: m, Data: make([]float64, n*m)}, blas64.General{Rows: n, Cols: m, Stride: m, Data: make([]float64, n*m)}
-		for c, x := range z {
-			for i := range n {
-				zv.Data[i*m+c] = x[2*i]
-				zu.Data[i*m+c] = x[2*i+1]
-			}
-		}
-		vc, err := leadingBasis(zv, k)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		uc, err := leadingBasis(zu, k)
-		if err != nil {
-			return nil, nil, err
-		}
-		// M = Ucᵀ B Vc, k×k, and its SVD P Σ Qᵀ: B (Vc Q) = (Uc P) Σ
-		bv := blas64.General{Rows: n, Cols: k, Stride: k, Data: make([]float64, n*k)}
-		for i := range n {
-			for c := range k {
-				x := d[i] * vc.Data[i*k+c]
-				if i < n-1 {
-					x += e[i] * vc.Data[(i+1)*k+c]
-				}
-				bv.Data[i*k+c] = x
-			}
-		}
-		mm := blas64.General{Rows: k, Cols: k, Stride: k, Data: make([]float64, k*k)}
-		blas64.Gemm(blas.Trans, blas.NoTrans, 1, uc, bv, 0, mm)
-		p := blas64.General{Rows: k, Cols: k, Stride: k, Data: make([]float64, k*k)}
-		qt := blas64.General{Rows: k, Cols: k, Stride: k, Data: make([]float64, k*k)}
-		sig := make([]float64, k)
-		if !gesvd(lapack.SVDAll, lapack.SVDAll, mm, p, qt, sig) {
-			return nil, nil, fmt.Errorf("band: the SVD of a %d×%d cluster did not converge", k, k)
-		}
-		ucp := blas64.General{Rows: n, Cols: k, Stride: k, Data: make([]float64, n*k)}
-		vcq := blas64.General{Rows: n, Cols: k, Stride: k, Data: make([]float64, n*k)}
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, uc, p, 0, ucp)
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, vc, qt, 0, vcq)
-		for c := range k {
-			j := c0 + c
-			if j < lo || j >= hi {
-				continue
-			}
-			for i := range n {
-				uOut[i*w+j-lo] = ucp.Data[i*k+c]
-				vOut[i*w+j-lo] = vcq.Data[i*k+c]
-			}
-		}
-		c0 = c1
+		storeColumns(uOut, w, lo, hi, c0, uc)
+		storeColumns(vOut, w, lo, hi, c0, vc)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, x := range uOut {
 		if math.IsNaN(x) {
@@ -174,38 +106,95 @@ func BidiagonalVectors(d, e, s []float64, lo, hi int) (uOut, vOut []float64, err
 	return uOut, vOut, nil
 }
 
-// splitPair stores the halves of the Golub–Kahan eigenvector z (v, u
-// interleaved) of a lone singular value j, each normalised, u's sign
-// chosen so that uᵀ B v > 0, as columns j − lo of U and V if j is in
-// [lo, hi).
-func splitPair(z, d, e []float64, j, lo, hi, w int, uOut, vOut []float64) error {
-	if j < lo || j >= hi {
-		return nil
+// storeColumns stores the columns of c, those of indices c0, c0+1, …, as
+// columns j − lo of out (n×w, row-major) for the j in [lo, hi).
+func storeColumns(out []float64, w, lo, hi, c0 int, c blas64.General) {
+	for k := range c.Cols {
+		if j := c0 + k; j >= lo && j < hi {
+			for i := range c.Rows {
+				out[i*w+j-lo] = c.Data[i*c.Stride+k]
+			}
+		}
 	}
+}
+
+// splitPair returns the halves of the Golub–Kahan eigenvector z (v, u
+// interleaved) of a lone singular value, each normalised, u's sign chosen
+// so that uᵀ B v > 0, as n×1 columns U and V.
+func splitPair(z, d, e []float64) (u, v blas64.General, err error) {
 	n := len(d)
 	nu, nv, ubv := 0.0, 0.0, 0.0
 	for i := range n {
-		v, u := z[2*i], z[2*i+1]
-		nv += v * v
-		nu += u * u
-		bv := d[i] * v
+		vi, ui := z[2*i], z[2*i+1]
+		nv += vi * vi
+		nu += ui * ui
+		bv := d[i] * vi
 		if i < n-1 {
 			bv += e[i] * z[2*i+2]
 		}
-		ubv += u * bv
+		ubv += ui * bv
 	}
 	if nu == 0 || nv == 0 {
-		return fmt.Errorf("band: the Golub–Kahan vector of singular value %d has an empty half", j)
+		return u, v, fmt.Errorf("band: a Golub–Kahan vector has an empty half")
 	}
 	su, sv := 1/math.Sqrt(nu), 1/math.Sqrt(nv)
 	if ubv < 0 {
 		su = -su
 	}
+	u = blas64.General{Rows: n, Cols: 1, Stride: 1, Data: make([]float64, n)}
+	v = blas64.General{Rows: n, Cols: 1, Stride: 1, Data: make([]float64, n)}
 	for i := range n {
-		uOut[i*w+j-lo] = z[2*i+1] * su
-		vOut[i*w+j-lo] = z[2*i] * sv
+		u.Data[i] = z[2*i+1] * su
+		v.Data[i] = z[2*i] * sv
 	}
-	return nil
+	return u, v, nil
+}
+
+// pairCluster returns the left and right singular vectors (n×k each) of
+// a cluster of k singular values from the Golub–Kahan vectors z that span
+// its subspaces: orthonormal bases Uc, Vc of their U and V halves, turned
+// by the SVD P Σ Qᵀ of the k×k matrix Ucᵀ B Vc, so that
+// B (Vc Q) = (Uc P) Σ.
+func pairCluster(z [][]float64, d, e []float64, k int) (u, v blas64.General, err error) {
+	n, m := len(d), len(z)
+	zv := blas64.General{Rows: n, Cols: m, Stride: m, Data: make([]float64, n*m)}
+	zu := blas64.General{Rows: n, Cols: m, Stride: m, Data: make([]float64, n*m)}
+	for c, x := range z {
+		for i := range n {
+			zv.Data[i*m+c] = x[2*i]
+			zu.Data[i*m+c] = x[2*i+1]
+		}
+	}
+	vc, err := leadingBasis(zv, k)
+	if err != nil {
+		return u, v, err
+	}
+	uc, err := leadingBasis(zu, k)
+	if err != nil {
+		return u, v, err
+	}
+	bv := blas64.General{Rows: n, Cols: k, Stride: k, Data: make([]float64, n*k)}
+	for i := range n {
+		for c := range k {
+			x := d[i] * vc.Data[i*k+c]
+			if i < n-1 {
+				x += e[i] * vc.Data[(i+1)*k+c]
+			}
+			bv.Data[i*k+c] = x
+		}
+	}
+	mm := blas64.General{Rows: k, Cols: k, Stride: k, Data: make([]float64, k*k)}
+	blas64.Gemm(blas.Trans, blas.NoTrans, 1, uc, bv, 0, mm)
+	p := blas64.General{Rows: k, Cols: k, Stride: k, Data: make([]float64, k*k)}
+	qt := blas64.General{Rows: k, Cols: k, Stride: k, Data: make([]float64, k*k)}
+	if !gesvd(lapack.SVDAll, lapack.SVDAll, mm, p, qt, make([]float64, k)) {
+		return u, v, fmt.Errorf("band: the SVD of a %d×%d cluster did not converge", k, k)
+	}
+	u = blas64.General{Rows: n, Cols: k, Stride: k, Data: make([]float64, n*k)}
+	v = blas64.General{Rows: n, Cols: k, Stride: k, Data: make([]float64, n*k)}
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, uc, p, 0, u)
+	blas64.Gemm(blas.NoTrans, blas.Trans, 1, vc, qt, 0, v)
+	return u, v, nil
 }
 
 // leadingBasis returns an orthonormal basis (n×k) of the span of a's k

@@ -69,15 +69,7 @@ func (u *Upper) Tridiagonalize() (d, e []float64) {
 			}
 		}
 	}
-	d = make([]float64, n)
-	e = make([]float64, max(n-1, 0))
-	for i := range n {
-		d[i] = u.At(i, i)
-		if i+1 < n {
-			e[i] = u.At(i, i+1)
-		}
-	}
-	return d, e
+	return u.diagonals()
 }
 
 // Eigenvalues returns the eigenvalues, ascending, of the symmetric band
