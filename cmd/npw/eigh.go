@@ -109,19 +109,5 @@ func runEigh(ctx context.Context, stdout, stderr io.Writer, opts *eighOptions) e
 // printEighCheck compares the values with gonum's dense symmetric
 // eigensolver, up to exactLimit.
 func printEighCheck(w io.Writer, a blas64.General, values []float64) error {
-	if a.Rows > exactLimit {
-		fmt.Fprintf(w, "  %-16s skipped: a dense eigensolver above n = %d is the cost --verify avoids\n", "check", exactLimit)
-		return nil
-	}
-	e, err := eighError(a, values)
-	if err != nil {
-		return err
-	}
-	verdict := "ok"
-	if !(e <= 1e-12) {
-		verdict = "TOO LARGE"
-		fail(w, "the eigenvalues differ from Dsyev's by %.3g of ‖A‖, past the bound of 1e-12", e)
-	}
-	fmt.Fprintf(w, "  %-16s max |λ − λ_Dsyev| / ‖A‖ = %.3g (%s; bound 1e-12)\n", "check", e, verdict)
-	return nil
+	return printValuesCheck(w, a.Rows, "eigensolver", "eigenvalues", "λ", "Dsyev", "‖A‖", func() (float64, error) { return eighError(a, values) })
 }

@@ -127,19 +127,26 @@ func printValues(w io.Writer, sv []float64) {
 // printSVDCheck compares the values with gonum's dense SVD, up to
 // exactLimit.
 func printSVDCheck(w io.Writer, a blas64.General, sv []float64) error {
-	if max(a.Rows, a.Cols) > exactLimit {
-		fmt.Fprintf(w, "  %-16s skipped: a dense SVD above n = %d is the cost --verify avoids\n", "check", exactLimit)
+	return printValuesCheck(w, max(a.Rows, a.Cols), "SVD", "singular values", "σ", "Dgesvd", "σmax", func() (float64, error) { return svdError(a, sv) })
+}
+
+// printValuesCheck prints how far computed values are from a dense
+// LAPACK solver's (maxErr: the largest difference over scale), failing
+// past 1e-12; above exactLimit (n) the check is skipped, named so.
+func printValuesCheck(w io.Writer, n int, solver, values, sym, routine, scale string, maxErr func() (float64, error)) error {
+	if n > exactLimit {
+		fmt.Fprintf(w, "  %-16s skipped: a dense %s above n = %d is the cost --verify avoids\n", "check", solver, exactLimit)
 		return nil
 	}
-	e, err := svdError(a, sv)
+	e, err := maxErr()
 	if err != nil {
 		return err
 	}
 	verdict := "ok"
 	if !(e <= 1e-12) {
 		verdict = "TOO LARGE"
-		fail(w, "the singular values differ from Dgesvd's by %.3g of σmax, past the bound of 1e-12", e)
+		fail(w, "the %s differ from %s's by %.3g of %s, past the bound of 1e-12", values, routine, e, scale)
 	}
-	fmt.Fprintf(w, "  %-16s max |σ − σ_Dgesvd| / σmax = %.3g (%s; bound 1e-12)\n", "check", e, verdict)
+	fmt.Fprintf(w, "  %-16s max |%s − %s_%s| / %s = %.3g (%s; bound 1e-12)\n", "check", sym, sym, routine, scale, e, verdict)
 	return nil
 }

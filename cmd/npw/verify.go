@@ -251,13 +251,7 @@ func maxAbs(g blas64.General) float64 {
 // eighError is max|λ − λ_Dsyev| / ‖A‖₂ against gonum's dense symmetric
 // eigensolver on A's lower triangle.
 func eighError(a blas64.General, w []float64) (float64, error) {
-	n := a.Rows
-	sym := mat.NewSymDense(n, nil)
-	for i := range n {
-		for j := 0; j <= i; j++ {
-			sym.SetSym(i, j, a.Data[i*a.Stride+j])
-		}
-	}
+	sym := lowerSym(a)
 	var ref mat.EigenSym
 	if !ref.Factorize(sym, false) {
 		return 0, errors.New("the reference eigensolver did not converge")
@@ -274,16 +268,23 @@ func eighError(a blas64.General, w []float64) (float64, error) {
 	return worst / norm, nil
 }
 
-// eighResiduals are ‖AV − VΛ‖_F/(‖A‖_F·n·ε) and ‖VᵀV − I‖_F/(n·ε),
-// exact, for the symmetric matrix of a's lower triangle.
-func eighResiduals(a blas64.General, w []float64, v blas64.General) (res, orthogonality residual) {
-	n := a.Rows
-	sym := mat.NewSymDense(n, nil)
-	for i := range n {
+// lowerSym is the symmetric matrix of a's lower triangle, which eigh
+// reads.
+func lowerSym(a blas64.General) *mat.SymDense {
+	sym := mat.NewSymDense(a.Rows, nil)
+	for i := range a.Rows {
 		for j := 0; j <= i; j++ {
 			sym.SetSym(i, j, a.Data[i*a.Stride+j])
 		}
 	}
+	return sym
+}
+
+// eighResiduals are ‖AV − VΛ‖_F/(‖A‖_F·n·ε) and ‖VᵀV − I‖_F/(n·ε),
+// exact, for the symmetric matrix of a's lower triangle.
+func eighResiduals(a blas64.General, w []float64, v blas64.General) (res, orthogonality residual) {
+	n := a.Rows
+	sym := lowerSym(a)
 	V := asDense(v)
 	var r, vtv mat.Dense
 	r.Mul(sym, V)
