@@ -13,47 +13,6 @@ import (
 // LAPACK's dstein computes them: a range of them at a time, so that tasks
 // can compute the columns of the eigenvector matrix in parallel.
 
-// Rotations are the rotations of a reduction, in the order it applied
-// them, three numbers each (Q, C, S): rows (or columns) Q−1 and Q became
-// C·row(Q−1) + S·row(Q) and −S·row(Q−1) + C·row(Q). A tile of them (k×3)
-// holds them so.
-type Rotations []float64
-
-// add records a rotation; on a nil *Rotations it does nothing.
-func (r *Rotations) add(q int, c, s float64) {
-	if r != nil {
-		*r = append(*r, float64(q), c, s)
-	}
-}
-
-// TridiagonalizeRotations is Tridiagonalize, also returning its
-// rotations: with G their product (the last applied leftmost),
-// T = G A Gᵀ, so A's eigenvectors are Gᵀ times T's (ApplyRotationsT).
-func (u *Upper) TridiagonalizeRotations() (d, e []float64, rots Rotations) {
-	u.rec = &rots
-	defer func() { u.rec = nil }()
-	d, e = u.Tridiagonalize()
-	return d, e, rots
-}
-
-// ApplyRotationsT sets Z to Gᵀ Z, G the product of rots (the last
-// applied leftmost), Z row-major with cols entries a row.
-func ApplyRotationsT(rots Rotations, z []float64, cols int) error {
-	if cols == 0 {
-		return nil
-	}
-	n := len(z) / cols
-	impl := blas64.Implementation()
-	for k := len(rots)/3 - 1; k >= 0; k-- {
-		q := int(rots[3*k])
-		if q < 1 || q >= n || float64(q) != rots[3*k] {
-			return fmt.Errorf("band: rotation %d acts on rows %v and %v of %d", k, rots[3*k]-1, rots[3*k], n)
-		}
-		impl.Drot(cols, z[(q-1)*cols:q*cols], 1, z[q*cols:(q+1)*cols], 1, rots[3*k+1], -rots[3*k+2])
-	}
-	return nil
-}
-
 // TridiagonalVectors returns the eigenvectors of the symmetric
 // tridiagonal matrix with diagonal d and off-diagonal e for its
 // eigenvalues w[lo:hi] (w holds all n, ascending, as dsterf returns

@@ -109,9 +109,9 @@ func TestTridiagonalVectors(t *testing.T) {
 	}
 }
 
-// TestRotationsGiveBandVectors checks that Gᵀ times the tridiagonal's
+// TestReflectorsGiveBandVectors checks that Q times the tridiagonal's
 // eigenvectors are the band matrix's: ‖AV − VΛ‖ and ‖VᵀV − I‖.
-func TestRotationsGiveBandVectors(t *testing.T) {
+func TestReflectorsGiveBandVectors(t *testing.T) {
 	const eps = 0x1p-53
 	rng := rand.New(rand.NewPCG(7, 7))
 	for _, tc := range []struct{ n, b int }{{1, 0}, {6, 2}, {40, 5}, {97, 13}, {64, 63}} {
@@ -125,7 +125,7 @@ func TestRotationsGiveBandVectors(t *testing.T) {
 				a.Set(j, i, v)
 			}
 		}
-		d, e, rots := u.TridiagonalizeRotations()
+		d, e, refl := u.TridiagonalizeReflectors()
 		w := append([]float64(nil), d...)
 		ew := append([]float64(nil), e...)
 		if !(gonum.Implementation{}).Dsterf(tc.n, w, ew) {
@@ -135,7 +135,7 @@ func TestRotationsGiveBandVectors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ApplyRotationsT(rots, z, tc.n); err != nil {
+		if err := ApplyReflectors(refl, z, tc.n); err != nil {
 			t.Fatal(err)
 		}
 		v := mat.NewDense(tc.n, tc.n, z)

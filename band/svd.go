@@ -13,20 +13,7 @@ import (
 
 // Singular vectors of an upper bidiagonal matrix, a range of them at a
 // time, from the eigenvectors of its Golub–Kahan matrix, and those of the
-// band it came from through the rotations of the chase.
-
-// BidiagonalizeRotations is Bidiagonalize, also returning its rotations:
-// the row rotations (left) and the column rotations (right). With L and R
-// their products
-// (the last applied leftmost in L, rightmost in R), Bd = L A R, so A's
-// singular vectors are Lᵀ and R times the bidiagonal's: ApplyRotationsT
-// of each list.
-func (u *Upper) BidiagonalizeRotations() (d, e []float64, left, right Rotations) {
-	u.recL, u.rec = &left, &right
-	defer func() { u.recL, u.rec = nil, nil }()
-	d, e = u.Bidiagonalize()
-	return d, e, left, right
-}
+// band it came from through the reflectors of the chase.
 
 // BidiagonalVectors returns the left and right singular vectors of the
 // n×n upper bidiagonal matrix with diagonal d and superdiagonal e for its

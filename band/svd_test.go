@@ -38,8 +38,9 @@ func svdResiduals(a *mat.Dense, u, v *mat.Dense, s []float64) (res, ou, ov float
 
 // TestBandSingularVectors reduces random bands (graded, rank-deficient,
 // with clustered and with zero singular values) to bidiagonal form with
-// their rotations, computes the bidiagonal's vectors in three ranges as
-// tasks would, rotates them back and checks the band's residuals.
+// their reflectors, computes the bidiagonal's vectors in three ranges as
+// tasks would, applies the reflectors to them and checks the band's
+// residuals.
 func TestBandSingularVectors(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 8))
 	for _, tc := range []struct {
@@ -75,7 +76,7 @@ func TestBandSingularVectors(t *testing.T) {
 					a.Set(i, j, v)
 				}
 			}
-			d, e, left, right := u.BidiagonalizeRotations()
+			d, e, left, right := u.BidiagonalizeReflectors()
 			s := append([]float64(nil), d...)
 			work := make([]float64, 4*n)
 			if n > 0 && impl.Dlasq1(n, s, append([]float64(nil), e...), work) != 0 {
@@ -89,10 +90,10 @@ func TestBandSingularVectors(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := ApplyRotationsT(left, pu, hi-lo); err != nil {
+				if err := ApplyReflectors(left, pu, hi-lo); err != nil {
 					t.Fatal(err)
 				}
-				if err := ApplyRotationsT(right, pv, hi-lo); err != nil {
+				if err := ApplyReflectors(right, pv, hi-lo); err != nil {
 					t.Fatal(err)
 				}
 				for i := range n {

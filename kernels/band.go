@@ -9,9 +9,9 @@ package kernels
 // entries (i, i) .. (i, i+b) of the upper triangle. band_values and
 // sband_values reduce it to bidiagonal (tridiagonal) form and return its
 // singular values (eigenvalues), in memory proportional to n·b;
-// band_bidiag and sband_tridiag also keep the reduction's rotations, from
-// which bi_vectors and tri_vectors compute a column block of the vectors,
-// and cut_rows cuts such a column into tiles.
+// band_bidiag and sband_tridiag also keep the reduction's Householder
+// reflectors, from which bi_vectors and tri_vectors compute a column block
+// of the vectors, and cut_rows cuts such a column into tiles.
 
 import (
 	"fmt"
@@ -165,21 +165,20 @@ func bandValues(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 }
 
 // The kernels of the symmetric eigenvectors (syevv.lp): sband_tridiag
-// chases the gathered band to tridiagonal form keeping its rotations;
+// chases the gathered band to tridiagonal form keeping its reflectors;
 // tri_vectors computes a column block of the eigenvectors from them, and
 // cut_rows cuts that column into tiles.
 func init() {
 	register(&Kernel{Name: "sband_tridiag", Run: sbandTridiag, Flops: func(in []blas64.General) float64 {
-		n, b := float64(in[0].Rows), float64(max(in[0].Cols-1, 0))
-		return 3 * n * n * b
-	}, Workspace: 1, ByValue: true}) // the rotations kept follow the band's zeros
+		return chaseFlops(6, in[0])
+	}, Workspace: 1})
 	register(&Kernel{Name: "tri_vectors", Run: triVectors, Flops: func(in []blas64.General) float64 {
-		// the rotations applied to the column, 6 flops per pair of entries,
-		// and inverse iteration, O(n) a vector. The column's width is a
-		// scalar, which flops cannot see: counted as min(n, 256), the widest
-		// the engine asks for.
+		// the reflectors applied to the column, 4 flops per reflector
+		// entry and column, and inverse iteration, O(n) a vector. The
+		// column's width is a scalar, which flops cannot see: counted as
+		// min(n, 256), the widest the engine asks for.
 		width := float64(min(in[0].Cols, 256))
-		return 6*float64(in[2].Rows)*width + 40*float64(in[0].Cols)*width
+		return 4*float64(in[2].Rows*in[2].Cols)*width + 40*float64(in[0].Cols)*width
 	}, Workspace: 2})
 	register(&Kernel{Name: "cut_rows", Run: cutRows, Flops: func([]blas64.General) float64 { return 0 }})
 }
@@ -187,7 +186,8 @@ func init() {
 // sbandTridiag returns, for the symmetric band whose upper triangle's
 // rows in[0] holds, the tridiagonal it reduces to (a 2×n tile: the
 // diagonal, then the off-diagonal and a 0), its eigenvalues (1×n,
-// ascending) and the rotations of the reduction (k×3: Q, C, S a row).
+// ascending) and the reflectors of the reduction (a row each: τ, then v
+// past its leading 1; see band.Reflectors).
 func sbandTridiag(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	g := in[0]
 	if g.Cols < 1 {
@@ -197,7 +197,7 @@ func sbandTridiag(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sband_tridiag: %w", err)
 	}
-	d, e, rots := u.TridiagonalizeRotations()
+	d, e, refl := u.TridiagonalizeReflectors()
 	n := len(d)
 	td := NewTile(2, n)
 	copy(td.Data, d)
@@ -210,7 +210,7 @@ func sbandTridiag(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []blas64.General{td, values[0], rotationTile(rots)}, nil
+	return []blas64.General{td, values[0], reflectorTile(refl)}, nil
 }
 
 // intScalars reads a kernel's integer scalars.
@@ -227,7 +227,8 @@ func intScalars(kernel string, s []lp.Value) ([]int, error) {
 
 // triVectors returns column block j (of width block) of the band's
 // eigenvectors: the tridiagonal's (in[0], eigenvalues in[1]) by inverse
-// iteration, rotated back by the reduction's rotations (in[2]).
+// iteration, taken back to the band's by the reduction's reflectors
+// (in[2]).
 func triVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 	sc, err := intScalars("tri_vectors", s)
 	if err != nil {
@@ -235,8 +236,8 @@ func triVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 	}
 	td, w, rt := in[0], in[1], in[2]
 	n, j, block := td.Cols, sc[0], sc[1]
-	if td.Rows != 2 || w.Rows != 1 || w.Cols != n || rt.Cols != 3 {
-		return nil, shapeErr("tri_vectors", "needs a 2×n tridiagonal, 1×n eigenvalues and k×3 rotations, got %s, %s and %s", Shape(td), Shape(w), Shape(rt))
+	if td.Rows != 2 || w.Rows != 1 || w.Cols != n {
+		return nil, shapeErr("tri_vectors", "needs a 2×n tridiagonal, 1×n eigenvalues and the reflectors, got %s, %s and %s", Shape(td), Shape(w), Shape(rt))
 	}
 	lo := j * block
 	if block <= 0 || j < 0 || lo >= n {
@@ -248,7 +249,7 @@ func triVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tri_vectors: %w", err)
 	}
-	if err := band.ApplyRotationsT(rotationData(rt), z, hi-lo); err != nil {
+	if err := band.ApplyReflectors(reflectorData(rt, n), z, hi-lo); err != nil {
 		return nil, fmt.Errorf("tri_vectors: %w", err)
 	}
 	out := NewTile(n, hi-lo)
@@ -276,25 +277,32 @@ func cutRows(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 }
 
 // The kernels of the singular vectors (svdv.lp): band_bidiag chases the
-// gathered band to bidiagonal form keeping its rotations; bi_vectors
+// gathered band to bidiagonal form keeping its reflectors; bi_vectors
 // computes a column block of the band's singular vectors from them.
 func init() {
 	register(&Kernel{Name: "band_bidiag", Run: bandBidiag, Flops: func(in []blas64.General) float64 {
-		n, b := float64(in[0].Rows), float64(max(in[0].Cols-1, 0))
-		return 6 * n * n * b
-	}, Workspace: 2, ByValue: true}) // the rotations kept follow the band's zeros
+		return chaseFlops(8, in[0])
+	}, Workspace: 2})
 	register(&Kernel{Name: "bi_vectors", Run: biVectors, Flops: func(in []blas64.General) float64 {
-		// both sets of rotations applied to a column (its width counted as
-		// in tri_vectors), and the Golub–Kahan inverse iteration
+		// both sets of reflectors applied to a column (its width counted
+		// as in tri_vectors), and the Golub–Kahan inverse iteration
 		width := float64(min(in[0].Cols, 256))
-		return 6*float64(in[2].Rows+in[3].Rows)*width + 80*float64(in[0].Cols)*width
+		return 4*float64(in[2].Rows*in[2].Cols+in[3].Rows*in[3].Cols)*width + 80*float64(in[0].Cols)*width
 	}, Workspace: 4})
+}
+
+// chaseFlops is the cost of a Householder chase of the band whose rows
+// g holds, c·n²·b flops: 6 for the symmetric one, 8 for the bidiagonal.
+func chaseFlops(c float64, g blas64.General) float64 {
+	n := float64(g.Rows)
+	b := min(float64(max(g.Cols-1, 0)), max(n-1, 0))
+	return c * n * n * b
 }
 
 // bandBidiag returns, for the upper band whose rows in[0] holds, the
 // bidiagonal it reduces to (2×n: the diagonal, then the superdiagonal
-// and a 0), its singular values (1×n, largest first) and the rotations
-// of the reduction, left (rows) and right (columns), k×3 each.
+// and a 0), its singular values (1×n, largest first) and the reflectors
+// of the reduction, left (rows) and right (columns), as sband_tridiag's.
 func bandBidiag(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	g := in[0]
 	if g.Cols < 1 {
@@ -304,7 +312,7 @@ func bandBidiag(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, fmt.Errorf("band_bidiag: %w", err)
 	}
-	d, e, left, right := u.BidiagonalizeRotations()
+	d, e, left, right := u.BidiagonalizeReflectors()
 	n := len(d)
 	td := NewTile(2, n)
 	copy(td.Data, d)
@@ -319,28 +327,29 @@ func bandBidiag(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []blas64.General{td, values[0], rotationTile(left), rotationTile(right)}, nil
+	return []blas64.General{td, values[0], reflectorTile(left), reflectorTile(right)}, nil
 }
 
-// rotationTile returns rotations as a k×3 tile, (Q, C, S) a row.
-func rotationTile(rots band.Rotations) blas64.General {
-	t := NewTile(len(rots)/3, 3)
-	copy(t.Data, rots)
+// reflectorTile returns a chase's reflectors as a tile, a row each.
+func reflectorTile(r band.Reflectors) blas64.General {
+	t := NewTile(len(r.Data)/max(r.B, 1), r.B)
+	copy(t.Data, r.Data)
 	return t
 }
 
-// rotationData returns a k×3 tile's rotations.
-func rotationData(t blas64.General) band.Rotations {
-	if t.Stride != 3 && t.Rows > 1 {
+// reflectorData returns the reflectors a tile holds, of a chase of an
+// n×n band (ApplyReflectors checks that their count fits).
+func reflectorData(t blas64.General, n int) band.Reflectors {
+	if t.Stride != t.Cols && t.Rows > 1 {
 		t = Clone(t)
 	}
-	return t.Data[:3*t.Rows]
+	return band.Reflectors{N: n, B: t.Cols, Data: t.Data[:t.Rows*t.Cols]}
 }
 
 // biVectors returns column block j (of width block) of the band's left
 // and right singular vectors: the bidiagonal's (in[0], singular values
-// in[1]) from its Golub–Kahan matrix, rotated back by the reduction's
-// left (in[2]) and right (in[3]) rotations.
+// in[1]) from its Golub–Kahan matrix, taken back to the band's by the
+// reduction's left (in[2]) and right (in[3]) reflectors.
 func biVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 	sc, err := intScalars("bi_vectors", s)
 	if err != nil {
@@ -348,8 +357,8 @@ func biVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 	}
 	td, sv, rl, rr := in[0], in[1], in[2], in[3]
 	n, j, block := td.Cols, sc[0], sc[1]
-	if td.Rows != 2 || sv.Rows != 1 || sv.Cols != n || rl.Cols != 3 || rr.Cols != 3 {
-		return nil, shapeErr("bi_vectors", "needs a 2×n bidiagonal, 1×n singular values and k×3 rotations, got %s, %s, %s and %s", Shape(td), Shape(sv), Shape(rl), Shape(rr))
+	if td.Rows != 2 || sv.Rows != 1 || sv.Cols != n {
+		return nil, shapeErr("bi_vectors", "needs a 2×n bidiagonal, 1×n singular values and the reflectors, got %s, %s, %s and %s", Shape(td), Shape(sv), Shape(rl), Shape(rr))
 	}
 	lo := j * block
 	if block <= 0 || j < 0 || lo >= n {
@@ -361,10 +370,10 @@ func biVectors(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bi_vectors: %w", err)
 	}
-	if err := band.ApplyRotationsT(rotationData(rl), zu, hi-lo); err != nil {
+	if err := band.ApplyReflectors(reflectorData(rl, n), zu, hi-lo); err != nil {
 		return nil, fmt.Errorf("bi_vectors: %w", err)
 	}
-	if err := band.ApplyRotationsT(rotationData(rr), zv, hi-lo); err != nil {
+	if err := band.ApplyReflectors(reflectorData(rr, n), zv, hi-lo); err != nil {
 		return nil, fmt.Errorf("bi_vectors: %w", err)
 	}
 	u, v := NewTile(n, hi-lo), NewTile(n, hi-lo)

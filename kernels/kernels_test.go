@@ -878,11 +878,11 @@ func TestBandKernels(t *testing.T) {
 }
 
 // TestEigenvectorKernelErrors: tri_vectors and cut_rows refuse blocks
-// outside their matrices, and rotations outside the rows, in one line.
+// outside their matrices, and reflectors that are not a chase's of the
+// tridiagonal's order, in one line.
 func TestEigenvectorKernelErrors(t *testing.T) {
 	td, w := NewTile(2, 4), NewTile(1, 4)
-	bad := NewTile(1, 3)
-	bad.Data[0] = 7 // rows 6 and 7 of 4
+	bad := NewTile(1, 3) // a 4×4 band of width 3 makes 2 reflectors
 	for _, tc := range []struct {
 		kernel  string
 		in      []blas64.General
@@ -890,7 +890,7 @@ func TestEigenvectorKernelErrors(t *testing.T) {
 		want    string
 	}{
 		{"tri_vectors", []blas64.General{td, w, NewTile(0, 3)}, []int64{1, 4}, "column block 1 of width 4 is outside 4 columns"},
-		{"tri_vectors", []blas64.General{td, w, bad}, []int64{0, 4}, "rotation 0 acts on rows 6 and 7 of 4"},
+		{"tri_vectors", []blas64.General{td, w, bad}, []int64{0, 4}, "3 reflector values for a 4×4 band of width 3, which makes 2 reflectors of 3"},
 		{"tri_vectors", []blas64.General{td, NewTile(1, 3), bad}, []int64{0, 4}, "needs a 2×n tridiagonal"},
 		{"cut_rows", []blas64.General{NewTile(5, 2)}, []int64{2, 3, 5}, "row block 2 of height 3 is outside 5 rows"},
 		{"cut_rows", []blas64.General{NewTile(5, 2)}, []int64{0, 3, 4}, "outside 4 rows (of which 5 given)"},
