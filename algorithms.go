@@ -428,14 +428,22 @@ func (e *Engine) Inverse(ctx context.Context, a *Matrix) (*Matrix, error) {
 }
 
 // maxBand is the widest band the SVD and the symmetric eigensolver reduce
-// a matrix to: the tile size of their band reductions when the matrix's
-// own is larger. The band is chased to bidiagonal (tridiagonal) form on
-// one worker in O(n²·b) time, and the SVD's chase
-// slows faster than b grows once a band's rows leave the cache (at
-// n = 4096 on this project's 2-core machines: 4.0 s for b = 128, 7.9 s
-// for 256, 47 s for 512), while tiles below it multiply the reduction's
-// tasks (its whole SVD took 17.8, 16.0 and 54.5 s).
+// a matrix to when only values are wanted: the tile size of their band
+// reductions when the matrix's own is larger. The band is chased to
+// bidiagonal (tridiagonal) form on one worker in O(n²·b) time while the
+// other workers wait, and tiles below it multiply the reduction's tasks:
+// at n = 4096 on this project's 2-core machines the SVD's values took
+// 13.0 s with b = 256 and 14.1 s with 384.
 const maxBand = 256
+
+// maxBandVectors is maxBand when vectors are computed too. Their
+// back-transformations (the chase's reflectors, a task per column block,
+// and the reduction's, by qr_apply_q) are level-3 work on tiles of the
+// band's width, which run faster on bigger tiles and outweigh the longer
+// chase: at n = 4096, eigh with vectors took 19.6 s with b = 256, 16.9 s
+// with 320, 16.7 s with 384, 16.6 s with 448 and 18.6 s with 512; the
+// SVD with vectors 31.0, 28.2, 27.8, 28.0 s (b = 256 .. 448).
+const maxBandVectors = 384
 
 // SVD returns the singular values of A, largest first. Singular vectors
 // are not computed. It runs as one job of the shipped bdfac program, on
@@ -493,23 +501,24 @@ func (e *Engine) Eigvalsh(ctx context.Context, a *Matrix) ([]float64, error) {
 // Eigh returns the eigenvalues (ascending) and the eigenvectors (the
 // columns of V, orthonormal) of the symmetric matrix A: A V = V diag(w).
 // Only A's lower triangle is read. It runs three jobs on the workers, on
-// tiles of at most maxBand:
+// tiles of at most maxBandVectors:
 //
 //   - sytrb reduces A to a symmetric band, A = Q B Qᵀ, by two-sided tile
 //     QR and gathers the band;
 //   - syevv chases the band to tridiagonal form on one worker, keeping
-//     the rotations, and computes the eigenvalues (dsterf); then a task
-//     per column block computes its eigenvectors of the tridiagonal by
-//     inverse iteration (as LAPACK's dstein) and rotates them back, and
-//     tasks cut them into tiles, the band's eigenvectors;
+//     its Householder reflectors, and computes the eigenvalues (dsterf);
+//     then a task per column block computes its eigenvectors of the
+//     tridiagonal by inverse iteration (as LAPACK's dstein) and applies
+//     the reflectors to them in blocks, and tasks cut them into tiles,
+//     the band's eigenvectors;
 //   - qr_apply_q applies Q to them.
 //
-// V has V.Block = min(A.Block, maxBand). Release it when done.
+// V has V.Block = min(A.Block, maxBandVectors). Release it when done.
 func (e *Engine) Eigh(ctx context.Context, a *Matrix) ([]float64, *Matrix, error) {
 	if err := e.useSquare("eigh", a); err != nil {
 		return nil, nil, err
 	}
-	n, block := a.Rows, min(a.Block, maxBand)
+	n, block := a.Rows, min(a.Block, maxBandVectors)
 	nt := tilesOf(n, block)
 	red, err := e.runShipped(ctx, "sytrb", map[string]int{"N": nt, "VEC": 1}, block, []job.Input{a.input("A")}, append([]string{"H"}, qrFactors...)...)
 	if err != nil {
@@ -574,19 +583,20 @@ func (f *SVDFactors) Release(ctx context.Context) error {
 var lqFactors = [...][2]string{{"Wl", "Vl"}, {"Ul", "Tl"}, {"Wt", "Vt"}, {"Ut", "Tt"}}
 
 // SVDVectors returns the thin SVD of A with its singular vectors, all
-// computed on the workers, on tiles of at most maxBand (cut from A's by
-// the workers), in five jobs:
+// computed on the workers, on tiles of at most maxBandVectors (cut from
+// A's by the workers), in five jobs:
 //
 //   - bdfac reduces A to an upper band, A = Q B Pᵀ, and gathers the band;
 //   - svdv chases the band to bidiagonal form on one worker, keeping its
-//     rotations, and computes the singular values (dqds); a task per
-//     column block computes its singular vectors of the bidiagonal (from
-//     its Golub–Kahan matrix, by inverse iteration) and rotates them back,
-//     and tasks cut them into tiles, the band's U_B and V_B;
+//     Householder reflectors, and computes the singular values (dqds); a
+//     task per column block computes its singular vectors of the
+//     bidiagonal (from its Golub–Kahan matrix, by inverse iteration) and
+//     applies the reflectors to them in blocks, and tasks cut them into
+//     tiles, the band's U_B and V_B;
 //   - qr_apply_q forms U = Q U_B and V = P V_B, and transpose Vᵀ.
 //
 // A wide matrix is decomposed through its transpose. U and VT have block
-// min(A.Block, maxBand). SVD is the faster call when the values are all
+// min(A.Block, maxBandVectors). SVD is the faster call when the values are all
 // that is needed.
 func (e *Engine) SVDVectors(ctx context.Context, a *Matrix) (*SVDFactors, error) {
 	if err := e.use("svd", a); err != nil {
@@ -601,7 +611,7 @@ func (e *Engine) SVDVectors(ctx context.Context, a *Matrix) (*SVDFactors, error)
 		defer at.Release(ctx)
 		a = at
 	}
-	m, n, block := a.Rows, a.Cols, min(a.Block, maxBand)
+	m, n, block := a.Rows, a.Cols, min(a.Block, maxBandVectors)
 	mt, nt := tilesOf(m, block), tilesOf(n, block)
 	outs := append([]string{"G"}, qrFactors...)
 	for _, f := range lqFactors {

@@ -247,7 +247,7 @@ func TestAPIEigh(t *testing.T) {
 	for _, tc := range []struct {
 		n, block int
 		kind     string
-	}{{30, 8, "random"}, {24, 8, "clustered"}, {5, 8, "random"}, {37, 8, "indefinite"}, {300, 512, "random"}} {
+	}{{30, 8, "random"}, {24, 8, "clustered"}, {5, 8, "random"}, {37, 8, "indefinite"}, {400, 512, "random"}} {
 		n := tc.n
 		a := randDense(rng, n, n)
 		if tc.kind != "random" {
@@ -353,7 +353,7 @@ func TestAPISVDVectors(t *testing.T) {
 		kind        string
 	}{
 		{50, 20, 8, "random"}, {20, 50, 8, "random"}, {24, 24, 8, "random"}, {5, 3, 8, "random"},
-		{40, 40, 8, "graded"}, {36, 30, 8, "rank-deficient"}, {33, 33, 8, "clustered"}, {300, 270, 512, "random"},
+		{40, 40, 8, "graded"}, {36, 30, 8, "rank-deficient"}, {33, 33, 8, "clustered"}, {420, 400, 512, "random"},
 	} {
 		m, n := tc.m, tc.n
 		a := randDense(rng, m, n)
