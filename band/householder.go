@@ -158,46 +158,6 @@ func applySym(s blas64.General, v []float64, tau float64, w []float64) {
 	bl.Dsyr2(blas.Upper, m, -1, v, 1, w, 1, s.Data, s.Stride)
 }
 
-// twoSided sets the block x to Hp x H and returns H's τ (H's v in v):
-// Hp = I − τp vp vpᵀ is the last reflector, H the new one, made from the
-// first row of Hp x to zero it past its first entry. Both are applied at
-// once, x − τp vp wᵀ − τ z vᵀ with w = xᵀ vp and z = Hp x v: two
-// matrix-vector products and one rank-2 update (a GEMM of inner
-// dimension 2), where applying them in turn passes over x twice more.
-// w and z are workspace of x.Cols and 2·x.Rows.
-func (c *chase) twoSided(x blas64.General, vp []float64, ptau float64, v, w, z []float64) float64 {
-	bl := blas64.Implementation()
-	pm, m := x.Rows, x.Cols
-	w = w[:m]
-	if ptau != 0 {
-		bl.Dgemv(blas.Trans, pm, m, 1, x.Data, x.Stride, vp, 1, 0, w, 1)
-	} else {
-		clear(w)
-	}
-	row := make([]float64, m) // the first row of Hp x, then of Hp x H
-	for j := range m {
-		row[j] = x.Data[j] - ptau*w[j]
-	}
-	tau := c.reflect(m, row, 1, v)
-	// a = [vp z], bt = [τp w, τ v]: x −= a btᵀ
-	a, bt := z[:2*pm], make([]float64, 2*m)
-	for j := range pm {
-		a[2*j] = vp[j]
-	}
-	zv := make([]float64, pm)
-	bl.Dgemv(blas.NoTrans, pm, m, 1, x.Data, x.Stride, v, 1, 0, zv, 1)
-	bl.Daxpy(pm, -ptau*bl.Ddot(m, w, 1, v, 1), vp, 1, zv, 1)
-	for j := range pm {
-		a[2*j+1] = zv[j]
-	}
-	for j := range m {
-		bt[2*j], bt[2*j+1] = ptau*w[j], tau*v[j]
-	}
-	bl.Dgemm(blas.NoTrans, blas.Trans, pm, m, 2, -1, a, 2, bt, 2, 1, x.Data, x.Stride)
-	copy(x.Data[:m], row)
-	return tau
-}
-
 // tridiagonalize reduces the symmetric band whose upper triangle u holds
 // to tridiagonal form, recording the reflectors if keep. Step 0 of sweep
 // i zeroes row i past column i+1 and applies its reflector to the
@@ -211,7 +171,7 @@ func (u *Upper) tridiagonalize(keep bool) (d, e []float64, r Reflectors) {
 	c := newChase(u, 0, 2, keep)
 	n, b := c.n, c.b
 	v, vp := make([]float64, b), make([]float64, b)
-	w, z := make([]float64, b), make([]float64, 2*b)
+	w := make([]float64, b)
 	for i := range Sweeps(n, b) {
 		s := i + 1
 		m := min(b, n-s)
@@ -222,7 +182,12 @@ func (u *Upper) tridiagonalize(keep bool) (d, e []float64, r Reflectors) {
 			v, vp = vp, v
 			s += b
 			m = min(b, n-s)
-			tau = c.twoSided(c.block(ps, s, pm, m), vp, ptau, v, w, z)
+			x := c.block(ps, s, pm, m)
+			applyLeft(x, vp, ptau, w)
+			tau = c.reflect(m, x.Data, 1, v)
+			x.Rows--
+			x.Data = x.Data[x.Stride:]
+			applyRight(x, v, tau, w)
 			applySym(c.block(s, s, m, m), v, tau, w)
 		}
 	}
