@@ -427,27 +427,33 @@ func (e *Engine) Inverse(ctx context.Context, a *Matrix) (*Matrix, error) {
 	return e.solveTriangular(ctx, f.U, y, 2)
 }
 
-// maxBand is the widest band the SVD and the symmetric eigensolver reduce
-// a matrix to when only values are wanted: the tile size of their band
-// reductions when the matrix's own is larger. The band is chased to
-// bidiagonal (tridiagonal) form on one worker in O(n²·b) time while the
-// other workers wait, and tiles below it multiply the reduction's tasks:
-// at n = 4096 on this project's 2-core machines the SVD's values took
-// 13.0 s with b = 256 and 14.1 s with 384.
-const maxBand = 256
+// svdBand is the widest band the SVD reduces a matrix to when only values
+// are wanted: the tile size of its band reduction (bdfac) when the
+// matrix's own is larger. The band is chased to bidiagonal form on one
+// worker in O(n²·b) time while the other workers wait, and tiles below it
+// multiply the reduction's tasks: at n = 4096 on this project's 2-core
+// machines the SVD's values took 13.0 s with b = 256 and 14.1 s with 384.
+const svdBand = 256
 
-// maxBandVectors is maxBand when vectors are computed too. Their
+// svdVectorsBand is svdBand when vectors are computed too. Their
 // back-transformations (the chase's reflectors, a task per column block,
 // and the reduction's, by qr_apply_q) are level-3 work on tiles of the
 // band's width, which run faster on bigger tiles and outweigh the longer
-// chase: at n = 4096, eigh with vectors took 19.6 s with b = 256, 16.9 s
-// with 320, 16.7 s with 384, 16.6 s with 448 and 18.6 s with 512; the
-// SVD with vectors 31.0, 28.2, 27.8, 28.0 s (b = 256 .. 448).
-const maxBandVectors = 384
+// chase: at n = 4096 the SVD with vectors took 31.0, 28.2, 27.8 and
+// 28.0 s with b = 256, 320, 384 and 448.
+const svdVectorsBand = 384
+
+// eighBand is the widest band the symmetric eigensolver reduces a matrix
+// to. Its reduction (sytrb, one block reflector a panel) is level-3 work
+// with a short critical path at any of these widths, so the serial chase
+// decides: at n = 4096, eigh with vectors took 13.4, 12.0, 11.4, 12.1,
+// 11.9 and 12.7 s with b = 128, 160, 192, 256, 320 and 384, and the
+// values alone 4.6, 4.4, 4.5, 5.4 and 5.8 s (b = 128 .. 320).
+const eighBand = 192
 
 // SVD returns the singular values of A, largest first. Singular vectors
 // are not computed. It runs as one job of the shipped bdfac program, on
-// tiles of at most maxBand (cut from A's by the workers): the workers
+// tiles of at most svdBand (cut from A's by the workers): the workers
 // reduce A to an upper band matrix of that bandwidth (QR and LQ panels
 // with binary trees), gather the band a block row at a time, and one of
 // them chases it to bidiagonal form and computes its singular values, in
@@ -466,7 +472,7 @@ func (e *Engine) SVD(ctx context.Context, a *Matrix) ([]float64, error) {
 		defer at.Release(ctx)
 		a = at
 	}
-	block := min(a.Block, maxBand)
+	block := min(a.Block, svdBand)
 	mt, nt := tilesOf(a.Rows, block), tilesOf(a.Cols, block)
 	res, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt, "VEC": 0}, block, []job.Input{a.input("A")}, "SV")
 	if err != nil {
@@ -479,18 +485,19 @@ func (e *Engine) SVD(ctx context.Context, a *Matrix) ([]float64, error) {
 // Eigvalsh returns the eigenvalues of the symmetric matrix A, ascending;
 // only A's lower triangle is read, as LAPACK's dsyev reads it with
 // uplo = 'L'. Eigenvectors are not computed. It runs as one job of the
-// shipped sytrb program, on tiles of at most maxBand (cut from A's by the
+// shipped sytrb program, on tiles of at most eighBand (cut from A's by the
 // workers): the workers reduce A to a symmetric band of that bandwidth
-// by two-sided tile QR (A = Q B Qᵀ), gather the band a block row at a
-// time, and one of them chases it to tridiagonal form and computes its
-// eigenvalues (LAPACK's dsterf), in O(n·b) memory. Only the n values
-// reach this process.
+// (A = Q B Qᵀ, a block reflector a panel applied to both sides of the
+// trailing matrix at once, as LAPACK's dsytrd_sy2sb), gather the band a
+// block row at a time, and one of them chases it to tridiagonal form and
+// computes its eigenvalues (LAPACK's dsterf), in O(n·b) memory. Only the
+// n values reach this process.
 func (e *Engine) Eigvalsh(ctx context.Context, a *Matrix) ([]float64, error) {
 	if err := e.useSquare("eigvalsh", a); err != nil {
 		return nil, err
 	}
-	block := min(a.Block, maxBand)
-	res, err := e.runShipped(ctx, "sytrb", map[string]int{"N": tilesOf(a.Rows, block), "VEC": 0}, block, []job.Input{a.input("A")}, "W")
+	block := min(a.Block, eighBand)
+	res, err := e.runShipped(ctx, "sytrb", map[string]int{"N": tilesOf(a.Rows, block), "BS": block, "NR": a.Rows, "VEC": 0}, block, []job.Input{a.input("A")}, "W")
 	if err != nil {
 		return nil, err
 	}
@@ -501,26 +508,26 @@ func (e *Engine) Eigvalsh(ctx context.Context, a *Matrix) ([]float64, error) {
 // Eigh returns the eigenvalues (ascending) and the eigenvectors (the
 // columns of V, orthonormal) of the symmetric matrix A: A V = V diag(w).
 // Only A's lower triangle is read. It runs three jobs on the workers, on
-// tiles of at most maxBandVectors:
+// tiles of at most eighBand:
 //
-//   - sytrb reduces A to a symmetric band, A = Q B Qᵀ, by two-sided tile
-//     QR and gathers the band;
+//   - sytrb reduces A to a symmetric band, A = Q B Qᵀ, a block reflector
+//     a panel, and gathers the band;
 //   - syevv chases the band to tridiagonal form on one worker, keeping
 //     its Householder reflectors, and computes the eigenvalues (dsterf);
 //     then a task per column block computes its eigenvectors of the
 //     tridiagonal by inverse iteration (as LAPACK's dstein) and applies
 //     the reflectors to them in blocks, and tasks cut them into tiles,
 //     the band's eigenvectors;
-//   - qr_apply_q applies Q to them.
+//   - sytrb_q applies Q to them, a panel's block reflector at a time.
 //
-// V has V.Block = min(A.Block, maxBandVectors). Release it when done.
+// V has V.Block = min(A.Block, eighBand). Release it when done.
 func (e *Engine) Eigh(ctx context.Context, a *Matrix) ([]float64, *Matrix, error) {
 	if err := e.useSquare("eigh", a); err != nil {
 		return nil, nil, err
 	}
-	n, block := a.Rows, min(a.Block, maxBandVectors)
+	n, block := a.Rows, min(a.Block, eighBand)
 	nt := tilesOf(n, block)
-	red, err := e.runShipped(ctx, "sytrb", map[string]int{"N": nt, "VEC": 1}, block, []job.Input{a.input("A")}, append([]string{"H"}, qrFactors...)...)
+	red, err := e.runShipped(ctx, "sytrb", map[string]int{"N": nt, "BS": block, "NR": n, "VEC": 1}, block, []job.Input{a.input("A")}, "H", "VC", "T")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -543,11 +550,8 @@ func (e *Engine) Eigh(ctx context.Context, a *Matrix) ([]float64, *Matrix, error
 		return w, v, err
 	}
 	defer job.Cleanup(ctx, e.tiles, vec)
-	inputs := []job.Input{{Name: "E", Tiles: vec.Matrices["E"]}}
-	for _, name := range qrFactors {
-		inputs = append(inputs, job.Input{Name: name, Tiles: red.Matrices[name]})
-	}
-	res, err := e.runShipped(ctx, "qr_apply_q", map[string]int{"MT": nt, "KT": nt - 1, "NB": nt, "OFF": 1}, block, inputs, "Q")
+	inputs := []job.Input{{Name: "E", Tiles: vec.Matrices["E"]}, {Name: "VC", Tiles: red.Matrices["VC"]}, {Name: "T", Tiles: red.Matrices["T"]}}
+	res, err := e.runShipped(ctx, "sytrb_q", map[string]int{"N": nt, "NB": nt}, block, inputs, "Q")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -583,7 +587,7 @@ func (f *SVDFactors) Release(ctx context.Context) error {
 var lqFactors = [...][2]string{{"Wl", "Vl"}, {"Ul", "Tl"}, {"Wt", "Vt"}, {"Ut", "Tt"}}
 
 // SVDVectors returns the thin SVD of A with its singular vectors, all
-// computed on the workers, on tiles of at most maxBandVectors (cut from
+// computed on the workers, on tiles of at most svdVectorsBand (cut from
 // A's by the workers), in five jobs:
 //
 //   - bdfac reduces A to an upper band, A = Q B Pᵀ, and gathers the band;
@@ -596,7 +600,7 @@ var lqFactors = [...][2]string{{"Wl", "Vl"}, {"Ul", "Tl"}, {"Wt", "Vt"}, {"Ut", 
 //   - qr_apply_q forms U = Q U_B and V = P V_B, and transpose Vᵀ.
 //
 // A wide matrix is decomposed through its transpose. U and VT have block
-// min(A.Block, maxBandVectors). SVD is the faster call when the values are all
+// min(A.Block, svdVectorsBand). SVD is the faster call when the values are all
 // that is needed.
 func (e *Engine) SVDVectors(ctx context.Context, a *Matrix) (*SVDFactors, error) {
 	if err := e.use("svd", a); err != nil {
@@ -611,7 +615,7 @@ func (e *Engine) SVDVectors(ctx context.Context, a *Matrix) (*SVDFactors, error)
 		defer at.Release(ctx)
 		a = at
 	}
-	m, n, block := a.Rows, a.Cols, min(a.Block, maxBandVectors)
+	m, n, block := a.Rows, a.Cols, min(a.Block, svdVectorsBand)
 	mt, nt := tilesOf(m, block), tilesOf(n, block)
 	outs := append([]string{"G"}, qrFactors...)
 	for _, f := range lqFactors {

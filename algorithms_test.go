@@ -174,7 +174,7 @@ func TestAPIEigvalsh(t *testing.T) {
 	eng := testEngine(t)
 	rng := rand.New(rand.NewPCG(25, 25))
 	// The last has tiles wider than the band: the workers cut them to
-	// tiles of maxBand (a ragged one).
+	// tiles of eighBand (a ragged one).
 	for _, tc := range [][2]int{{30, 8}, {24, 8}, {5, 8}, {300, 512}} {
 		n := tc[0]
 		a := randDense(rng, n, n)

@@ -50,8 +50,10 @@ var shippedSizes = map[string]string{
 	"generate":  "MT=1,2,3,7 NT=1,2,5 KIND=1 SEED=3 ROWS=20 COLS=20 B=4",
 	"retile":    "MT=1,2,3,7 NT=1,2,5",
 	"transpose": "MT=1,2,3,7 NT=1,2,5",
-	"sytrb":     "N=1,2,3,4,5,6,7,8,9,11,13,16 VEC=0,1",
-	"syevv":     "N=1,2,3,5,8 BS=4 NR=30",
+	// BS and NR only reach the kernel.
+	"sytrb":   "N=1,2,3,4,5,6,7,8,9,11,13,16 BS=4 NR=64 VEC=0,1",
+	"sytrb_q": "N=1,2,3,4,5,8,11 NB=1,2,3",
+	"syevv":   "N=1,2,3,5,8 BS=4 NR=30",
 	// COLS and B only reach the kernel.
 	"permutation": "N=1,2,3,7 NC=1,2,5 COLS=20 B=4",
 }

@@ -15,7 +15,7 @@ import (
 // a band, gather the band and compute its eigenvalues.
 func eigenvalues(t *testing.T, env Env, a blas64.General, block int) []float64 {
 	t.Helper()
-	spec := Spec{Plan: plan(t, "sytrb", fmt.Sprintf("N=%d VEC=0", tiles(a.Rows, block))), Block: block,
+	spec := Spec{Plan: plan(t, "sytrb", fmt.Sprintf("N=%d BS=%d NR=%d VEC=0", tiles(a.Rows, block), block, a.Rows)), Block: block,
 		Inputs: []Input{{Name: "A", Array: a}}, Outputs: []string{"W"}}
 	res := runJob(t, env, spec, fast())
 	g, _, err := env.Tiles.GetTile(context.Background(), res.Matrices["W"].Key([]int32{0}))

@@ -617,6 +617,7 @@ func TestUpdateInPlace(t *testing.T) {
 		{"gemm_sub", []blas64.General{randTile(rng, 40, 50), x, randTile(rng, 30, 50)}, true, nil},
 		{"syrk", []blas64.General{randTile(rng, 40, 20), x, randTile(rng, 20, 30)}, true, nil},
 		{"syrk", []blas64.General{randTile(rng, 40, 40), x, x}, true, nil}, // a diagonal block, S not symmetric
+		{"syr2k", []blas64.General{randTile(rng, 40, 20), x, randTile(rng, 20, 30), randTile(rng, 40, 5), randTile(rng, 20, 5)}, true, nil},
 		{"qr_trailing_update", []blas64.General{tree[0], tree[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true, nil},
 		{"qr_trailing_update_q", []blas64.General{tree[0], tree[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true, nil},
 		{"qr_trailing_update", []blas64.General{full[0], full[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true, nil},
@@ -901,6 +902,69 @@ func TestEigenvectorKernelErrors(t *testing.T) {
 			sc = append(sc, lp.Value{Kind: lp.IntKind, I: v})
 		}
 		if _, err := k.Run(tc.in, sc); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.kernel, err, tc.want)
+		}
+	}
+}
+
+// TestSymmetricReductionKernels checks sytrb.lp's kernels against
+// explicit products: stack, half_tn and syr2k, and that mismatched
+// shapes fail in one line.
+func TestSymmetricReductionKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 11))
+	a, b := randTile(rng, 7, 5), randTile(rng, 3, 5)
+	st, err := run(t, "stack", []blas64.General{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st[0].Rows != 10 || st[0].Cols != 5 {
+		t.Fatalf("stack of 7×5 and 3×5 is %s", Shape(st[0]))
+	}
+	for i := range 10 {
+		for j := range 5 {
+			want := 0.0
+			if i < 7 {
+				want = a.Data[i*a.Stride+j]
+			} else {
+				want = b.Data[(i-7)*b.Stride+j]
+			}
+			if st[0].Data[i*st[0].Stride+j] != want {
+				t.Fatalf("stack: (%d,%d) = %v, want %v", i, j, st[0].Data[i*st[0].Stride+j], want)
+			}
+		}
+	}
+	h, err := run(t, "half_tn", []blas64.General{a, randTile(rng, 7, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h[0].Rows != 5 || h[0].Cols != 4 {
+		t.Fatalf("half_tn of 7×5 and 7×4 is %s", Shape(h[0]))
+	}
+	c := randTile(rng, 7, 4)
+	h, _ = run(t, "half_tn", []blas64.General{a, c})
+	want := mul(Transpose(a), c)
+	for i := range want.Data {
+		want.Data[i] *= 0.5
+	}
+	check(t, "half_tn ‖C − ½ AᵀB‖", scaled(sub(h[0], want), norm(a)*norm(c), 7))
+	s0, x1, y1, x2, y2 := randTile(rng, 6, 4), randTile(rng, 6, 3), randTile(rng, 4, 3), randTile(rng, 6, 2), randTile(rng, 4, 2)
+	u, err := run(t, "syr2k", []blas64.General{s0, x1, y1, x2, y2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = sub(sub(s0, mul(x1, Transpose(y1))), mul(x2, Transpose(y2)))
+	check(t, "syr2k ‖S − X1 Y1ᵀ − X2 Y2ᵀ − result‖", scaled(sub(u[0], want), norm(s0)+norm(x1)*norm(y1)+norm(x2)*norm(y2), 6))
+	for _, tc := range []struct {
+		kernel string
+		in     []blas64.General
+		want   string
+	}{
+		{"stack", []blas64.General{a, randTile(rng, 3, 4)}, "stacked tiles need the same number of columns"},
+		{"half_tn", []blas64.General{a, randTile(rng, 6, 4)}, "½ Aᵀ B needs A k×m and B k×n"},
+		{"syr2k", []blas64.General{s0, x1, y1, x2, randTile(rng, 5, 2)}, "S − X1 Y1ᵀ − X2 Y2ᵀ needs"},
+	} {
+		k, _ := Lookup(tc.kernel)
+		if _, err := k.Run(tc.in, nil); err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %v, want %q", tc.kernel, err, tc.want)
 		}
 	}

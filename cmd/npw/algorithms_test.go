@@ -32,9 +32,9 @@ func TestAlgorithmCommands(t *testing.T) {
 		// eigh reads a's lower triangle (its check too); 40 is 5 tiles of 8,
 		// 37 is ragged, and 6 is one tile
 		{[]string{"eigh", a, "--block", "8", "--verify", "--values", w, "--compare"},
-			[]string{"eigh 40×40, block 8: done", "qr_leaf_t", "sband_values 1", "W → " + w + " (40 values, ascending)", "(ok; bound 1e-12)", "lapack64.Syev (values only)"}},
+			[]string{"eigh 40×40, block 8: done", "syr2k 20", "sband_values 1", "W → " + w + " (40 values, ascending)", "(ok; bound 1e-12)", "lapack64.Syev (values only)"}},
 		{[]string{"eigh", "--n", "37", "--block", "8", "--verify", "--vectors", filepath.Join(dir, "v.npy"), "--compare"},
-			[]string{"eigh 37×37, block 8: done", "in 3 jobs: sytrb (", "syevv (", "tri_vectors 5", "qr_apply_q (", "V → ", "(37×37)", "‖AV − VΛ‖", "‖VᵀV − I‖", "(ok; bound 1e-12)", "Syev (with vectors)"}},
+			[]string{"eigh 37×37, block 8: done", "in 3 jobs: sytrb (", "syevv (", "tri_vectors 5", "sytrb_q (", "V → ", "(37×37)", "‖AV − VΛ‖", "‖VᵀV − I‖", "(ok; bound 1e-12)", "Syev (with vectors)"}},
 		{[]string{"eigh", "--n", "6", "--block", "8", "--verify", "--vectors", filepath.Join(dir, "v6.npy")}, []string{"in 2 jobs: sytrb (", "‖AV − VΛ‖", "(ok; bound 1e-12)"}},
 		{[]string{"eigh", "--n", "6", "--block", "8", "--verify", "-o", filepath.Join(dir, "w6.npy")}, []string{"(6 values, ascending)", "(ok; bound 1e-12)"}},
 		{[]string{"svd", tall, "--block", "8", "--verify", "--u", filepath.Join(dir, "u.npy"), "--vt", filepath.Join(dir, "vt.npy"), "--compare"},

@@ -30,22 +30,23 @@ triangle), ascending, and writes them as a 1-D .npy file (--values, or
 -o). Only A's lower triangle is read, as LAPACK's dsyev and SciPy's eigh
 read it.
 
-The workers do it all, on tiles of at most 256 (384 with --vectors; cut
-from A's by the workers). The shipped sytrb program reduces A to a symmetric band by
-two-sided tile QR (A = Q B Qᵀ) and gathers the band a block row at a
-time; without --vectors one of them then chases it to tridiagonal form
-and computes its eigenvalues (LAPACK's dsterf), in O(n·b) memory, and
-that is the one job. With --vectors (V, n×n, A V = V diag(W)) two more
+The workers do it all, on tiles of at most 192 (cut from A's by the
+workers). The shipped sytrb program reduces A to a symmetric band
+(A = Q B Qᵀ, a block reflector a panel applied to both sides at once, as
+LAPACK's dsytrd_sy2sb) and gathers the band a block row at a time;
+without --vectors one of them then chases it to tridiagonal form and
+computes its eigenvalues (LAPACK's dsterf), in O(n·b) memory, and that
+is the one job. With --vectors (V, n×n, A V = V diag(W)) two more
 run: syevv chases the band keeping its Householder reflectors, then a
 task per column block computes its eigenvectors of the tridiagonal by
 inverse iteration (as LAPACK's dstein) and applies the reflectors to
-them in blocks, and qr_apply_q applies Q.
+them in blocks, and sytrb_q applies Q.
 
 --verify compares the eigenvalues with gonum's dense Dsyev (up to
 n = 2048) and, with --vectors, prints ‖AV − VΛ‖/(‖A‖·n·ε) and
 ‖VᵀV − I‖/(n·ε).`,
 		Example: `  npw eigh a.npy --values w.npy --vectors v.npy
-  npw eigh --n 4096 --block 256 --compare`,
+  npw eigh --n 4096 --compare`,
 		Args: atMost(1, "one file, A.npy"),
 		RunE: runE(&opts, runEigh),
 	}
