@@ -127,8 +127,8 @@ func (e *Engine) rowBlocks(ctx context.Context, a *Matrix) (*blockstore.BigMatri
 }
 
 // QRFactors is a QR factorisation A = Q R kept in the store: R as a
-// matrix and Q as the compact-WY factors of the tree, which Q and ApplyQT
-// use.
+// matrix and Q as compact-WY factors, which Q and ApplyQT use: a block
+// reflector a panel (geqrf) or the reflectors of each panel's tree (qr).
 type QRFactors struct {
 	R           *Matrix
 	Job         *job.Result
@@ -137,29 +137,49 @@ type QRFactors struct {
 	block       int
 	rowT, colT  int // tile grid of A
 	kt          int
+	blocked     bool // geqrf's factors, else qr's
 	factorTiles []job.Input
 	released    atomic.Bool
 }
 
 var qrFactors = []string{"Vl", "Tl", "Vt", "Tt"}
 
-// QR factors A = Q R with tiled communication-avoiding QR (binary
-// reduction trees over each panel). R is min(m,n)×n upper triangular.
+// wyFactors are the factors geqrf keeps: V's tiles and T, a panel each.
+var wyFactors = []string{"VC", "T"}
+
+// maxTreeAspect is the most row tiles per column tile for which QR takes
+// the blocked program (geqrf): its panels are factored one tall tile at a
+// time, on one worker, which a tall and skinny matrix makes the whole
+// job. Taller matrices take the tree program (qr), whose panels are
+// binary trees of tile factorisations.
+const maxTreeAspect = 4
+
+// QR factors A = Q R. R is min(m,n)×n upper triangular. A matrix with at
+// most maxTreeAspect row tiles per column tile is factored by blocked
+// Householder QR (the shipped geqrf program: a panel a tall tile, its
+// block reflector applied to the trailing columns in GEMMs, as ScaLAPACK's
+// pdgeqrf), at Householder's flop count; a taller one by tiled
+// communication-avoiding QR (qr: binary reduction trees over each panel).
 func (e *Engine) QR(ctx context.Context, a *Matrix) (*QRFactors, error) {
 	if err := e.use("qr", a); err != nil {
 		return nil, err
 	}
 	mt, nt := tilesOf(a.Rows, a.Block), tilesOf(a.Cols, a.Block)
-	res, err := e.runShipped(ctx, "qr", map[string]int{"MT": mt, "NT": nt}, a.Block, []job.Input{a.input("A")}, append([]string{"R"}, qrFactors...)...)
+	f := &QRFactors{eng: e, rows: a.Rows, cols: a.Cols, block: a.Block, rowT: mt, colT: nt, kt: min(mt, nt), blocked: mt <= maxTreeAspect*nt}
+	program, args, factors := "qr", map[string]int{"MT": mt, "NT": nt}, qrFactors
+	if f.blocked {
+		program, args, factors = "geqrf", map[string]int{"MT": mt, "NT": nt, "KT": f.kt, "BS": a.Block, "MR": a.Rows}, wyFactors
+	}
+	res, err := e.runShipped(ctx, program, args, a.Block, []job.Input{a.input("A")}, append([]string{"R"}, factors...)...)
 	if err != nil {
 		return nil, err
 	}
-	r, err := e.output(ctx, res, "R", nil, min(a.Rows, a.Cols), a.Cols, a.Block)
+	f.Job = res
+	f.R, err = e.output(ctx, res, "R", nil, min(a.Rows, a.Cols), a.Cols, a.Block)
 	if err != nil {
 		return nil, err
 	}
-	f := &QRFactors{R: r, Job: res, eng: e, rows: a.Rows, cols: a.Cols, block: a.Block, rowT: mt, colT: nt, kt: min(mt, nt)}
-	for _, name := range qrFactors {
+	for _, name := range factors {
 		f.factorTiles = append(f.factorTiles, job.Input{Name: name, Tiles: res.Matrices[name]})
 	}
 	return f, nil
@@ -178,7 +198,11 @@ func (f *QRFactors) Q(ctx context.Context) (*Matrix, error) {
 	}
 	defer E.Release(ctx)
 	inputs := append(slices.Clone(f.factorTiles), E.input("E"))
-	res, err := f.eng.runShipped(ctx, "qr_apply_q", map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(k, f.block), "OFF": 0}, f.block, inputs, "Q")
+	program := "qr_apply_q"
+	if f.blocked {
+		program = "wy_apply_q"
+	}
+	res, err := f.eng.runShipped(ctx, program, map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(k, f.block), "OFF": 0}, f.block, inputs, "Q")
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +218,11 @@ func (f *QRFactors) ApplyQT(ctx context.Context, b *Matrix) (*Matrix, error) {
 		return nil, fmt.Errorf("apply Qᵀ: B is %d×%d with block %d; it needs A's %d rows and block %d", b.Rows, b.Cols, b.Block, f.rows, f.block)
 	}
 	inputs := append(slices.Clone(f.factorTiles), b.input("B"))
-	res, err := f.eng.runShipped(ctx, "qr_apply_qt", map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(b.Cols, f.block)}, f.block, inputs, "C")
+	program := "qr_apply_qt"
+	if f.blocked {
+		program = "wy_apply_qt"
+	}
+	res, err := f.eng.runShipped(ctx, program, map[string]int{"MT": f.rowT, "KT": f.kt, "NB": tilesOf(b.Cols, f.block)}, f.block, inputs, "C")
 	if err != nil {
 		return nil, err
 	}
@@ -518,7 +546,7 @@ func (e *Engine) Eigvalsh(ctx context.Context, a *Matrix) ([]float64, error) {
 //     tridiagonal by inverse iteration (as LAPACK's dstein) and applies
 //     the reflectors to them in blocks, and tasks cut them into tiles,
 //     the band's eigenvectors;
-//   - sytrb_q applies Q to them, a panel's block reflector at a time.
+//   - wy_apply_q applies Q to them, a panel's block reflector at a time.
 //
 // V has V.Block = min(A.Block, eighBand). Release it when done.
 func (e *Engine) Eigh(ctx context.Context, a *Matrix) ([]float64, *Matrix, error) {
@@ -551,7 +579,7 @@ func (e *Engine) Eigh(ctx context.Context, a *Matrix) ([]float64, *Matrix, error
 	}
 	defer job.Cleanup(ctx, e.tiles, vec)
 	inputs := []job.Input{{Name: "E", Tiles: vec.Matrices["E"]}, {Name: "VC", Tiles: red.Matrices["VC"]}, {Name: "T", Tiles: red.Matrices["T"]}}
-	res, err := e.runShipped(ctx, "sytrb_q", map[string]int{"N": nt, "NB": nt}, block, inputs, "Q")
+	res, err := e.runShipped(ctx, "wy_apply_q", map[string]int{"MT": nt, "KT": nt - 1, "NB": nt, "OFF": 1}, block, inputs, "Q")
 	if err != nil {
 		return nil, nil, err
 	}

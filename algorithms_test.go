@@ -57,38 +57,75 @@ func bound(t *testing.T, what string, r float64) {
 	}
 }
 
+// TestAPIQRAndLeastSquares checks A = QR, QᵀQ = I and R's triangle
+// (scaled residuals ≤ 30) and least squares against gonum, for shapes
+// that take the blocked program (square, wide, tall up to maxTreeAspect
+// row tiles a column tile, ragged tiles, one tile) and the tree program
+// (taller).
 func TestAPIQRAndLeastSquares(t *testing.T) {
 	ctx := context.Background()
 	eng := testEngine(t)
 	rng := rand.New(rand.NewPCG(21, 21))
-	a := randDense(rng, 45, 13)
-	A := upload(t, eng, "A", a, 8)
-	f, err := eng.QR(ctx, A)
-	if err != nil {
-		t.Fatal(err)
-	}
-	Q, err := f.Q(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, r := dense(t, Q), dense(t, f.R)
-	var qr mat.Dense
-	qr.Mul(q, r)
-	qr.Sub(a, &qr)
-	bound(t, "‖A − QR‖", mat.Norm(&qr, 2)/(mat.Norm(a, 2)*13*eps))
-	b := randDense(rng, 45, 2)
-	X, err := eng.LeastSquares(ctx, A, upload(t, eng, "b", b, 8))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want mat.Dense
-	var ref mat.QR
-	ref.Factorize(a)
-	ref.SolveTo(&want, false, b)
-	var diff mat.Dense
-	diff.Sub(dense(t, X), &want)
-	if rel := mat.Norm(&diff, 2) / mat.Norm(&want, 2); rel > 1e-12 {
-		t.Errorf("least squares differs from gonum by %.3g", rel)
+	for _, tc := range []struct {
+		m, n    int
+		blocked bool
+	}{{45, 13, true}, {40, 40, true}, {37, 37, true}, {20, 45, true}, {5, 3, true}, {100, 13, false}, {64, 8, false}} {
+		what := fmt.Sprintf("%d×%d", tc.m, tc.n)
+		a := randDense(rng, tc.m, tc.n)
+		A := upload(t, eng, "A", a, 8)
+		f, err := eng.QR(ctx, A)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.blocked != tc.blocked {
+			t.Errorf("%s: blocked = %v, want %v", what, f.blocked, tc.blocked)
+		}
+		Q, err := f.Q(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, r := dense(t, Q), dense(t, f.R)
+		k := min(tc.m, tc.n)
+		for i := range k {
+			for j := range i {
+				if r.At(i, j) != 0 {
+					t.Fatalf("%s: R(%d,%d) = %g below the diagonal", what, i, j, r.At(i, j))
+				}
+			}
+		}
+		var qr mat.Dense
+		qr.Mul(q, r)
+		qr.Sub(a, &qr)
+		bound(t, what+" ‖A − QR‖", mat.Norm(&qr, 2)/(mat.Norm(a, 2)*float64(max(tc.m, tc.n))*eps))
+		var qtq mat.Dense
+		qtq.Mul(q.T(), q)
+		for i := range k {
+			qtq.Set(i, i, qtq.At(i, i)-1)
+		}
+		bound(t, what+" ‖QᵀQ − I‖", mat.Norm(&qtq, 2)/(float64(max(tc.m, tc.n))*eps))
+		if tc.m >= tc.n {
+			b := randDense(rng, tc.m, 2)
+			B := upload(t, eng, "b", b, 8)
+			X, err := eng.LeastSquares(ctx, A, B)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want mat.Dense
+			var ref mat.QR
+			ref.Factorize(a)
+			ref.SolveTo(&want, false, b)
+			var diff mat.Dense
+			diff.Sub(dense(t, X), &want)
+			if rel := mat.Norm(&diff, 2) / mat.Norm(&want, 2); rel > 1e-10 {
+				t.Errorf("%s: least squares differs from gonum by %.3g", what, rel)
+			}
+			X.Release(ctx)
+			B.Release(ctx)
+		}
+		Q.Release(ctx)
+		f.Release(ctx)
+		A.Release(ctx)
+		storeEmpty(t, eng, "qr "+what)
 	}
 }
 

@@ -175,7 +175,8 @@ func TestAutoBlock(t *testing.T) {
 		{"gemm", 8192, 8192, 2, 4096},
 		{"gemm", 4096, 4096, 2, 2048},
 		{"gemm", 8192, 8192, 32, 1024}, // 8 tiles a side for 32 workers
-		{"qr", 8192, 4096, 2, 1024},
+		{"qr", 8192, 4096, 2, 512},     // 16 tiles: narrow panels
+		{"qr", 4096, 4096, 2, 256},
 		{"tsqr", 100000, 64, 2, 4096}, // capped
 	} {
 		got := AutoBlock(tc.alg, tc.rows, tc.cols, tc.w, false)

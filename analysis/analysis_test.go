@@ -51,9 +51,14 @@ var shippedSizes = map[string]string{
 	"retile":    "MT=1,2,3,7 NT=1,2,5",
 	"transpose": "MT=1,2,3,7 NT=1,2,5",
 	// BS and NR only reach the kernel.
-	"sytrb":   "N=1,2,3,4,5,6,7,8,9,11,13,16 BS=4 NR=64 VEC=0,1",
-	"sytrb_q": "N=1,2,3,4,5,8,11 NB=1,2,3",
-	"syevv":   "N=1,2,3,5,8 BS=4 NR=30",
+	"sytrb": "N=1,2,3,4,5,6,7,8,9,11,13,16 BS=4 NR=64 VEC=0,1",
+	// KT = min(MT, NT) for geqrf; wy_apply_q and wy_apply_qt take
+	// geqrf's panels (OFF = 0, KT <= MT) and sytrb's (OFF = 1,
+	// KT = MT - 1).
+	"geqrf":       "MT=1 NT=1,2,3 KT=1 BS=4 MR=40; MT=2 NT=1 KT=1 BS=4 MR=40; MT=2 NT=2,3,5 KT=2 BS=4 MR=40; MT=3,5,8 NT=1 KT=1 BS=4 MR=40; MT=5 NT=3 KT=3 BS=4 MR=40; MT=7 NT=7,9 KT=7 BS=4 MR=40; MT=9 NT=4 KT=4 BS=4 MR=40; MT=4 NT=9 KT=4 BS=4 MR=40; MT=11 NT=11 KT=11 BS=4 MR=40",
+	"wy_apply_q":  "MT=1 KT=1 NB=1,2 OFF=0; MT=2 KT=1,2 NB=1,3 OFF=0; MT=3,5,8 KT=1,2,3 NB=1,2 OFF=0; MT=2 KT=1 NB=1,2 OFF=1; MT=5 KT=4 NB=1,3 OFF=1; MT=11 KT=10 NB=2 OFF=1",
+	"wy_apply_qt": "MT=1 KT=1 NB=1,2; MT=2 KT=1,2 NB=1,3; MT=3,5,8,11 KT=1,2,3 NB=1,2; MT=6 KT=6 NB=2",
+	"syevv":       "N=1,2,3,5,8 BS=4 NR=30",
 	// COLS and B only reach the kernel.
 	"permutation": "N=1,2,3,7 NC=1,2,5 COLS=20 B=4",
 }

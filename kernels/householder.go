@@ -10,14 +10,14 @@ package kernels
 // of the QR of Aᵀ and L = Rᵀ, so A = L Qₗ with Qₗᵀ = I − V T Vᵀ.
 
 import (
-	"slices"
-
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/lapack/lapack64"
+	"gonum.org/v1/gonum/lapack/gonum"
 
 	lp "github.com/npw-dev/npw/lambdapack"
 )
+
+var lapackImpl gonum.Implementation
 
 func init() {
 	register(&Kernel{Name: "qr_factor", Run: runQRFactor, Flops: func(in []blas64.General) float64 {
@@ -102,7 +102,9 @@ func stackRows(kernel string, in []blas64.General) (blas64.General, error) {
 }
 
 // qr factors m (overwritten; V when it is at least as tall as wide)
-// and returns V, T and R.
+// and returns V, T and R. The first k = min(rows, cols) columns are
+// factored by geqrt3 on their transpose, all level-3 BLAS on contiguous
+// rows; a wide tile's other columns then take Qᵀ.
 func qr(m blas64.General) (v, t, r blas64.General) {
 	rows, cols := m.Rows, m.Cols
 	k := min(rows, cols)
@@ -115,93 +117,88 @@ func qr(m blas64.General) (v, t, r blas64.General) {
 	if k == 0 {
 		return v, t, r
 	}
-	tau := make([]float64, k)
-	work := make([]float64, 1)
-	lapack64.Geqrf(m, tau, work, -1)
-	work = make([]float64, int(work[0]))
-	lapack64.Geqrf(m, tau, work, len(work))
+	x := Transpose(view(m, 0, 0, rows, k)) // k×rows: m's columns as rows
+	geqrt3(x, t)
 	for i := range rows {
-		for j := range cols {
-			x := m.Data[i*m.Stride+j]
-			switch {
-			case j >= i && i < k:
-				r.Data[i*r.Stride+j] = x
-				if j < k {
-					v.Data[i*v.Stride+j] = 0 // R's place in m, when v is m
-				}
-			case j < i && j < k:
-				v.Data[i*v.Stride+j] = x
+		for j := range k {
+			y := x.Data[j*x.Stride+i]
+			if j >= i {
+				r.Data[i*r.Stride+j] = y
+				v.Data[i*v.Stride+j] = 0 // R's place in m, when v is m
+			} else {
+				v.Data[i*v.Stride+j] = y
 			}
 		}
 		if i < k {
 			v.Data[i*v.Stride+i] = 1
 		}
 	}
-	larft(v, tau, t)
+	if cols > k { // a wide tile: R's other columns are Qᵀ times m's
+		rest := Clone(view(m, 0, k, rows, cols-k))
+		wyApplyLeft(blas.Trans, v, t, rest)
+		for i := range rows {
+			copy(r.Data[i*r.Stride+k:i*r.Stride+cols], rest.Data[i*rest.Stride:i*rest.Stride+rest.Cols])
+		}
+	}
 	return v, t, r
 }
 
-// larft forms the upper triangular T of the compact WY representation
-// H(0) H(1) ... H(k-1) = I − V T Vᵀ for forward, columnwise storage, as
-// LAPACK's dlarft does, but with level-3 BLAS: for Householder reflectors
-// (τ = 2/vᵀv) the inverse of T is striu(VᵀV) + diag(1/τ) (Puglisi; Joffrain
-// et al., "Accumulating Householder transformations, revisited", 2006), so
-// T is one dsyrk and one dtrtri of a matrix whose diagonal lies in
-// [1/2, 1]. A zero τ (a column already zero, H = I) has no such inverse
-// and takes dlarft's column-by-column recurrence instead.
-func larft(v blas64.General, tau []float64, t blas64.General) {
-	// The last reflector of a square tile works on one entry and is
-	// always the identity: trailing zeros of τ leave T's last rows and
-	// columns zero, and the rest is formed on the leading block.
-	k := len(tau)
-	for k > 0 && tau[k-1] == 0 {
-		k--
+// geqrt3 factors A (m×n, m ≥ n) by Householder QR, recursively as
+// LAPACK's dgeqrt3 (Elmroth and Gustavson), given x = Aᵀ (n×m): A's
+// columns are x's rows, contiguous, as in the column-major storage
+// dgeqrt3 was written for, so that the narrow steps deep in the
+// recursion read rows rather than one entry per cache line. On return x
+// holds Rᵀ in its lower triangle and the reflectors' vectors right of
+// its diagonal (their leading 1 implicit), and T (n×n upper triangular)
+// gives Q = I − V T Vᵀ. The left half is factored, its Qᵀ applied to the
+// right half, the right half's lower part factored, and T's off-diagonal
+// block is −T₁ (V₁ᵀ V₂) T₂: everything but the one-column leaves is dgemm
+// and dtrmm.
+func geqrt3(x, t blas64.General) {
+	n, m := x.Rows, x.Cols
+	if n == 1 {
+		beta, tau := lapackImpl.Dlarfg(m, x.Data[0], x.Data[1:m], 1)
+		x.Data[0] = beta
+		t.Data[0] = tau
+		return
 	}
-	if k < len(tau) {
-		for i := range t.Rows {
-			clear(t.Data[i*t.Stride : i*t.Stride+t.Cols])
+	n1 := n / 2
+	n2 := n - n1
+	geqrt3(view(x, 0, 0, n1, m), view(t, 0, 0, n1, n1))
+	// A₂ = Q₁ᵀ A₂ = A₂ − V₁ T₁ᵀ V₁ᵀ A₂, with T's upper right block as the
+	// workspace W for V₁ᵀ A₂ (n1×n2). V₁'s top block is x's top left,
+	// transposed: unit upper triangular here.
+	w := view(t, 0, n1, n1, n2)
+	for i := range n1 {
+		for j := range n2 {
+			w.Data[i*w.Stride+j] = x.Data[(n1+j)*x.Stride+i]
 		}
 	}
-	if k == 0 {
-		return
+	v1 := upperTri(view(x, 0, 0, n1, n1), blas.Unit)
+	blas64.Trmm(blas.Left, blas.NoTrans, 1, v1, w)
+	if m > n1 {
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, view(x, 0, n1, n1, m-n1), view(x, n1, n1, n2, m-n1), 1, w)
 	}
-	if slices.Contains(tau[:k], 0) {
-		larft2(v, tau, t)
-		return
+	blas64.Trmm(blas.Left, blas.Trans, 1, upperTri(view(t, 0, 0, n1, n1), blas.NonUnit), w)
+	if m > n1 {
+		blas64.Gemm(blas.Trans, blas.NoTrans, -1, w, view(x, 0, n1, n1, m-n1), 1, view(x, n1, n1, n2, m-n1))
 	}
-	sym := blas64.Symmetric{Uplo: blas.Upper, N: k, Stride: t.Stride, Data: t.Data}
-	blas64.Syrk(blas.Trans, 1, view(v, 0, 0, v.Rows, k), 0, sym)
-	for i, x := range tau[:k] {
-		t.Data[i*t.Stride+i] = 1 / x
-	}
-	if !lapack64.Trtri(upperTri(view(t, 0, 0, k, k), blas.NonUnit)) {
-		larft2(v, tau, t)
-		return
-	}
-	for i := 1; i < k; i++ { // clear the strictly lower part Syrk left alone
-		clear(t.Data[i*t.Stride : i*t.Stride+i])
-	}
-}
-
-// larft2 is dlarft's recurrence: T[i][i] = τ[i] and
-// T[0:i, i] = −τ[i] · T[0:i, 0:i] · V[:, 0:i]ᵀ V[:, i].
-func larft2(v blas64.General, tau []float64, t blas64.General) {
-	m := v.Rows
-	for i := range t.Rows {
-		clear(t.Data[i*t.Stride : i*t.Stride+t.Cols])
-	}
-	for i := range tau {
-		if i > 0 && tau[i] != 0 {
-			// Rows above i of column i of V are zero, so start at row i.
-			vi := blas64.General{Rows: m - i, Cols: i, Stride: v.Stride, Data: v.Data[i*v.Stride:]}
-			x := blas64.Vector{N: m - i, Inc: v.Stride, Data: v.Data[i*v.Stride+i:]}
-			y := blas64.Vector{N: i, Inc: t.Stride, Data: t.Data[i:]}
-			blas64.Gemv(blas.Trans, -tau[i], vi, x, 0, y)
-			tt := blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: i, Stride: t.Stride, Data: t.Data}
-			blas64.Trmv(blas.NoTrans, tt, y)
+	blas64.Trmm(blas.Left, blas.Trans, 1, v1, w)
+	for i := range n1 {
+		for j := range n2 {
+			x.Data[(n1+j)*x.Stride+i] -= w.Data[i*w.Stride+j]
 		}
-		t.Data[i*t.Stride+i] = tau[i]
 	}
+	geqrt3(view(x, n1, n1, n2, m-n1), view(t, n1, n1, n2, n2))
+	// T₁₂ = −T₁ (V₁ᵀ V₂) T₂; V₂'s entries start at column n1 of x's rows
+	// n1.., unit upper triangular in its left n2×n2 block.
+	copyInto(w, view(x, 0, n1, n1, n2))
+	blas64.Trmm(blas.Right, blas.Trans, 1, upperTri(view(x, n1, n1, n2, n2), blas.Unit), w)
+	if m > n {
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, view(x, 0, n, n1, m-n), view(x, n1, n, n2, m-n), 1, w)
+	}
+	blas64.Trmm(blas.Left, blas.NoTrans, -1, upperTri(view(t, 0, 0, n1, n1), blas.NonUnit), w)
+	blas64.Trmm(blas.Right, blas.NoTrans, 1, upperTri(view(t, n1, n1, n2, n2), blas.NonUnit), w)
 }
 
 func runQRFactor(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {

@@ -1,12 +1,13 @@
 package kernels
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/lapack/lapack64"
+	"gonum.org/v1/gonum/lapack"
 )
 
 // reflectorOf returns V and T of the requested structure: "dense" (no
@@ -88,12 +89,12 @@ func TestStructuredReflector(t *testing.T) {
 	}
 }
 
-// TestLarft checks the level-3 T (dsyrk + dtrtri) against dlarft's
-// recurrence, for tall, square (whose last τ is zero) and wide tiles and
-// for a tile with a zero column (a zero τ in the middle).
-func TestLarft(t *testing.T) {
+// TestGeqrt3 checks the recursive QR's T against gonum's dlarft on the
+// same reflectors, and A = (I − V T Vᵀ) [R; 0], for tall, square and
+// one-column tiles and tiles with a zero column (a zero τ).
+func TestGeqrt3(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
-	for _, tc := range [][3]int{{1, 1, -1}, {7, 7, -1}, {64, 64, -1}, {100, 40, -1}, {40, 100, -1}, {30, 20, 5}, {20, 20, 0}} {
+	for _, tc := range [][3]int{{1, 1, -1}, {2, 2, -1}, {7, 7, -1}, {33, 1, -1}, {64, 64, -1}, {100, 40, -1}, {30, 20, 5}, {20, 20, 0}} {
 		m, n, zero := tc[0], tc[1], tc[2]
 		a := randTile(rng, m, n)
 		if zero >= 0 {
@@ -101,26 +102,35 @@ func TestLarft(t *testing.T) {
 				a.Data[i*a.Stride+zero] = 0
 			}
 		}
-		k := min(m, n)
-		tau := make([]float64, k)
-		work := make([]float64, 1)
-		lapack64.Geqrf(a, tau, work, -1)
-		work = make([]float64, int(work[0]))
-		lapack64.Geqrf(a, tau, work, len(work))
-		v := NewTile(m, k)
+		tt := NewTile(n, n)
+		ft := Transpose(a)
+		geqrt3(ft, tt)
+		f := Transpose(ft)
+		v, r := NewTile(m, n), NewTile(m, n)
+		tau := make([]float64, n)
 		for i := range m {
-			for j := range min(i+1, k) {
-				v.Data[i*v.Stride+j] = a.Data[i*a.Stride+j]
-			}
-			if i < k {
-				v.Data[i*v.Stride+i] = 1
+			for j := range n {
+				switch {
+				case j > i:
+					r.Data[i*r.Stride+j] = f.Data[i*f.Stride+j]
+				case j == i:
+					r.Data[i*r.Stride+j] = f.Data[i*f.Stride+j]
+					v.Data[i*v.Stride+j] = 1
+				default:
+					v.Data[i*v.Stride+j] = f.Data[i*f.Stride+j]
+				}
 			}
 		}
-		got, want := randTile(rng, k, k), randTile(rng, k, k)
-		larft(v, tau, got)
-		larft2(v, tau, want)
-		if d := norm(sub(got, want)) / (norm(want) * float64(k) * eps); d > residualLimit {
+		for i := range n {
+			tau[i] = tt.Data[i*tt.Stride+i]
+		}
+		want := NewTile(n, n)
+		lapackImpl.Dlarft(lapack.Forward, lapack.ColumnWise, m, n, v.Data, v.Stride, tau, want.Data, want.Stride)
+		if d := norm(sub(tt, want)) / (norm(want) * float64(n) * eps); d > residualLimit {
 			t.Errorf("%v: T differs from dlarft's by %.3g (scaled)", tc, d)
 		}
+		qr := Clone(r)
+		wyApplyLeft(blas.NoTrans, v, tt, qr)
+		check(t, fmt.Sprintf("%v ‖A − QR‖", tc), scaled(sub(a, qr), norm(a), m))
 	}
 }
