@@ -25,7 +25,10 @@ func TestAlgorithmCommands(t *testing.T) {
 		want []string
 	}{
 		{[]string{"qr", tall, "--block", "8", "--verify", "-o", filepath.Join(dir, "r.npy"), "--q", filepath.Join(dir, "q.npy")},
-			[]string{"qr 50×20, block 8: done", "in 3 jobs: qr (", "generate (", "qr_apply_q (", "R → ", "(20×20)", "Q → ", "(50×20)", "‖A − QR‖", "‖QᵀQ − I‖"}},
+			[]string{"qr 50×20, block 8: done", "in 3 jobs: geqrf (", "generate (", "wy_apply_q (", "R → ", "(20×20)", "Q → ", "(50×20)", "‖A − QR‖", "‖QᵀQ − I‖"}},
+		// 60×8 in tiles of 4 has more than 4 row tiles a column tile: the tree
+		{[]string{"qr", "--m", "60", "--n", "8", "--block", "4", "--verify", "-o", filepath.Join(dir, "r4.npy"), "--q", filepath.Join(dir, "q4.npy")},
+			[]string{"qr 60×8, block 4: done", " qr (", "qr_apply_q (", "(ok", "‖A − QR‖", "‖QᵀQ − I‖"}},
 		{[]string{"qr", tall, "--block", "8", "--compare"}, []string{"lapack64.Geqrf on the same input", "npw/reference = "}},
 		{[]string{"svd", tall, "--block", "8", "--verify", "-o", s, "--compare"},
 			[]string{"svd 50×20, block 8: done", "lq_factor", "S → " + s + " (20 values, largest first)", "(ok; bound 1e-12)", "lapack64.Gesvd (values only)", "npw/reference = "}},
@@ -34,7 +37,7 @@ func TestAlgorithmCommands(t *testing.T) {
 		{[]string{"eigh", a, "--block", "8", "--verify", "--values", w, "--compare"},
 			[]string{"eigh 40×40, block 8: done", "syr2k 20", "sband_values 1", "W → " + w + " (40 values, ascending)", "(ok; bound 1e-12)", "lapack64.Syev (values only)"}},
 		{[]string{"eigh", "--n", "37", "--block", "8", "--verify", "--vectors", filepath.Join(dir, "v.npy"), "--compare"},
-			[]string{"eigh 37×37, block 8: done", "in 3 jobs: sytrb (", "syevv (", "tri_vectors 5", "sytrb_q (", "V → ", "(37×37)", "‖AV − VΛ‖", "‖VᵀV − I‖", "(ok; bound 1e-12)", "Syev (with vectors)"}},
+			[]string{"eigh 37×37, block 8: done", "in 3 jobs: sytrb (", "syevv (", "tri_vectors 5", "wy_apply_q (", "V → ", "(37×37)", "‖AV − VΛ‖", "‖VᵀV − I‖", "(ok; bound 1e-12)", "Syev (with vectors)"}},
 		{[]string{"eigh", "--n", "6", "--block", "8", "--verify", "--vectors", filepath.Join(dir, "v6.npy")}, []string{"in 2 jobs: sytrb (", "‖AV − VΛ‖", "(ok; bound 1e-12)"}},
 		{[]string{"eigh", "--n", "6", "--block", "8", "--verify", "-o", filepath.Join(dir, "w6.npy")}, []string{"(6 values, ascending)", "(ok; bound 1e-12)"}},
 		{[]string{"svd", tall, "--block", "8", "--verify", "--u", filepath.Join(dir, "u.npy"), "--vt", filepath.Join(dir, "vt.npy"), "--compare"},
