@@ -14,6 +14,7 @@
 //	go run ./benchmarks/peers -n 16384 -ops cholesky,lu  # 8 min
 //	go run ./benchmarks/peers -n 16384 -ops gemm         # 11 min
 //	go run ./benchmarks/peers -n 16384 -ops qr           # 8 min
+//	go run ./benchmarks/peers -ops qr -block auto        # npw.AutoBlock's tiles
 //
 // It writes benchmarks/results/peers.md, or, for other sizes or
 // operations, peers-SIZES-OPS.md (peers-16384-qr.md): all five
@@ -71,6 +72,7 @@ func main() {
 	svdMax := flag.Int("svd-max", 4096, "largest order of the SVD")
 	nb := flag.Int("nb", 256, "ScaLAPACK's block")
 	chunk := flag.Int("chunk", 1024, "Dask's chunk")
+	block := flag.String("block", "1024", "npw's tile size, a number or auto (npw.AutoBlock)")
 	flag.Parse()
 	began := time.Now()
 	dir, err := exp.Results()
@@ -107,7 +109,7 @@ func main() {
 		if j.op == "svd" {
 			npwT, gonumT = runSVD(npw, j.n)
 		} else {
-			npwT, gonumT = runBench(npw, j.op, j.n)
+			npwT, gonumT = runBench(npw, j.op, j.n, *block)
 		}
 		slT := timing{}
 		if op, ok := map[string]string{"cholesky": "potrf", "gemm": "gemm", "qr": "geqrf", "lu": "getrf"}[j.op]; ok {
@@ -141,14 +143,14 @@ func main() {
 	}
 	var md strings.Builder
 	fmt.Fprintf(&md, "# npw against its peers on this machine (the paper's Tables 1 and 2, made local)\n\n")
-	fmt.Fprintf(&md, "`%s` on %s.\n\n", command(*sizes, *ops), exp.Machine())
+	fmt.Fprintf(&md, "`%s` on %s.\n\n", command(*sizes, *ops, *block), exp.Machine())
 	fmt.Fprintf(&md, "Wall seconds of the operation alone, on one random n×n matrix (symmetric positive definite for Cholesky), every peer on both cores, one after the other; "+
 		"in brackets the core-seconds over the call: the CPU time of all the peer's threads and ranks, and for npw its workers' lifetimes (worker-seconds, each worker a core). "+
-		"npw: `npw bench ALG --json` on the OpenBLAS build (memory services, 2 goroutine workers, npw's block choice; its time starts with the input in the store and ends with the result there), "+
+		"npw: `npw bench ALG --block %s --json` on the OpenBLAS build (memory services, 2 goroutine workers; its time starts with the input in the store and ends with the result there), "+
 		"the SVD's values from `npw svd --compare`; gonum LAPACK over OpenBLAS is bench's reference, in the same process run. "+
 		"ScaLAPACK 2.2.1 (Debian's libscalapack-openmpi, OPENBLAS_NUM_THREADS=1): pdpotrf, pdgemm, pdgeqrf, pdgetrf on a 1×2 grid of Open MPI ranks, block %d. "+
 		"NumPy/SciPy: scipy.linalg cholesky, qr (R only), lu_factor, svd (values), and numpy's matmul. Dask array: linalg.cholesky, matmul, linalg.lu, chunks of %d, threaded scheduler; "+
-		"it has no QR or SVD of a square matrix. A dash is a peer without the operation.\n\n", *nb, *chunk)
+		"it has no QR or SVD of a square matrix. A dash is a peer without the operation.\n\n", *block, *nb, *chunk)
 	md.WriteString(t.String())
 	fmt.Fprintf(&md, "\nThe run took %.1f minutes, installing and building included.\n", time.Since(began).Minutes())
 	if err := exp.WriteMarkdown(dir, resultName(*sizes, *ops), md.String()); err != nil {
@@ -175,13 +177,16 @@ func resultName(sizes, ops string) string {
 }
 
 // command is the command line of a run.
-func command(sizes, ops string) string {
+func command(sizes, ops, block string) string {
 	c := "go run ./benchmarks/peers"
 	if sizes != defaultSizes {
 		c += " -n " + sizes
 	}
 	if ops != defaultOps {
 		c += " -ops " + ops
+	}
+	if block != "1024" {
+		c += " -block " + block
 	}
 	return c
 }
@@ -269,8 +274,8 @@ func runPeer(cmd *exec.Cmd) timing {
 }
 
 // runBench runs npw bench, which times npw and gonum LAPACK on one input.
-func runBench(npw, op string, n int) (npwT, gonumT timing) {
-	out, err := exec.Command(npw, "bench", op, "--n", strconv.Itoa(n), "--json").Output()
+func runBench(npw, op string, n int, block string) (npwT, gonumT timing) {
+	out, err := exec.Command(npw, "bench", op, "--n", strconv.Itoa(n), "--block", block, "--json").Output()
 	if err != nil {
 		return timing{err: fmt.Errorf("npw bench %s: %w", op, err)}, timing{err: err}
 	}
