@@ -460,16 +460,17 @@ func (e *Engine) Inverse(ctx context.Context, a *Matrix) (*Matrix, error) {
 // matrix's own is larger. The band is chased to bidiagonal form on one
 // worker in O(n²·b) time while the other workers wait, and tiles below it
 // multiply the reduction's tasks: at n = 4096 on this project's 2-core
-// machines the SVD's values took 13.0 s with b = 256 and 14.1 s with 384.
-const svdBand = 256
+// machines the SVD's values took 7.75, 7.77, 8.46 and 8.92 s with
+// b = 160, 192, 256 and 320.
+const svdBand = 192
 
 // svdVectorsBand is svdBand when vectors are computed too. Their
 // back-transformations (the chase's reflectors, a task per column block,
-// and the reduction's, by qr_apply_q) are level-3 work on tiles of the
-// band's width, which run faster on bigger tiles and outweigh the longer
-// chase: at n = 4096 the SVD with vectors took 31.0, 28.2, 27.8 and
-// 28.0 s with b = 256, 320, 384 and 448.
-const svdVectorsBand = 384
+// and the reduction's, by wy_apply_q) are level-3 work on tiles of the
+// band's width, which balance the longer chase: at n = 4096 the SVD with
+// vectors took 23.0, 22.0, 21.7, 21.8 and 21.7 s with b = 160, 192, 256,
+// 320 and 384.
+const svdVectorsBand = 256
 
 // eighBand is the widest band the symmetric eigensolver reduces a matrix
 // to. Its reduction (sytrb, one block reflector a panel) is level-3 work
@@ -482,8 +483,9 @@ const eighBand = 192
 // SVD returns the singular values of A, largest first. Singular vectors
 // are not computed. It runs as one job of the shipped bdfac program, on
 // tiles of at most svdBand (cut from A's by the workers): the workers
-// reduce A to an upper band matrix of that bandwidth (QR and LQ panels
-// with binary trees), gather the band a block row at a time, and one of
+// reduce A to an upper band matrix of that bandwidth (QR and LQ panels,
+// one block reflector each, as LAPACK's dgebrd), gather the band a block
+// row at a time, and one of
 // them chases it to bidiagonal form and computes its singular values, in
 // O(n·b) memory and O(n²·b) time, with no n×n matrix formed. Only the n
 // values reach this process. A wide matrix is reduced through its
@@ -502,7 +504,7 @@ func (e *Engine) SVD(ctx context.Context, a *Matrix) ([]float64, error) {
 	}
 	block := min(a.Block, svdBand)
 	mt, nt := tilesOf(a.Rows, block), tilesOf(a.Cols, block)
-	res, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt, "VEC": 0}, block, []job.Input{a.input("A")}, "SV")
+	res, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt, "BS": block, "MR": a.Rows, "NC": a.Cols, "VEC": 0}, block, []job.Input{a.input("A")}, "SV")
 	if err != nil {
 		return nil, err
 	}
@@ -612,8 +614,6 @@ func (f *SVDFactors) Release(ctx context.Context) error {
 	return errors.Join(f.U.Release(ctx), f.VT.Release(ctx))
 }
 
-var lqFactors = [...][2]string{{"Wl", "Vl"}, {"Ul", "Tl"}, {"Wt", "Vt"}, {"Ut", "Tt"}}
-
 // SVDVectors returns the thin SVD of A with its singular vectors, all
 // computed on the workers, on tiles of at most svdVectorsBand (cut from
 // A's by the workers), in five jobs:
@@ -625,7 +625,7 @@ var lqFactors = [...][2]string{{"Wl", "Vl"}, {"Ul", "Tl"}, {"Wt", "Vt"}, {"Ut", 
 //     bidiagonal (from its Golub–Kahan matrix, by inverse iteration) and
 //     applies the reflectors to them in blocks, and tasks cut them into
 //     tiles, the band's U_B and V_B;
-//   - qr_apply_q forms U = Q U_B and V = P V_B, and transpose Vᵀ.
+//   - wy_apply_q forms U = Q U_B and V = P V_B, and transpose Vᵀ.
 //
 // A wide matrix is decomposed through its transpose. U and VT have block
 // min(A.Block, svdVectorsBand). SVD is the faster call when the values are all
@@ -645,11 +645,7 @@ func (e *Engine) SVDVectors(ctx context.Context, a *Matrix) (*SVDFactors, error)
 	}
 	m, n, block := a.Rows, a.Cols, min(a.Block, svdVectorsBand)
 	mt, nt := tilesOf(m, block), tilesOf(n, block)
-	outs := append([]string{"G"}, qrFactors...)
-	for _, f := range lqFactors {
-		outs = append(outs, f[0])
-	}
-	red, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt, "VEC": 1}, block, []job.Input{a.input("A")}, outs...)
+	red, err := e.runShipped(ctx, "bdfac", map[string]int{"MT": mt, "NT": nt, "BS": block, "MR": m, "NC": n, "VEC": 1}, block, []job.Input{a.input("A")}, "G", "VC", "T", "VCL", "TL")
 	if err != nil {
 		return nil, err
 	}
@@ -665,11 +661,8 @@ func (e *Engine) SVDVectors(ctx context.Context, a *Matrix) (*SVDFactors, error)
 		return nil, err
 	}
 	// U = Q U_B
-	inputs := []job.Input{{Name: "E", Tiles: vec.Matrices["EU"]}}
-	for _, name := range qrFactors {
-		inputs = append(inputs, job.Input{Name: name, Tiles: red.Matrices[name]})
-	}
-	res, err := e.runShipped(ctx, "qr_apply_q", map[string]int{"MT": mt, "KT": nt, "NB": nt, "OFF": 0}, block, inputs, "Q")
+	inputs := []job.Input{{Name: "E", Tiles: vec.Matrices["EU"]}, {Name: "VC", Tiles: red.Matrices["VC"]}, {Name: "T", Tiles: red.Matrices["T"]}}
+	res, err := e.runShipped(ctx, "wy_apply_q", map[string]int{"MT": mt, "KT": nt, "NB": nt, "OFF": 0}, block, inputs, "Q")
 	if err != nil {
 		return nil, err
 	}
@@ -682,11 +675,8 @@ func (e *Engine) SVDVectors(ctx context.Context, a *Matrix) (*SVDFactors, error)
 	if nt == 1 {
 		v, err = e.copyOut(ctx, vec, "EV", n, n, block)
 	} else {
-		inputs = []job.Input{{Name: "E", Tiles: vec.Matrices["EV"]}}
-		for _, f := range lqFactors {
-			inputs = append(inputs, job.Input{Name: f[1], Tiles: red.Matrices[f[0]]})
-		}
-		res, err = e.runShipped(ctx, "qr_apply_q", map[string]int{"MT": nt, "KT": nt - 1, "NB": nt, "OFF": 1}, block, inputs, "Q")
+		inputs = []job.Input{{Name: "E", Tiles: vec.Matrices["EV"]}, {Name: "VC", Tiles: red.Matrices["VCL"]}, {Name: "T", Tiles: red.Matrices["TL"]}}
+		res, err = e.runShipped(ctx, "wy_apply_q", map[string]int{"MT": nt, "KT": nt - 1, "NB": nt, "OFF": 1}, block, inputs, "Q")
 		if err == nil {
 			v, err = e.output(ctx, res, "Q", nil, n, n, block)
 		}

@@ -43,7 +43,7 @@ var shippedSizes = map[string]string{
 	"qr_apply_qt": "MT=1 KT=1 NB=1,2; MT=2 KT=1,2 NB=1,3; MT=3,5,8,9,16 KT=1,2,3 NB=1,2",
 	"qr_apply_q":  "MT=1 KT=1 NB=1,2 OFF=0; MT=2 KT=1,2 NB=1,3 OFF=0; MT=3,5,8,9,16 KT=1,2,3 NB=1,2 OFF=0; MT=2 KT=1 NB=1,2 OFF=1; MT=3 KT=1,2 NB=1,2 OFF=1; MT=4,5,8,9,13 KT=1,2,3 NB=1,2 OFF=1; MT=6 KT=5 NB=2 OFF=1",
 	// MT >= NT: a wide matrix is reduced through its transpose.
-	"bdfac": "MT=1 NT=1 VEC=0,1; MT=2 NT=1,2 VEC=0,1; MT=3 NT=1,2,3 VEC=0,1; MT=5 NT=2,4,5 VEC=0,1; MT=8 NT=3,8 VEC=0; MT=9 NT=9 VEC=0; MT=13 NT=6 VEC=0,1",
+	"bdfac": "MT=1 NT=1 VEC=0,1 BS=4 MR=60 NC=60; MT=2 NT=1,2 VEC=0,1 BS=4 MR=60 NC=60; MT=3 NT=1,2,3 VEC=0,1 BS=4 MR=60 NC=60; MT=5 NT=2,4,5 VEC=0,1 BS=4 MR=60 NC=60; MT=8 NT=3,8 VEC=0 BS=4 MR=60 NC=60; MT=9 NT=9 VEC=0 BS=4 MR=60 NC=60; MT=13 NT=6 VEC=0,1 BS=4 MR=60 NC=60",
 	"svdv":  "MT=1 NT=1 M=4 N=3 BS=4; MT=3 NT=1,2,3 M=10 N=9 BS=4; MT=5 NT=2,5 M=20 N=20 BS=4",
 	"lu":    "N=1,2,3,4,5,6,7,8,9,11",
 	// The scalars after MT and NT only reach the kernel.

@@ -59,7 +59,7 @@ func equalFloats(a, b []float64) bool {
 // the shipped programs, and fast on sizes no walk could finish.
 func TestEstimateSampled(t *testing.T) {
 	for _, tc := range []struct{ name, args string }{
-		{"cholesky", "N=300"}, {"qr", "MT=120 NT=90"}, {"lu", "N=60"}, {"gemm", "M=40 N=50 K=60 G=4"}, {"bdfac", "MT=100 NT=80 VEC=0"},
+		{"cholesky", "N=300"}, {"qr", "MT=120 NT=90"}, {"lu", "N=60"}, {"gemm", "M=40 N=50 K=60 G=4"}, {"bdfac", "MT=100 NT=80 BS=4 MR=400 NC=320 VEC=0"},
 	} {
 		p := mustPlan(t, tc.name, tc.args)
 		exact, err := p.Estimate()

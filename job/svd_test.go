@@ -16,7 +16,7 @@ import (
 func singularValues(t *testing.T, env Env, a blas64.General, block int) []float64 {
 	t.Helper()
 	mt, nt := tiles(a.Rows, block), tiles(a.Cols, block)
-	spec := Spec{Plan: plan(t, "bdfac", fmt.Sprintf("MT=%d NT=%d VEC=0", mt, nt)), Block: block,
+	spec := Spec{Plan: plan(t, "bdfac", fmt.Sprintf("MT=%d NT=%d BS=%d MR=%d NC=%d VEC=0", mt, nt, block, a.Rows, a.Cols)), Block: block,
 		Inputs: []Input{{Name: "A", Array: a}}, Outputs: []string{"SV"}}
 	res := runJob(t, env, spec, fast())
 	g, _, err := env.Tiles.GetTile(context.Background(), res.Matrices["SV"].Key([]int32{0}))

@@ -907,9 +907,9 @@ func TestEigenvectorKernelErrors(t *testing.T) {
 	}
 }
 
-// TestSymmetricReductionKernels checks sytrb.lp's kernels against
-// explicit products: stack, half_tn and syr2k, and that mismatched
-// shapes fail in one line.
+// TestSymmetricReductionKernels checks the panel kernels of sytrb.lp,
+// geqrf.lp and bdfac.lp against explicit results: stack, stack_t, half_tn
+// and syr2k, and that mismatched shapes fail in one line.
 func TestSymmetricReductionKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 11))
 	a, b := randTile(rng, 7, 5), randTile(rng, 3, 5)
@@ -930,6 +930,29 @@ func TestSymmetricReductionKernels(t *testing.T) {
 			}
 			if st[0].Data[i*st[0].Stride+j] != want {
 				t.Fatalf("stack: (%d,%d) = %v, want %v", i, j, st[0].Data[i*st[0].Stride+j], want)
+			}
+		}
+	}
+	at, b2 := randTile(rng, 4, 3), randTile(rng, 2, 4)
+	for _, in := range [][]blas64.General{{at}, {at, b2}} {
+		st, err := run(t, "stack_t", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 3 + 2*(len(in)-1); st[0].Rows != want || st[0].Cols != 4 {
+			t.Fatalf("stack_t of %d tiles is %s, want %d×4", len(in), Shape(st[0]), want)
+		}
+		for i := range st[0].Rows {
+			for j := range 4 {
+				want := 0.0
+				if i < 3 {
+					want = at.Data[j*at.Stride+i]
+				} else {
+					want = b2.Data[(i-3)*b2.Stride+j]
+				}
+				if got := st[0].Data[i*st[0].Stride+j]; got != want {
+					t.Fatalf("stack_t: (%d,%d) = %v, want %v", i, j, got, want)
+				}
 			}
 		}
 	}
@@ -960,6 +983,7 @@ func TestSymmetricReductionKernels(t *testing.T) {
 		want   string
 	}{
 		{"stack", []blas64.General{a, randTile(rng, 3, 4)}, "stacked tiles need the same number of columns"},
+		{"stack_t", []blas64.General{a, randTile(rng, 3, 5)}, "stacked tiles need the same number of columns"},
 		{"half_tn", []blas64.General{a, randTile(rng, 6, 4)}, "½ Aᵀ B needs A k×m and B k×n"},
 		{"syr2k", []blas64.General{s0, x1, y1, x2, randTile(rng, 5, 2)}, "S − X1 Y1ᵀ − X2 Y2ᵀ needs"},
 	} {

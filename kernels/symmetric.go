@@ -3,8 +3,9 @@ package kernels
 // The kernels of the symmetric reduction to a band (sytrb.lp), which
 // applies each panel's block reflector I − V T Vᵀ to both sides of the
 // trailing matrix at once, as LAPACK's dsytrd_sy2sb does: stack builds
-// the panel, one tall tile, for qr_factor; half_tn forms ½ Tᵀ (Vᵀ A V T);
-// syr2k is the symmetric rank-2k update of a tile.
+// the panel, one tall tile, for qr_factor (as in geqrf.lp, and stack_t
+// the transposed row panel of bdfac.lp's LQ); half_tn forms
+// ½ Tᵀ (Vᵀ A V T); syr2k is the symmetric rank-2k update of a tile.
 
 import (
 	"gonum.org/v1/gonum/blas"
@@ -16,6 +17,14 @@ import (
 func init() {
 	register(&Kernel{Name: "stack", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 		m, err := stackRows("stack", in)
+		if err != nil {
+			return nil, err
+		}
+		return []blas64.General{m}, nil
+	}, Flops: func([]blas64.General) float64 { return 0 }})
+	register(&Kernel{Name: "stack_t", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+		t := []blas64.General{Transpose(in[0])}
+		m, err := stackRows("stack_t", append(t, in[1:]...))
 		if err != nil {
 			return nil, err
 		}

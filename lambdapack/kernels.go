@@ -58,6 +58,7 @@ var kernelList = []Signature{
 	{Name: "gemm_add_tn", Inputs: []string{"C", "A", "B"}, Outputs: []string{"C'"}, Doc: "C + Aᵀ B"},
 	{Name: "transpose", Inputs: []string{"A"}, Outputs: []string{"B"}, Doc: "Aᵀ"},
 	{Name: "stack", Inputs: []string{"A", "B"}, Outputs: []string{"S"}, Doc: "A stacked on B, one tile (a panel of tiles for one factorisation)"},
+	{Name: "stack_t", Inputs: []string{"A", "B"}, MinInputs: 1, Outputs: []string{"S"}, Doc: "Aᵀ, stacked on B if given (a row panel of tiles, transposed, for one factorisation)"},
 	{Name: "half_tn", Inputs: []string{"A", "B"}, Outputs: []string{"C"}, Doc: "½ Aᵀ B"},
 	{Name: "syr2k", Inputs: []string{"S", "X1", "Y1", "X2", "Y2"}, Outputs: []string{"S'"}, Doc: "S − X1 Y1ᵀ − X2 Y2ᵀ, the symmetric two-sided trailing update"},
 	{Name: "band_start", Inputs: []string{"D", "E"}, MinInputs: 1, Outputs: []string{"G"}, Doc: "the rows of an upper band's first block row: D its diagonal tile, E the tile right of it"},

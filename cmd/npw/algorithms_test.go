@@ -31,7 +31,7 @@ func TestAlgorithmCommands(t *testing.T) {
 			[]string{"qr 60×8, block 4: done", " qr (", "qr_apply_q (", "(ok", "‖A − QR‖", "‖QᵀQ − I‖"}},
 		{[]string{"qr", tall, "--block", "8", "--compare"}, []string{"lapack64.Geqrf on the same input", "npw/reference = "}},
 		{[]string{"svd", tall, "--block", "8", "--verify", "-o", s, "--compare"},
-			[]string{"svd 50×20, block 8: done", "lq_factor", "S → " + s + " (20 values, largest first)", "(ok; bound 1e-12)", "lapack64.Gesvd (values only)", "npw/reference = "}},
+			[]string{"svd 50×20, block 8: done", "stack_t 3", "S → " + s + " (20 values, largest first)", "(ok; bound 1e-12)", "lapack64.Gesvd (values only)", "npw/reference = "}},
 		// eigh reads a's lower triangle (its check too); 40 is 5 tiles of 8,
 		// 37 is ragged, and 6 is one tile
 		{[]string{"eigh", a, "--block", "8", "--verify", "--values", w, "--compare"},
@@ -41,7 +41,7 @@ func TestAlgorithmCommands(t *testing.T) {
 		{[]string{"eigh", "--n", "6", "--block", "8", "--verify", "--vectors", filepath.Join(dir, "v6.npy")}, []string{"in 2 jobs: sytrb (", "‖AV − VΛ‖", "(ok; bound 1e-12)"}},
 		{[]string{"eigh", "--n", "6", "--block", "8", "--verify", "-o", filepath.Join(dir, "w6.npy")}, []string{"(6 values, ascending)", "(ok; bound 1e-12)"}},
 		{[]string{"svd", tall, "--block", "8", "--verify", "--u", filepath.Join(dir, "u.npy"), "--vt", filepath.Join(dir, "vt.npy"), "--compare"},
-			[]string{"in 5 jobs: bdfac (", "svdv (", "bi_vectors 3", "qr_apply_q (", "transpose (", "U → ", "(50×20)", "VT → ", "(20×20)", "‖A − UΣVᵀ‖", "‖UᵀU − I‖", "‖VᵀV − I‖", "(ok; bound 1e-12)", "Gesvd (thin vectors)"}},
+			[]string{"in 5 jobs: bdfac (", "svdv (", "bi_vectors 3", "wy_apply_q (", "transpose (", "U → ", "(50×20)", "VT → ", "(20×20)", "‖A − UΣVᵀ‖", "‖UᵀU − I‖", "‖VᵀV − I‖", "(ok; bound 1e-12)", "Gesvd (thin vectors)"}},
 		{[]string{"svd", "--m", "13", "--n", "30", "--block", "8", "--verify", "--vt", filepath.Join(dir, "vtw.npy")}, []string{"svd 13×30, block 8: done", "(13×30)", "‖A − UΣVᵀ‖", "(ok; bound 1e-12)"}},
 		{[]string{"svd", "--m", "7", "--n", "5", "--block", "8", "--verify", "--u", filepath.Join(dir, "u1.npy")}, []string{"(7×5)", "‖VᵀV − I‖", "(ok; bound 1e-12)"}},
 		{[]string{"solve", a, b, "--block", "8", "--verify", "--compare"}, []string{"LU with tournament pivoting", "in 3 jobs", "‖AX − B‖", "lapack64.Getrf+Getrs"}},

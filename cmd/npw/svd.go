@@ -28,10 +28,10 @@ func newSVDCmd() *cobra.Command {
 With --u or --vt it computes the thin SVD A = U diag(S) Vᵀ (U m×k, Vᵀ
 k×n, k = min(m, n)) and writes U and Vᵀ.
 
-The workers do it all, on tiles of at most 256 (384 with vectors; cut
-from A's by the workers); a wide A is transposed by a job first. The shipped bdfac
-program reduces A to an upper band matrix (QR and LQ panels with binary
-trees) and gathers the band a block row at a time; for the values alone
+The workers do it all, on tiles of at most 192 (256 with vectors; cut
+from A's by the workers); a wide A is transposed by a job first. The
+shipped bdfac program reduces A to an upper band matrix (QR and LQ
+panels, one block reflector each, as LAPACK's dgebrd) and gathers the band a block row at a time; for the values alone
 one of them then chases it to bidiagonal form and computes its singular
 values, in O(n·b) memory, and that is the one job. With vectors, svdv
 chases the band keeping its Householder reflectors, a task per column
