@@ -147,25 +147,33 @@ var qrFactors = []string{"Vl", "Tl", "Vt", "Tt"}
 // wyFactors are the factors geqrf keeps: V's tiles and T, a panel each.
 var wyFactors = []string{"VC", "T"}
 
-// maxTreeAspect is the most row tiles per column tile for which QR takes
-// the blocked program (geqrf): its panels are factored one tall tile at a
-// time, on one worker, which a tall and skinny matrix makes the whole
-// job. Taller matrices take the tree program (qr), whose panels are
-// binary trees of tile factorisations.
-const maxTreeAspect = 4
+// QRBlocked says whether QR factors an mt×nt grid of tiles on at most
+// workers workers with the blocked program (geqrf) rather than the tree
+// (qr). Blocked QR factors each panel as one tall tile on one worker
+// while the others update the trailing columns, at Householder's flop
+// count; the tree spreads each panel over a binary tree of tile
+// factorisations, at up to about 1.7 times those flops. The panel is
+// the critical path: a factorisation of 3·m·b² flops against the update's
+// 4·m·b·n′ shared by the workers, so the blocked program keeps its
+// workers busy while the columns to the right number at least two per
+// worker, and a tall matrix makes the panel the whole job: blocked takes
+// at most 4 row tiles a column tile and 2 column tiles a worker.
+func QRBlocked(mt, nt, workers int) bool {
+	return mt <= 4*nt && 2*max(workers, 1) <= nt
+}
 
-// QR factors A = Q R. R is min(m,n)×n upper triangular. A matrix with at
-// most maxTreeAspect row tiles per column tile is factored by blocked
-// Householder QR (the shipped geqrf program: a panel a tall tile, its
-// block reflector applied to the trailing columns in GEMMs, as ScaLAPACK's
-// pdgeqrf), at Householder's flop count; a taller one by tiled
-// communication-avoiding QR (qr: binary reduction trees over each panel).
+// QR factors A = Q R. R is min(m,n)×n upper triangular. Where QRBlocked
+// says so, A is factored by blocked Householder QR (the shipped geqrf
+// program: a panel a tall tile, its block reflector applied to the
+// trailing columns in GEMMs, as ScaLAPACK's pdgeqrf), at Householder's
+// flop count; otherwise by tiled communication-avoiding QR (qr: binary
+// reduction trees over each panel).
 func (e *Engine) QR(ctx context.Context, a *Matrix) (*QRFactors, error) {
 	if err := e.use("qr", a); err != nil {
 		return nil, err
 	}
 	mt, nt := tilesOf(a.Rows, a.Block), tilesOf(a.Cols, a.Block)
-	f := &QRFactors{eng: e, rows: a.Rows, cols: a.Cols, block: a.Block, rowT: mt, colT: nt, kt: min(mt, nt), blocked: mt <= maxTreeAspect*nt}
+	f := &QRFactors{eng: e, rows: a.Rows, cols: a.Cols, block: a.Block, rowT: mt, colT: nt, kt: min(mt, nt), blocked: QRBlocked(mt, nt, e.opts.MaxWorkers())}
 	program, args, factors := "qr", map[string]int{"MT": mt, "NT": nt}, qrFactors
 	if f.blocked {
 		program, args, factors = "geqrf", map[string]int{"MT": mt, "NT": nt, "KT": f.kt, "BS": a.Block, "MR": a.Rows}, wyFactors

@@ -96,30 +96,34 @@ func Calibrate(ctx context.Context, o CalibrateOptions) (*Calibration, error) {
 
 // measureKernels times, for each block, the biggest call of each kernel
 // the shipped algorithms make on a 3×3-tile problem (their full-tile
-// calls), as many copies at once as there are cores.
+// calls), as many copies at once as there are cores. Each runs for 1
+// worker and for 2, since the program can follow the pool (QR is
+// blocked for 1 and a tree for 2 on 3×3 tiles: npw.QRBlocked).
 func measureKernels(blocks []int, measured func(string) string, logf func(string, ...any)) ([]KernelSpeed, error) {
 	var out []KernelSpeed
 	for _, b := range blocks {
 		best := map[string]*probe{}
 		from := map[*probe]*prober{}
 		for _, alg := range Algorithms() {
-			p, err := NewProblem(alg, 3*b, b, 2)
-			if err != nil {
-				return nil, err
-			}
-			s, err := newSim(Config{Plan: p.Plan, InputShape: p.InputShape, Block: b, Cal: probingCalibration(), MemoryServices: true,
-				Policy: provisioner.Policy{MaxWorkers: 1}, RuntimeLimit: 0, ColdStart: 0})
-			if err != nil {
-				return nil, err
-			}
-			if err := s.runProbing(); err != nil {
-				return nil, err
-			}
-			for key, pr := range s.probes.cache {
-				name, _, _ := strings.Cut(key, " ")
-				if old := best[name]; old == nil || pr.flops > old.flops {
-					best[name] = pr
-					from[pr] = s.probes
+			for _, workers := range []int{1, 2} {
+				p, err := NewProblem(alg, 3*b, b, workers)
+				if err != nil {
+					return nil, err
+				}
+				s, err := newSim(Config{Plan: p.Plan, InputShape: p.InputShape, Block: b, Cal: probingCalibration(), MemoryServices: true,
+					Policy: provisioner.Policy{MaxWorkers: 1}, RuntimeLimit: 0, ColdStart: 0})
+				if err != nil {
+					return nil, err
+				}
+				if err := s.runProbing(); err != nil {
+					return nil, err
+				}
+				for key, pr := range s.probes.cache {
+					name, _, _ := strings.Cut(key, " ")
+					if old := best[name]; old == nil || pr.flops > old.flops {
+						best[name] = pr
+						from[pr] = s.probes
+					}
 				}
 			}
 		}

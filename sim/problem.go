@@ -26,19 +26,23 @@ type Problem struct {
 // problems are the algorithms simulate knows: the program, its
 // arguments for n×n inputs in tiles of block (t tiles a side) on a pool
 // of workers, and its input matrices.
-var problems = map[string]func(t, workers int) (string, map[string]int, []string){
-	"cholesky": func(t, _ int) (string, map[string]int, []string) {
+var problems = map[string]func(n, block, t, workers int) (string, map[string]int, []string){
+	"cholesky": func(_, _, t, _ int) (string, map[string]int, []string) {
 		return "cholesky", map[string]int{"N": t}, []string{"S"}
 	},
-	"gemm": func(t, workers int) (string, map[string]int, []string) {
+	"gemm": func(_, _, t, workers int) (string, map[string]int, []string) {
 		return "gemm", map[string]int{"M": t, "N": t, "K": t, "G": npw.GemmChain(t, t, t, workers)}, []string{"A", "B"}
 	},
-	"qr": func(t, _ int) (string, map[string]int, []string) {
+	// the program Engine.QR runs: blocked or the tree (npw.QRBlocked)
+	"qr": func(n, block, t, workers int) (string, map[string]int, []string) {
+		if npw.QRBlocked(t, t, workers) {
+			return "geqrf", map[string]int{"MT": t, "NT": t, "KT": t, "BS": block, "MR": n}, []string{"A"}
+		}
 		return "qr", map[string]int{"MT": t, "NT": t}, []string{"A"}
 	},
 	// numpywren's own QR, with its kernels (programs/numpywren_qr.lp):
 	// the paper's QR, for reproducing its figures.
-	"numpywren-qr": func(t, _ int) (string, map[string]int, []string) {
+	"numpywren-qr": func(_, _, t, _ int) (string, map[string]int, []string) {
 		return "numpywren_qr", map[string]int{"N": t}, []string{"I"}
 	},
 }
@@ -77,7 +81,7 @@ func NewProblem(alg string, n, block, workers int) (*Problem, error) {
 	if n <= 0 || block <= 0 {
 		return nil, fmt.Errorf("--n and --block must be positive, got %d and %d", n, block)
 	}
-	name, args, inputs := setup((n+block-1)/block, workers)
+	name, args, inputs := setup(n, block, (n+block-1)/block, workers)
 	prog, err := loadProgram(name)
 	if err != nil {
 		return nil, err

@@ -25,10 +25,10 @@ func TestAlgorithmCommands(t *testing.T) {
 		want []string
 	}{
 		{[]string{"qr", tall, "--block", "8", "--verify", "-o", filepath.Join(dir, "r.npy"), "--q", filepath.Join(dir, "q.npy")},
-			[]string{"qr 50×20, block 8: done", "in 3 jobs: geqrf (", "generate (", "wy_apply_q (", "R → ", "(20×20)", "Q → ", "(50×20)", "‖A − QR‖", "‖QᵀQ − I‖"}},
-		// 60×8 in tiles of 4 has more than 4 row tiles a column tile: the tree
-		{[]string{"qr", "--m", "60", "--n", "8", "--block", "4", "--verify", "-o", filepath.Join(dir, "r4.npy"), "--q", filepath.Join(dir, "q4.npy")},
-			[]string{"qr 60×8, block 4: done", " qr (", "qr_apply_q (", "(ok", "‖A − QR‖", "‖QᵀQ − I‖"}},
+			[]string{"qr 50×20, block 8: done", "in 3 jobs: qr (", "generate (", "qr_apply_q (", "R → ", "(20×20)", "Q → ", "(50×20)", "‖A − QR‖", "‖QᵀQ − I‖"}},
+		// 70×60 in tiles of 8 has 8 column tiles, at least 2 a worker: blocked
+		{[]string{"qr", "--m", "70", "--n", "60", "--block", "8", "--workers", "2", "--verify", "-o", filepath.Join(dir, "r8.npy"), "--q", filepath.Join(dir, "q8.npy")},
+			[]string{"qr 70×60, block 8: done", "in 3 jobs: geqrf (", "wy_apply_q (", "(ok", "‖A − QR‖", "‖QᵀQ − I‖"}},
 		{[]string{"qr", tall, "--block", "8", "--compare"}, []string{"lapack64.Geqrf on the same input", "npw/reference = "}},
 		{[]string{"svd", tall, "--block", "8", "--verify", "-o", s, "--compare"},
 			[]string{"svd 50×20, block 8: done", "stack_t 3", "S → " + s + " (20 values, largest first)", "(ok; bound 1e-12)", "lapack64.Gesvd (values only)", "npw/reference = "}},
