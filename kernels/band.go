@@ -180,7 +180,7 @@ func init() {
 		width := float64(min(in[0].Cols, 256))
 		return 4*float64(in[2].Rows*in[2].Cols)*width + 40*float64(in[0].Cols)*width
 	}, Workspace: 2})
-	register(&Kernel{Name: "cut_rows", Run: cutRows, Flops: func([]blas64.General) float64 { return 0 }})
+	register(&Kernel{Name: "cut_rows", Run: cutRows, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true}) // its tile follows its scalars
 }
 
 // sbandTridiag returns, for the symmetric band whose upper triangle's

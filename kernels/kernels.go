@@ -49,8 +49,8 @@ type Kernel struct {
 	// ByValue says the shapes of the kernel's outputs, or whether it
 	// succeeds, follow the values of its inputs, not only their shapes:
 	// row ids and pivots (lu_pivots, lu_gather, lu_swap, and identity, which
-	// carries ids and Householder vectors on), and random, whose tiles
-	// follow its scalars. A worker that
+	// carries ids and Householder vectors on), and random and cut_rows,
+	// whose tiles follow their scalars. A worker that
 	// emulates compute runs such a kernel for real.
 	ByValue bool
 }
