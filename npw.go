@@ -105,6 +105,11 @@ type Options struct {
 	// job's workers at its time (job.Fault; goroutine and process
 	// workers): the paper's failure experiment.
 	Fault Fault
+	// LoopPriorities schedules tasks by the loop formula (lower loop
+	// values first) instead of by their longest path to the end of the
+	// DAG: the order npw used before it ranked by critical path, kept to
+	// compare the two.
+	LoopPriorities bool
 }
 
 // ErrClosed is the error of every operation of a closed engine.
@@ -340,7 +345,8 @@ func (e *Engine) env() job.Env {
 
 func (e *Engine) jobOptions() job.Options {
 	o := job.Options{Settings: e.opts.Settings, MaxWorkers: e.opts.MaxWorkers(), ScaleFactor: e.opts.ScaleFactor,
-		ColdStart: e.opts.ColdStart, MaxTasks: e.opts.MaxTasks, Log: e.opts.Log, Progress: e.opts.Progress, OnSubmit: e.opts.OnSubmit, Fault: e.opts.Fault}
+		ColdStart: e.opts.ColdStart, MaxTasks: e.opts.MaxTasks, Log: e.opts.Log, Progress: e.opts.Progress, OnSubmit: e.opts.OnSubmit, Fault: e.opts.Fault,
+		LoopPriorities: e.opts.LoopPriorities}
 	switch e.opts.Launch {
 	case "process", "lambda":
 		o.Launch = job.Launch{Kind: e.opts.Launch, Command: e.opts.WorkerCommand, Function: e.opts.Function}

@@ -235,6 +235,83 @@ func compareWithOracle(t *testing.T, p *Plan, o *Oracle) {
 	if got, want := sorted(starters), sorted(o.Starters()); !slices.Equal(got, want) {
 		t.Fatalf("Starters:\n got %v\nwant %v", got, want)
 	}
+	compareLevels(t, p, o)
+}
+
+// compareLevels checks ComputeLevels, and the levels after a round trip
+// through their serialised form, against the longest paths of the
+// oracle's DAG. (A random program may read a tile before the task that
+// writes it runs, so execution order is not the DAG's order.)
+func compareLevels(t *testing.T, p *Plan, o *Oracle) {
+	t.Helper()
+	want := make(map[Node]int, o.Len())
+	cycle := false
+	var level func(n Node) int
+	level = func(n Node) int {
+		if l, ok := want[n]; ok {
+			cycle = cycle || l < 0
+			return l
+		}
+		want[n] = -1 // on the path
+		best := 0
+		for _, c := range o.Children(n) {
+			if best = max(best, level(c)); cycle {
+				return 0
+			}
+		}
+		want[n] = best + 1
+		return best + 1
+	}
+	most := 0
+	for _, n := range o.Nodes {
+		if most = max(most, level(n)); cycle {
+			break
+		}
+	}
+	l, err := p.ComputeLevels(1 << 24)
+	if cycle {
+		if err == nil || !strings.Contains(err.Error(), "cycle") {
+			t.Fatalf("ComputeLevels of a cyclic graph: %v", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("ComputeLevels: %v", err)
+	}
+	data, err := l.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := UnmarshalLevels(data)
+	if err != nil {
+		t.Fatalf("UnmarshalLevels: %v", err)
+	}
+	for _, got := range []*Levels{l, back} {
+		if got.Max() != most {
+			t.Fatalf("critical path of %d tasks, want %d", got.Max(), most)
+		}
+		for _, n := range o.Nodes {
+			if got.Of(n) != want[n] {
+				t.Fatalf("level of %s is %d, want %d", p.Describe(n), got.Of(n), want[n])
+			}
+		}
+	}
+	q, err := NewPlan(p.prog, p.args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.SetLevels(back); err != nil {
+		t.Fatal(err)
+	}
+	// Priority orders by level first, then as the loop formula does.
+	for i := 1; i < len(o.Nodes); i++ {
+		a, b := o.Nodes[i-1], o.Nodes[i]
+		la, lb := want[a], want[b]
+		if pa, pb := q.Priority(a), q.Priority(b); (la > lb && pa <= pb) || (la < lb && pa >= pb) ||
+			(la == lb && (pa < pb) != (p.Priority(a) < p.Priority(b))) {
+			t.Fatalf("priorities %s (level %d) %d, %s (level %d) %d", p.Describe(a), la, pa, p.Describe(b), lb, pb)
+		}
+	}
 }
 
 // TestContainsRejectsNonTasks checks that keys of instances outside the

@@ -45,3 +45,28 @@ func BenchmarkSummarize(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkComputeLevels measures the critical-path ranking a job's
+// client computes before it starts, and the size of its serialised form.
+func BenchmarkComputeLevels(b *testing.B) {
+	for _, tc := range []struct{ prog, args string }{
+		{"cholesky", "N=64"}, {"cholesky", "N=256"}, {"gemm", "M=64 N=64 K=64 G=1"}, {"qr", "MT=32 NT=32"}, {"geqrf", "MT=16 NT=16 KT=16 BS=512 MR=4"},
+	} {
+		p := mustPlan(b, tc.prog, tc.args)
+		b.Run(fmt.Sprintf("%s/%s", tc.prog, tc.args), func(b *testing.B) {
+			var l *Levels
+			var err error
+			for b.Loop() {
+				if l, err = p.ComputeLevels(1 << 26); err != nil {
+					b.Fatal(err)
+				}
+			}
+			data, err := l.MarshalBinary()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(len(data)), "bytes")
+			b.ReportMetric(float64(l.Max()), "path")
+		})
+	}
+}

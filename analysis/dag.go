@@ -456,19 +456,52 @@ func (p *Plan) Writers(t Tile, out []Node) ([]Node, error) {
 	return out, nil
 }
 
-// Priority ranks a task for scheduling, higher first. It is a closed form
-// any worker can compute from the task alone: tasks whose loop values sum
-// lower come first, and on ties earlier statements. Loop values track how
-// deep a task sits in the DAG, so this runs the next panel early (in
-// Cholesky chol(i+1) and trsm(i+1, ·) overtake most of iteration i's
-// trailing updates) and keeps the critical path moving.
+// Priority ranks a task for scheduling, higher first. With levels set
+// (SetLevels), a task's level, the length of its longest path to the end
+// of the DAG, ranks it, and the loop formula below breaks ties; without,
+// the loop formula alone does.
 func (p *Plan) Priority(n Node) int {
+	lp := p.loopPriority(n)
+	l := p.levels.Load()
+	if l == nil {
+		return lp
+	}
+	return l.Of(n)*l.span + lp - l.loopLo
+}
+
+// loopPriority is a closed form any worker can compute from the task
+// alone: tasks whose loop values sum lower come first, and on ties
+// earlier statements. Loop values track how deep a task sits in the DAG,
+// so this runs the next panel early (in Cholesky chol(i+1) and trsm(i+1,
+// ·) overtake most of iteration i's trailing updates).
+func (p *Plan) loopPriority(n Node) int {
 	sum := 0
 	for i := range int(n.Depth) {
 		sum += int(n.Vals[i])
 	}
 	return -(sum*len(p.stmts) + int(n.Stmt))
 }
+
+// SetLevels makes Priority rank tasks by the levels, which must be the
+// plan's own (ComputeLevels, or their serialised form); nil goes back to
+// the loop formula.
+func (p *Plan) SetLevels(l *Levels) error {
+	if l != nil {
+		if len(l.boxes) != len(p.stmts) {
+			return fmt.Errorf("levels of %d statements for a plan of %d", len(l.boxes), len(p.stmts))
+		}
+		for i, b := range l.boxes {
+			if b.v != nil && b.depth != p.stmts[i].depth {
+				return fmt.Errorf("levels of statement %d have depth %d, not %d", i, b.depth, p.stmts[i].depth)
+			}
+		}
+	}
+	p.levels.Store(l)
+	return nil
+}
+
+// Levels returns the levels Priority ranks by, or nil.
+func (p *Plan) Levels() *Levels { return p.levels.Load() }
 
 // MatrixIndex returns the index of the named BigMatrix parameter, the
 // Matrix field of its tiles, or -1.

@@ -24,6 +24,7 @@ type Plan struct {
 	writers [][]*access // by matrix: every access that writes it
 
 	fallbacks atomic.Int64
+	levels    atomic.Pointer[Levels] // when set, Priority ranks by critical path
 }
 
 // stmtPlan is one kernel call compiled against the arguments.

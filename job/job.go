@@ -158,7 +158,16 @@ type Options struct {
 	// Fault, when its Fraction is positive, kills workers during the job
 	// (goroutine and process workers).
 	Fault Fault
+	// LoopPriorities ranks tasks by the loop formula alone. By default a
+	// task's priority is its level, the length of its longest path to the
+	// end of the DAG (analysis.Levels), for DAGs of up to MaxLevelCells.
+	LoopPriorities bool
 }
+
+// MaxLevelCells bounds the table of task levels a job ranks by (about 4
+// bytes a cell while the client computes it, much less in the manifest):
+// a bigger job ranks its tasks by the loop formula.
+const MaxLevelCells = 1 << 24
 
 // A Fault is a failure injected into a running job, as in the paper's
 // Fig. 9b: At after the job started, Fraction of the workers running
@@ -416,7 +425,7 @@ func Submit(ctx context.Context, env Env, spec Spec, opts Options) (_ *Submissio
 		return nil, err
 	}
 	id := NewID()
-	j, cs, err := layout(id, spec, env.Tiles)
+	j, cs, err := layout(id, spec, env.Tiles, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -493,7 +502,11 @@ func (s *Submission) Release() error { return s.queue.Close() }
 
 // layout checks the spec, takes the plan's census and lays out the job's
 // matrices: an input whose grid no task writes is read in place.
-func layout(id string, spec Spec, s *blockstore.Store) (*manifest.Job, census, error) {
+func layout(id string, spec Spec, s *blockstore.Store, opts Options) (*manifest.Job, census, error) {
+	var err error
+	if spec.Plan, err = rank(spec.Plan, opts); err != nil {
+		return nil, census{}, err
+	}
 	j, err := prepare(id, spec, s)
 	if err != nil {
 		return nil, census{}, err
@@ -521,6 +534,32 @@ func layout(id string, spec Spec, s *blockstore.Store) (*manifest.Job, census, e
 		}
 	}
 	return j, cs, nil
+}
+
+// rank returns the plan the job ranks its tasks by: p with its levels
+// (computed once per plan), or without them for LoopPriorities, when
+// another job has given p levels.
+func rank(p *analysis.Plan, opts Options) (*analysis.Plan, error) {
+	if opts.LoopPriorities {
+		if p.Levels() == nil {
+			return p, nil
+		}
+		return analysis.NewPlan(p.Program(), p.Args())
+	}
+	if p.Levels() != nil {
+		return p, nil
+	}
+	l, err := p.ComputeLevels(MaxLevelCells)
+	if errors.Is(err, analysis.ErrTooManyLevels) {
+		if opts.Log != nil {
+			opts.Log.Info("the DAG is too big to rank by critical path; tasks are ranked by the loop formula", "cells", MaxLevelCells)
+		}
+		return p, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, p.SetLevels(l)
 }
 
 // account sets the job's traffic: this process's requests since tiles0,

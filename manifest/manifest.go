@@ -168,6 +168,10 @@ type manifest struct {
 	Plan       json.RawMessage `json:"plan"`
 	Matrices   []Matrix        `json:"matrices"`
 	Priorities [2]int          `json:"priorities"`
+	// Levels are the plan's task levels (analysis.Levels, gzipped), when
+	// the job ranks its tasks by critical path: a few KB for most jobs,
+	// hundreds for a 1M Cholesky.
+	Levels []byte `json:"levels,omitempty"`
 }
 
 // Save writes the job's manifest (a few KB) next to its tiles, where
@@ -177,7 +181,13 @@ func (j *Job) Save(ctx context.Context, s *blockstore.Store) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(manifest{ID: j.ID, Plan: plan, Matrices: j.Matrices, Priorities: j.Priorities})
+	m := manifest{ID: j.ID, Plan: plan, Matrices: j.Matrices, Priorities: j.Priorities}
+	if l := j.Plan.Levels(); l != nil {
+		if m.Levels, err = l.MarshalBinary(); err != nil {
+			return err
+		}
+	}
+	data, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
@@ -200,6 +210,15 @@ func Load(ctx context.Context, s *blockstore.Store, id string) (*Job, error) {
 	}
 	if len(m.Matrices) != len(plan.Program().Matrices) {
 		return nil, fmt.Errorf("load job %s: %d matrices for a program with %d", id, len(m.Matrices), len(plan.Program().Matrices))
+	}
+	if m.Levels != nil {
+		l, err := analysis.UnmarshalLevels(m.Levels)
+		if err == nil {
+			err = plan.SetLevels(l)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load job %s: %w", id, err)
+		}
 	}
 	return &Job{ID: m.ID, Plan: plan, Matrices: m.Matrices, Priorities: m.Priorities}, nil
 }

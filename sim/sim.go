@@ -139,7 +139,17 @@ type Config struct {
 	// Trace keeps every task's span for the plots.
 	Trace bool
 	Seed  uint64
+	// LoopPriorities ranks the npw protocol's tasks by the loop formula,
+	// as job.Options.LoopPriorities does; by default they are ranked by
+	// critical path, up to MaxLevelCells. (numpywren's protocol takes
+	// tasks first come, first served.)
+	LoopPriorities bool
 }
+
+// MaxLevelCells bounds the table of levels the simulator ranks by: more
+// than a job's client computes (job.MaxLevelCells), enough for the 1M
+// Cholesky at block 4096.
+const MaxLevelCells = 1 << 26
 
 // An event is something that happens at a moment of virtual time.
 type event struct {
@@ -309,6 +319,30 @@ func Run(cfg Config) (*job.Result, error) {
 	return s.outcome(), nil
 }
 
+// rank returns the plan to simulate with the levels its priorities need
+// (see job.rank): the npw protocol ranks by critical path unless
+// LoopPriorities.
+func rank(cfg Config) (*analysis.Plan, error) {
+	p := cfg.Plan
+	if cfg.Protocol != NPW || cfg.LoopPriorities {
+		if p.Levels() == nil {
+			return p, nil
+		}
+		return analysis.NewPlan(p.Program(), p.Args())
+	}
+	if p.Levels() != nil {
+		return p, nil
+	}
+	l, err := p.ComputeLevels(MaxLevelCells)
+	if errors.Is(err, analysis.ErrTooManyLevels) {
+		return p, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, p.SetLevels(l)
+}
+
 // step runs the next event.
 func (s *sim) step() {
 	e := heap.Pop(&s.events).(event)
@@ -324,6 +358,10 @@ func seconds(d, def time.Duration) float64 {
 }
 
 func newSim(cfg Config) (*sim, error) {
+	var err error
+	if cfg.Plan, err = rank(cfg); err != nil {
+		return nil, err
+	}
 	cal := cfg.Cal
 	s := &sim{cfg: cfg, cal: cal, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
 		done: map[analysis.Node]bool{}, remaining: map[analysis.Node]int32{}, claimed: map[analysis.Node]bool{},
@@ -347,7 +385,6 @@ func newSim(cfg Config) (*sim, error) {
 		s.cpu = &cpu{s: s, cores: cal.Host.Cores.Value}
 		s.queueCores, s.stateCores = cal.Host.QueueCores.Value, cal.Host.StateCores.Value
 	}
-	var err error
 	if s.total, err = cfg.Plan.Count(); err != nil {
 		return nil, err
 	}

@@ -43,6 +43,7 @@ type engineFlags struct {
 	fault               engine.Fault
 	launch, function    string
 	detach              bool
+	priorities          string            // path or loops
 	targets             map[string]string // outputs a detached job saves, by the program's name for them
 }
 
@@ -80,6 +81,7 @@ func (e *engineFlags) register(f *pflag.FlagSet, defaultBlock int) {
 	f.Float64Var(&e.emulate, "emulate-compute", 0, "emulate compute at `GFLOPS` per worker: kernels wait their flops' time instead of computing, so many more workers than cores fit (results are not computed: no -o, --out or --verify)")
 	f.Float64Var(&e.fault.Fraction, "kill-fraction", 0, "fault injection: kill this `FRACTION` of the running workers at --kill-at (goroutine and process workers)")
 	f.DurationVar(&e.fault.At, "kill-at", 0, "fault injection: when to kill workers, as a `DURATION` since the job started")
+	f.StringVar(&e.priorities, "priorities", "path", "rank tasks by `ORDER`: path (longest path to the end of the DAG first) or loops (lower loop values first, npw's earlier order)")
 	f.BoolVar(&e.detach, "detach", false, "submit the job, leave it to a provisioner of its own and return (a process; with --launch lambda, invocations of the function): follow it with npw status, wait and cancel")
 }
 
@@ -98,6 +100,8 @@ func (e *engineFlags) check() error {
 		return usagef("--max-tasks must be positive, got %d", e.maxTasks)
 	case e.coldStart < 0:
 		return usagef("--cold-start must not be negative, got %v", e.coldStart)
+	case e.priorities != "path" && e.priorities != "loops":
+		return usagef("--priorities must be path or loops, got %q", e.priorities)
 	case e.runtime < 0:
 		return usagef("--runtime-limit must not be negative, got %v", e.runtime)
 	case e.launch != "goroutine" && e.launch != "process" && e.launch != "lambda":
@@ -219,7 +223,7 @@ func (e *engineFlags) engineOptions(stderr io.Writer, onJob func(*job.Result)) e
 	}
 	opts := engine.Options{Store: e.store, Queue: e.queue, State: e.state, Workers: e.workers, ScaleFactor: e.sf, MaxTasks: e.maxTasks, ColdStart: e.coldStart,
 		Settings: executor.Settings{Pipeline: e.pipeline, RuntimeLimit: e.runtime, Trace: e.trace != "" || e.plot != "", AllowNonFinite: e.allowNonFinite, EmulateGFLOPS: e.emulate}, OnJob: jobDone, OnSubmit: onSubmit(view.log()),
-		Detach: e.detach, Targets: e.targets, Progress: view.update, Fault: e.fault}
+		Detach: e.detach, Targets: e.targets, Progress: view.update, Fault: e.fault, LoopPriorities: e.priorities == "loops"}
 	switch e.launch {
 	case "process":
 		opts.Launch, opts.WorkerCommand = "process", workerCommand()

@@ -28,6 +28,7 @@ type simulateOptions struct {
 	killFraction                float64
 	killAt                      time.Duration
 	protocol                    string
+	priorities                  string
 	calibration                 string
 	services                    string
 	seed                        uint64
@@ -110,6 +111,7 @@ same PNGs as a real job's --plot.`,
 	f.Float64Var(&o.killFraction, "kill-fraction", 0, "kill this `FRACTION` of the running workers at --kill-at")
 	f.DurationVar(&o.killAt, "kill-at", 0, "when to kill workers, as a `DURATION` since the job started")
 	f.StringVar(&o.protocol, "protocol", "npw", "npw, or numpywren: the paper's protocol without npw's additions")
+	f.StringVar(&o.priorities, "priorities", "path", "rank the npw protocol's tasks by `ORDER`: path (longest path to the end first) or loops (lower loop values first)")
 	f.StringVar(&o.calibration, "calibration", "", "a shipped calibration's `NAME` or a FILE.json (required)")
 	f.StringVar(&o.services, "services", "cloud", "cloud: the calibration's store, queue and state store; memory: npw's embedded ones")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of the start-up delays and failures")
@@ -137,6 +139,7 @@ type simulateReport struct {
 	Block         int           `json:"block"`
 	Calibration   string        `json:"calibration"`
 	Protocol      string        `json:"protocol"`
+	Priorities    string        `json:"priorities"` // path or loops (npw protocol)
 	Workers       int           `json:"workers"`
 	ScaleFactor   float64       `json:"sf"`
 	Pipeline      int           `json:"pipeline"`
@@ -259,6 +262,8 @@ func runSimulate(w io.Writer, args []string, o simulateOptions) error {
 		return usagef("--services %q: cloud or memory", o.services)
 	case o.killFraction < 0 || o.killFraction > 1:
 		return usagef("--kill-fraction %g: a fraction from 0 to 1", o.killFraction)
+	case o.priorities != "path" && o.priorities != "loops":
+		return usagef("--priorities must be path or loops, got %q", o.priorities)
 	}
 	if err := checkPlotDir(o.plot); err != nil {
 		return err
@@ -282,7 +287,8 @@ func runSimulate(w io.Writer, args []string, o simulateOptions) error {
 	res, err := sim.Run(sim.Config{Plan: p.Plan, InputShape: p.InputShape, Block: o.block, Cal: cal, Protocol: protocol,
 		Policy:         provisioner.Policy{ScaleFactor: o.sf, Pipeline: o.pipeline, MaxWorkers: o.workers},
 		MemoryServices: o.services == "memory", Packed: o.packed, RuntimeLimit: o.runtimeLimit, ColdStart: o.coldStart,
-		KillFraction: o.killFraction, KillAt: o.killAt, Trace: o.plot != "" || o.killFraction > 0, Seed: o.seed})
+		KillFraction: o.killFraction, KillAt: o.killAt, Trace: o.plot != "" || o.killFraction > 0, Seed: o.seed,
+		LoopPriorities: o.priorities == "loops"})
 	if err != nil {
 		return err
 	}
@@ -297,7 +303,7 @@ func runSimulate(w io.Writer, args []string, o simulateOptions) error {
 	est, costErr := o.cost.estimate(results, "", "simulated")
 	if o.asJSON {
 		t := sum(results, 0)
-		rep := simulateReport{Alg: alg, N: o.n, Block: o.block, Calibration: cal.Name, Protocol: protocol.String(), Workers: o.workers,
+		rep := simulateReport{Alg: alg, N: o.n, Block: o.block, Calibration: cal.Name, Protocol: protocol.String(), Priorities: o.priorities, Workers: o.workers,
 			ScaleFactor: o.sf, Pipeline: o.pipeline, Seconds: res.Wall.Seconds(), Tasks: t.done, Continued: t.continued,
 			GFLOPS: t.metrics.Flops / t.wall / 1e9, PeakWorkers: t.peakWorkers, Launched: t.launched, WorkerSeconds: t.workerSecs,
 			Metrics: t.metrics, Requests: t.requests, Plots: plots, SimSeconds: took.Seconds()}
