@@ -102,3 +102,44 @@ func BenchmarkNonFinite(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLUKernels times the tournament's kernels on 1024-row tiles:
+// a leaf match, a match of two candidate sets, and a gather of the
+// winners' rows from two tiles.
+func BenchmarkLUKernels(b *testing.B) {
+	const n = 1024
+	rng := rand.New(rand.NewPCG(1, 1))
+	id := func(from int) blas64.General {
+		g := NewTile(n, 1)
+		for i := range n {
+			g.Data[i] = float64(from + i)
+		}
+		return g
+	}
+	a0, a1 := randTile(rng, n, n), randTile(rng, n, n)
+	piv, _ := Lookup("lu_pivots")
+	c0, _ := piv.Run([]blas64.General{a0, id(0)}, nil)
+	c1, _ := piv.Run([]blas64.General{a1, id(n)}, nil)
+	win, _ := piv.Run([]blas64.General{c0[0], c0[1], c1[0], c1[1]}, nil)
+	for _, c := range []struct {
+		name, kernel string
+		in           []blas64.General
+	}{
+		{"pivots_leaf", "lu_pivots", []blas64.General{a0, id(0)}},
+		{"pivots_match", "lu_pivots", []blas64.General{c0[0], c0[1], c1[0], c1[1]}},
+		{"gather", "lu_gather", []blas64.General{win[1], a0, id(0), a1, id(n)}},
+		{"swap", "lu_swap", []blas64.General{a1, id(n), a0, id(0), win[1]}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			k, _ := Lookup(c.kernel)
+			for b.Loop() {
+				if _, err := k.Run(c.in, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if f := k.Flops(c.in); f > 0 {
+				b.ReportMetric(f*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			}
+		})
+	}
+}
