@@ -23,8 +23,8 @@
 package main
 
 import (
-	_ "embed"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -36,15 +36,8 @@ import (
 	"time"
 
 	"github.com/npw-dev/npw/benchmarks/internal/exp"
+	"github.com/npw-dev/npw/internal/peers"
 )
-
-//go:embed src/scalapack.c
-var scalapackC []byte
-
-//go:embed src/peers.py
-var peersPy []byte
-
-const python = "/usr/bin/python3"
 
 // A timing is one peer's run: wall seconds, and core-seconds (the
 // process's user and system CPU time) when known.
@@ -79,7 +72,7 @@ func main() {
 	if err != nil {
 		exp.Fatal(err)
 	}
-	if err := install(); err != nil {
+	if err := peers.Install(peers.All, os.Stderr); err != nil {
 		exp.Fatal(err)
 	}
 	work, err := os.MkdirTemp("", "npw-peers-")
@@ -87,9 +80,21 @@ func main() {
 		exp.Fatal(err)
 	}
 	defer os.RemoveAll(work)
-	npw, scalapack, script, err := build(work)
+	npw, err := build(work)
 	if err != nil {
 		exp.Fatal(err)
+	}
+	run, err := peers.New(work, peers.All)
+	if err != nil {
+		exp.Fatal(err)
+	}
+	run.NB, run.Chunk = *nb, *chunk
+	peer := func(name, op string, n int) timing {
+		t, err := run.Time(name, op, n)
+		if errors.Is(err, peers.ErrNoOperation) {
+			return timing{}
+		}
+		return timing{secs: t.Seconds, cpu: t.CPUSeconds, err: err}
 	}
 	t := exp.Table{Head: []string{"operation", "n", "npw", "ScaLAPACK (2 ranks)", "NumPy/SciPy", "Dask array", "gonum LAPACK", "npw / strongest peer", "strongest peer"}}
 	type job struct {
@@ -111,15 +116,9 @@ func main() {
 		} else {
 			npwT, gonumT = runBench(npw, j.op, j.n, *block)
 		}
-		slT := timing{}
-		if op, ok := map[string]string{"cholesky": "potrf", "gemm": "gemm", "qr": "geqrf", "lu": "getrf"}[j.op]; ok {
-			slT = runPeer(exec.Command("mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", scalapack, op, strconv.Itoa(j.n), strconv.Itoa(*nb)))
-		}
-		npT := runPeer(exec.Command(python, script, "numpy", j.op, strconv.Itoa(j.n)))
-		daskT := timing{}
-		if j.op != "qr" && j.op != "svd" { // dask has neither for a square matrix
-			daskT = runPeer(exec.Command(python, script, "dask", j.op, strconv.Itoa(j.n), strconv.Itoa(*chunk)))
-		}
+		slT := peer(peers.ScaLAPACK, j.op, j.n)
+		npT := peer(peers.OpenBLAS, j.op, j.n)
+		daskT := peer(peers.Dask, j.op, j.n) // dask has no QR or SVD of a square matrix
 		best, bestName := 0.0, ""
 		for _, p := range []struct {
 			name string
@@ -191,86 +190,15 @@ func command(sizes, ops, block string) string {
 	return c
 }
 
-// install installs the peers' Debian packages that are missing.
-func install() error {
-	var missing []string
-	for pkg, probe := range map[string][]string{
-		"libscalapack-openmpi-dev": {"dpkg", "-s", "libscalapack-openmpi-dev"},
-		"openmpi-bin":              {"mpirun", "--version"},
-		"libopenmpi-dev":           {"dpkg", "-s", "libopenmpi-dev"},
-		"libopenblas-dev":          {"dpkg", "-s", "libopenblas-dev"},
-		"python3-scipy":            {python, "-c", "import scipy.linalg"},
-		"python3-dask":             {python, "-c", "import dask.array"},
-	} {
-		cmd := exec.Command(probe[0], probe[1:]...)
-		cmd.Dir = "/" // not the checkout: its zarr/ would shadow zarr-python
-		if cmd.Run() != nil {
-			missing = append(missing, pkg)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	fmt.Fprintln(os.Stderr, "peers: installing", strings.Join(missing, " "))
-	args := append([]string{"install", "-y", "-q"}, missing...)
-	if exec.Command("apt-get", args...).Run() != nil {
-		if err := exec.Command("apt-get", "update", "-q").Run(); err != nil {
-			return fmt.Errorf("apt-get update: %w", err)
-		}
-		if out, err := exec.Command("apt-get", args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("apt-get install %s: %w\n%s", strings.Join(missing, " "), err, out)
-		}
-	}
-	return nil
-}
-
-// build builds npw's OpenBLAS binary and the ScaLAPACK program, and
-// writes the Python script, into dir.
-func build(dir string) (npw, scalapack, script string, err error) {
-	npw, scalapack, script = filepath.Join(dir, "npw"), filepath.Join(dir, "scalapack"), filepath.Join(dir, "peers.py")
+// build builds npw's OpenBLAS binary into dir.
+func build(dir string) (string, error) {
+	npw := filepath.Join(dir, "npw")
 	cmd := exec.Command("go", "build", "-tags", "openblas", "-o", npw, "./cmd/npw")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", "", "", fmt.Errorf("building npw: %w", err)
+		return "", fmt.Errorf("building npw: %w", err)
 	}
-	src := filepath.Join(dir, "scalapack.c")
-	if err := os.WriteFile(src, scalapackC, 0o644); err != nil {
-		return "", "", "", err
-	}
-	if out, err := exec.Command("mpicc", "-O2", src, "-o", scalapack, "-lscalapack-openmpi", "-lopenblas", "-lm").CombinedOutput(); err != nil {
-		return "", "", "", fmt.Errorf("mpicc: %w\n%s", err, out)
-	}
-	return npw, scalapack, script, os.WriteFile(script, peersPy, 0o644)
-}
-
-var secondsRE = regexp.MustCompile(`(?m)^seconds ([\d.]+) cpu ([\d.]+)$`)
-
-// runPeer runs a peer's process and reads its "seconds S cpu C" line:
-// the wall and CPU times of the call alone.
-func runPeer(cmd *exec.Cmd) timing {
-	cmd.Dir = "/"  // not the checkout: its zarr/ would shadow zarr-python
-	threads := "2" // OpenBLAS on both cores
-	if filepath.Base(cmd.Path) == "mpirun" {
-		threads = "1" // one core per rank
-	}
-	// Open MPI's single-copy transport needs ptrace rights containers
-	// often lack; the shared-memory copy works everywhere.
-	cmd.Env = append(os.Environ(), "OPENBLAS_NUM_THREADS="+threads, "OMPI_MCA_btl_vader_single_copy_mechanism=none")
-	out, err := cmd.Output()
-	if err != nil {
-		msg := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg = strings.TrimSpace(string(ee.Stderr))
-		}
-		return timing{err: fmt.Errorf("%v: %w: %s", cmd.Args, err, msg)}
-	}
-	m := secondsRE.FindSubmatch(out)
-	if m == nil {
-		return timing{err: fmt.Errorf("%v printed no time: %s", cmd.Args, out)}
-	}
-	secs, _ := strconv.ParseFloat(string(m[1]), 64)
-	cpu, _ := strconv.ParseFloat(string(m[2]), 64)
-	return timing{secs: secs, cpu: cpu}
+	return npw, nil
 }
 
 // runBench runs npw bench, which times npw and gonum LAPACK on one input.

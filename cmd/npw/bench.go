@@ -25,6 +25,7 @@ import (
 	"gonum.org/v1/gonum/lapack/lapack64"
 
 	engine "github.com/npw-dev/npw"
+	"github.com/npw-dev/npw/internal/peers"
 	"github.com/npw-dev/npw/job"
 	"github.com/npw-dev/npw/kernels"
 	"github.com/npw-dev/npw/state"
@@ -70,6 +71,22 @@ type benchResult struct {
 	// the target it is held to: (pipeline × 3 + 2) tiles + 64 MiB.
 	WorkerPeakRSS float64 `json:"worker_peak_rss_mib,omitempty"`
 	RSSBound      float64 `json:"rss_bound_mib,omitempty"`
+
+	// References are the --reference runs, gonum's included, and
+	// Strongest the fastest of them, with npw's time over its.
+	References     []peerResult `json:"references,omitempty"`
+	Strongest      string       `json:"strongest,omitempty"`
+	StrongestRatio float64      `json:"strongest_ratio,omitempty"`
+}
+
+// A peerResult is one reference's run of the algorithm.
+type peerResult struct {
+	Name       string  `json:"name"` // gonum, openblas, scalapack or dask
+	What       string  `json:"what"`
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"` // all its threads and ranks, over the call
+	Gflops     float64 `json:"gflops"`
+	Ratio      float64 `json:"ratio"` // npw / this reference
 }
 
 // A benchAlg is one algorithm npw bench knows.
@@ -270,6 +287,7 @@ type benchOptions struct {
 	asJSON  bool
 	peakN   int
 	skipRef bool
+	refs    string // --reference
 	profile string
 }
 
@@ -304,7 +322,8 @@ Algorithms: ` + strings.Join(names, ", ") + `.`,
 	f.Uint64Var(&opts.seed, "seed", 1, "seed of the generated input")
 	f.BoolVar(&opts.asJSON, "json", false, "print one JSON object")
 	f.IntVar(&opts.peakN, "peak-n", 2048, "order of the DGEMM that measures the peak (0: skip)")
-	f.BoolVar(&opts.skipRef, "no-reference", false, "skip the single-node reference")
+	f.BoolVar(&opts.skipRef, "no-reference", false, "skip the single-node references")
+	f.StringVar(&opts.refs, "reference", "gonum", "the single-node references to time, comma-separated: gonum (LAPACK in this process), openblas (SciPy on OpenBLAS's own LAPACK), scalapack (a rank per core), dask, or all; the peers outside this process are installed (Debian packages) when missing")
 	f.StringVar(&opts.profile, "cpuprofile", "", "write a pprof CPU profile of npw's run (not the reference's) to `FILE`")
 	return cmd
 }
@@ -321,6 +340,9 @@ func (opts *benchOptions) check() (benchAlg, error) {
 	}
 	if opts.n <= 0 {
 		return alg, usagef("bench: give the size with --n N")
+	}
+	if _, err := opts.references(); err != nil {
+		return alg, err
 	}
 	return alg, checkOutputs(append(opts.engine.outputs(), outputPath{"--cpuprofile", opts.profile})...)
 }
@@ -339,10 +361,15 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, opts *benchOptions)
 	if opts.peakN > 0 {
 		r.PeakGflops = peakGflops(opts.peakN)
 	}
-	if !opts.skipRef {
+	refs, _ := opts.references()
+	if slices.Contains(refs, "gonum") {
 		if err := r.timeReference(alg, in); err != nil {
 			return err
 		}
+		r.References = append(r.References, peerResult{Name: "gonum", What: "gonum LAPACK's " + alg.reference + " on " + kernels.BLAS + ", all cores", Seconds: r.ReferenceSeconds})
+	}
+	if err := r.timePeers(ctx, stderr, refs); err != nil {
+		return err
 	}
 	s, err := e.session(ctx, stderr)
 	if err != nil {
@@ -363,8 +390,74 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, opts *benchOptions)
 			fmt.Fprintf(stdout, "  %s\n", l.text)
 		}
 	}
-	if !(r.Residual <= 30) || (!opts.skipRef && !(r.ReferenceResidual <= 30)) {
+	if !(r.Residual <= 30) || (r.ReferenceSeconds > 0 && !(r.ReferenceResidual <= 30)) {
 		return fmt.Errorf("bench: residual too large: npw %.3g, reference %.3g (bound 30)", r.Residual, r.ReferenceResidual)
+	}
+	return nil
+}
+
+// references are the --reference names, gonum first; none with
+// --no-reference.
+func (opts *benchOptions) references() ([]string, error) {
+	if opts.skipRef {
+		return nil, nil
+	}
+	known := append([]string{"gonum"}, peers.All...)
+	var out []string
+	for _, name := range strings.Split(opts.refs, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "all":
+			out = append(out, known...)
+		case slices.Contains(known, name):
+			out = append(out, name)
+		default:
+			return nil, usagef("bench: unknown --reference %q; want %s or all", name, strings.Join(known, ", "))
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return slices.Index(known, a) - slices.Index(known, b) })
+	return slices.Compact(out), nil
+}
+
+// timePeers times the references outside this process (internal/peers)
+// on an input of the same kind and size, one after the other; a peer
+// without the algorithm is skipped with a line on stderr.
+func (r *benchResult) timePeers(ctx context.Context, stderr io.Writer, refs []string) error {
+	var names []string
+	for _, name := range refs {
+		if name == "gonum" {
+			continue
+		}
+		if !peers.Has(name, r.Alg) {
+			fmt.Fprintf(stderr, "npw: bench: %s has no %s of a square matrix; not timed\n", name, r.Alg)
+			continue
+		}
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	if err := peers.Install(names, stderr); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "npw-peers-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	run, err := peers.New(dir, names)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t, err := run.Time(name, r.Alg, r.N)
+		if err != nil {
+			return fmt.Errorf("bench: reference %w", err)
+		}
+		r.References = append(r.References, peerResult{Name: name, What: peers.Describe(name, r.Alg, run.NB, run.Chunk), Seconds: t.Seconds, CPUSeconds: t.CPUSeconds})
 	}
 	return nil
 }
@@ -434,6 +527,13 @@ func (r *benchResult) addJobs(results []*job.Result) {
 	if r.ReferenceSeconds > 0 {
 		r.Ratio = r.NPWSeconds / r.ReferenceSeconds
 	}
+	for i := range r.References {
+		p := &r.References[i]
+		p.Gflops, p.Ratio = r.Flops/p.Seconds/1e9, r.NPWSeconds/p.Seconds
+		if r.Strongest == "" || p.Ratio > r.StrongestRatio {
+			r.Strongest, r.StrongestRatio = p.Name, p.Ratio
+		}
+	}
 	if r.PeakGflops > 0 {
 		r.PeakFraction = r.NPWGflops / r.PeakGflops
 	}
@@ -473,6 +573,14 @@ func printBench(w io.Writer, r benchResult, asJSON bool) error {
 	if r.ReferenceSeconds > 0 {
 		fmt.Fprintf(w, "  %-12s %8.2f s  %7.2f GFLOP/s  residual %.3g  (gonum %s, all cores)\n", "reference", r.ReferenceSeconds, r.ReferenceGflops, r.ReferenceResidual, r.Reference)
 		fmt.Fprintf(w, "  %-12s %8.2f\n", "npw/ref", r.Ratio)
+	}
+	for _, p := range r.References {
+		if p.Name != "gonum" {
+			fmt.Fprintf(w, "  %-12s %8.2f s  %7.2f GFLOP/s  npw/it %.2f  (%s)\n", p.Name, p.Seconds, p.Gflops, p.Ratio, p.What)
+		}
+	}
+	if len(r.References) > 1 {
+		fmt.Fprintf(w, "  %-12s %8.2f  npw over the strongest reference, %s\n", "npw/best", r.StrongestRatio, r.Strongest)
 	}
 	if r.PeakGflops > 0 {
 		fmt.Fprintf(w, "  %-12s %8.2f GFLOP/s DGEMM on all cores; npw at %.0f%% of it\n", "peak", r.PeakGflops, 100*r.PeakFraction)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -42,8 +43,54 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBenchReferences runs the real peers: SciPy on OpenBLAS, ScaLAPACK
+// on MPI ranks and Dask (scripts/test installs them), each timed on its
+// own input of npw's size and kind.
+func TestBenchReferences(t *testing.T) {
+	for _, alg := range []string{"cholesky", "qr"} {
+		code, out, errOut := npw(t, "bench", alg, "--n", "300", "--block", "64", "--json", "--peak-n", "0", "--reference", "all")
+		if code != 0 {
+			t.Fatalf("bench %s --reference all: exit %d: %s", alg, code, errOut)
+		}
+		var r benchResult
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("bench %s: %v in %q", alg, err, out)
+		}
+		want := []string{"gonum", "openblas", "scalapack", "dask"}
+		if alg == "qr" { // dask.array has no QR of a square matrix
+			want = want[:3]
+			if !strings.Contains(errOut, "dask has no qr") {
+				t.Errorf("bench qr: stderr does not say dask was skipped: %q", errOut)
+			}
+		}
+		var names []string
+		best := 0.0
+		for _, p := range r.References {
+			names = append(names, p.Name)
+			if p.Seconds <= 0 || p.Gflops <= 0 || math.Abs(p.Ratio-r.NPWSeconds/p.Seconds) > 1e-9 || p.What == "" {
+				t.Errorf("bench %s: reference %+v", alg, p)
+			}
+			if p.Name != "gonum" && p.CPUSeconds <= 0 {
+				t.Errorf("bench %s: %s has no CPU time", alg, p.Name)
+			}
+			best = max(best, p.Ratio)
+		}
+		if strings.Join(names, ",") != strings.Join(want, ",") {
+			t.Errorf("bench %s: references %v, want %v", alg, names, want)
+		}
+		if r.StrongestRatio != best || r.Strongest == "" {
+			t.Errorf("bench %s: strongest %s at %g, want the largest ratio %g", alg, r.Strongest, r.StrongestRatio, best)
+		}
+	}
+	code, out, errOut := npw(t, "bench", "lu", "--n", "128", "--block", "64", "--peak-n", "0", "--reference", "openblas")
+	if code != 0 || !strings.Contains(out, "openblas") || !strings.Contains(out, "scipy.linalg.lu_factor") || strings.Contains(out, "npw/ref ") {
+		t.Fatalf("bench --reference openblas text: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
 func TestBenchUsage(t *testing.T) {
 	for _, args := range [][]string{
+		{"bench", "cholesky", "--n", "10", "--reference", "lapack"},
 		{"bench", "svdx", "--n", "10"},
 		{"bench", "cholesky"},
 		{"bench", "cholesky", "--n", "10", "--block", "0"},

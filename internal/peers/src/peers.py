@@ -1,9 +1,10 @@
-"""The Python side of benchmarks/peers: one operation on a random n x n
-matrix with NumPy/SciPy (OpenBLAS's own LAPACK) or Dask array, timed
-around the call alone. Prints one line: "seconds S cpu C", the wall time and
+"""The Python side of npw's peers (internal/peers: npw bench --reference
+and benchmarks/peers): one operation on a random n x n matrix with
+NumPy/SciPy (OpenBLAS's own LAPACK) or Dask array, timed around the call
+alone. Prints one line: "seconds S cpu C", the wall time and
 the process's CPU time (all threads) over the call.
 
-    python3 peers.py numpy|dask cholesky|gemm|qr|lu|svd N [CHUNK]
+    python3 peers.py numpy|dask cholesky|gemm|qr|lu|svd N [CHUNK [THREADS]]
 """
 import sys
 import time
@@ -39,10 +40,10 @@ def run_numpy(op, n):
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def run_dask(op, n, chunk):
+def run_dask(op, n, chunk, threads):
     import dask
     import dask.array as da
-    dask.config.set(scheduler="threads", num_workers=2)
+    dask.config.set(scheduler="threads", num_workers=threads)
     a = da.from_array(matrix(n, op == "cholesky", 1), chunks=chunk).persist()
     b = da.from_array(matrix(n, False, 2), chunks=chunk).persist() if op == "gemm" else None
     t0, c0 = time.perf_counter(), time.process_time()
@@ -62,7 +63,8 @@ def main():
     if lib == "numpy":
         secs, cpu = run_numpy(op, n)
     elif lib == "dask":
-        secs, cpu = run_dask(op, n, int(sys.argv[4]) if len(sys.argv) > 4 else 1024)
+        secs, cpu = run_dask(op, n, int(sys.argv[4]) if len(sys.argv) > 4 else 1024,
+                             int(sys.argv[5]) if len(sys.argv) > 5 else 2)
     else:
         raise SystemExit("unknown library " + lib)
     print("seconds %.4f cpu %.4f" % (secs, cpu))
