@@ -2,9 +2,11 @@
 // npw bench for each algorithm and size on the memory services and, when
 // the local cloud is up, on MinIO + fauxqs + Redis with worker processes;
 // then pipelining on and off and a block-size sweep. The main table uses
-// --block auto. Every row is one npw bench run: npw and the single-node
-// reference on the same matrix in the same process, so ratios are from
-// one run.
+// --block auto and --reference all: every memory row is one npw bench run
+// with npw, gonum's LAPACK and the peers (SciPy on OpenBLAS, ScaLAPACK,
+// Dask) timed one after the other, and its ratio is npw's time over the
+// strongest of them; a local-cloud row is set against the strongest
+// reference of the memory row above it.
 //
 //	eval "$(scripts/local-cloud up)"    # optional: adds the cloud rows
 //	go run ./benchmarks/perf > /tmp/perf.md  # n = 4096, 8192, 16384
@@ -42,6 +44,8 @@ type result struct {
 	WorkerSeconds    float64 `json:"worker_seconds"`
 	WorkerPeakRSS    float64 `json:"worker_peak_rss_mib"`
 	RSSBound         float64 `json:"rss_bound_mib"`
+	Strongest        string  `json:"strongest"`
+	StrongestRatio   float64 `json:"strongest_ratio"`
 	Metrics          struct {
 		BytesRead int64 `json:"bytes_read"`
 		CacheHits int64 `json:"cache_hits"`
@@ -55,6 +59,7 @@ func main() {
 	sweepN := flag.Int("sweep-n", 8192, "order of the pipelining and block-size runs (0: skip them)")
 	cloudMax := flag.Int("cloud-max", 16384, "largest order run on the local cloud")
 	memory := flag.Bool("memory", true, "run the memory services' rows (false: only the local cloud's)")
+	refs := flag.String("reference", "all", "npw bench --reference of the main table")
 	flag.Parse()
 	bin, err := exp.BuildNPW(*tags)
 	if err != nil {
@@ -63,19 +68,24 @@ func main() {
 	defer os.RemoveAll(filepath.Dir(bin))
 	cloud := os.Getenv("NPW_STORE") != "" && os.Getenv("NPW_QUEUE") != "" && os.Getenv("NPW_STATE") != ""
 
-	fmt.Println("| algorithm | n | block | services | npw (s) | reference (s) | ratio | npw GFLOP/s | of DGEMM peak | residual | tasks (continued) | GB read (tiles from caches) | worker peak RSS / target (MiB) |")
-	fmt.Println("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| algorithm | n | block | services | npw (s) | gonum (s) | strongest reference (s) | npw / strongest | npw GFLOP/s | of DGEMM peak | residual | tasks (continued) | GB read (tiles from caches) | worker peak RSS / target (MiB) |")
+	fmt.Println("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, alg := range strings.Split(*algs, ",") {
 		for _, s := range strings.Split(*sizes, ",") {
 			n, err := strconv.Atoi(s)
 			if err != nil {
 				fatal(err)
 			}
+			var best peer
 			if *memory {
-				row(bin, "memory", alg, n, "--store", "mem://", "--queue", "mem://", "--state", "mem://")
+				best = row(bin, "memory", alg, n, peer{}, "--reference", *refs, "--store", "mem://", "--queue", "mem://", "--state", "mem://")
 			}
 			if cloud && n <= *cloudMax {
-				row(bin, "local cloud, processes", alg, n, "--launch", "process")
+				if best.secs > 0 {
+					row(bin, "local cloud, processes", alg, n, best, "--no-reference", "--launch", "process")
+				} else {
+					row(bin, "local cloud, processes", alg, n, peer{}, "--reference", *refs, "--launch", "process")
+				}
 			}
 		}
 	}
@@ -130,16 +140,36 @@ func autoBlocks(n int) string {
 	return strings.Join(parts, ", ")
 }
 
-// row prints one line of the main table; the tile size is --block auto.
-func row(bin, services, alg string, n int, flags ...string) {
+// A peer is a reference's name and time.
+type peer struct {
+	name string
+	secs float64
+}
+
+// row prints one line of the main table, the tile size --block auto, and
+// returns the strongest reference: the run's own, or against, when its
+// time is set, the one given.
+func row(bin, services, alg string, n int, against peer, flags ...string) peer {
 	r, err := bench(bin, alg, n, "auto", flags...)
 	if err != nil {
 		fmt.Printf("| %s | %d | auto | %s | failed: %v |\n", alg, n, services, err)
-		return
+		return peer{}
 	}
-	fmt.Printf("| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.1f | %.0f%% | %.2g | %d (%d) | %.2f (%d) | %s |\n", alg, n, r.Block, services,
-		r.NPWSeconds, r.ReferenceSeconds, r.Ratio, r.NPWGflops, 100*r.PeakFraction, r.Residual, r.Tasks, r.Continued,
+	best := against
+	if best.secs == 0 && r.StrongestRatio > 0 {
+		best = peer{r.Strongest, r.NPWSeconds / r.StrongestRatio}
+	}
+	gonum, strongest, ratio := "—", "—", "—"
+	if r.ReferenceSeconds > 0 {
+		gonum = fmt.Sprintf("%.2f", r.ReferenceSeconds)
+	}
+	if best.secs > 0 {
+		strongest, ratio = fmt.Sprintf("%.2f (%s)", best.secs, best.name), fmt.Sprintf("%.2f", r.NPWSeconds/best.secs)
+	}
+	fmt.Printf("| %s | %d | %d | %s | %.2f | %s | %s | %s | %.1f | %.0f%% | %.2g | %d (%d) | %.2f (%d) | %s |\n", alg, n, r.Block, services,
+		r.NPWSeconds, gonum, strongest, ratio, r.NPWGflops, 100*r.PeakFraction, r.Residual, r.Tasks, r.Continued,
 		float64(r.Metrics.BytesRead)/1e9, r.Metrics.CacheHits, rss(r))
+	return best
 }
 
 // rss is a worker process's peak RSS against its target, if measured.
