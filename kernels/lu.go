@@ -111,7 +111,10 @@ func runLUPivots(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 		order[i] = i
 	}
 	if k > 0 {
-		f := Clone(m)
+		f := m // [A; B] is a copy already: factor it in place
+		if len(in) == 2 {
+			f = Clone(m)
+		}
 		ipiv := make([]int, k)
 		getrf2(f, ipiv) // a zero pivot still yields a full order
 		for i, p := range ipiv {
@@ -122,7 +125,19 @@ func runLUPivots(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 	for i := range k {
 		sel[i] = id[order[i]]
 	}
-	return []blas64.General{rowsOf(m, order[:k]), idTile(sel)}, nil
+	if len(in) == 2 {
+		return []blas64.General{rowsOf(m, order[:k]), idTile(sel)}, nil
+	}
+	// The winners' original values, from A and B.
+	out := NewTile(k, m.Cols)
+	for i, r := range order[:k] {
+		src := in[0]
+		if r >= src.Rows {
+			src, r = in[2], r-src.Rows
+		}
+		copy(out.Data[i*out.Stride:i*out.Stride+m.Cols], src.Data[r*src.Stride:r*src.Stride+m.Cols])
+	}
+	return []blas64.General{out, idTile(sel)}, nil
 }
 
 // getrf2 overwrites the m×n matrix a with its LU factors by Gaussian
@@ -174,13 +189,22 @@ func getrf2(a blas64.General, ipiv []int) {
 const getrfLeaf = 16
 
 // getf2 is Gaussian elimination with partial pivoting, a column at a
-// time, on a narrow panel: each row exchange moves a whole (short) row.
+// time, on a narrow panel. It works on the panel's transpose, so that the
+// pivot search, the scaling and every update run down contiguous columns,
+// and each row exchange moves one entry per column.
 func getf2(a blas64.General, ipiv []int) {
 	m, n := a.Rows, a.Cols
+	t := make([]float64, n*m) // column c of a is t[c*m : (c+1)*m]
+	for i := range m {
+		for c, x := range a.Data[i*a.Stride : i*a.Stride+n] {
+			t[c*m+i] = x
+		}
+	}
 	for j := range min(m, n) {
-		p, big := j, math.Abs(a.Data[j*a.Stride+j])
+		col := t[j*m : (j+1)*m]
+		p, big := j, math.Abs(col[j])
 		for i := j + 1; i < m; i++ {
-			if v := math.Abs(a.Data[i*a.Stride+j]); v > big {
+			if v := math.Abs(col[i]); v > big {
 				p, big = i, v
 			}
 		}
@@ -189,30 +213,35 @@ func getf2(a blas64.General, ipiv []int) {
 			continue
 		}
 		if p != j {
-			x, y := a.Data[j*a.Stride:j*a.Stride+n], a.Data[p*a.Stride:p*a.Stride+n]
-			for c := range x {
-				x[c], y[c] = y[c], x[c]
+			for c := range n {
+				t[c*m+j], t[c*m+p] = t[c*m+p], t[c*m+j]
 			}
 		}
-		piv := a.Data[j*a.Stride+j]
-		rec := 1 / piv
-		tiny := math.Abs(piv) < 0x1p-1022
-		top := a.Data[j*a.Stride+j+1 : j*a.Stride+n]
-		for i := j + 1; i < m; i++ {
-			row := a.Data[i*a.Stride : i*a.Stride+n]
-			l := row[j]
-			if tiny {
-				l /= piv
-			} else {
-				l *= rec
+		piv := col[j]
+		below := col[j+1:]
+		if math.Abs(piv) >= 0x1p-1022 {
+			rec := 1 / piv
+			for i := range below {
+				below[i] *= rec
 			}
-			row[j] = l
-			if l != 0 {
-				rest := row[j+1:]
-				for c, u := range top {
-					rest[c] -= l * u
+		} else {
+			for i := range below {
+				below[i] /= piv
+			}
+		}
+		for c := j + 1; c < n; c++ {
+			dst := t[c*m+j+1 : (c+1)*m]
+			if u := t[c*m+j]; u != 0 {
+				for i, l := range below {
+					dst[i] -= l * u
 				}
 			}
+		}
+	}
+	for i := range m {
+		row := a.Data[i*a.Stride : i*a.Stride+n]
+		for c := range row {
+			row[c] = t[c*m+i]
 		}
 	}
 }
