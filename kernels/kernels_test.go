@@ -561,10 +561,28 @@ func TestLUKernels(t *testing.T) {
 	if got := sw[0].Data; got[0] != 8 || got[1] != 1 || got[2] != 3 || got[3] != 5 {
 		t.Errorf("lu_swap gave %v, want [8 1 3 5]", got)
 	}
+	// lu_arrange and lu_exchange do the same exchange as a chain: block k
+	// in pivot order with 1 and 3 where 9 and 6 go, then the lower tile
+	// trades them for its pivots, in copies and in place.
+	x, err := run(t, "lu_arrange", []blas64.General{k, k, idTile([]int64{2, 9, 0, 6})})
+	if err != nil || !slices.Equal(x[0].Data, []float64{2, 1, 0, 3}) {
+		t.Fatalf("lu_arrange gave %v, %v; want [2 1 0 3]", x, err)
+	}
+	ex, _ := Lookup("lu_exchange")
+	for _, f := range []func([]blas64.General, []lp.Value) ([]blas64.General, error){ex.Run, ex.Update} {
+		lower := idTile([]int64{8, 9, 6, 5})
+		xt, err := f([]blas64.General{Clone(x[0]), lower, lower, idTile([]int64{2, 9, 0, 6})}, nil)
+		if err != nil || !slices.Equal(xt[0].Data, []float64{2, 9, 0, 6}) || !slices.Equal(xt[1].Data, []float64{8, 1, 3, 5}) {
+			t.Errorf("lu_exchange gave %v, %v; want [2 9 0 6] and lu_swap's [8 1 3 5]", xt, err)
+		}
+	}
+	if _, err := run(t, "lu_arrange", []blas64.General{k, k, idTile([]int64{2, 9, 0})}); err == nil {
+		t.Errorf("lu_arrange took 3 pivots for 4 rows")
+	}
 	// trsm_upper and solve_lower_unit invert what they should.
 	u := Transpose(cholOf(t, spd(rng, 6)))
 	b := randTile(rng, 3, 6)
-	x, _ := run(t, "trsm_upper", []blas64.General{u, b})
+	x, _ = run(t, "trsm_upper", []blas64.General{u, b})
 	check(t, "trsm_upper ‖XU − B‖", scaled(sub(mul(x[0], u), b), norm(x[0])*norm(u), 6))
 	lo := cholOf(t, spd(rng, 6))
 	for i := range 6 {

@@ -32,6 +32,8 @@ func init() {
 	}, ByValue: true})
 	register(&Kernel{Name: "lu_gather", Run: runLUGather, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true})
 	register(&Kernel{Name: "lu_swap", Run: runLUSwap, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true})
+	register(&Kernel{Name: "lu_arrange", Run: runLUArrange, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true})
+	register(updating(&Kernel{Name: "lu_exchange", Updates: []int{0, 1}, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true}, luExchange))
 	register(updating(&Kernel{Name: "lu_nopiv", Flops: func(in []blas64.General) float64 {
 		n := float64(in[0].Rows)
 		return 2 * n * n * n / 3
@@ -339,6 +341,95 @@ func runLUSwap(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 		}
 	}
 	return []blas64.General{out}, nil
+}
+
+// runLUArrange starts panel k's row exchange in one column: it puts the
+// tile K of block row k, whose rows carry the ids IK, in the order of the
+// pivots PIV (one per row of K). Row r gets the pivot PIV[r] when K holds
+// it; otherwise PIV[r] lies in a lower tile, and row r gets the row of K
+// that goes to its place there: the rows of K that are not pivots
+// (displaced, in order) go to the places of the pivots from outside K
+// (holes, in pivot order), the a-th to the a-th, as lu_swap has it. A
+// chain of lu_exchange down the column then swaps each hole's row with
+// its pivot.
+func runLUArrange(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	k := in[0]
+	ik, err := ids("lu_arrange", in[1])
+	if err != nil {
+		return nil, err
+	}
+	piv, err := ids("lu_arrange", in[2])
+	if err != nil {
+		return nil, err
+	}
+	if len(ik) != k.Rows || len(piv) != k.Rows {
+		return nil, shapeErr("lu_arrange", "block k's tile %s needs as many ids and pivots as rows, got %d and %d", Shape(k), len(ik), len(piv))
+	}
+	row := make(map[int64]int, len(ik))
+	for r, x := range ik {
+		row[x] = r
+	}
+	isPivot := make(map[int64]bool, len(piv))
+	for _, p := range piv {
+		isPivot[p] = true
+	}
+	var displaced []int
+	for r, x := range ik {
+		if !isPivot[x] {
+			displaced = append(displaced, r)
+		}
+	}
+	out := NewTile(k.Rows, k.Cols)
+	next := 0
+	for r, p := range piv {
+		src, ok := row[p]
+		if !ok {
+			if next == len(displaced) {
+				return nil, fmt.Errorf("lu_arrange: more pivots from outside block k than displaced rows")
+			}
+			src, next = displaced[next], next+1
+		}
+		copy(out.Data[r*out.Stride:r*out.Stride+k.Cols], k.Data[src*k.Stride:src*k.Stride+k.Cols])
+	}
+	if next != len(displaced) {
+		return nil, fmt.Errorf("lu_arrange: %d displaced rows for %d pivots from outside block k", len(displaced), next)
+	}
+	return []blas64.General{out}, nil
+}
+
+// luExchange is one link of panel k's row exchange down a column: X is
+// block row k's tile as lu_arrange and the links above left it, T a lower
+// tile whose rows carry the ids IT. Every pivot PIV[r] that T holds
+// trades places with row r of X, which is the displaced row of block k
+// that goes there. It returns X and T so exchanged, in their own memory
+// if inPlace.
+func luExchange(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
+	x, t := in[0], in[1]
+	it, err := ids("lu_exchange", in[2])
+	if err != nil {
+		return nil, err
+	}
+	piv, err := ids("lu_exchange", in[3])
+	if err != nil {
+		return nil, err
+	}
+	if len(it) != t.Rows || len(piv) != x.Rows || x.Cols != t.Cols {
+		return nil, shapeErr("lu_exchange", "tiles and ids do not match: X %s with %d pivots, T %s with %d ids", Shape(x), len(piv), Shape(t), len(it))
+	}
+	at := make(map[int64]int, len(it))
+	for q, id := range it {
+		at[id] = q
+	}
+	x, t = own(x, inPlace), own(t, inPlace)
+	for r, p := range piv {
+		if q, ok := at[p]; ok {
+			a, b := x.Data[r*x.Stride:r*x.Stride+x.Cols], t.Data[q*t.Stride:q*t.Stride+t.Cols]
+			for c := range a {
+				a[c], b[c] = b[c], a[c]
+			}
+		}
+	}
+	return []blas64.General{x, t}, nil
 }
 
 // luNoPivot factors a square tile without pivoting, A = L U, L unit lower
