@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -498,6 +499,31 @@ func (p *Plan) SetLevels(l *Levels) error {
 	}
 	p.levels.Store(l)
 	return nil
+}
+
+// Ranked returns the plan a job schedules by. By path, that is p with
+// its levels (computed on first use and kept), unless the DAG needs more
+// than maxCells of them: then p ranks by the loop formula, and ranked is
+// false. By loops, it is p, or a copy without levels if p has them (a
+// plan may serve several jobs).
+func (p *Plan) Ranked(byPath bool, maxCells int64) (plan *Plan, ranked bool, err error) {
+	switch {
+	case !byPath && p.Levels() == nil:
+		return p, false, nil
+	case !byPath:
+		q, err := NewPlan(p.prog, p.args)
+		return q, false, err
+	case p.Levels() != nil:
+		return p, true, nil
+	}
+	l, err := p.ComputeLevels(maxCells)
+	if errors.Is(err, ErrTooManyLevels) {
+		return p, false, nil
+	}
+	if err == nil {
+		err = p.SetLevels(l)
+	}
+	return p, err == nil, err
 }
 
 // Levels returns the levels Priority ranks by, or nil.

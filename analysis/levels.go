@@ -133,7 +133,6 @@ type levelSearch struct {
 }
 
 type levelFrame struct {
-	n         Node
 	cell      *uint32
 	start     int // the frame's children are kids[start:end]
 	next, end int // those still to visit: kids[next:end]
@@ -157,7 +156,7 @@ func (d *levelSearch) push(n Node, c *uint32) error {
 	if d.kids, err = d.p.Children(n, d.kids); err != nil {
 		return err
 	}
-	d.frames = append(d.frames, levelFrame{n: n, cell: c, start: start, next: start, end: len(d.kids)})
+	d.frames = append(d.frames, levelFrame{cell: c, start: start, next: start, end: len(d.kids)})
 	return nil
 }
 

@@ -57,3 +57,25 @@ func FuzzUnmarshalLevels(f *testing.F) {
 		}
 	})
 }
+
+// TestRanked checks the plan a job schedules by: levels computed once and
+// kept, none for the loop order (without taking them from a plan another
+// job ranks by path), and the loop order when the levels would not fit.
+func TestRanked(t *testing.T) {
+	p := mustPlan(t, "cholesky", "N=6")
+	q, ranked, err := p.Ranked(true, 1<<20)
+	if err != nil || !ranked || q != p || p.Levels() == nil || p.Levels().Max() != 3*6-2 {
+		t.Fatalf("by path: %v, %v, same plan %v", ranked, err, q == p)
+	}
+	l := p.Levels()
+	if q, ranked, err = p.Ranked(true, 1<<20); err != nil || !ranked || q.Levels() != l {
+		t.Fatalf("by path again: levels recomputed or lost (%v, %v)", ranked, err)
+	}
+	if q, ranked, err = p.Ranked(false, 1<<20); err != nil || ranked || q == p || q.Levels() != nil || p.Levels() != l {
+		t.Fatalf("by loops: %v, %v; copy %v without levels %v, original kept %v", ranked, err, q != p, q.Levels() == nil, p.Levels() == l)
+	}
+	big := mustPlan(t, "cholesky", "N=6")
+	if q, ranked, err = big.Ranked(true, 10); err != nil || ranked || q.Levels() != nil {
+		t.Fatalf("over the cells: %v, %v, levels %v", ranked, err, q.Levels() != nil)
+	}
+}

@@ -504,8 +504,12 @@ func (s *Submission) Release() error { return s.queue.Close() }
 // matrices: an input whose grid no task writes is read in place.
 func layout(id string, spec Spec, s *blockstore.Store, opts Options) (*manifest.Job, census, error) {
 	var err error
-	if spec.Plan, err = rank(spec.Plan, opts); err != nil {
+	var ranked bool
+	if spec.Plan, ranked, err = spec.Plan.Ranked(!opts.LoopPriorities, MaxLevelCells); err != nil {
 		return nil, census{}, err
+	}
+	if !ranked && !opts.LoopPriorities && opts.Log != nil {
+		opts.Log.Info("the DAG is too big to rank by critical path; tasks are ranked by the loop formula", "cells", MaxLevelCells)
 	}
 	j, err := prepare(id, spec, s)
 	if err != nil {
@@ -534,32 +538,6 @@ func layout(id string, spec Spec, s *blockstore.Store, opts Options) (*manifest.
 		}
 	}
 	return j, cs, nil
-}
-
-// rank returns the plan the job ranks its tasks by: p with its levels
-// (computed once per plan), or without them for LoopPriorities, when
-// another job has given p levels.
-func rank(p *analysis.Plan, opts Options) (*analysis.Plan, error) {
-	if opts.LoopPriorities {
-		if p.Levels() == nil {
-			return p, nil
-		}
-		return analysis.NewPlan(p.Program(), p.Args())
-	}
-	if p.Levels() != nil {
-		return p, nil
-	}
-	l, err := p.ComputeLevels(MaxLevelCells)
-	if errors.Is(err, analysis.ErrTooManyLevels) {
-		if opts.Log != nil {
-			opts.Log.Info("the DAG is too big to rank by critical path; tasks are ranked by the loop formula", "cells", MaxLevelCells)
-		}
-		return p, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return p, p.SetLevels(l)
 }
 
 // account sets the job's traffic: this process's requests since tiles0,

@@ -104,8 +104,7 @@ func BenchmarkNonFinite(b *testing.B) {
 }
 
 // BenchmarkLUKernels times the tournament's kernels on 1024-row tiles:
-// a leaf match, a match of two candidate sets, and a gather of the
-// winners' rows from two tiles.
+// a leaf match, a match of two candidate sets, and a swap.
 func BenchmarkLUKernels(b *testing.B) {
 	const n = 1024
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -127,7 +126,6 @@ func BenchmarkLUKernels(b *testing.B) {
 	}{
 		{"pivots_leaf", "lu_pivots", []blas64.General{a0, id(0)}},
 		{"pivots_match", "lu_pivots", []blas64.General{c0[0], c0[1], c1[0], c1[1]}},
-		{"gather", "lu_gather", []blas64.General{win[1], a0, id(0), a1, id(n)}},
 		{"swap", "lu_swap", []blas64.General{a1, id(n), a0, id(0), win[1]}},
 	} {
 		b.Run(c.name, func(b *testing.B) {

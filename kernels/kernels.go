@@ -48,7 +48,7 @@ type Kernel struct {
 	Workspace int
 	// ByValue says the shapes of the kernel's outputs, or whether it
 	// succeeds, follow the values of its inputs, not only their shapes:
-	// row ids and pivots (lu_pivots, lu_gather, lu_swap, and identity, which
+	// row ids and pivots (lu_pivots, lu_swap, lu_arrange, lu_exchange, and identity, which
 	// carries ids and Householder vectors on), and random and cut_rows,
 	// whose tiles follow their scalars. A worker that
 	// emulates compute runs such a kernel for real.

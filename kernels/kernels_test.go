@@ -545,11 +545,6 @@ func TestLUKernels(t *testing.T) {
 	if _, err := run(t, "lu_nopiv", []blas64.General{NewTile(3, 3)}); !errors.Is(err, ErrSingularMatrix) {
 		t.Errorf("zero pivot: %v", err)
 	}
-	// lu_gather selects by id from two stacked candidate sets.
-	g, err := run(t, "lu_gather", []blas64.General{idTile([]int64{7, 2}), idTile([]int64{1, 2, 3}), idTile([]int64{1, 2, 3}), idTile([]int64{7, 8}), idTile([]int64{7, 8})})
-	if err != nil || g[0].Data[0] != 7 || g[0].Data[1] != 2 {
-		t.Errorf("gather: %v, %v", g, err)
-	}
 	// lu_swap: block k holds ids 0..3, pivots are 2, 9, 0, 6; ids 1 and 3
 	// are displaced, to the holes of 9 and 6, in that order.
 	k := idTile([]int64{0, 1, 2, 3})

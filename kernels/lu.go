@@ -30,7 +30,6 @@ func init() {
 		fm := float64(m)
 		return fm*c*c - c*c*c/3
 	}, ByValue: true})
-	register(&Kernel{Name: "lu_gather", Run: runLUGather, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true})
 	register(&Kernel{Name: "lu_swap", Run: runLUSwap, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true})
 	register(&Kernel{Name: "lu_arrange", Run: runLUArrange, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true})
 	register(updating(&Kernel{Name: "lu_exchange", Updates: []int{0, 1}, Flops: func([]blas64.General) float64 { return 0 }, ByValue: true}, luExchange))
@@ -146,9 +145,10 @@ func runLUPivots(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 // elimination with partial pivoting, recursively as LAPACK's dgetrf2
 // does: factor the left half of the columns, apply its row exchanges to
 // the right half, solve for the top right block, update the bottom right
-// one by a product and factor it. All but the one-column leaves run in
-// level-3 BLAS, where gonum's Dgetrf factors its 64-column panels by rank-1
-// updates (about 4× slower on a tournament's 2048×1024 match). ipiv[i] is
+// one by a product and factor it. All but the leaves (getf2, at most
+// getrfLeaf columns) run in level-3 BLAS, where gonum's Dgetrf factors
+// its 64-column panels by rank-1 updates down the columns of row-major
+// tiles (twice as slow on a tournament's leaves and matches). ipiv[i] is
 // the row exchanged with row i (0-based), for i < min(m, n). A zero pivot
 // leaves its column unscaled and the elimination goes on.
 func getrf2(a blas64.General, ipiv []int) {
@@ -258,32 +258,6 @@ func swapRows(g blas64.General, ipiv []int, from int) {
 			}
 		}
 	}
-}
-
-// runLUGather selects, from A (or [A; B]) whose rows carry the given ids,
-// the rows named by SEL, in SEL's order.
-func runLUGather(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
-	sel, err := ids("lu_gather", in[0])
-	if err != nil {
-		return nil, err
-	}
-	m, id, err := stacked("lu_gather", in[1:])
-	if err != nil {
-		return nil, err
-	}
-	pos := make(map[int64]int, len(id))
-	for i, x := range id {
-		pos[x] = i
-	}
-	rows := make([]int, len(sel))
-	for i, x := range sel {
-		r, ok := pos[x]
-		if !ok {
-			return nil, fmt.Errorf("lu_gather: row %d is not among the candidates", x)
-		}
-		rows[i] = r
-	}
-	return []blas64.General{rowsOf(m, rows)}, nil
 }
 
 // runLUSwap applies panel k's row exchange to a tile of a lower block row.

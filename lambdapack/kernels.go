@@ -47,7 +47,6 @@ var kernelList = []Signature{
 	{Name: "solve_lower_unit", Inputs: []string{"L", "B"}, Outputs: []string{"X"}, Doc: "L⁻¹ B for a unit lower triangular L (U rows of LU)"},
 	{Name: "trsm_upper", Inputs: []string{"U", "B"}, Outputs: []string{"X"}, Doc: "X = B U⁻¹ (L panels of LU)"},
 	{Name: "lu_pivots", Inputs: []string{"A", "IA", "B", "IB"}, MinInputs: 2, Outputs: []string{"C", "IC"}, Doc: "tournament match: GEPP on A or [A; B] picks pivot rows C and their ids IC"},
-	{Name: "lu_gather", Inputs: []string{"SEL", "A", "IA", "B", "IB"}, MinInputs: 3, Outputs: []string{"G"}, Doc: "the rows of A or [A; B] whose ids are SEL, in SEL's order"},
 	{Name: "lu_swap", Inputs: []string{"A", "IA", "K", "IK", "PIV"}, Outputs: []string{"A'"}, Doc: "A with its pivot rows exchanged for block k's displaced rows"},
 	{Name: "lu_arrange", Inputs: []string{"K", "IK", "PIV"}, Outputs: []string{"X"}, Doc: "block k's tile in pivot order, with the displaced row that goes to each pivot's place from below"},
 	{Name: "lu_exchange", Inputs: []string{"X", "T", "IT", "PIV"}, Outputs: []string{"X'", "T'"}, Doc: "one link of the row exchange down a column: the pivots T holds trade places with their rows of X"},

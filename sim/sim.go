@@ -319,30 +319,6 @@ func Run(cfg Config) (*job.Result, error) {
 	return s.outcome(), nil
 }
 
-// rank returns the plan to simulate with the levels its priorities need
-// (see job.rank): the npw protocol ranks by critical path unless
-// LoopPriorities.
-func rank(cfg Config) (*analysis.Plan, error) {
-	p := cfg.Plan
-	if cfg.Protocol != NPW || cfg.LoopPriorities {
-		if p.Levels() == nil {
-			return p, nil
-		}
-		return analysis.NewPlan(p.Program(), p.Args())
-	}
-	if p.Levels() != nil {
-		return p, nil
-	}
-	l, err := p.ComputeLevels(MaxLevelCells)
-	if errors.Is(err, analysis.ErrTooManyLevels) {
-		return p, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return p, p.SetLevels(l)
-}
-
 // step runs the next event.
 func (s *sim) step() {
 	e := heap.Pop(&s.events).(event)
@@ -359,7 +335,7 @@ func seconds(d, def time.Duration) float64 {
 
 func newSim(cfg Config) (*sim, error) {
 	var err error
-	if cfg.Plan, err = rank(cfg); err != nil {
+	if cfg.Plan, _, err = cfg.Plan.Ranked(cfg.Protocol == NPW && !cfg.LoopPriorities, MaxLevelCells); err != nil {
 		return nil, err
 	}
 	cal := cfg.Cal
