@@ -43,7 +43,7 @@ func addOrdered(c string, bo binary.ByteOrder) {
 		func(b []byte, v float64) { bo.PutUint32(b, math.Float32bits(float32(v))) }}
 	dtypes[c+"i8"] = dtype{8, 'i',
 		func(b []byte) float64 { return float64(int64(bo.Uint64(b))) },
-		func(b []byte, v float64) { bo.PutUint64(b, uint64(int64(v))) }}
+		func(b []byte, v float64) { bo.PutUint64(b, uint64(toInt64(v))) }}
 	dtypes[c+"i4"] = dtype{4, 'i',
 		func(b []byte) float64 { return float64(int32(bo.Uint32(b))) },
 		func(b []byte, v float64) { bo.PutUint32(b, uint32(int32(v))) }}
@@ -52,7 +52,7 @@ func addOrdered(c string, bo binary.ByteOrder) {
 		func(b []byte, v float64) { bo.PutUint16(b, uint16(int16(v))) }}
 	dtypes[c+"u8"] = dtype{8, 'u',
 		func(b []byte) float64 { return float64(bo.Uint64(b)) },
-		func(b []byte, v float64) { bo.PutUint64(b, uint64(v)) }}
+		func(b []byte, v float64) { bo.PutUint64(b, toUint64(v)) }}
 	dtypes[c+"u4"] = dtype{4, 'u',
 		func(b []byte) float64 { return float64(bo.Uint32(b)) },
 		func(b []byte, v float64) { bo.PutUint32(b, uint32(v)) }}
@@ -71,8 +71,30 @@ func lookupDType(s string) (dtype, error) {
 	return d, nil
 }
 
+// toInt64 converts a value that fits <i8: 2^63, which float64 reads the
+// largest int64s as, writes as the largest int64.
+func toInt64(v float64) int64 {
+	if v >= math.Exp2(63) {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+// toUint64 converts a value that fits <u8: 2^64, which float64 reads the
+// largest uint64s as, writes as the largest uint64.
+func toUint64(v float64) uint64 {
+	if v >= math.Exp2(64) {
+		return math.MaxUint64
+	}
+	return uint64(v)
+}
+
 // fits reports whether v is exactly representable in the type, so that
 // writing it loses nothing; float types take any value (float32 rounds).
+// Eight-byte integers above 2^53 read into float64 rounded, as NumPy
+// reads them; the top of their range reads as 2^63 (2^64 unsigned), one
+// past the largest value, so that value is taken too and writes as the
+// largest, and a chunk read and written back reads the same.
 func (d dtype) fits(v float64) bool {
 	if d.kind == 'f' {
 		return true
@@ -85,7 +107,7 @@ func (d dtype) fits(v float64) bool {
 	case 'b':
 		return v == 0 || v == 1
 	case 'i':
-		return v >= -math.Exp2(bits-1) && v < math.Exp2(bits-1)
+		return v >= -math.Exp2(bits-1) && (v < math.Exp2(bits-1) || d.size == 8 && v == math.Exp2(bits-1))
 	}
-	return v >= 0 && v < math.Exp2(bits)
+	return v >= 0 && (v < math.Exp2(bits) || d.size == 8 && v == math.Exp2(bits))
 }

@@ -1015,6 +1015,56 @@ func TestEncodeChunkRefuses(t *testing.T) {
 	}
 }
 
+// TestWideIntegersRoundTrip reads the ends of the eight-byte integer
+// ranges, which float64 rounds (the largest int64 reads as 2^63), and
+// writes them back: the chunk must read the same again (FuzzDecodeChunk
+// found 2^63 refused).
+func TestWideIntegersRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		dt   string
+		vals []uint64
+	}{
+		{"<i8", []uint64{math.MaxInt64, 1 << 63, math.MaxInt64 - 511, 1<<53 + 1, 0}},
+		{">i8", []uint64{math.MaxInt64, 1 << 63, 1 << 62, 7, math.MaxUint64}},
+		{"<u8", []uint64{math.MaxUint64, math.MaxUint64 - 1023, 1 << 63, 1<<53 + 1, 0}},
+		{">u8", []uint64{math.MaxUint64, 1, 1 << 60, 0, 3}},
+	} {
+		m := zarr.NewMeta(1, 5, 1, 5, nil)
+		m.DType = c.dt
+		raw := make([]byte, 8*len(c.vals))
+		for k, v := range c.vals {
+			if c.dt[0] == '<' {
+				binary.LittleEndian.PutUint64(raw[8*k:], v)
+			} else {
+				binary.BigEndian.PutUint64(raw[8*k:], v)
+			}
+		}
+		tile, err := m.DecodeChunk(raw, 0, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", c.dt, err)
+		}
+		enc, err := m.EncodeChunk(tile, 0, 0)
+		if err != nil {
+			t.Fatalf("%s: decoded chunk does not encode: %v", c.dt, err)
+		}
+		again, err := m.DecodeChunk(enc, 0, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", c.dt, err)
+		}
+		if err := sameValues(again, tile); err != nil {
+			t.Errorf("%s: chunk changed in a round trip: %v", c.dt, err)
+		}
+	}
+	m := zarr.NewMeta(1, 1, 1, 1, nil)
+	m.DType = "<i8"
+	if _, err := m.EncodeChunk(fillMatrix(1, 1, func(int, int) float64 { return math.Exp2(64) }), 0, 0); err == nil {
+		t.Errorf("2^64 encoded as <i8")
+	}
+	if _, err := m.EncodeChunk(fillMatrix(1, 1, func(int, int) float64 { return -math.Exp2(63) - 4096 }), 0, 0); err == nil {
+		t.Errorf("-2^63-4096 encoded as <i8")
+	}
+}
+
 // seeds are the .zarray documents and chunks in testdata, written by
 // zarr-python (testdata/make_seeds.py).
 func seeds(t testing.TB) (docs, chunks map[string][]byte) {
