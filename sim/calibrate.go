@@ -137,7 +137,7 @@ func measureKernels(blocks []int, measured func(string) string, logf func(string
 			if pr.flops == 0 {
 				continue // moves tiles, computes nothing: its time is its transfers'
 			}
-			in := from[pr].inputs(pr)
+			in := from[pr].inputs(pr, false)
 			secs, err := timeKernel(name, in, pr.scalars)
 			if err != nil {
 				return nil, err

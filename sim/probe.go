@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -21,9 +22,13 @@ import (
 // costs on it (the Householder vectors of two stacked triangles, say,
 // are cheaper to apply than dense ones). rep is a tile of the kind: an
 // input's stand-in, or a kernel's output on such tiles.
+//
+// A prober that probes at reduced scale keeps two tiles per kind: rep at
+// 1/f of the job's size and half at 1/2f; dims is always the kind's shape
+// at the job's size.
 type kind struct {
-	dims [2]int32
-	rep  blas64.General
+	dims      [2]int32
+	rep, half blas64.General
 }
 
 // A probe is what one kind of call costs: the kinds of its inputs and
@@ -45,21 +50,56 @@ func bytesOf(sh [2]int32) float64 { return 8 * float64(sh[0]) * float64(sh[1]) }
 // are stand-ins (small entries, ones on the diagonal, which every
 // factorisation and solve takes); every other tile is a kernel's output,
 // so structure flows through the job as it does in a real one.
+//
+// Kernels on the tiles of a big block cost minutes and gigabytes to probe
+// (a QR at block 4096 makes 55 kinds of call on 134 MB tiles). Given the
+// problem at smaller tiles (the same DAG on an n/f matrix in tiles of
+// block/f, and on one of n/2f in tiles of block/2f), the prober runs each
+// call at both scales instead: the two flop counts fix the count's cubic
+// and quadratic terms in the tile side (extrapolate), which carry it to
+// the job's block; the two output shapes give each side's linear law (a
+// side that follows the block, or a fixed one), which carries the shapes.
+// Structure (zeros, unit diagonals) is the same at every scale.
 type prober struct {
 	plan  *analysis.Plan
 	cal   *Calibration
 	block int
 	input func(analysis.Tile) (rows, cols int, err error)
-	kinds []kind
-	bySig map[uint64]int32
-	tiles map[analysis.Tile]int32 // the kind of every tile seen
-	cache map[string]*probe
-	rng   *rand.Rand
+	// scale is f above (1: probe at the job's size); small and smaller
+	// are the problem at 1/f and 1/2f.
+	scale          int
+	small, smaller *Problem
+	kinds          []kind
+	bySig          map[uint64]int32
+	tiles          map[analysis.Tile]int32 // the kind of every tile seen
+	cache          map[string]*probe
+	rng            *rand.Rand
 }
 
+// probeSide is the smallest tile side the prober scales a problem down to
+// (and half of it, for the second scale).
+var probeSide = 1024
+
 func newProber(plan *analysis.Plan, cal *Calibration, block int, input func(analysis.Tile) (int, int, error)) *prober {
-	return &prober{plan: plan, cal: cal, block: block, input: input, bySig: map[uint64]int32{}, tiles: map[analysis.Tile]int32{},
+	return &prober{plan: plan, cal: cal, block: block, input: input, scale: 1, bySig: map[uint64]int32{}, tiles: map[analysis.Tile]int32{},
 		cache: map[string]*probe{}, rng: rand.New(rand.NewPCG(1, 7))}
+}
+
+// scaleDown makes p probe at the smallest power-of-two fraction 1/f of
+// the block that keeps tiles of at least probeSide, when scaled gives the
+// problem at 1/f (nil if it cannot be scaled so).
+func (p *prober) scaleDown(scaled func(f int) *Problem) {
+	f := 1
+	for p.block/(2*f) >= probeSide {
+		f *= 2
+	}
+	for ; f > 1; f /= 2 {
+		small, smaller := scaled(f), scaled(2*f)
+		if small != nil && smaller != nil {
+			p.scale, p.small, p.smaller = f, small, smaller
+			return
+		}
+	}
 }
 
 // kindOf is the kind of tile t: the one its writer gave it, or an
@@ -81,15 +121,26 @@ func (p *prober) kindOf(t analysis.Tile) (int32, error) {
 	fmt.Fprintf(h, "input %d %d %v", r, c, diag)
 	k, ok := p.bySig[h.Sum64()]
 	if !ok {
-		k = p.add(h.Sum64(), standIn(p.rng, r, c, diag))
+		kd := kind{dims: [2]int32{int32(r), int32(c)}}
+		if p.scale == 1 {
+			kd.rep = standIn(p.rng, r, c, diag)
+		} else {
+			r1, c1, err1 := p.small.InputShape(t)
+			r2, c2, err2 := p.smaller.InputShape(t)
+			if err := errors.Join(err1, err2); err != nil {
+				return 0, err
+			}
+			kd.rep, kd.half = standIn(p.rng, r1, c1, diag), standIn(p.rng, r2, c2, diag)
+		}
+		k = p.add(h.Sum64(), kd)
 	}
 	p.tiles[t] = k
 	return k, nil
 }
 
-func (p *prober) add(sig uint64, rep blas64.General) int32 {
+func (p *prober) add(sig uint64, kd kind) int32 {
 	k := int32(len(p.kinds))
-	p.kinds = append(p.kinds, kind{dims: [2]int32{int32(rep.Rows), int32(rep.Cols)}, rep: rep})
+	p.kinds = append(p.kinds, kd)
 	p.bySig[sig] = k
 	return k
 }
@@ -154,25 +205,53 @@ func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 		}
 	}
 	pr := &probe{in: in, same: same, scalars: scalars}
-	tiles := p.inputs(pr)
 	largest := 0.0
 	for _, kd := range in {
 		largest = max(largest, bytesOf(p.dims(kd)))
 	}
-	out, err := run(k, tiles, scalars)
-	if err != nil {
-		shapes := make([]string, len(tiles))
-		for i, g := range tiles {
-			shapes[i] = kernels.Shape(g)
+	tiles := p.inputs(pr, false)
+	runScalars := scalars
+	if p.scale > 1 {
+		var err error
+		if runScalars, err = p.small.Plan.ScalarArgs(n); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("task %s: the simulator cannot learn kernel %s's outputs on %s: %w", p.plan.Describe(n), name, strings.Join(shapes, ", "), err)
+	}
+	out, err := p.run(n, k, tiles, runScalars)
+	if err != nil {
+		return nil, err
 	}
 	pr.flops = k.Flops(tiles)
-	for _, g := range out {
+	var halves []blas64.General
+	if p.scale > 1 {
+		halfTiles := p.inputs(pr, true)
+		halfScalars, err := p.smaller.Plan.ScalarArgs(n)
+		if err != nil {
+			return nil, err
+		}
+		if halves, err = p.run(n, k, halfTiles, halfScalars); err != nil {
+			return nil, err
+		}
+		if len(halves) != len(out) {
+			return nil, fmt.Errorf("task %s: kernel %s returns %d tiles at one scale and %d at another", p.plan.Describe(n), name, len(out), len(halves))
+		}
+		pr.flops = extrapolate(pr.flops, k.Flops(halfTiles), p.scale)
+	}
+	for i, g := range out {
 		sig := signature(g)
 		kd, ok := p.bySig[sig]
 		if !ok {
-			kd = p.add(sig, kernels.Clone(g))
+			nk := kind{dims: [2]int32{int32(g.Rows), int32(g.Cols)}, rep: kernels.Clone(g)}
+			if p.scale > 1 {
+				h := halves[i]
+				nk.half = kernels.Clone(h)
+				nk.dims = [2]int32{int32(fullSide(g.Rows, h.Rows, p.scale)), int32(fullSide(g.Cols, h.Cols, p.scale))}
+				if nk.dims[0] < 0 || nk.dims[1] < 0 {
+					return nil, fmt.Errorf("task %s: kernel %s's output %d is %s at one scale and %s at half of it, which extrapolates to no shape",
+						p.plan.Describe(n), name, i, kernels.Shape(g), kernels.Shape(h))
+				}
+			}
+			kd = p.add(sig, nk)
 		}
 		pr.out = append(pr.out, kd)
 	}
@@ -199,25 +278,67 @@ func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 	return pr, nil
 }
 
-// inputs are the inputs of the probe's call: the same tile twice is one
-// matrix (syrk of X with itself counts half the flops), two tiles of one
-// kind are two.
-func (p *prober) inputs(pr *probe) []blas64.General {
+// inputs are the inputs of the probe's call (the kinds' half tiles when
+// half says): the same tile twice is one matrix (syrk of X with itself
+// counts half the flops), two tiles of one kind are two.
+func (p *prober) inputs(pr *probe, half bool) []blas64.General {
 	tiles := make([]blas64.General, len(pr.in))
 	used := map[int32]bool{}
 	for i, kd := range pr.in {
+		rep := p.kinds[kd].rep
+		if half {
+			rep = p.kinds[kd].half
+		}
 		switch {
 		case pr.same[i] < i:
 			tiles[i] = tiles[pr.same[i]]
 		case used[kd]:
-			tiles[i] = kernels.Clone(p.kinds[kd].rep)
+			tiles[i] = kernels.Clone(rep)
 		default:
-			tiles[i] = p.kinds[kd].rep
+			tiles[i] = rep
 			used[kd] = true
 		}
 	}
 	return tiles
 }
+
+// run runs kernel k of task n on tiles, saying what failed.
+func (p *prober) run(n analysis.Node, k *kernels.Kernel, tiles []blas64.General, scalars []lp.Value) ([]blas64.General, error) {
+	out, err := run(k, tiles, scalars)
+	if err != nil {
+		shapes := make([]string, len(tiles))
+		for i, g := range tiles {
+			shapes[i] = kernels.Shape(g)
+		}
+		return nil, fmt.Errorf("task %s: the simulator cannot learn kernel %s's outputs on %s: %w", p.plan.Describe(n), k.Name, strings.Join(shapes, ", "), err)
+	}
+	return out, nil
+}
+
+// extrapolate takes flops counted on tiles 1/f of the job's side (f1)
+// and on tiles half that (f2) to the job's side. Kernels count
+// c3·s³ + c2·s² + c1·s flops in the tile side s, the last term small: the
+// two counts fix c3 and c2 (A = c3·s1³ and B = c2·s1² below), exact but
+// for c1. A count that does not fit so with c3, c2 ≥ 0 (one linear in
+// s, say) grows instead as s to the fitted power log2(f1/f2), in [0, 3].
+func extrapolate(f1, f2 float64, f int) float64 {
+	if f1 <= 0 {
+		return f1
+	}
+	ff := float64(f)
+	if a := 2 * (f1 - 4*f2); a >= 0 && f1-a >= 0 {
+		return a*ff*ff*ff + (f1-a)*ff*ff
+	}
+	deg := 3.0
+	if f2 > 0 {
+		deg = min(max(math.Log2(f1/f2), 0), 3)
+	}
+	return f1 * math.Pow(ff, deg)
+}
+
+// fullSide extrapolates a tile side that is d1 on tiles 1/f of the job's
+// and d2 on tiles half that: d = a + b·s in the tile side s.
+func fullSide(d1, d2, f int) int { return d1 + (d1-d2)*(2*f-2) }
 
 // tooBig is the error of a task whose tiles do not fit a worker.
 func (p *prober) tooBig(n analysis.Node, bytes float64) error {

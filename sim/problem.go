@@ -21,6 +21,9 @@ type Problem struct {
 	inputs map[string][2]int // rows, cols by matrix name
 	n      int               // for a program: the order of inputs not in inputs; 0 if none
 	prog   bool              // a program's, not a shipped algorithm's
+	// a shipped algorithm's setup, for Scaled
+	alg             string
+	order, nWorkers int
 }
 
 // problems are the algorithms simulate knows: the program, its
@@ -94,11 +97,26 @@ func NewProblem(alg string, n, block, workers int) (*Problem, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Problem{Plan: plan, Block: block, inputs: map[string][2]int{}}
+	p := &Problem{Plan: plan, Block: block, inputs: map[string][2]int{}, alg: alg, order: n, nWorkers: workers}
 	for _, in := range inputs {
 		p.inputs[in] = [2]int{n, n}
 	}
 	return p, nil
+}
+
+// Scaled is the problem on an n/f matrix in tiles of block/f, whose DAG
+// is this one's, or nil if there is none: for a program (whose arguments
+// may be sizes npw cannot tell from tile counts), or when f does not
+// divide n and the block.
+func (p *Problem) Scaled(f int) *Problem {
+	if p.prog || f < 1 || p.order%f != 0 || p.Block%f != 0 {
+		return nil
+	}
+	q, err := NewProblem(p.alg, p.order/f, p.Block/f, p.nWorkers)
+	if err != nil {
+		return nil
+	}
+	return q
 }
 
 // InputShape is the shape of an input tile, as npw run tiles an input: a

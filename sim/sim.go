@@ -114,7 +114,11 @@ type Config struct {
 	// InputShape gives the shape of a tile no task writes: the job's
 	// inputs.
 	InputShape func(t analysis.Tile) (rows, cols int, err error)
-	Cal        *Calibration
+	// Scaled, when set, gives the job's problem at tiles 1/f the size
+	// (Problem.Scaled), on which big blocks' kernels are probed instead of
+	// at full size (see prober); nil probes every kernel at full size.
+	Scaled func(f int) *Problem
+	Cal    *Calibration
 	// Block is the job's tile size, at which kernel speeds are looked
 	// up.
 	Block    int
@@ -357,6 +361,9 @@ func newSim(cfg Config) (*sim, error) {
 	s.idle = seconds(cfg.IdleTimeout, 10*time.Second)
 	s.interval = seconds(cfg.Interval, 100*time.Millisecond)
 	s.probes = newProber(cfg.Plan, cal, cfg.Block, cfg.InputShape)
+	if cfg.Scaled != nil {
+		s.probes.scaleDown(cfg.Scaled)
+	}
 	if cal.Host != nil && !cfg.MemoryServices && !cfg.Packed {
 		s.cpu = &cpu{s: s, cores: cal.Host.Cores.Value}
 		s.queueCores, s.stateCores = cal.Host.QueueCores.Value, cal.Host.StateCores.Value

@@ -13,6 +13,7 @@ import (
 	"github.com/npw-dev/npw/kernels"
 	lp "github.com/npw-dev/npw/lambdapack"
 	"github.com/npw-dev/npw/provisioner"
+	"github.com/npw-dev/npw/state"
 )
 
 func flat(t *testing.T) *Calibration {
@@ -250,5 +251,88 @@ func TestLocalStore(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")
 	if !local("s3://bucket/prefix") {
 		t.Error("an S3 store whose endpoint is loopback is not local")
+	}
+}
+
+// Probing at reduced scale predicts what probing at the job's size
+// does: the same flops within 0.5 % (fitted degrees, lower-order terms),
+// the same bytes moved (extrapolated shapes) and the same wall time
+// within 1 %, on every algorithm, square and ragged, blocked and tree QR.
+func TestScaledProbing(t *testing.T) {
+	defer func(s int) { probeSide = s }(probeSide)
+	probeSide = 32
+	for _, alg := range Algorithms() {
+		for _, c := range []struct{ n, block, workers, scale int }{
+			{384, 128, 2, 4},  // 3×3 tiles, probed at 32 and 16
+			{1024, 256, 4, 8}, // 4×4 tiles, probed at 32 and 16
+			{444, 128, 1, 2},  // ragged (the last 60 wide): 444 = 4·111, so at 64 and 32
+		} {
+			exact := config(t, alg, c.n, c.block, c.workers)
+			p, err := NewProblem(alg, c.n, c.block, c.workers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scaled := exact
+			scaled.Scaled = p.Scaled
+			want, err := Run(exact)
+			if err != nil {
+				t.Fatalf("%s %d/%d: %v", alg, c.n, c.block, err)
+			}
+			s, err := newSim(scaled)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.probes.scale != c.scale {
+				t.Errorf("%s %d/%d: probed at 1/%d, want 1/%d", alg, c.n, c.block, s.probes.scale, c.scale)
+			}
+			got, err := Run(scaled)
+			if err != nil {
+				t.Fatalf("%s %d/%d scaled: %v", alg, c.n, c.block, err)
+			}
+			var mw, mg state.Metrics
+			for _, w := range want.Workers {
+				mw.Add(w.Metrics)
+			}
+			for _, w := range got.Workers {
+				mg.Add(w.Metrics)
+			}
+			if math.Abs(mg.Flops/mw.Flops-1) > 0.005 || mg.BytesRead != mw.BytesRead || mg.BytesWritten != mw.BytesWritten {
+				t.Errorf("%s %d/%d: scaled probes give %.4g flops, %d B read, %d written; full-size ones %.4g, %d, %d",
+					alg, c.n, c.block, mg.Flops, mg.BytesRead, mg.BytesWritten, mw.Flops, mw.BytesRead, mw.BytesWritten)
+			}
+			if r := got.Wall.Seconds() / want.Wall.Seconds(); math.Abs(r-1) > 0.01 {
+				t.Errorf("%s %d/%d: wall %v scaled, %v at full size", alg, c.n, c.block, got.Wall, want.Wall)
+			}
+		}
+	}
+}
+
+func TestExtrapolate(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		f    func(s float64) float64
+	}{
+		{"gemm", func(s float64) float64 { return 2 * s * s * s }},
+		{"potrf", func(s float64) float64 { return s*s*s/3 + s*s/2 + s/6 }},
+		{"trsv", func(s float64) float64 { return s * s }},
+		{"scal", func(s float64) float64 { return 3 * s }},
+		{"nothing", func(float64) float64 { return 0 }},
+	} {
+		for _, f := range []int{2, 4, 8} {
+			s1 := 1024.0
+			got, want := extrapolate(c.f(s1), c.f(s1/2), f), c.f(s1*float64(f))
+			if math.Abs(got-want) > 1e-4*want {
+				t.Errorf("%s, 1/%d: %.6g, want %.6g", c.name, f, got, want)
+			}
+		}
+	}
+	if got := fullSide(1024, 512, 4); got != 4096 {
+		t.Errorf("a side that follows the block: %d, want 4096", got)
+	}
+	if got := fullSide(32, 32, 4); got != 32 {
+		t.Errorf("a fixed side: %d, want 32", got)
+	}
+	if got := fullSide(1025, 513, 4); got != 4097 {
+		t.Errorf("a side one past the block: %d, want 4097", got)
 	}
 }

@@ -284,7 +284,7 @@ func runSimulate(w io.Writer, args []string, o simulateOptions) error {
 		return err
 	}
 	began := time.Now()
-	res, err := sim.Run(sim.Config{Plan: p.Plan, InputShape: p.InputShape, Block: o.block, Cal: cal, Protocol: protocol,
+	res, err := sim.Run(sim.Config{Plan: p.Plan, InputShape: p.InputShape, Scaled: p.Scaled, Block: o.block, Cal: cal, Protocol: protocol,
 		Policy:         provisioner.Policy{ScaleFactor: o.sf, Pipeline: o.pipeline, MaxWorkers: o.workers},
 		MemoryServices: o.services == "memory", Packed: o.packed, RuntimeLimit: o.runtimeLimit, ColdStart: o.coldStart,
 		KillFraction: o.killFraction, KillAt: o.killAt, Trace: o.plot != "" || o.killFraction > 0, Seed: o.seed,
