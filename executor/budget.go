@@ -26,6 +26,7 @@ type budget struct {
 
 	mu      sync.Mutex
 	tasks   int64         // reserved by tasks in flight
+	peak    int64         // the most bytes of tasks and cache at once
 	changed chan struct{} // closed and replaced on every release
 
 	cached  int64                    // bytes of the cache's tiles
@@ -85,6 +86,7 @@ func (b *budget) reserve(n int64, alone bool) (bool, <-chan struct{}) {
 	}
 	if alone && b.tasks == 0 || b.tasks+n <= b.limit {
 		b.tasks += n
+		b.peak = max(b.peak, b.tasks+b.cached)
 		b.mu.Unlock()
 		b.collect(n)
 		return true, nil
@@ -108,6 +110,27 @@ func (b *budget) collect(n int64) {
 	if heapObjects()+n > b.base+b.limit {
 		runtime.GC()
 	}
+}
+
+// peakBytes is the most bytes of tiles the budget counted at once, in
+// tasks and cache.
+func (b *budget) peakBytes() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peak
+}
+
+// grow adds n bytes to a task's reservation without waiting, past the
+// limit if need be (cached tiles make room first).
+func (b *budget) grow(n int64) {
+	b.mu.Lock()
+	for b.cached > 0 && b.tasks+b.cached+n > b.limit-b.slack {
+		b.evict(b.lru.Back())
+	}
+	b.tasks += n
+	b.peak = max(b.peak, b.tasks+b.cached)
+	b.mu.Unlock()
+	b.collect(n)
 }
 
 // release gives back n bytes reserved by acquire.
@@ -194,7 +217,8 @@ func (b *budget) forget(keys []string) {
 
 // footprint is what a task reserves: its distinct input tiles, its
 // output tiles and its kernel's workspace, each counted as a full
-// Block×Block tile of float64. An output its kernel computes in the memory
+// Block×Block tile of float64 (topUp adds the rest once a task's tiles
+// turn out bigger). An output its kernel computes in the memory
 // of an input it owns (a kernel with Update, on private reads) takes no
 // more room.
 func (w *worker) footprint(reads, writes []analysis.Tile, inPlace, workspace int) int64 {

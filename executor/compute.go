@@ -33,6 +33,7 @@ func (w *worker) compute(ctx context.Context, t *task, handed map[string]blas64.
 	if err != nil {
 		return &failure{err: err, read: true}
 	}
+	w.topUp(t)
 	if err := w.hook(Read, t.key); err != nil {
 		return err
 	}
@@ -83,7 +84,41 @@ func (w *worker) reserve(ctx context.Context, t *task, handed map[string]blas64.
 		return err
 	}
 	t.held.Store(n)
+	t.units = n / w.cfg.Job.TileBytes()
 	return nil
+}
+
+// topUp grows a task's reservation to the real size of its tiles once it
+// has read them. The footprint counts each tile as Block×Block, but some
+// programs stack tiles into one (geqrf's panel is a column of tiles): an
+// input bigger than that counts at its size, and the outputs and the
+// workspace at the biggest input's. The task holds its tiles already, so
+// the growth does not wait: the budget goes past its limit, and the next
+// tasks wait for it to come back.
+func (w *worker) topUp(t *task) {
+	if w.mem == nil || t.units == 0 {
+		return
+	}
+	tile := w.cfg.Job.TileBytes()
+	var in, largest int64
+	distinct := int64(0)
+	for i, g := range t.in.tiles {
+		if slices.Index(t.reads, t.reads[i]) < i {
+			continue
+		}
+		b := 8 * int64(len(g.Data))
+		distinct++
+		in += b
+		largest = max(largest, b)
+	}
+	if largest <= tile {
+		return
+	}
+	need := in + (t.units-distinct)*largest
+	if extra := need - t.held.Load(); extra > 0 {
+		w.mem.grow(extra)
+		t.held.Add(extra)
+	}
 }
 
 // run computes the task on the worker's one compute slot (waiting tasks

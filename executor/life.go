@@ -57,6 +57,9 @@ func (w *worker) retire(ctx context.Context) Report {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.report.Stopped = w.cfg.Clock.Now()
+	if w.mem != nil {
+		w.report.PeakReserved = w.mem.peakBytes()
+	}
 	w.report.Abandoned = w.renew.inProgress()
 	if w.crashed.Load() {
 		w.report.Reason = "crashed"

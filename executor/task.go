@@ -42,6 +42,7 @@ type task struct {
 	m       state.Metrics
 	sp      Span
 	held    atomic.Int64 // bytes reserved in w.mem
+	units   int64        // the tiles of its footprint (reserve), for topUp
 }
 
 // errNoRoom: a continuation's tiles do not fit the memory bound now.

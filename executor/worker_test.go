@@ -448,6 +448,36 @@ func TestMemoryBound(t *testing.T) {
 	}
 }
 
+// A task whose tiles are bigger than Block×Block (a stacked panel) grows
+// its reservation to their size once read, and the report says how far
+// the bound counted: here TSQR's 4×3 tiles under a block of 2 (TileBytes
+// 32 B), so a leaf's qr_factor (a 96 B tile in, and its outputs and
+// workspace at 96 B each) holds at least 384 B, not its 4+ tiles of 32 B.
+func TestReservationGrowsToRealTiles(t *testing.T) {
+	for _, tc := range []struct {
+		block    int
+		min, max int64
+	}{{4, 512, 1 << 20}, {2, 384, 1 << 20}} {
+		h := newHarness(t, 8)
+		for i := range h.job.Matrices {
+			h.job.Matrices[i].Block = tc.block
+		}
+		cfg := h.config("stacked")
+		cfg.Pipeline = 2
+		cfg.Memory = 1 // tasks one at a time
+		rep, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Reason != "job done" {
+			t.Fatalf("block %d: the worker stopped: %s", tc.block, rep.Reason)
+		}
+		if rep.PeakReserved < tc.min || rep.PeakReserved > tc.max {
+			t.Errorf("block %d: the bound counted at most %d B, want %d to %d", tc.block, rep.PeakReserved, tc.min, tc.max)
+		}
+	}
+}
+
 func TestBudget(t *testing.T) {
 	b := newBudget(10, 0)
 	ctx := context.Background()
@@ -476,6 +506,17 @@ func TestBudget(t *testing.T) {
 	if b.tryAcquire(15) {
 		t.Fatal("tryAcquire reserved a task larger than the bound")
 	}
+	if !b.tryAcquire(10) {
+		t.Fatal("tryAcquire refused room that was free")
+	}
+	b.grow(7) // a task's tiles turned out bigger: past the bound, at once
+	if got := b.peakBytes(); got != 17 {
+		t.Errorf("peak %d, want 17", got)
+	}
+	if b.tryAcquire(1) {
+		t.Fatal("tryAcquire reserved past a grown task")
+	}
+	b.release(17)
 	if !b.tryAcquire(10) {
 		t.Fatal("tryAcquire refused room that was free")
 	}
