@@ -59,6 +59,11 @@
 // alone, and when the demand exceeds the cores every piece of work slows
 // alike. A receive's long wait for a message keeps no core busy.
 //
+// A kernel's flops and outputs' shapes and structure are learnt once per
+// kind of call by running the real kernel on stand-in tiles (the prober);
+// for blocks of 2048 and more, on the problem scaled down to tiles of
+// 1024 and 512 a side, extrapolated to the job's block.
+//
 // What the model leaves out: the heartbeats (their requests are not
 // counted), the queue's ordering beyond priority and arrival, memory
 // pressure short of a task that cannot fit at all, and tiles lent between
