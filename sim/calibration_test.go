@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"os"
 	"slices"
 	"strings"
@@ -142,4 +143,17 @@ func FuzzParseCalibration(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The executor's own time per task, measured on a real job of tiny
+// tiles, is some microseconds: more than nothing, far less than a
+// kernel on a real tile.
+func TestMeasureTaskOverhead(t *testing.T) {
+	f, err := measureTaskOverhead(context.Background(), func(s string) string { return s }, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Value <= 0 || f.Value > 0.01 || !strings.Contains(f.Source, "19600 tasks") {
+		t.Errorf("task overhead %v s (%s)", f.Value, f.Source)
+	}
 }
