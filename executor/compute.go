@@ -88,13 +88,13 @@ func (w *worker) reserve(ctx context.Context, t *task, handed map[string]blas64.
 	return nil
 }
 
-// topUp grows a task's reservation to the real size of its tiles once it
-// has read them. The footprint counts each tile as Block×Block, but some
-// programs stack tiles into one (geqrf's panel is a column of tiles): an
-// input bigger than that counts at its size, and the outputs and the
-// workspace at the biggest input's. The task holds its tiles already, so
-// the growth does not wait: the budget goes past its limit, and the next
-// tasks wait for it to come back.
+// topUp counts a task's tiles at their real size once it has read them.
+// The footprint counts each tile as Block×Block, but some programs stack
+// tiles into one (geqrf's panel is a column of tiles): an input bigger
+// than that counts at its size, and the outputs and the workspace at the
+// biggest input's. What passes the reservation counts in the budget's
+// peak (the worker's report) until the task lets its tiles go, not
+// against its limit (budget.grow says why).
 func (w *worker) topUp(t *task) {
 	if w.mem == nil || t.units == 0 {
 		return
@@ -117,7 +117,7 @@ func (w *worker) topUp(t *task) {
 	need := in + (t.units-distinct)*largest
 	if extra := need - t.held.Load(); extra > 0 {
 		w.mem.grow(extra)
-		t.held.Add(extra)
+		t.extra.Store(extra)
 	}
 }
 

@@ -21,9 +21,10 @@ type Settings struct {
 	MaxAttempts  int           `json:"max_attempts,omitempty"`  // failed reads or writes of one task that fail the job (default 3)
 	MaxReceives  int           `json:"max_receives,omitempty"`  // deliveries of one task that fail the job (default 10)
 	// Memory bounds the bytes of tiles the worker's tasks hold at once
-	// (inputs and outputs, each counted as a full tile, or at its size
-	// once read if bigger): a task reads only when its tiles fit next to
-	// those of the tasks in flight, or when none is in flight. 0 is no bound for a goroutine worker, and
+	// (inputs and outputs, each counted as a full tile): a task reads
+	// only when its tiles fit next to those of the tasks in flight, or
+	// when none is in flight. Tiles bigger than the block (stacked
+	// panels) take more; Report.PeakReserved counts them. 0 is no bound for a goroutine worker, and
 	// for a remote one (Serve) (pipeline × 3 + 2) full tiles of its job,
 	// what a task of three tiles per pipeline slot needs.
 	Memory int64 `json:"memory,omitempty"`

@@ -43,6 +43,7 @@ type task struct {
 	sp      Span
 	held    atomic.Int64 // bytes reserved in w.mem
 	units   int64        // the tiles of its footprint (reserve), for topUp
+	extra   atomic.Int64 // bytes its tiles hold past held (topUp)
 }
 
 // errNoRoom: a continuation's tiles do not fit the memory bound now.
@@ -167,6 +168,9 @@ func (w *worker) drop(t *task) {
 	}
 	if n := t.held.Swap(0); n > 0 {
 		w.mem.release(n)
+	}
+	if n := t.extra.Swap(0); n > 0 {
+		w.mem.shrink(n)
 	}
 	w.returnLoans(t.in.loans)
 	t.in.loans = nil

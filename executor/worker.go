@@ -141,8 +141,8 @@ type Report struct {
 	// bytes, set by Serve (a goroutine worker shares its process).
 	PeakRSS int64 `json:",omitzero"`
 	// PeakReserved is the most bytes of tiles its memory bound counted at
-	// once (tasks in flight and cache): the limit, or past it by a task
-	// whose tiles are bigger than Block×Block (topUp).
+	// once (tasks in flight and cache): at most the limit, or past it by
+	// tasks whose tiles are bigger than Block×Block (topUp).
 	PeakReserved int64 `json:",omitzero"`
 	// FunctionMemoryMB is the memory of the Lambda function the worker
 	// ran in, as its configuration gave it (Config.FunctionMemoryMB); 0

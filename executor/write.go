@@ -75,6 +75,9 @@ func (w *worker) awaitWrite(ctx context.Context, t *task) error {
 	if n := t.held.Swap(0); n > 0 {
 		w.mem.release(n) // the tiles are in the store
 	}
+	if n := t.extra.Swap(0); n > 0 {
+		w.mem.shrink(n)
+	}
 	if w.cache() {
 		w.keep(t)
 	}
