@@ -194,6 +194,34 @@ func cholOf(t *testing.T, a blas64.General) blas64.General {
 	return out[0]
 }
 
+// addTransposed, by blocks, does what the plain loop does, on tiles with
+// a stride wider than their rows too.
+func TestAddTransposed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, n := range []int{0, 1, 63, 64, 65, 129, 300} {
+		for _, pad := range []int{0, 3} {
+			c := blas64.General{Rows: n, Cols: n, Stride: n + pad, Data: make([]float64, n*(n+pad))}
+			for i := range c.Data {
+				c.Data[i] = rng.NormFloat64()
+			}
+			want := Clone(c)
+			for i := range n {
+				for j := i + 1; j < n; j++ {
+					want.Data[i*want.Stride+j] -= want.Data[j*want.Stride+i]
+				}
+			}
+			addTransposed(c, -1)
+			for i := range n {
+				for j := range n {
+					if got, w := c.Data[i*c.Stride+j], want.Data[i*want.Stride+j]; got != w {
+						t.Fatalf("n %d, stride %d: (%d, %d) is %v, want %v", n, c.Stride, i, j, got, w)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestSyrk(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	for _, tc := range [][3]int{{0, 0, 0}, {1, 1, 1}, {5, 3, 4}, {32, 32, 32}, {33, 31, 17}, {64, 64, 100}, {7, 12, 0}} {
@@ -209,7 +237,7 @@ func TestSyrk(t *testing.T) {
 	}
 	// One tile read twice (a diagonal block) takes the dsyrk path, and
 	// still gives the full S − X Xᵀ, also for a non-symmetric S.
-	for _, n := range []int{1, 2, 31, 64} {
+	for _, n := range []int{1, 2, 31, 64, 65, 130, 200} {
 		s, x := randTile(rng, n, n), randTile(rng, n, 40)
 		out, err := run(t, "syrk", []blas64.General{s, x, x})
 		if err != nil {
