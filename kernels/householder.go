@@ -119,19 +119,24 @@ func qr(m blas64.General) (v, t, r blas64.General) {
 	}
 	x := Transpose(view(m, 0, 0, rows, k)) // k×rows: m's columns as rows
 	geqrt3(x, t)
-	for i := range rows {
-		for j := range k {
-			y := x.Data[j*x.Stride+i]
-			if j >= i {
-				r.Data[i*r.Stride+j] = y
-				v.Data[i*v.Stride+j] = 0 // R's place in m, when v is m
-			} else {
-				v.Data[i*v.Stride+j] = y
+	const bs = 64 // by blocks, so that x's columns read stay in cache
+	for bi := 0; bi < rows; bi += bs {
+		for bj := 0; bj < k; bj += bs {
+			for i := bi; i < min(bi+bs, rows); i++ {
+				for j := bj; j < min(bj+bs, k); j++ {
+					y := x.Data[j*x.Stride+i]
+					if j >= i {
+						r.Data[i*r.Stride+j] = y
+						v.Data[i*v.Stride+j] = 0 // R's place in m, when v is m
+					} else {
+						v.Data[i*v.Stride+j] = y
+					}
+				}
 			}
 		}
-		if i < k {
-			v.Data[i*v.Stride+i] = 1
-		}
+	}
+	for i := range k {
+		v.Data[i*v.Stride+i] = 1
 	}
 	if cols > k { // a wide tile: R's other columns are Qᵀ times m's
 		rest := Clone(view(m, 0, k, rows, cols-k))

@@ -194,6 +194,31 @@ func cholOf(t *testing.T, a blas64.General) blas64.General {
 	return out[0]
 }
 
+// Transpose, by blocks, moves every entry, on tiles of every shape around
+// the block and with a stride wider than their rows.
+func TestTranspose(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	for _, sh := range [][2]int{{0, 0}, {0, 5}, {1, 1}, {1, 200}, {200, 1}, {64, 64}, {65, 63}, {130, 257}} {
+		for _, pad := range []int{0, 2} {
+			g := blas64.General{Rows: sh[0], Cols: sh[1], Stride: sh[1] + pad, Data: make([]float64, sh[0]*(sh[1]+pad))}
+			for i := range g.Data {
+				g.Data[i] = rng.NormFloat64()
+			}
+			tr := Transpose(g)
+			if tr.Rows != g.Cols || tr.Cols != g.Rows {
+				t.Fatalf("%v: transpose is %s", sh, Shape(tr))
+			}
+			for i := range g.Rows {
+				for j := range g.Cols {
+					if tr.Data[j*tr.Stride+i] != g.Data[i*g.Stride+j] {
+						t.Fatalf("%v, stride %d: (%d, %d) not moved", sh, g.Stride, i, j)
+					}
+				}
+			}
+		}
+	}
+}
+
 // addTransposed, by blocks, does what the plain loop does, on tiles with
 // a stride wider than their rows too.
 func TestAddTransposed(t *testing.T) {
