@@ -191,9 +191,10 @@ func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 	if pr, ok := p.cache[key.String()]; ok {
 		return pr, nil
 	}
-	inBytes := 0.0
+	inBytes, largest := 0.0, 0.0
 	for _, kd := range in {
 		inBytes += bytesOf(p.dims(kd))
+		largest = max(largest, bytesOf(p.dims(kd)))
 	}
 	if mem := p.cal.Workers.MemoryMB.Value * 1e6; inBytes > mem {
 		return nil, p.tooBig(n, inBytes)
@@ -205,38 +206,62 @@ func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 		}
 	}
 	pr := &probe{in: in, same: same, scalars: scalars}
-	largest := 0.0
-	for _, kd := range in {
-		largest = max(largest, bytesOf(p.dims(kd)))
-	}
-	tiles := p.inputs(pr, false)
-	runScalars := scalars
-	if p.scale > 1 {
-		var err error
-		if runScalars, err = p.small.Plan.ScalarArgs(n); err != nil {
-			return nil, err
-		}
-	}
-	out, err := p.run(n, k, tiles, runScalars)
-	if err != nil {
+	var err error
+	if pr.flops, pr.out, err = p.learn(n, k, pr); err != nil {
 		return nil, err
 	}
-	pr.flops = k.Flops(tiles)
+	if pr.flops == 0 {
+		pr.gflops = math.Inf(1) // it moves tiles: no compute time
+	} else if pr.gflops, err = p.cal.GFLOPS(name, p.block); err != nil {
+		return nil, err
+	}
+	pr.bytes = inBytes + float64(k.Workspace)*largest
+	for _, kd := range pr.out {
+		pr.bytes += bytesOf(p.dims(kd))
+	}
+	if dropped > len(pr.out) {
+		return nil, fmt.Errorf("task %s: kernel %s returned %d tiles, the call drops %d", p.plan.Describe(n), name, len(pr.out), dropped)
+	}
+	pr.out = pr.out[dropped:]
+	if pr.bytes > p.cal.Workers.MemoryMB.Value*1e6 {
+		return nil, p.tooBig(n, pr.bytes)
+	}
+	p.cache[key.String()] = pr
+	return pr, nil
+}
+
+// learn runs the call of task n that pr describes, at the job's size or
+// at the two reduced scales, and returns its flops and its outputs' kinds
+// at the job's size.
+func (p *prober) learn(n analysis.Node, k *kernels.Kernel, pr *probe) (float64, []int32, error) {
+	tiles, scalars := p.inputs(pr, false), pr.scalars
+	if p.scale > 1 {
+		var err error
+		if scalars, err = p.small.Plan.ScalarArgs(n); err != nil {
+			return 0, nil, err
+		}
+	}
+	out, err := p.run(n, k, tiles, scalars)
+	if err != nil {
+		return 0, nil, err
+	}
+	flops := k.Flops(tiles)
 	var halves []blas64.General
 	if p.scale > 1 {
 		halfTiles := p.inputs(pr, true)
 		halfScalars, err := p.smaller.Plan.ScalarArgs(n)
 		if err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		if halves, err = p.run(n, k, halfTiles, halfScalars); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		if len(halves) != len(out) {
-			return nil, fmt.Errorf("task %s: kernel %s returns %d tiles at one scale and %d at another", p.plan.Describe(n), name, len(out), len(halves))
+			return 0, nil, fmt.Errorf("task %s: kernel %s returns %d tiles at one scale and %d at another", p.plan.Describe(n), k.Name, len(out), len(halves))
 		}
-		pr.flops = extrapolate(pr.flops, k.Flops(halfTiles), p.scale)
+		flops = extrapolate(flops, k.Flops(halfTiles), p.scale)
 	}
+	kinds := make([]int32, len(out))
 	for i, g := range out {
 		sig := signature(g)
 		kd, ok := p.bySig[sig]
@@ -247,35 +272,15 @@ func (p *prober) get(n analysis.Node, reads []analysis.Tile) (*probe, error) {
 				nk.half = kernels.Clone(h)
 				nk.dims = [2]int32{int32(fullSide(g.Rows, h.Rows, p.scale)), int32(fullSide(g.Cols, h.Cols, p.scale))}
 				if nk.dims[0] < 0 || nk.dims[1] < 0 {
-					return nil, fmt.Errorf("task %s: kernel %s's output %d is %s at one scale and %s at half of it, which extrapolates to no shape",
-						p.plan.Describe(n), name, i, kernels.Shape(g), kernels.Shape(h))
+					return 0, nil, fmt.Errorf("task %s: kernel %s's output %d is %s at one scale and %s at half of it, which extrapolates to no shape",
+						p.plan.Describe(n), k.Name, i, kernels.Shape(g), kernels.Shape(h))
 				}
 			}
 			kd = p.add(sig, nk)
 		}
-		pr.out = append(pr.out, kd)
+		kinds[i] = kd
 	}
-	if pr.flops == 0 {
-		pr.gflops = math.Inf(1) // it moves tiles: no compute time
-	} else if pr.gflops, err = p.cal.GFLOPS(name, p.block); err != nil {
-		return nil, err
-	}
-	for _, kd := range pr.in {
-		pr.bytes += bytesOf(p.dims(kd))
-	}
-	for _, kd := range pr.out {
-		pr.bytes += bytesOf(p.dims(kd))
-	}
-	pr.bytes += float64(k.Workspace) * largest
-	if dropped > len(pr.out) {
-		return nil, fmt.Errorf("task %s: kernel %s returned %d tiles, the call drops %d", p.plan.Describe(n), name, len(pr.out), dropped)
-	}
-	pr.out = pr.out[dropped:]
-	if pr.bytes > p.cal.Workers.MemoryMB.Value*1e6 {
-		return nil, p.tooBig(n, pr.bytes)
-	}
-	p.cache[key.String()] = pr
-	return pr, nil
+	return flops, kinds, nil
 }
 
 // inputs are the inputs of the probe's call (the kinds' half tiles when
