@@ -84,7 +84,6 @@ func (w *worker) reserve(ctx context.Context, t *task, handed map[string]blas64.
 		return err
 	}
 	t.held.Store(n)
-	t.units = n / w.cfg.Job.TileBytes()
 	return nil
 }
 
@@ -96,10 +95,14 @@ func (w *worker) reserve(ctx context.Context, t *task, handed map[string]blas64.
 // peak (the worker's report) until the task lets its tiles go, not
 // against its limit (budget.grow says why).
 func (w *worker) topUp(t *task) {
-	if w.mem == nil || t.units == 0 {
+	if w.mem == nil {
 		return
 	}
 	tile := w.cfg.Job.TileBytes()
+	units := t.held.Load() / tile // the tiles of its footprint (reserve)
+	if units == 0 {
+		return
+	}
 	var in, largest int64
 	distinct := int64(0)
 	for i, g := range t.in.tiles {
@@ -114,7 +117,7 @@ func (w *worker) topUp(t *task) {
 	if largest <= tile {
 		return
 	}
-	need := in + (t.units-distinct)*largest
+	need := in + (units-distinct)*largest
 	if extra := need - t.held.Load(); extra > 0 {
 		w.mem.grow(extra)
 		t.extra.Store(extra)

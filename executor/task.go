@@ -42,7 +42,6 @@ type task struct {
 	m       state.Metrics
 	sp      Span
 	held    atomic.Int64 // bytes reserved in w.mem
-	units   int64        // the tiles of its footprint (reserve), for topUp
 	extra   atomic.Int64 // bytes its tiles hold past held (topUp)
 }
 
