@@ -19,6 +19,15 @@ type Recovery struct {
 	// the minute after the kill, or until the job's last task if sooner
 	// (negative: more): the work the kill cost.
 	Short float64
+	// Done is the tasks completed in that minute: the same job without
+	// the kill, run the same way, gives the work the kill cost against
+	// what the job would really have done (a job's task rate moves
+	// between its phases, so RateBefore is only an estimate of that).
+	Done float64
+	// WorkerSecondsLost is the capacity the kill took in the minute
+	// after it (to the job's end if sooner): the seconds, summed over
+	// the workers running before it, that fewer ran.
+	WorkerSecondsLost float64
 }
 
 // Recovery measures the job's recovery from k, from its workers' reports
@@ -49,6 +58,7 @@ func (r *Result) Recovery(k Kill) Recovery {
 		}
 	}
 	slices.Sort(starts)
+	rec.WorkerSecondsLost = capacityLost(r, at, min(at+60, r.Wall.Seconds()), rec.WorkersBefore)
 	for _, s := range starts {
 		n := running(s)
 		if rec.Replenished90 < 0 && 10*n >= 9*rec.WorkersBefore {
@@ -80,6 +90,7 @@ func (r *Result) Recovery(k Kill) Recovery {
 	rec.RateBefore = mean(perSec, int((at-10)/dt), int(at/dt))
 	for i := int(at/dt) + 1; i <= int((at+60)/dt) && i < len(perSec); i++ {
 		rec.Short += (rec.RateBefore - perSec[i]) * dt
+		rec.Done += perSec[i] * dt
 	}
 	for i := int(at/dt) + 1; i+2 < len(perSec); i++ {
 		if mean(perSec, i, i+3) >= 0.9*rec.RateBefore {
@@ -88,6 +99,37 @@ func (r *Result) Recovery(k Kill) Recovery {
 		}
 	}
 	return rec
+}
+
+// capacityLost is the integral over [from, to] of how many fewer than
+// before workers ran, where fewer.
+func capacityLost(r *Result, from, to float64, before int) float64 {
+	since := func(t time.Time) float64 { return t.Sub(r.Started).Seconds() }
+	// The count changes only where a worker starts or stops.
+	cuts := []float64{from, to}
+	for _, w := range r.Workers {
+		for _, x := range []float64{since(w.Started), since(w.Stopped)} {
+			if from < x && x < to {
+				cuts = append(cuts, x)
+			}
+		}
+	}
+	slices.Sort(cuts)
+	lost := 0.0
+	for i := 0; i+1 < len(cuts); i++ {
+		a, b := cuts[i], cuts[i+1]
+		if b <= a {
+			continue
+		}
+		n := 0
+		for _, w := range r.Workers {
+			if since(w.Started) <= a && a < since(w.Stopped) {
+				n++
+			}
+		}
+		lost += float64(max(before-n, 0)) * (b - a)
+	}
+	return lost
 }
 
 // mean is the mean of v[a:b], clipped to v.

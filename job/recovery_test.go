@@ -27,8 +27,10 @@ func TestRecoveryByHand(t *testing.T) {
 		worker(0, 40), worker(0, 40), worker(0, 20), worker(0, 20), worker(23, 40), worker(26, 40)}}
 	got := r.Recovery(Kill{At: 20 * time.Second, Killed: 2})
 	// The minute after the kill, to the job's last task at 39.5: 2 a
-	// second short at 21-22, 1 at 23-25.
-	want := Recovery{WorkersBefore: 4, RateBefore: 4, Short: 2*2 + 1*3, Replenished90: 6 * time.Second, Replenished: 6 * time.Second, Recovered: 5 * time.Second}
+	// second short at 21-22, 1 at 23-25; 2, 3, then 4 a second done.
+	// Two workers fewer from 20 to 23 s, one from 23 to 26 s.
+	want := Recovery{WorkersBefore: 4, RateBefore: 4, Short: 2*2 + 1*3, Done: 2*2 + 3*3 + 4*14, WorkerSecondsLost: 2*3 + 1*3,
+		Replenished90: 6 * time.Second, Replenished: 6 * time.Second, Recovered: 5 * time.Second}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
@@ -38,7 +40,7 @@ func TestRecoveryByHand(t *testing.T) {
 		r.Workers[i].Spans = nil
 	}
 	got = r.Recovery(Kill{At: 20 * time.Second, Killed: 2})
-	if want := (Recovery{WorkersBefore: 4, Replenished90: -1, Replenished: -1, Recovered: -1}); got != want {
+	if want := (Recovery{WorkersBefore: 4, WorkerSecondsLost: 2 * 20, Replenished90: -1, Replenished: -1, Recovered: -1}); got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }

@@ -168,6 +168,8 @@ type killReport struct {
 	Replenished   float64 `json:"replenished_s"`
 	Recovered     float64 `json:"recovered_s"`
 	Short         float64 `json:"tasks_short"`
+	Done          float64 `json:"tasks_done_minute_after"`
+	Lost          float64 `json:"worker_seconds_lost"`
 }
 
 // runCalibrate measures a calibration and writes it.
@@ -319,7 +321,8 @@ func runSimulate(w io.Writer, args []string, o simulateOptions) error {
 				return d.Seconds()
 			}
 			rep.Kills = append(rep.Kills, killReport{At: k.At.Seconds(), Killed: k.Killed, WorkersBefore: rec.WorkersBefore,
-				RateBefore: rec.RateBefore, Replenished90: secs(rec.Replenished90), Replenished: secs(rec.Replenished), Recovered: secs(rec.Recovered), Short: rec.Short})
+				RateBefore: rec.RateBefore, Replenished90: secs(rec.Replenished90), Replenished: secs(rec.Replenished), Recovered: secs(rec.Recovered), Short: rec.Short,
+				Done: rec.Done, Lost: rec.WorkerSecondsLost})
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
