@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/gonum"
 
+	"github.com/npw-dev/npw/internal/tilebuf"
 	lp "github.com/npw-dev/npw/lambdapack"
 )
 
@@ -26,7 +27,16 @@ func init() {
 			m += t.Rows
 		}
 		return qrFlops(m, in[0].Cols)
+	}, Update: func(in []blas64.General, s []lp.Value) ([]blas64.General, error) {
+		// A panel the caller owns is factored in its own memory: V
+		// takes its place, where Run copies it first.
+		if len(in) == 1 && in[0].Stride == in[0].Cols {
+			v, t, r := qr(in[0])
+			return []blas64.General{v, t, r}, nil
+		}
+		return runQRFactor(in, s)
 	}, Workspace: 1}) // V of two stacked tiles is two tiles tall
+	register(updating(&Kernel{Name: "append_rows", Flops: func([]blas64.General) float64 { return 0 }}, appendRows))
 	register(&Kernel{Name: "qr_leaf", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 		return one(applyQ("qr_leaf", blas.Trans, in[0], in[1], in[2], false))
 	}, Update: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
@@ -99,6 +109,37 @@ func stackRows(kernel string, in []blas64.General) (blas64.General, error) {
 		copy(m.Data[(a.Rows+i)*m.Stride:(a.Rows+i)*m.Stride+b.Cols], b.Data[i*b.Stride:])
 	}
 	return m, nil
+}
+
+// appendRows returns P with B's rows below them: geqrf.lp's panel, built
+// a tile at a time from the top. rows is the panel's final height: a
+// panel allocated with room for it grows in its own memory when the
+// caller owns it (inPlace), so building a panel of p tiles copies p
+// tiles, not p²/2 as stacking each step anew would.
+func appendRows(in []blas64.General, s []lp.Value, inPlace bool) ([]blas64.General, error) {
+	sc, err := intScalars("append_rows", s)
+	if err != nil {
+		return nil, err
+	}
+	p, b, rows := in[0], in[1], sc[0]
+	if p.Cols != b.Cols {
+		return nil, shapeErr("append_rows", "the rows appended need the panel's number of columns, got P %s and B %s", Shape(p), Shape(b))
+	}
+	n := p.Rows + b.Rows
+	out, grown := blas64.General{}, false
+	if inPlace {
+		out, grown = tilebuf.Grow(p, n)
+	}
+	if !grown {
+		out = tilebuf.NewRoom(n, p.Cols, rows)
+		for i := range p.Rows {
+			copy(out.Data[i*out.Stride:i*out.Stride+p.Cols], p.Data[i*p.Stride:])
+		}
+	}
+	for i := range b.Rows {
+		copy(out.Data[(p.Rows+i)*out.Stride:(p.Rows+i)*out.Stride+b.Cols], b.Data[i*b.Stride:])
+	}
+	return []blas64.General{out}, nil
 }
 
 // qr factors m (overwritten; V when it is at least as tall as wide)

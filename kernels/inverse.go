@@ -39,6 +39,12 @@ func init() {
 	register(updating(&Kernel{Name: "gemm_add_tn", Flops: func(in []blas64.General) float64 {
 		return 2 * float64(in[1].Cols) * float64(in[1].Rows) * float64(in[2].Cols)
 	}}, gemmAddTN))
+	register(&Kernel{Name: "unit_lower_tn", Run: unitLowerTN, Flops: func(in []blas64.General) float64 {
+		return unitLowerFlops(in[0], in[1].Cols)
+	}})
+	register(updating(&Kernel{Name: "unit_lower_sub", Flops: func(in []blas64.General) float64 {
+		return unitLowerFlops(in[1], in[0].Cols)
+	}}, unitLowerSub))
 	register(&Kernel{Name: "transpose", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 		return []blas64.General{Transpose(in[0])}, nil
 	}, Flops: func([]blas64.General) float64 { return 0 }})
@@ -91,4 +97,65 @@ func gemmAddTN(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.Genera
 		blas64.Gemm(blas.Trans, blas.NoTrans, 1, a, b, 1, c)
 	}
 	return []blas64.General{c}, nil
+}
+
+// A panel's block reflector has V unit lower trapezoidal: its top tile
+// (geqrf.lp's VC[k, k]) is a unit lower triangle over a dense block, as
+// LAPACK's dlarfb has it. unit_lower_tn and unit_lower_sub take that
+// tile's products with a triangular multiply for the triangle (half
+// gemm's flops) and a gemm for the block below it; V's diagonal is
+// taken as ones and its upper triangle as zeros, neither read.
+
+// unitLowerTN computes Vᵀ C for V m×w unit lower trapezoidal.
+func unitLowerTN(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
+	v, c := in[0], in[1]
+	if v.Rows != c.Rows {
+		return nil, shapeErr("unit_lower_tn", "Vᵀ C needs V m×w and C m×n, got V %s, C %s", Shape(v), Shape(c))
+	}
+	x := NewTile(v.Cols, c.Cols)
+	r := min(v.Rows, v.Cols) // the triangle's side; V's columns past it are zero
+	if r == 0 || c.Cols == 0 {
+		return []blas64.General{x}, nil
+	}
+	top := view(x, 0, 0, r, c.Cols)
+	copyInto(top, view(c, 0, 0, r, c.Cols))
+	blas64.Trmm(blas.Left, blas.Trans, 1, lowerTri(view(v, 0, 0, r, r), blas.Unit), top)
+	if v.Rows > r {
+		blas64.Gemm(blas.Trans, blas.NoTrans, 1, view(v, r, 0, v.Rows-r, r), view(c, r, 0, c.Rows-r, c.Cols), 1, top)
+	}
+	return []blas64.General{x}, nil
+}
+
+// unitLowerSub computes C − V Z for V m×w unit lower trapezoidal, in C's
+// memory when inPlace.
+func unitLowerSub(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
+	c0, v, z := in[0], in[1], in[2]
+	if v.Rows != c0.Rows || z.Rows != v.Cols || z.Cols != c0.Cols {
+		return nil, shapeErr("unit_lower_sub", "C − V Z needs C m×n, V m×w and Z w×n, got C %s, V %s, Z %s", Shape(c0), Shape(v), Shape(z))
+	}
+	c := own(c0, inPlace)
+	r := min(v.Rows, v.Cols)
+	if r == 0 || c.Cols == 0 {
+		return []blas64.General{c}, nil
+	}
+	w := NewTile(r, c.Cols) // V's triangle times Z's first rows
+	copyInto(w, view(z, 0, 0, r, z.Cols))
+	blas64.Trmm(blas.Left, blas.NoTrans, 1, lowerTri(view(v, 0, 0, r, r), blas.Unit), w)
+	for i := range r {
+		row, wr := c.Data[i*c.Stride:i*c.Stride+c.Cols], w.Data[i*w.Stride:i*w.Stride+c.Cols]
+		for j := range row {
+			row[j] -= wr[j]
+		}
+	}
+	if v.Rows > r {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, view(v, r, 0, v.Rows-r, r), view(z, 0, 0, r, z.Cols), 1, view(c, r, 0, c.Rows-r, c.Cols))
+	}
+	return []blas64.General{c}, nil
+}
+
+// unitLowerFlops counts a product with V m×w unit lower trapezoidal
+// and n columns: the triangle's multiply and the gemm below it.
+func unitLowerFlops(v blas64.General, n int) float64 {
+	r := float64(min(v.Rows, v.Cols))
+	return r*r*float64(n) + 2*float64(v.Rows-int(r))*r*float64(n)
 }

@@ -689,6 +689,9 @@ func TestUpdateInPlace(t *testing.T) {
 		{"qr_trailing_update", []blas64.General{full[0], full[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true, nil},
 		{"qr_leaf", []blas64.General{l0[0], l0[1], randTile(rng, 20, 15)}, true, nil},
 		{"qr_leaf_q", []blas64.General{l1[0], l1[1], randTile(rng, 20, 15)}, true, nil},
+		{"unit_lower_sub", []blas64.General{randTile(rng, 40, 30), randTile(rng, 40, 20), randTile(rng, 20, 30)}, true, nil},
+		{"qr_factor", []blas64.General{randTile(rng, 50, 20)}, true, nil},                                              // V takes the panel's place
+		{"append_rows", []blas64.General{randTile(rng, 30, 20), randTile(rng, 10, 20)}, false, []lp.Value{lp.Int(60)}}, // no room to grow in
 	} {
 		k, _ := Lookup(tc.name)
 		if k.Update == nil {
@@ -1056,6 +1059,98 @@ func TestSymmetricReductionKernels(t *testing.T) {
 		k, _ := Lookup(tc.kernel)
 		if _, err := k.Run(tc.in, nil); err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %v, want %q", tc.kernel, err, tc.want)
+		}
+	}
+}
+
+// TestAppendRows builds a panel a tile at a time: the first append
+// allocates room for the whole panel, each later one (given the panel to
+// update) grows it in its own memory, and the panel comes out as the
+// tiles stacked. Mismatched columns fail in one line.
+func TestAppendRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	k, _ := Lookup("append_rows")
+	tiles := []blas64.General{randTile(rng, 128, 100), randTile(rng, 128, 100), randTile(rng, 128, 100), randTile(rng, 50, 100)}
+	rows := lp.Int(128*3 + 50)
+	p, err := run(t, "append_rows", tiles[:2], rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := &p[0].Data[0]
+	for _, b := range tiles[2:] {
+		if p, err = k.Update([]blas64.General{p[0], b}, []lp.Value{rows}); err != nil {
+			t.Fatal(err)
+		}
+		if &p[0].Data[0] != first {
+			t.Fatalf("the panel of %d rows moved: not grown in place", p[0].Rows)
+		}
+	}
+	want := mustStack(t, tiles[:2])
+	want = mustStack(t, []blas64.General{want, tiles[2]})
+	want = mustStack(t, []blas64.General{want, tiles[3]})
+	if p[0].Rows != want.Rows || !slices.Equal(p[0].Data[:len(want.Data)], want.Data) {
+		t.Fatalf("panel %s differs from the tiles stacked (%s)", Shape(p[0]), Shape(want))
+	}
+	// Past its room, the panel is copied into a new one.
+	more, err := k.Update([]blas64.General{p[0], tiles[0]}, []lp.Value{rows})
+	if err != nil || more[0].Rows != want.Rows+128 || &more[0].Data[0] == first {
+		t.Fatalf("appending past the room: %v, %s", err, Shape(more[0]))
+	}
+	if _, err := run(t, "append_rows", []blas64.General{tiles[0], randTile(rng, 3, 4)}, rows); err == nil || !strings.Contains(err.Error(), "number of columns") {
+		t.Errorf("mismatched columns: %v", err)
+	}
+}
+
+// TestUnitLower checks unit_lower_tn and unit_lower_sub against gemm on
+// V made explicitly unit lower trapezoidal, for tall, square and wide V
+// (whose columns past its rows are zero), with garbage in the diagonal
+// and upper triangle that neither may read.
+func TestUnitLower(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 13))
+	for _, sh := range [][3]int{{40, 20, 30}, {20, 20, 7}, {12, 20, 5}, {1, 1, 3}, {65, 64, 70}} {
+		m, w, n := sh[0], sh[1], sh[2]
+		v := randTile(rng, m, w) // garbage on and above the diagonal
+		exact := Clone(v)
+		for i := range m {
+			for j := i; j < w; j++ {
+				exact.Data[i*exact.Stride+j] = 0
+				if i == j {
+					exact.Data[i*exact.Stride+j] = 1
+				}
+			}
+		}
+		c, z := randTile(rng, m, n), randTile(rng, w, n)
+		got, err := run(t, "unit_lower_tn", []blas64.General{v, c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := run(t, "gemm_tn", []blas64.General{exact, c})
+		closeTiles(t, fmt.Sprintf("unit_lower_tn %v", sh), got[0], want[0])
+		got, err = run(t, "unit_lower_sub", []blas64.General{c, v, z})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ = run(t, "gemm_sub", []blas64.General{c, exact, z})
+		closeTiles(t, fmt.Sprintf("unit_lower_sub %v", sh), got[0], want[0])
+	}
+	if _, err := run(t, "unit_lower_sub", []blas64.General{randTile(rng, 4, 3), randTile(rng, 4, 2), randTile(rng, 3, 3)}); err == nil || !strings.Contains(err.Error(), "C − V Z needs") {
+		t.Errorf("mismatched shapes: %v", err)
+	}
+	if _, err := run(t, "unit_lower_tn", []blas64.General{randTile(rng, 4, 3), randTile(rng, 5, 3)}); err == nil || !strings.Contains(err.Error(), "Vᵀ C needs") {
+		t.Errorf("mismatched shapes: %v", err)
+	}
+}
+
+func closeTiles(t *testing.T, what string, got, want blas64.General) {
+	t.Helper()
+	if got.Rows != want.Rows || got.Cols != want.Cols {
+		t.Fatalf("%s: %s, want %s", what, Shape(got), Shape(want))
+	}
+	for i := range got.Rows {
+		for j := range got.Cols {
+			if d := math.Abs(got.Data[i*got.Stride+j] - want.Data[i*want.Stride+j]); d > 1e-12*(1+math.Abs(want.Data[i*want.Stride+j])) {
+				t.Fatalf("%s: (%d,%d) = %v, want %v", what, i, j, got.Data[i*got.Stride+j], want.Data[i*want.Stride+j])
+			}
 		}
 	}
 }

@@ -35,6 +35,7 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 type entry struct {
 	buf        weak.Pointer[byte] // the buffer's first byte
+	size       int                // the buffer's bytes, room to grow in included
 	rows, cols int
 	once       sync.Once
 	ok         bool // the header fitted the prefix
@@ -87,7 +88,7 @@ func Adopt(buf []byte, g blas64.General) {
 		return
 	}
 	key := uintptr(unsafe.Pointer(&g.Data[0]))
-	e := &entry{buf: weak.Make(&buf[0]), rows: g.Rows, cols: g.Cols}
+	e := &entry{buf: weak.Make(&buf[0]), size: cap(buf), rows: g.Rows, cols: g.Cols}
 	table.Store(key, e)
 	runtime.AddCleanup(&buf[0], func(k uintptr) { table.CompareAndDelete(k, e) }, key)
 }
@@ -96,7 +97,9 @@ func Adopt(buf []byte, g blas64.General) {
 // whole tile from New: the buffer g lives in, with the header that
 // header(rows, cols) returns written into its prefix (once; header must
 // return exactly Prefix bytes, or Encoded reports false). The buffer shares
-// g's memory; neither may change afterwards.
+// g's memory; neither may change afterwards. Its capacity is the whole
+// buffer's, so that a store keeping it and lending it back (Adopt) keeps
+// a tile's room to grow (Grow).
 func Encoded(g blas64.General, header func(rows, cols int) []byte) ([]byte, bool) {
 	if g.Rows == 0 || g.Cols == 0 || g.Stride != g.Cols || len(g.Data) < g.Rows*g.Cols {
 		return nil, false
@@ -111,7 +114,7 @@ func Encoded(g blas64.General, header func(rows, cols int) []byte) ([]byte, bool
 	if first == nil || e.rows != g.Rows || e.cols != g.Cols || unsafe.Add(unsafe.Pointer(first), Prefix) != p {
 		return nil, false
 	}
-	buf := unsafe.Slice(first, Prefix+8*g.Rows*g.Cols)
+	buf := unsafe.Slice(first, e.size)[:Prefix+8*g.Rows*g.Cols]
 	e.once.Do(func() {
 		if h := header(g.Rows, g.Cols); len(h) == Prefix {
 			copy(buf, h)
@@ -119,4 +122,36 @@ func Encoded(g blas64.General, header func(rows, cols int) []byte) ([]byte, bool
 		}
 	})
 	return buf, e.ok
+}
+
+// NewRoom is New with room for the tile to grow to room rows in place
+// (Grow): a panel built a tile at a time.
+func NewRoom(rows, cols, room int) blas64.General {
+	n := max(rows, room) * max(cols, 1)
+	if n < minFloats || !littleEndian {
+		return New(rows, cols)
+	}
+	return In(Bytes(n), rows, cols)
+}
+
+// Grow returns g with rows rows, the first g.Rows of them g's, in g's own
+// buffer, when g is a whole tile of a buffer with room for them (NewRoom,
+// or a buffer adopted with spare capacity); the new rows hold what the
+// buffer held. The caller must own g: the tile returned shares its
+// memory. Otherwise it reports false.
+func Grow(g blas64.General, rows int) (blas64.General, bool) {
+	if rows < g.Rows || g.Rows == 0 || g.Cols == 0 || g.Stride != g.Cols || len(g.Data) < g.Rows*g.Cols {
+		return blas64.General{}, false
+	}
+	p := unsafe.Pointer(&g.Data[0])
+	v, ok := table.Load(uintptr(p))
+	if !ok {
+		return blas64.General{}, false
+	}
+	e := v.(*entry)
+	first := e.buf.Value()
+	if first == nil || e.rows != g.Rows || e.cols != g.Cols || unsafe.Add(unsafe.Pointer(first), Prefix) != p || e.size < Prefix+8*rows*g.Cols {
+		return blas64.General{}, false
+	}
+	return In(unsafe.Slice(first, e.size), rows, g.Cols), true
 }

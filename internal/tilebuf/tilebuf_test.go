@@ -115,3 +115,47 @@ func TestInReusesABuffer(t *testing.T) {
 		t.Error("a tile larger than the buffer was put in it")
 	}
 }
+
+// A tile made with room grows in place, through a store that keeps its
+// encoding and lends it back (Adopt of the encoded buffer), and each
+// shape encodes with its own header; a tile without room does not grow.
+func TestGrow(t *testing.T) {
+	shaped := func(rows, cols int) []byte {
+		return append([]byte{byte(rows), byte(cols)}, bytes.Repeat([]byte{'h'}, Prefix-2)...)
+	}
+	g := NewRoom(100, 90, 300)
+	for i := range g.Data {
+		g.Data[i] = float64(i)
+	}
+	for _, rows := range []int{200, 300} {
+		enc, ok := Encoded(g, shaped)
+		if !ok || len(enc) != Prefix+8*g.Rows*g.Cols || cap(enc) != Prefix+8*300*90 || enc[0] != byte(g.Rows) {
+			t.Fatalf("%d rows: Encoded = %d bytes (cap %d), header %v, %v", g.Rows, len(enc), cap(enc), enc[:2], ok)
+		}
+		// A memory store keeps enc and lends it back.
+		lent := blas64.General{Rows: g.Rows, Cols: 90, Stride: 90, Data: unsafe.Slice((*float64)(unsafe.Pointer(&enc[Prefix])), g.Rows*90)}
+		Adopt(enc, lent)
+		old := g.Rows
+		if g, ok = Grow(lent, rows); !ok || g.Rows != rows || &g.Data[0] != &lent.Data[0] {
+			t.Fatalf("%d to %d rows: not grown in place (%v)", old, rows, ok)
+		}
+		for i := range old * 90 {
+			if g.Data[i] != float64(i) {
+				t.Fatalf("%d to %d rows: element %d is %v", old, rows, i, g.Data[i])
+			}
+		}
+		for i := old * 90; i < rows*90; i++ {
+			g.Data[i] = float64(i)
+		}
+	}
+	if _, ok := Grow(g, 301); ok {
+		t.Error("grew past the buffer")
+	}
+	if _, ok := Grow(New(128, 100), 129); ok {
+		t.Error("a tile without room grew")
+	}
+	plain := blas64.General{Rows: 128, Cols: 100, Stride: 100, Data: make([]float64, 12800, 20000)}
+	if _, ok := Grow(plain, 129); ok {
+		t.Error("a tile from no buffer of this package grew")
+	}
+}
