@@ -689,6 +689,7 @@ func TestUpdateInPlace(t *testing.T) {
 		{"qr_trailing_update", []blas64.General{full[0], full[1], randTile(rng, 20, 15), randTile(rng, 20, 15)}, true, nil},
 		{"qr_leaf", []blas64.General{l0[0], l0[1], randTile(rng, 20, 15)}, true, nil},
 		{"qr_leaf_q", []blas64.General{l1[0], l1[1], randTile(rng, 20, 15)}, true, nil},
+		{"upper_tn", []blas64.General{upper, randTile(rng, 30, 9)}, true, nil},
 		{"unit_lower_sub", []blas64.General{randTile(rng, 40, 30), randTile(rng, 40, 20), randTile(rng, 20, 30)}, true, nil},
 		{"qr_factor", []blas64.General{randTile(rng, 50, 20)}, true, nil},                                              // V takes the panel's place
 		{"append_rows", []blas64.General{randTile(rng, 30, 20), randTile(rng, 10, 20)}, false, []lp.Value{lp.Int(60)}}, // no room to grow in
@@ -1132,6 +1133,24 @@ func TestUnitLower(t *testing.T) {
 		}
 		want, _ = run(t, "gemm_sub", []blas64.General{c, exact, z})
 		closeTiles(t, fmt.Sprintf("unit_lower_sub %v", sh), got[0], want[0])
+	}
+	// upper_tn against gemm_tn on T with its lower triangle zeroed.
+	tt := randTile(rng, 20, 20)
+	exact := Clone(tt)
+	for i := range 20 {
+		for j := range i {
+			exact.Data[i*exact.Stride+j] = 0
+		}
+	}
+	x := randTile(rng, 20, 13)
+	got, err := run(t, "upper_tn", []blas64.General{tt, x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := run(t, "gemm_tn", []blas64.General{exact, x})
+	closeTiles(t, "upper_tn", got[0], want[0])
+	if _, err := run(t, "upper_tn", []blas64.General{randTile(rng, 4, 3), x}); err == nil || !strings.Contains(err.Error(), "Tᵀ X needs") {
+		t.Errorf("a non-square T: %v", err)
 	}
 	if _, err := run(t, "unit_lower_sub", []blas64.General{randTile(rng, 4, 3), randTile(rng, 4, 2), randTile(rng, 3, 3)}); err == nil || !strings.Contains(err.Error(), "C − V Z needs") {
 		t.Errorf("mismatched shapes: %v", err)
