@@ -10,6 +10,7 @@ package kernels
 // of the QR of Aᵀ and L = Rᵀ, so A = L Qₗ with Qₗᵀ = I − V T Vᵀ.
 
 import (
+	"fmt"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/gonum"
@@ -122,6 +123,9 @@ func appendRows(in []blas64.General, s []lp.Value, inPlace bool) ([]blas64.Gener
 		return nil, err
 	}
 	p, b, rows := in[0], in[1], sc[0]
+	if rows < 0 {
+		return nil, fmt.Errorf("append_rows: the panel's height must not be negative, got %d", rows)
+	}
 	if p.Cols != b.Cols {
 		return nil, shapeErr("append_rows", "the rows appended need the panel's number of columns, got P %s and B %s", Shape(p), Shape(b))
 	}

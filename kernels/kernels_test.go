@@ -1100,6 +1100,9 @@ func TestAppendRows(t *testing.T) {
 	if _, err := run(t, "append_rows", []blas64.General{tiles[0], randTile(rng, 3, 4)}, rows); err == nil || !strings.Contains(err.Error(), "number of columns") {
 		t.Errorf("mismatched columns: %v", err)
 	}
+	if _, err := run(t, "append_rows", tiles[:2], lp.Int(-1)); err == nil || !strings.Contains(err.Error(), "must not be negative") {
+		t.Errorf("a negative height: %v", err)
+	}
 }
 
 // TestUnitLower checks unit_lower_tn and unit_lower_sub against gemm on
