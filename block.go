@@ -12,7 +12,8 @@ import "math"
 // and for a task's fixed cost to vanish next to its computation (at
 // least 256 in memory, 1024 on shared services), and small enough that
 // the DAG keeps every worker busy: a factorisation of t×t tiles has about
-// t²/6 tasks ready at once (t ≥ √(12·workers), at least 8), a product
+// t²/6 tasks ready at once (t ≥ √(12·workers), at least 8; 12 for
+// Cholesky, whose last panels run nearly alone), a product
 // needs two tiles of C per worker (t ≥ √(2·workers), at least 2), and on
 // shared services, where a factorisation's store traffic grows as n³/b,
 // a factorisation takes half that parallelism (t ≥ √(6·workers), at
@@ -33,6 +34,17 @@ func AutoBlock(alg string, rows, cols, workers int, remote bool) int {
 		// b = 384, 11.3 s with 512, 12.4 s with 1024; at n = 4096, 1.8 s
 		// with b = 256..512 and 2.4 s with 1024.
 		tiles = max(16, int(math.Ceil(math.Sqrt(12*float64(workers)))))
+		if remote {
+			tiles = max(4, int(math.Ceil(math.Sqrt(6*float64(workers)))))
+		}
+	case "cholesky":
+		// Twelve tiles a side rather than eight in memory: the last
+		// panels run nearly alone, and finer tiles shorten them more than
+		// the kernels lose. Measured on 2 workers (npw bench, job time):
+		// at n = 8192, 2.46 s with b = 704 (12 tiles), 2.48 s with 512,
+		// 2.58 s with 1024 (8); at n = 16384, 17.40-17.58 s with 1408
+		// against 18.92-19.14 s with 2048.
+		tiles = max(12, int(math.Ceil(math.Sqrt(12*float64(workers)))))
 		if remote {
 			tiles = max(4, int(math.Ceil(math.Sqrt(6*float64(workers)))))
 		}

@@ -165,13 +165,14 @@ func TestAutoBlock(t *testing.T) {
 		rows, cols, w int
 		want          int
 	}{
-		{"cholesky", 8192, 8192, 2, 1024},
-		{"cholesky", 16384, 16384, 2, 2048},
-		{"cholesky", 4096, 4096, 2, 512},
+		{"cholesky", 8192, 8192, 2, 704}, // 12 tiles
+		{"cholesky", 16384, 16384, 2, 1408},
+		{"cholesky", 4096, 4096, 2, 384},
 		{"cholesky", 100, 100, 2, 100},   // one tile
 		{"cholesky", 1000, 1000, 2, 256}, // not below 256
 		{"cholesky", 262144, 262144, 2, 4096},
 		{"cholesky", 65536, 65536, 300, 1152}, // 60 tiles for 300 workers
+		{"lu", 8192, 8192, 2, 1024},
 		{"gemm", 8192, 8192, 2, 4096},
 		{"gemm", 4096, 4096, 2, 2048},
 		{"gemm", 8192, 8192, 32, 1024}, // 8 tiles a side for 32 workers
