@@ -37,26 +37,25 @@ func AutoBlock(alg string, rows, cols, workers int, remote bool) int {
 		if remote {
 			tiles = max(4, int(math.Ceil(math.Sqrt(6*float64(workers)))))
 		}
-	case "cholesky":
-		// Twelve tiles a side rather than eight in memory: the last
-		// panels run nearly alone, and finer tiles shorten them more than
-		// the kernels lose. Measured on 2 workers (npw bench, job time):
-		// at n = 8192, 2.46 s with b = 704 (12 tiles), 2.48 s with 512,
-		// 2.58 s with 1024 (8); at n = 16384, 17.40-17.58 s with 1408
-		// against 18.92-19.14 s with 2048.
-		tiles = max(12, int(math.Ceil(math.Sqrt(12*float64(workers)))))
-		if remote {
-			tiles = max(4, int(math.Ceil(math.Sqrt(6*float64(workers)))))
-		}
 	case "tsqr":
 		// Row blocks of a tall matrix: a tree over them.
 		tiles = max(8, 2*workers)
 		n = rows
 	default:
+		least := 8
+		if alg == "cholesky" {
+			// Twelve tiles a side in memory: the last panels run nearly
+			// alone, and finer tiles shorten them more than the kernels
+			// lose. Measured on 2 workers (npw bench, job time): at
+			// n = 8192, 2.46 s with b = 704 (12 tiles), 2.48 s with 512,
+			// 2.58 s with 1024 (8); at n = 16384, 17.40-17.58 s with
+			// 1408 against 18.92-19.14 s with 2048.
+			least = 12
+		}
 		if remote {
 			tiles = max(4, int(math.Ceil(math.Sqrt(6*float64(workers)))))
 		} else {
-			tiles = max(8, int(math.Ceil(math.Sqrt(12*float64(workers)))))
+			tiles = max(least, int(math.Ceil(math.Sqrt(12*float64(workers)))))
 		}
 	}
 	b := (n + tiles - 1) / tiles

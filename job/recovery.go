@@ -42,25 +42,16 @@ func (r *Result) Recovery(k Kill) Recovery {
 	// when a worker started: the count can only reach its old level at
 	// one of those.
 	var starts []float64
-	running := func(x float64) int {
-		n := 0
-		for _, w := range r.Workers {
-			if since(w.Started) <= x && x < since(w.Stopped) {
-				n++
-			}
-		}
-		return n
-	}
-	rec.WorkersBefore = running(at - 1e-6)
+	rec.WorkersBefore = r.runningAt(at - 1e-6)
 	for _, w := range r.Workers {
 		if s := since(w.Started); s > at {
 			starts = append(starts, s)
 		}
 	}
 	slices.Sort(starts)
-	rec.WorkerSecondsLost = capacityLost(r, at, min(at+60, r.Wall.Seconds()), rec.WorkersBefore)
+	rec.WorkerSecondsLost = r.capacityLost(at, min(at+60, r.Wall.Seconds()), rec.WorkersBefore)
 	for _, s := range starts {
-		n := running(s)
+		n := r.runningAt(s)
 		if rec.Replenished90 < 0 && 10*n >= 9*rec.WorkersBefore {
 			rec.Replenished90 = time.Duration((s - at) * float64(time.Second))
 		}
@@ -101,15 +92,25 @@ func (r *Result) Recovery(k Kill) Recovery {
 	return rec
 }
 
+// runningAt is how many workers ran x seconds into the job.
+func (r *Result) runningAt(x float64) int {
+	n := 0
+	for _, w := range r.Workers {
+		if w.Started.Sub(r.Started).Seconds() <= x && x < w.Stopped.Sub(r.Started).Seconds() {
+			n++
+		}
+	}
+	return n
+}
+
 // capacityLost is the integral over [from, to] of how many fewer than
 // before workers ran, where fewer.
-func capacityLost(r *Result, from, to float64, before int) float64 {
-	since := func(t time.Time) float64 { return t.Sub(r.Started).Seconds() }
+func (r *Result) capacityLost(from, to float64, before int) float64 {
 	// The count changes only where a worker starts or stops.
 	cuts := []float64{from, to}
 	for _, w := range r.Workers {
-		for _, x := range []float64{since(w.Started), since(w.Stopped)} {
-			if from < x && x < to {
+		for _, t := range []time.Time{w.Started, w.Stopped} {
+			if x := t.Sub(r.Started).Seconds(); from < x && x < to {
 				cuts = append(cuts, x)
 			}
 		}
@@ -117,17 +118,9 @@ func capacityLost(r *Result, from, to float64, before int) float64 {
 	slices.Sort(cuts)
 	lost := 0.0
 	for i := 0; i+1 < len(cuts); i++ {
-		a, b := cuts[i], cuts[i+1]
-		if b <= a {
-			continue
+		if a, b := cuts[i], cuts[i+1]; b > a {
+			lost += float64(max(before-r.runningAt(a), 0)) * (b - a)
 		}
-		n := 0
-		for _, w := range r.Workers {
-			if since(w.Started) <= a && a < since(w.Stopped) {
-				n++
-			}
-		}
-		lost += float64(max(before-n, 0)) * (b - a)
 	}
 	return lost
 }

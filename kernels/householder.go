@@ -136,13 +136,9 @@ func appendRows(in []blas64.General, s []lp.Value, inPlace bool) ([]blas64.Gener
 	}
 	if !grown {
 		out = tilebuf.NewRoom(n, p.Cols, rows)
-		for i := range p.Rows {
-			copy(out.Data[i*out.Stride:i*out.Stride+p.Cols], p.Data[i*p.Stride:])
-		}
+		copyInto(view(out, 0, 0, p.Rows, p.Cols), p)
 	}
-	for i := range b.Rows {
-		copy(out.Data[(p.Rows+i)*out.Stride:(p.Rows+i)*out.Stride+b.Cols], b.Data[i*b.Stride:])
-	}
+	copyInto(view(out, p.Rows, 0, b.Rows, b.Cols), b)
 	return []blas64.General{out}, nil
 }
 

@@ -145,12 +145,7 @@ func unitLowerSub(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.Gen
 	w := NewTile(r, c.Cols) // V's triangle times Z's first rows
 	copyInto(w, view(z, 0, 0, r, z.Cols))
 	blas64.Trmm(blas.Left, blas.NoTrans, 1, lowerTri(view(v, 0, 0, r, r), blas.Unit), w)
-	for i := range r {
-		row, wr := c.Data[i*c.Stride:i*c.Stride+c.Cols], w.Data[i*w.Stride:i*w.Stride+c.Cols]
-		for j := range row {
-			row[j] -= wr[j]
-		}
-	}
+	subInto(view(c, 0, 0, r, c.Cols), w)
 	if v.Rows > r {
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, -1, view(v, r, 0, v.Rows-r, r), view(z, 0, 0, r, z.Cols), 1, view(c, r, 0, c.Rows-r, c.Cols))
 	}
