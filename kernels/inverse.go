@@ -45,10 +45,12 @@ func init() {
 	register(updating(&Kernel{Name: "unit_lower_sub", Flops: func(in []blas64.General) float64 {
 		return unitLowerFlops(in[1], in[0].Cols)
 	}}, unitLowerSub))
-	register(updating(&Kernel{Name: "upper_tn", Updates: []int{1}, Flops: func(in []blas64.General) float64 {
+	upperFlops := func(in []blas64.General) float64 {
 		n := float64(in[0].Rows)
 		return n * n * float64(in[1].Cols)
-	}}, upperTN))
+	}
+	register(updating(&Kernel{Name: "upper_tn", Updates: []int{1}, Flops: upperFlops}, upperMul("upper_tn", blas.Trans)))
+	register(updating(&Kernel{Name: "upper_nn", Updates: []int{1}, Flops: upperFlops}, upperMul("upper_nn", blas.NoTrans)))
 	register(&Kernel{Name: "transpose", Run: func(in []blas64.General, _ []lp.Value) ([]blas64.General, error) {
 		return []blas64.General{Transpose(in[0])}, nil
 	}, Flops: func([]blas64.General) float64 { return 0 }})
@@ -159,17 +161,24 @@ func unitLowerFlops(v blas64.General, n int) float64 {
 	return r*r*float64(n) + 2*float64(v.Rows-int(r))*r*float64(n)
 }
 
-// upperTN computes Tᵀ X for T upper triangular (a block reflector's T:
-// geqrf.lp's Z = Tᵀ X), by a triangular multiply in X's memory when
-// inPlace; T's lower triangle is not read.
-func upperTN(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
-	t, x0 := in[0], in[1]
-	if t.Rows != t.Cols || x0.Rows != t.Rows {
-		return nil, shapeErr("upper_tn", "Tᵀ X needs T k×k and X k×n, got T %s, X %s", Shape(t), Shape(x0))
+// upperMul returns the kernel of Tᵀ X (upper_tn, trans) or T X
+// (upper_nn) for T upper triangular, a block reflector's T: geqrf.lp's
+// and wy_apply_qt.lp's Z = Tᵀ X, wy_apply_q.lp's Z = T X. A triangular
+// multiply, in X's memory when inPlace; T's lower triangle is not read.
+func upperMul(name string, trans blas.Transpose) func([]blas64.General, []lp.Value, bool) ([]blas64.General, error) {
+	what := "T X"
+	if trans == blas.Trans {
+		what = "Tᵀ X"
 	}
-	x := own(x0, inPlace)
-	if t.Rows > 0 && x.Cols > 0 {
-		blas64.Trmm(blas.Left, blas.Trans, 1, upperTri(t, blas.NonUnit), x)
+	return func(in []blas64.General, _ []lp.Value, inPlace bool) ([]blas64.General, error) {
+		t, x0 := in[0], in[1]
+		if t.Rows != t.Cols || x0.Rows != t.Rows {
+			return nil, shapeErr(name, "%s needs T k×k and X k×n, got T %s, X %s", what, Shape(t), Shape(x0))
+		}
+		x := own(x0, inPlace)
+		if t.Rows > 0 && x.Cols > 0 {
+			blas64.Trmm(blas.Left, trans, 1, upperTri(t, blas.NonUnit), x)
+		}
+		return []blas64.General{x}, nil
 	}
-	return []blas64.General{x}, nil
 }

@@ -690,6 +690,7 @@ func TestUpdateInPlace(t *testing.T) {
 		{"qr_leaf", []blas64.General{l0[0], l0[1], randTile(rng, 20, 15)}, true, nil},
 		{"qr_leaf_q", []blas64.General{l1[0], l1[1], randTile(rng, 20, 15)}, true, nil},
 		{"upper_tn", []blas64.General{upper, randTile(rng, 30, 9)}, true, nil},
+		{"upper_nn", []blas64.General{upper, randTile(rng, 30, 9)}, true, nil},
 		{"unit_lower_sub", []blas64.General{randTile(rng, 40, 30), randTile(rng, 40, 20), randTile(rng, 20, 30)}, true, nil},
 		{"qr_factor", []blas64.General{randTile(rng, 50, 20)}, true, nil},                                              // V takes the panel's place
 		{"append_rows", []blas64.General{randTile(rng, 30, 20), randTile(rng, 10, 20)}, false, []lp.Value{lp.Int(60)}}, // no room to grow in
@@ -1106,7 +1107,8 @@ func TestAppendRows(t *testing.T) {
 }
 
 // TestUnitLower checks unit_lower_tn and unit_lower_sub against gemm on
-// V made explicitly unit lower trapezoidal, for tall, square and wide V
+// V made explicitly unit lower trapezoidal (and upper_tn, upper_nn on
+// T's triangle), for tall, square and wide V
 // (whose columns past its rows are zero), with garbage in the diagonal
 // and upper triangle that neither may read.
 func TestUnitLower(t *testing.T) {
@@ -1152,8 +1154,18 @@ func TestUnitLower(t *testing.T) {
 	}
 	want, _ := run(t, "gemm_tn", []blas64.General{exact, x})
 	closeTiles(t, "upper_tn", got[0], want[0])
+	// upper_nn against gemm.
+	got, err = run(t, "upper_nn", []blas64.General{tt, x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ = run(t, "gemm", []blas64.General{exact, x})
+	closeTiles(t, "upper_nn", got[0], want[0])
 	if _, err := run(t, "upper_tn", []blas64.General{randTile(rng, 4, 3), x}); err == nil || !strings.Contains(err.Error(), "Tᵀ X needs") {
 		t.Errorf("a non-square T: %v", err)
+	}
+	if _, err := run(t, "upper_nn", []blas64.General{randTile(rng, 4, 4), x}); err == nil || !strings.Contains(err.Error(), "upper_nn") || !strings.Contains(err.Error(), "T X needs") {
+		t.Errorf("X's rows not T's: %v", err)
 	}
 	if _, err := run(t, "unit_lower_sub", []blas64.General{randTile(rng, 4, 3), randTile(rng, 4, 2), randTile(rng, 3, 3)}); err == nil || !strings.Contains(err.Error(), "C − V Z needs") {
 		t.Errorf("mismatched shapes: %v", err)

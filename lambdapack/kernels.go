@@ -60,6 +60,7 @@ var kernelList = []Signature{
 	{Name: "unit_lower_tn", Inputs: []string{"V", "C"}, Outputs: []string{"X"}, Doc: "Vᵀ C for V unit lower trapezoidal (a block reflector's top tile: a triangle's multiply, half gemm_tn's flops)"},
 	{Name: "unit_lower_sub", Inputs: []string{"C", "V", "Z"}, Outputs: []string{"C'"}, Doc: "C − V Z for V unit lower trapezoidal (as unit_lower_tn)"},
 	{Name: "upper_tn", Inputs: []string{"T", "X"}, Outputs: []string{"Z"}, Doc: "Tᵀ X for T upper triangular (a block reflector's T: a triangle's multiply, half gemm_tn's flops)"},
+	{Name: "upper_nn", Inputs: []string{"T", "X"}, Outputs: []string{"Z"}, Doc: "T X for T upper triangular (as upper_tn, untransposed: half gemm's flops)"},
 	{Name: "transpose", Inputs: []string{"A"}, Outputs: []string{"B"}, Doc: "Aᵀ"},
 	{Name: "stack", Inputs: []string{"A", "B"}, Outputs: []string{"S"}, Doc: "A stacked on B, one tile (a panel of tiles for one factorisation)"},
 	{Name: "append_rows", Inputs: []string{"P", "B"}, Outputs: []string{"S"}, Scalars: []string{"rows"}, Doc: "P with B's rows below them (a panel of tiles built a tile at a time, grown in place to its final height rows)"},
