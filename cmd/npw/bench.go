@@ -553,11 +553,11 @@ func startCPUProfile(path string) (stop func() error, err error) {
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+		return nil, fmt.Errorf("cpu profile %s: %w", path, err)
 	}
 	return func() error {
 		pprof.StopCPUProfile()

@@ -23,6 +23,7 @@ type workerOptions struct {
 	remote  executor.Remote
 	verbose bool
 	profDir string // --memprofile
+	cpuDir  string // --cpuprofile
 }
 
 func newWorkerCmd() *cobra.Command {
@@ -73,6 +74,7 @@ func registerWorkerFlags(f *pflag.FlagSet, opts *workerOptions) {
 	f.Float64Var(&r.EmulateGFLOPS, "emulate-compute", 0, "emulate compute at `GFLOPS`: kernels wait their flops' time instead of computing")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log the worker's events to stderr")
 	f.StringVar(&opts.profDir, "memprofile", os.Getenv("NPW_WORKER_MEMPROFILE"), "write a pprof heap profile (peak-sized: all allocations) to `DIR`/worker-PID.heap at the end (default $NPW_WORKER_MEMPROFILE)")
+	f.StringVar(&opts.cpuDir, "cpuprofile", os.Getenv("NPW_WORKER_CPUPROFILE"), "write a pprof CPU profile of the worker's life to `DIR`/worker-PID.cpu (default $NPW_WORKER_CPUPROFILE; go tool pprof takes several at once)")
 }
 
 func runWorker(ctx context.Context, stdout, stderr io.Writer, opts *workerOptions) error {
@@ -90,6 +92,13 @@ func runWorker(ctx context.Context, stdout, stderr io.Writer, opts *workerOption
 	if r.ID == "" {
 		host, _ := os.Hostname()
 		r.ID = host + "/" + itoa(os.Getpid())
+	}
+	if opts.cpuDir != "" {
+		stopProfile, err := startCPUProfile(filepath.Join(opts.cpuDir, "worker-"+itoa(os.Getpid())+".cpu"))
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	rep, err := executor.Serve(ctx, r, log)
 	if err != nil {
