@@ -93,14 +93,19 @@ func runWorker(ctx context.Context, stdout, stderr io.Writer, opts *workerOption
 		host, _ := os.Hostname()
 		r.ID = host + "/" + itoa(os.Getpid())
 	}
+	cpuPath := ""
 	if opts.cpuDir != "" {
-		stopProfile, err := startCPUProfile(filepath.Join(opts.cpuDir, "worker-"+itoa(os.Getpid())+".cpu"))
-		if err != nil {
-			return err
-		}
-		defer stopProfile()
+		cpuPath = filepath.Join(opts.cpuDir, "worker-"+itoa(os.Getpid())+".cpu")
+	}
+	stopProfile, err := startCPUProfile(cpuPath)
+	if err != nil {
+		return err
 	}
 	rep, err := executor.Serve(ctx, r, log)
+	// A profile that could not be written in full is an error too.
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
 	if err != nil {
 		return err
 	}
